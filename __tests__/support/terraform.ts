@@ -1,0 +1,169 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { zipFolder } from "./zip";
+
+/** Points at a folder holding `registry.terraform.io/hashicorp/aws/<version>/...`; overrides the disk search. */
+export const MIRROR_VARIABLE = "ORDER_TF_PROVIDER_MIRROR";
+const AWS_PROVIDER_VERSION = "5.100.0";
+const SEARCH_DEPTH = 5;
+const NOT_SEARCHED = new Set(["proc", "sys", "dev", "run", "tmp", "node_modules", ".git", "cdktf.out"]);
+
+export function terraformVersion(): string | undefined {
+  const result = spawnSync("terraform", ["version", "-json"], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+  if (result.status !== 0) return undefined;
+  return JSON.parse(result.stdout).terraform_version as string;
+}
+
+function hasAwsProvider(mirror: string): boolean {
+  return fs.existsSync(path.join(mirror, "registry.terraform.io", "hashicorp", "aws", AWS_PROVIDER_VERSION));
+}
+
+/** Finds a filesystem mirror of hashicorp/aws: the env override, then a bounded breadth-first search of the disk. */
+export function findProviderMirror(): string | undefined {
+  const override = process.env[MIRROR_VARIABLE];
+  if (override) {
+    if (!hasAwsProvider(override)) {
+      throw new Error(`${MIRROR_VARIABLE}=${override} holds no registry.terraform.io/hashicorp/aws/${AWS_PROVIDER_VERSION}; point it at the folder that contains registry.terraform.io.`);
+    }
+    return override;
+  }
+  let level = [os.homedir(), path.parse(process.cwd()).root];
+  const seen = new Set<string>();
+  for (let depth = 0; depth <= SEARCH_DEPTH && level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      if (seen.has(dir)) continue;
+      seen.add(dir);
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        if (!entry.isDirectory() || NOT_SEARCHED.has(entry.name)) continue;
+        if (entry.name === "registry.terraform.io" && hasAwsProvider(dir)) return dir;
+        next.push(path.join(dir, entry.name));
+      }
+    }
+    level = next;
+  }
+  return undefined;
+}
+
+export interface OfflineTerraform {
+  readonly terraform: string;
+  readonly mirror: string;
+  readonly cliConfig: string;
+}
+
+/** What is missing for the offline check, or the tools to run it with. */
+export function offlineTerraform(): OfflineTerraform | string {
+  const terraform = terraformVersion();
+  if (!terraform) return "the terraform CLI (>= 1.10) is not on PATH; install it to run the offline Terraform proof";
+  const mirror = findProviderMirror();
+  if (!mirror) {
+    return `no filesystem mirror of hashicorp/aws ${AWS_PROVIDER_VERSION} was found; set ${MIRROR_VARIABLE} to the folder that contains registry.terraform.io`;
+  }
+  // A private CLI config: only the mirror, no registry, no checkpoint calls.
+  const cliConfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "order-tf-")), "terraform.rc");
+  fs.writeFileSync(
+    cliConfig,
+    `disable_checkpoint = true\nprovider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n`,
+  );
+  return { terraform, mirror, cliConfig };
+}
+
+/** Fake, well-formed credentials: the provider never calls AWS during this check. */
+export const FAKE_ACCOUNT_ID = "123456789012";
+const OFFLINE_PROVIDER_FLAGS = {
+  access_key: "AKIAIOSFODNN7EXAMPLE",
+  secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  skip_credentials_validation: true,
+  skip_requesting_account_id: true,
+  skip_metadata_api_check: "true",
+  skip_region_validation: true,
+};
+
+type Json = Record<string, any>;
+
+/** Replaces every `${data.<type>.<name>.<attr>}` in the document's strings by a literal. */
+function substitute(node: unknown, references: Map<string, string>): unknown {
+  if (typeof node === "string") {
+    let out = node;
+    for (const [reference, value] of references) out = out.split(`\${${reference}}`).join(value);
+    return out;
+  }
+  if (Array.isArray(node)) return node.map((item) => substitute(item, references));
+  if (node && typeof node === "object") return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substitute(v, references)]));
+  return node;
+}
+
+/**
+ * Makes a synthesized stack plannable offline and writes it to `workDir/main.tf.json`:
+ * - each `archive_file` data source is replaced by a zip this check builds from the same folder;
+ * - `aws_caller_identity` (an STS call) is replaced by a fixed account id;
+ * - the AWS provider gets fake credentials and the skip-* flags; `allowed_account_ids` is dropped,
+ *   because the provider checks it against STS (the synth tests assert it instead);
+ * - the S3 backend is removed: state stays local and empty, so every resource plans as a create.
+ */
+export function prepareOffline(stackDir: string, workDir: string): { replaced: string[] } {
+  const doc = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as Json;
+  const references = new Map<string, string>();
+  const replaced: string[] = [];
+  fs.mkdirSync(workDir, { recursive: true });
+  for (const [name, archive] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
+    const zipPath = path.join(workDir, `${name}.zip`);
+    const hash = zipFolder(path.resolve(stackDir, archive.source_dir), zipPath);
+    references.set(`data.archive_file.${name}.output_path`, zipPath);
+    references.set(`data.archive_file.${name}.output_base64sha256`, hash);
+    replaced.push(`data.archive_file.${name}`);
+  }
+  delete doc.data?.archive_file;
+  for (const name of Object.keys(doc.data?.aws_caller_identity ?? {})) {
+    references.set(`data.aws_caller_identity.${name}.account_id`, FAKE_ACCOUNT_ID);
+    replaced.push(`data.aws_caller_identity.${name}`);
+  }
+  delete doc.data?.aws_caller_identity;
+  delete doc.provider?.archive;
+  delete doc.terraform?.backend;
+  delete doc.terraform?.required_providers?.archive;
+  const offline = substitute(doc, references) as Json;
+  const unresolved = JSON.stringify(offline).match(/\$\{data\.(archive_file|aws_caller_identity)\.[^}]+\}/);
+  if (unresolved) throw new Error(`offline preparation left a reference it cannot resolve: ${unresolved[0]}`);
+  offline.provider.aws = offline.provider.aws.map((provider: Json) => {
+    const { allowed_account_ids: _dropped, ...rest } = provider;
+    return { ...rest, ...OFFLINE_PROVIDER_FLAGS };
+  });
+  fs.writeFileSync(path.join(workDir, "main.tf.json"), JSON.stringify(offline, null, 2));
+  return { replaced };
+}
+
+export interface TerraformRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs terraform in `workDir` with the private CLI config and no way to reach AWS. */
+export function runTerraform(tools: OfflineTerraform, workDir: string, args: string[]): TerraformRun {
+  const result = spawnSync("terraform", args, {
+    cwd: workDir,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      ...process.env,
+      TF_CLI_CONFIG_FILE: tools.cliConfig,
+      TF_IN_AUTOMATION: "1",
+      TF_INPUT: "0",
+      CHECKPOINT_DISABLE: "1",
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_PROFILE: "",
+      AWS_CONFIG_FILE: "/dev/null",
+      AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+    },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}

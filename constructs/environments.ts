@@ -1,0 +1,132 @@
+/**
+ * Environments and the names derived from them: the one place where a resource name is made.
+ * An environment is picked by `ORDER_ENV` (or the `environment` context in cdktf.json).
+ */
+
+/** Names the product knows (contract 11); every environment's names derive from these. */
+export const BASE_NAMES = {
+  stack: "OrderSystemStack",
+  stateStack: "OrderStateStack",
+  topic: "OrderTopic",
+  queue: "OrderQueue",
+  deadLetterQueue: "DLQ",
+  deliveryDeadLetterQueue: "OrderTopicDeliveryDLQ",
+  table: "Orders",
+  function: "OrderProcessor",
+  alarmTopic: "OrderAlarms",
+  keyAlias: "alias/order-system",
+} as const;
+
+export type ResourceNames = { readonly [K in keyof typeof BASE_NAMES]: string };
+
+interface EnvironmentProfile {
+  /** Production environments protect data from deletion and keep logs longer. */
+  readonly production: boolean;
+  readonly defaultRegion: string;
+  readonly logRetentionDays: number;
+  /** Where no state bucket is configured, this one is used; production requires an explicit one. */
+  readonly defaultStateBucket?: string;
+}
+
+const PROFILES: Record<string, EnvironmentProfile> = {
+  dev: { production: false, defaultRegion: "us-east-1", logRetentionDays: 14, defaultStateBucket: "order-system-tfstate-dev" },
+  staging: { production: false, defaultRegion: "us-east-1", logRetentionDays: 30 },
+  prod: { production: true, defaultRegion: "us-east-1", logRetentionDays: 90 },
+};
+
+export const DEFAULT_ENVIRONMENT = "dev";
+export const ENVIRONMENT_NAMES = Object.keys(PROFILES);
+
+/** The configuration variables a user sets; each also works as a cdktf.json context key. */
+export const CONFIG_VARIABLES = {
+  environment: "ORDER_ENV",
+  region: "ORDER_REGION",
+  accountId: "ORDER_ACCOUNT_ID",
+  stateBucket: "ORDER_STATE_BUCKET",
+  alarmEmail: "ORDER_ALARM_EMAIL",
+} as const;
+
+export interface EnvironmentConfig {
+  readonly name: string;
+  readonly production: boolean;
+  readonly region: string;
+  /** The AWS account the stack may deploy to; when unset, the caller's account is looked up. */
+  readonly accountId?: string;
+  readonly stateBucket: string;
+  readonly logRetentionDays: number;
+  readonly alarmEmail?: string;
+  readonly names: ResourceNames;
+}
+
+/** Reads a setting from the environment first, then from the app's context. */
+export type SettingSource = (key: keyof typeof CONFIG_VARIABLES) => string | undefined;
+
+export function settingsFrom(env: NodeJS.ProcessEnv, context: (key: string) => unknown = () => undefined): SettingSource {
+  return (key) => {
+    const fromEnv = env[CONFIG_VARIABLES[key]];
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    const fromContext = context(key);
+    return typeof fromContext === "string" && fromContext !== "" ? fromContext : undefined;
+  };
+}
+
+/** Every environment's names derive from BASE_NAMES here; the default environment keeps them as they are. */
+export function resourceNames(environment: string): ResourceNames {
+  const suffix = environment === DEFAULT_ENVIRONMENT ? "" : `-${environment}`;
+  const names = {} as Record<keyof typeof BASE_NAMES, string>;
+  for (const key of Object.keys(BASE_NAMES) as (keyof typeof BASE_NAMES)[]) names[key] = BASE_NAMES[key] + suffix;
+  return names;
+}
+
+const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Resolves and validates one environment's configuration; a bad setting fails synth with what to set. */
+export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
+  const name = setting("environment") ?? DEFAULT_ENVIRONMENT;
+  const profile = PROFILES[name];
+  if (!profile) {
+    throw new Error(
+      `Unknown environment "${name}". Set ${CONFIG_VARIABLES.environment} to one of: ${ENVIRONMENT_NAMES.join(", ")}.`,
+    );
+  }
+  const region = setting("region") ?? profile.defaultRegion;
+  if (!REGION.test(region)) {
+    throw new Error(`Invalid AWS region "${region}". Set ${CONFIG_VARIABLES.region} to a region code such as us-east-1.`);
+  }
+  const accountId = setting("accountId");
+  if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
+    throw new Error(`Invalid AWS account id "${accountId}". Set ${CONFIG_VARIABLES.accountId} to the 12-digit account id.`);
+  }
+  if (profile.production && accountId === undefined) {
+    throw new Error(
+      `Environment "${name}" is production: set ${CONFIG_VARIABLES.accountId} to the 12-digit AWS account it deploys to, so a stray credential cannot deploy it elsewhere.`,
+    );
+  }
+  const stateBucket = setting("stateBucket") ?? profile.defaultStateBucket;
+  if (stateBucket === undefined) {
+    throw new Error(
+      `Environment "${name}" needs a Terraform state bucket: set ${CONFIG_VARIABLES.stateBucket} to the S3 bucket created by the ${resourceNames(name).stateStack} stack.`,
+    );
+  }
+  if (!BUCKET.test(stateBucket) || stateBucket.includes("..")) {
+    throw new Error(
+      `Invalid state bucket name "${stateBucket}". Set ${CONFIG_VARIABLES.stateBucket} to a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens).`,
+    );
+  }
+  const alarmEmail = setting("alarmEmail");
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new Error(`Invalid alarm e-mail "${alarmEmail}". Set ${CONFIG_VARIABLES.alarmEmail} to an address such as ops@example.com.`);
+  }
+  return {
+    name,
+    production: profile.production,
+    region,
+    accountId,
+    stateBucket,
+    logRetentionDays: profile.logRetentionDays,
+    alarmEmail,
+    names: resourceNames(name),
+  };
+}

@@ -1,0 +1,82 @@
+import { DataArchiveFile } from "@cdktf/provider-archive/lib/data-archive-file";
+import { AssetType, TerraformAsset } from "cdktf";
+import { Construct } from "constructs";
+import { buildSync } from "esbuild";
+import * as path from "node:path";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** The order processor's source entry and the (git-ignored) folder its bundle is written to (contract 4). */
+export const ORDER_PROCESSOR = {
+  entry: path.join(PROJECT_ROOT, "lambda", "index.ts"),
+  outdir: path.join(PROJECT_ROOT, "dist", "order-processor"),
+} as const;
+
+/** The Lambda runtime the bundle targets and Terraform deploys. */
+export const LAMBDA_RUNTIME = { runtime: "nodejs22.x", architecture: "arm64", handler: "index.handler", esbuildTarget: "node22" } as const;
+
+const built = new Set<string>();
+
+/**
+ * Bundles a handler with esbuild into `outdir/index.js` (CommonJS, exporting `handler`), the AWS SDK
+ * included so the deployed code runs the SDK version it was tested with. Once per process and folder.
+ */
+export function bundleHandler(entry: string, outdir: string): string {
+  const outfile = path.join(outdir, "index.js");
+  if (!built.has(outdir)) {
+    buildSync({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: "node",
+      target: LAMBDA_RUNTIME.esbuildTarget,
+      format: "cjs",
+      minify: true,
+      legalComments: "none",
+      logLevel: "error",
+    });
+    built.add(outdir);
+  }
+  return outfile;
+}
+
+export interface FunctionBundleProps {
+  /** The handler's TypeScript entry. @default ORDER_PROCESSOR.entry */
+  readonly entry?: string;
+  /** Folder the bundle is written to. @default ORDER_PROCESSOR.outdir */
+  readonly outdir?: string;
+}
+
+/**
+ * Bundles the handler at synth time, copies the bundle folder into the stack as an asset and zips it
+ * with the archive provider's `archive_file` at plan time. A code change changes `sourceCodeHash`.
+ */
+export class FunctionBundle extends Construct {
+  public readonly asset: TerraformAsset;
+  public readonly archive: DataArchiveFile;
+  /** Path of the zip, for `aws_lambda_function.filename`. */
+  public readonly filename: string;
+  /** Base64 SHA-256 of the zip, for `aws_lambda_function.source_code_hash`. */
+  public readonly sourceCodeHash: string;
+
+  constructor(scope: Construct, id: string, props: FunctionBundleProps = {}) {
+    super(scope, id);
+    const outdir = props.outdir ?? ORDER_PROCESSOR.outdir;
+    bundleHandler(props.entry ?? ORDER_PROCESSOR.entry, outdir);
+    this.asset = new TerraformAsset(this, "Asset", { path: outdir, type: AssetType.DIRECTORY });
+    this.archive = new DataArchiveFile(this, "Archive", {
+      type: "zip",
+      sourceDir: this.asset.path,
+      outputPath: `${this.asset.path}.zip`,
+      // Fixed file modes make the zip, and so the hash, identical on every machine.
+      outputFileMode: "0644",
+    });
+    this.filename = this.archive.outputPath;
+    this.sourceCodeHash = this.archive.outputBase64Sha256;
+  }
+}
+
+if (require.main === module) {
+  // `npm run build`: the same bundle the stack deploys.
+  console.log(`order processor bundle: ${path.relative(process.cwd(), bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir))}`);
+}

@@ -1,0 +1,141 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { Construct } from "constructs";
+import { FunctionBundle, LAMBDA_RUNTIME } from "./function-bundle";
+import { policyDocument } from "./policy";
+import { PIPELINE_DEFAULTS, requireThat, visibilityTimeoutFor } from "./settings";
+
+export interface OrderProcessorProps {
+  /** The function's name, e.g. `OrderProcessor`. */
+  readonly functionName: string;
+  /** The Orders table the function writes to. */
+  readonly tableName: string;
+  readonly tableArn: string;
+  /** The queue the function consumes. */
+  readonly queueArn: string;
+  /** The queue's visibility timeout, checked against the function timeout and batching window. */
+  readonly queueVisibilityTimeoutSeconds: number;
+  /** ARN of the KMS key the queue is encrypted with (the function decrypts what it receives). */
+  readonly kmsKeyArn: string;
+  /** Days CloudWatch keeps the function's logs. */
+  readonly logRetentionDays: number;
+  /** @default PIPELINE_DEFAULTS.functionTimeoutSeconds */
+  readonly timeoutSeconds?: number;
+  /** @default PIPELINE_DEFAULTS.functionMemoryMb */
+  readonly memoryMb?: number;
+  /** Records per invocation. @default PIPELINE_DEFAULTS.batchSize */
+  readonly batchSize?: number;
+  /** @default PIPELINE_DEFAULTS.maximumBatchingWindowSeconds */
+  readonly batchingWindowSeconds?: number;
+  /** Concurrent invocations the queue may drive. @default PIPELINE_DEFAULTS.maximumConcurrency */
+  readonly maximumConcurrency?: number;
+  /** Reserved concurrency of the function; never below maximumConcurrency. @default none (unreserved) */
+  readonly reservedConcurrency?: number;
+  /** The handler bundle. @default the order processor built from `lambda/` */
+  readonly bundle?: FunctionBundle;
+}
+
+/** CloudWatch Logs retention values AWS accepts. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/**
+ * The order processor: the bundled handler, its log group, a least-privilege role, and the event
+ * source mapping that feeds it OrderQueue batches with partial batch responses.
+ */
+export class OrderProcessor extends Construct {
+  public readonly fn: LambdaFunction;
+  public readonly role: IamRole;
+  public readonly rolePolicy: IamRolePolicy;
+  public readonly logGroup: CloudwatchLogGroup;
+  public readonly eventSourceMapping: LambdaEventSourceMapping;
+  public readonly bundle: FunctionBundle;
+
+  constructor(scope: Construct, id: string, props: OrderProcessorProps) {
+    super(scope, id);
+    const timeoutSeconds = props.timeoutSeconds ?? PIPELINE_DEFAULTS.functionTimeoutSeconds;
+    const memoryMb = props.memoryMb ?? PIPELINE_DEFAULTS.functionMemoryMb;
+    const batchSize = props.batchSize ?? PIPELINE_DEFAULTS.batchSize;
+    const batchingWindowSeconds = props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds;
+    const maximumConcurrency = props.maximumConcurrency ?? PIPELINE_DEFAULTS.maximumConcurrency;
+    const where = `OrderProcessor "${id}"`;
+    requireThat(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 900, `${where}: timeoutSeconds must be a whole number from 1 to 900, got ${timeoutSeconds}.`);
+    requireThat(Number.isInteger(memoryMb) && memoryMb >= 128 && memoryMb <= 10240, `${where}: memoryMb must be a whole number from 128 to 10240, got ${memoryMb}.`);
+    requireThat(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 10000, `${where}: batchSize must be a whole number from 1 to 10000, got ${batchSize}.`);
+    requireThat(
+      Number.isInteger(batchingWindowSeconds) && batchingWindowSeconds >= 0 && batchingWindowSeconds <= 300,
+      `${where}: batchingWindowSeconds must be a whole number from 0 to 300, got ${batchingWindowSeconds}.`,
+    );
+    requireThat(batchSize <= 10 || batchingWindowSeconds >= 1, `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`);
+    requireThat(
+      Number.isInteger(maximumConcurrency) && maximumConcurrency >= 2 && maximumConcurrency <= 1000,
+      `${where}: maximumConcurrency must be a whole number from 2 to 1000, got ${maximumConcurrency}.`,
+    );
+    requireThat(
+      props.reservedConcurrency === undefined || props.reservedConcurrency >= maximumConcurrency,
+      `${where}: reservedConcurrency (${props.reservedConcurrency}) is below maximumConcurrency (${maximumConcurrency}); throttled polls would count as receives and dead-letter good orders. Raise reservedConcurrency or lower maximumConcurrency.`,
+    );
+    const neededVisibility = visibilityTimeoutFor(timeoutSeconds, batchingWindowSeconds);
+    requireThat(
+      props.queueVisibilityTimeoutSeconds >= neededVisibility,
+      `${where}: the queue's visibility timeout (${props.queueVisibilityTimeoutSeconds}s) is below 6 x timeoutSeconds + batchingWindowSeconds (${neededVisibility}s); build the queue from the same timeout and window.`,
+    );
+    requireThat(LOG_RETENTION_DAYS.includes(props.logRetentionDays), `${where}: logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}, got ${props.logRetentionDays}.`);
+
+    this.bundle = props.bundle ?? new FunctionBundle(this, "Bundle");
+    // Exists before the function's first log line, or Lambda creates its own without retention.
+    this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
+      name: `/aws/lambda/${props.functionName}`,
+      retentionInDays: props.logRetentionDays,
+    });
+    this.role = new IamRole(this, "Role", {
+      name: `${props.functionName}Role`,
+      assumeRolePolicy: policyDocument([
+        { Sid: "LambdaAssumesRole", Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+      ]),
+    });
+    this.rolePolicy = new IamRolePolicy(this, "RolePolicy", {
+      name: "OrderProcessorAccess",
+      role: this.role.id,
+      policy: policyDocument([
+        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${this.logGroup.arn}:*` },
+        // The handler's one storage call: a conditional PutItem.
+        { Sid: "StoreOrders", Effect: "Allow", Action: "dynamodb:PutItem", Resource: props.tableArn },
+        {
+          Sid: "ConsumeOrderQueue",
+          Effect: "Allow",
+          Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+          Resource: props.queueArn,
+        },
+        { Sid: "DecryptOrderMessages", Effect: "Allow", Action: "kms:Decrypt", Resource: props.kmsKeyArn },
+      ]),
+    });
+    this.fn = new LambdaFunction(this, "Function", {
+      functionName: props.functionName,
+      role: this.role.arn,
+      runtime: LAMBDA_RUNTIME.runtime,
+      architectures: [LAMBDA_RUNTIME.architecture],
+      handler: LAMBDA_RUNTIME.handler,
+      filename: this.bundle.filename,
+      sourceCodeHash: this.bundle.sourceCodeHash,
+      timeout: timeoutSeconds,
+      memorySize: memoryMb,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      environment: { variables: { TABLE_NAME: props.tableName } },
+      loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
+      dependsOn: [this.logGroup, this.rolePolicy],
+    });
+    this.eventSourceMapping = new LambdaEventSourceMapping(this, "QueueTrigger", {
+      eventSourceArn: props.queueArn,
+      functionName: this.fn.arn,
+      batchSize,
+      maximumBatchingWindowInSeconds: batchingWindowSeconds,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      scalingConfig: { maximumConcurrency },
+      // Creating the mapping checks that the role may read the queue.
+      dependsOn: [this.rolePolicy],
+    });
+  }
+}

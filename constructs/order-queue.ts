@@ -1,0 +1,99 @@
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
+import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
+import { Construct } from "constructs";
+import { allowSnsDelivery, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import { PIPELINE_DEFAULTS, requireThat, visibilityTimeoutFor } from "./settings";
+
+export interface OrderQueueProps {
+  /** The work queue's name, e.g. `OrderQueue`. */
+  readonly queueName: string;
+  /** The dead-letter queue's name, e.g. `DLQ`. */
+  readonly deadLetterQueueName: string;
+  /** Id of the customer-managed KMS key both queues encrypt with (never `alias/aws/sqs`: SNS writes here). */
+  readonly kmsKeyId: string;
+  /** The topic allowed to send to the work queue. */
+  readonly publisherTopicArn: string;
+  /** Timeout of the function that consumes the queue; the visibility timeout is derived from it. */
+  readonly consumerTimeoutSeconds: number;
+  /** Batching window of the consumer's event source mapping. @default PIPELINE_DEFAULTS.maximumBatchingWindowSeconds */
+  readonly batchingWindowSeconds?: number;
+  /** Receives before a message moves to the DLQ. @default PIPELINE_DEFAULTS.maxReceiveCount (3) */
+  readonly maxReceiveCount?: number;
+  /** How long the work queue keeps a message. @default PIPELINE_DEFAULTS.queueRetentionSeconds (4 days) */
+  readonly retentionSeconds?: number;
+  /** How long the DLQ keeps a message; must exceed the work queue's. @default PIPELINE_DEFAULTS.deadLetterRetentionSeconds (14 days) */
+  readonly deadLetterRetentionSeconds?: number;
+}
+
+const MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+const MAX_VISIBILITY_SECONDS = 12 * 3600;
+
+/** The order work queue and its dead-letter queue, encrypted, TLS only, fed only by the order topic. */
+export class OrderQueue extends Construct {
+  public readonly queue: SqsQueue;
+  public readonly deadLetterQueue: SqsQueue;
+  /** The work queue's policy; a subscription must depend on it. */
+  public readonly queuePolicy: SqsQueuePolicy;
+  public readonly deadLetterQueuePolicy: SqsQueuePolicy;
+  public readonly redriveAllowPolicy: SqsQueueRedriveAllowPolicy;
+  public readonly visibilityTimeoutSeconds: number;
+  public readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: OrderQueueProps) {
+    super(scope, id);
+    requireCustomerManagedKey(`OrderQueue "${id}"`, props.kmsKeyId);
+    const batchingWindowSeconds = props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds;
+    const maxReceiveCount = props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount;
+    const retentionSeconds = props.retentionSeconds ?? PIPELINE_DEFAULTS.queueRetentionSeconds;
+    const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
+    requireThat(
+      Number.isInteger(maxReceiveCount) && maxReceiveCount >= 1 && maxReceiveCount <= 1000,
+      `OrderQueue "${id}": maxReceiveCount must be a whole number from 1 to 1000, got ${maxReceiveCount}.`,
+    );
+    for (const [name, value] of [["retentionSeconds", retentionSeconds], ["deadLetterRetentionSeconds", deadLetterRetentionSeconds]] as const) {
+      requireThat(
+        Number.isInteger(value) && value >= 60 && value <= MAX_RETENTION_SECONDS,
+        `OrderQueue "${id}": ${name} must be a whole number of seconds from 60 to ${MAX_RETENTION_SECONDS} (14 days), got ${value}.`,
+      );
+    }
+    // A standard queue keeps a message's original enqueue time when it is dead-lettered.
+    requireThat(
+      deadLetterRetentionSeconds > retentionSeconds,
+      `OrderQueue "${id}": deadLetterRetentionSeconds (${deadLetterRetentionSeconds}) must exceed retentionSeconds (${retentionSeconds}), or dead-lettered orders expire before anyone can redrive them.`,
+    );
+    this.visibilityTimeoutSeconds = visibilityTimeoutFor(props.consumerTimeoutSeconds, batchingWindowSeconds);
+    requireThat(
+      this.visibilityTimeoutSeconds <= MAX_VISIBILITY_SECONDS,
+      `OrderQueue "${id}": the derived visibility timeout (${this.visibilityTimeoutSeconds}s = 6 x consumerTimeoutSeconds + batchingWindowSeconds) exceeds SQS's 12 hours; lower the function timeout.`,
+    );
+    this.maxReceiveCount = maxReceiveCount;
+
+    const encryption = { kmsMasterKeyId: props.kmsKeyId, kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds };
+    this.deadLetterQueue = new SqsQueue(this, "DeadLetterQueue", {
+      name: props.deadLetterQueueName,
+      messageRetentionSeconds: deadLetterRetentionSeconds,
+      ...encryption,
+    });
+    this.queue = new SqsQueue(this, "Queue", {
+      name: props.queueName,
+      messageRetentionSeconds: retentionSeconds,
+      visibilityTimeoutSeconds: this.visibilityTimeoutSeconds,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount }),
+      ...encryption,
+    });
+    // Separate resource: the DLQ naming the queue while the queue names the DLQ would be a cycle.
+    this.redriveAllowPolicy = new SqsQueueRedriveAllowPolicy(this, "RedriveAllowPolicy", {
+      queueUrl: this.deadLetterQueue.url,
+      redriveAllowPolicy: JSON.stringify({ redrivePermission: "byQueue", sourceQueueArns: [this.queue.arn] }),
+    });
+    this.queuePolicy = new SqsQueuePolicy(this, "QueuePolicy", {
+      queueUrl: this.queue.url,
+      policy: policyDocument([allowSnsDelivery(this.queue.arn, props.publisherTopicArn), denyInsecureTransport("sqs:*", this.queue.arn)]),
+    });
+    this.deadLetterQueuePolicy = new SqsQueuePolicy(this, "DeadLetterQueuePolicy", {
+      queueUrl: this.deadLetterQueue.url,
+      policy: policyDocument([denyInsecureTransport("sqs:*", this.deadLetterQueue.arn)]),
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
+import { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { allowSnsDelivery, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import { PIPELINE_DEFAULTS } from "./settings";
+
+export interface OrderSubscriptionProps {
+  /** The topic orders are published to. */
+  readonly topicArn: string;
+  /** The queue that receives them. */
+  readonly queueArn: string;
+  /** The receiving queue's policy: the subscription is created only after it exists. */
+  readonly queuePolicy: ITerraformDependable;
+  /** Name of the queue that keeps deliveries SNS could not make (e.g. `OrderTopicDeliveryDLQ`). */
+  readonly deliveryDeadLetterQueueName: string;
+  /** Id of the customer-managed KMS key the delivery DLQ encrypts with. */
+  readonly kmsKeyId: string;
+  /** Deliver the order JSON as the message body instead of the SNS envelope. @default true */
+  readonly rawMessageDelivery?: boolean;
+}
+
+/**
+ * Subscribes the order queue to the order topic. A delivery SNS cannot make (a broken queue policy,
+ * a disabled key) goes to its own dead-letter queue instead of being dropped after SNS's retries.
+ */
+export class OrderSubscription extends Construct {
+  public readonly subscription: SnsTopicSubscription;
+  public readonly deliveryDeadLetterQueue: SqsQueue;
+  public readonly deliveryDeadLetterQueuePolicy: SqsQueuePolicy;
+
+  constructor(scope: Construct, id: string, props: OrderSubscriptionProps) {
+    super(scope, id);
+    requireCustomerManagedKey(`OrderSubscription "${id}"`, props.kmsKeyId);
+    this.deliveryDeadLetterQueue = new SqsQueue(this, "DeliveryDeadLetterQueue", {
+      name: props.deliveryDeadLetterQueueName,
+      messageRetentionSeconds: PIPELINE_DEFAULTS.deadLetterRetentionSeconds,
+      kmsMasterKeyId: props.kmsKeyId,
+      kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
+    });
+    this.deliveryDeadLetterQueuePolicy = new SqsQueuePolicy(this, "DeliveryDeadLetterQueuePolicy", {
+      queueUrl: this.deliveryDeadLetterQueue.url,
+      policy: policyDocument([
+        allowSnsDelivery(this.deliveryDeadLetterQueue.arn, props.topicArn),
+        denyInsecureTransport("sqs:*", this.deliveryDeadLetterQueue.arn),
+      ]),
+    });
+    this.subscription = new SnsTopicSubscription(this, "Subscription", {
+      topicArn: props.topicArn,
+      protocol: "sqs",
+      endpoint: props.queueArn,
+      rawMessageDelivery: props.rawMessageDelivery ?? true,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deliveryDeadLetterQueue.arn }),
+      dependsOn: [props.queuePolicy, this.deliveryDeadLetterQueuePolicy],
+    });
+  }
+}

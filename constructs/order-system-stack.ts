@@ -1,0 +1,91 @@
+import { ArchiveProvider } from "@cdktf/provider-archive/lib/provider";
+import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { configureAws } from "./aws-provider";
+import { EncryptionKey } from "./encryption-key";
+import { EnvironmentConfig } from "./environments";
+import { OrderProcessor } from "./order-processor";
+import { OrderQueue } from "./order-queue";
+import { OrderSubscription } from "./order-subscription";
+import { OrderTopic } from "./order-topic";
+import { OrdersTable } from "./orders-table";
+import { PIPELINE_DEFAULTS } from "./settings";
+
+export interface OrderSystemStackProps {
+  readonly config: EnvironmentConfig;
+  /** Pipeline settings; each defaults to PIPELINE_DEFAULTS. */
+  readonly pipeline?: Partial<{ -readonly [K in keyof typeof PIPELINE_DEFAULTS]: number }>;
+}
+
+/** The whole order pipeline for one environment: SNS -> SQS (+ DLQ) -> Lambda -> DynamoDB. */
+export class OrderSystemStack extends TerraformStack {
+  public readonly key: EncryptionKey;
+  public readonly topic: OrderTopic;
+  public readonly queue: OrderQueue;
+  public readonly subscription: OrderSubscription;
+  public readonly table: OrdersTable;
+  public readonly processor: OrderProcessor;
+
+  constructor(scope: Construct, props: OrderSystemStackProps) {
+    const { config } = props;
+    const names = config.names;
+    const settings = { ...PIPELINE_DEFAULTS, ...props.pipeline };
+    super(scope, names.stack);
+
+    const aws = configureAws(this, config);
+    new ArchiveProvider(this, "archive");
+    new S3Backend(this, {
+      bucket: config.stateBucket,
+      key: `order-system/${config.name}/terraform.tfstate`,
+      region: config.region,
+      encrypt: true,
+    });
+    // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed prop for it.
+    this.addOverride("terraform.backend.s3.use_lockfile", true);
+
+    // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
+    const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
+    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn] });
+    this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
+    this.queue = new OrderQueue(this, "OrderQueue", {
+      queueName: names.queue,
+      deadLetterQueueName: names.deadLetterQueue,
+      kmsKeyId: this.key.keyId,
+      publisherTopicArn: this.topic.topicArn,
+      consumerTimeoutSeconds: settings.functionTimeoutSeconds,
+      batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
+      maxReceiveCount: settings.maxReceiveCount,
+      retentionSeconds: settings.queueRetentionSeconds,
+      deadLetterRetentionSeconds: settings.deadLetterRetentionSeconds,
+    });
+    this.subscription = new OrderSubscription(this, "OrderSubscription", {
+      topicArn: this.topic.topicArn,
+      queueArn: this.queue.queue.arn,
+      queuePolicy: this.queue.queuePolicy,
+      deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
+      kmsKeyId: this.key.keyId,
+    });
+    this.table = new OrdersTable(this, "Orders", { tableName: names.table, deletionProtection: config.production });
+    this.processor = new OrderProcessor(this, "OrderProcessor", {
+      functionName: names.function,
+      tableName: this.table.tableName,
+      tableArn: this.table.tableArn,
+      queueArn: this.queue.queue.arn,
+      queueVisibilityTimeoutSeconds: this.queue.visibilityTimeoutSeconds,
+      kmsKeyArn: this.key.keyArn,
+      logRetentionDays: config.logRetentionDays,
+      timeoutSeconds: settings.functionTimeoutSeconds,
+      memoryMb: settings.functionMemoryMb,
+      batchSize: settings.batchSize,
+      batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
+      maximumConcurrency: settings.maximumConcurrency,
+    });
+
+    new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });
+    new TerraformOutput(this, "queue_url", { value: this.queue.queue.url });
+    new TerraformOutput(this, "dlq_url", { value: this.queue.deadLetterQueue.url });
+    new TerraformOutput(this, "delivery_dlq_url", { value: this.subscription.deliveryDeadLetterQueue.url });
+    new TerraformOutput(this, "table_name", { value: this.table.tableName });
+    new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
+  }
+}

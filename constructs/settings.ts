@@ -1,0 +1,39 @@
+/**
+ * The pipeline's tunable settings: the one place they are written down.
+ * Constructs default to these; the offline runtime and the docs read them from the
+ * synthesized stack, never from here.
+ */
+export const PIPELINE_DEFAULTS = {
+  /** Three attempts, the product requirement (contract 10). */
+  maxReceiveCount: 3,
+  /** Records handed to one invocation. */
+  batchSize: 10,
+  /** How long the poller gathers records before invoking. */
+  maximumBatchingWindowSeconds: 1,
+  /** Ceiling on concurrent invocations the event source mapping drives. */
+  maximumConcurrency: 5,
+  functionTimeoutSeconds: 30,
+  functionMemoryMb: 256,
+  /** SQS keeps an undelivered order four days... */
+  queueRetentionSeconds: 4 * 24 * 3600,
+  /** ...and a dead-lettered one 14 days, the maximum, so operators have time to redrive. */
+  deadLetterRetentionSeconds: 14 * 24 * 3600,
+  /** KMS data keys are reused for 5 minutes: fewer KMS calls, still short-lived. */
+  kmsDataKeyReusePeriodSeconds: 300,
+} as const;
+
+/** AWS: "set the source queue's visibility timeout to at least six times the timeout you configure on your function". */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/**
+ * The queue's visibility timeout for a Lambda consumer: six times the function timeout plus the
+ * batching window, so a record is never redelivered while a (retried) invocation still holds it.
+ */
+export function visibilityTimeoutFor(functionTimeoutSeconds: number, batchingWindowSeconds: number): number {
+  return VISIBILITY_TIMEOUT_FACTOR * functionTimeoutSeconds + batchingWindowSeconds;
+}
+
+/** Throws a synth-time error that says what was wrong and what to do. */
+export function requireThat(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message);
+}

@@ -1,0 +1,85 @@
+import * as z from "zod/mini";
+
+/** Order statuses a stored order may have (contract 8). */
+export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
+
+const identifier = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
+
+/** The order schema of contract 8; unknown fields are dropped by parsing. */
+export const OrderSchema = z.object({
+  orderId: identifier,
+  userId: identifier,
+  itemName: z.string().check(
+    z.minLength(1),
+    z.maxLength(256),
+    z.refine((name) => name.trim().length > 0, "must not be blank"),
+  ),
+  quantity: z.int().check(z.gte(1), z.lte(10000)),
+  status: z.enum(ORDER_STATUSES),
+  timestamp: z.iso.datetime({ offset: true }),
+});
+
+export type Order = z.infer<typeof OrderSchema>;
+
+/** A record whose body is not a valid order; retrying cannot fix it. */
+export class InvalidOrderError extends Error {
+  override readonly name = "InvalidOrderError";
+}
+
+/**
+ * The order carried by an SQS message body: the SNS notification envelope (subscription without raw
+ * delivery) or the order JSON itself (raw delivery), contract 7.
+ */
+export function parseOrderBody(body: string): Order {
+  let payload = parseJson(body, "message body");
+  if (isRecord(payload) && payload.Type === "Notification" && typeof payload.Message === "string") {
+    payload = parseJson(payload.Message, "SNS notification's Message");
+  }
+  if (!isRecord(payload)) throw new InvalidOrderError("order is not a JSON object");
+  const result = OrderSchema.safeParse(payload);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`);
+    throw new InvalidOrderError(problems.join("; "));
+  }
+  return result.data;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidOrderError(`${what} is not JSON`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const FRACTION_DIGITS = 20;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * The exact instant of a validated timestamp as a decimal number of seconds since the epoch
+ * (up to 20 fraction digits), so "newer" compares instants, not strings: offsets count.
+ */
+export function instantOf(timestamp: string): string {
+  const m = DATE_TIME.exec(timestamp);
+  if (!m) throw new InvalidOrderError(`timestamp: not an ISO-8601 date-time: ${timestamp}`);
+  const [, year, month, day, hour, minute, second, fraction = "", zone, sign, offsetHours, offsetMinutes] = m;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  date.setUTCHours(Number(hour), Number(minute), Number(second), 0);
+  let seconds = BigInt(Math.floor(date.getTime() / 1000));
+  if (zone !== "Z") {
+    const offset = BigInt(Number(offsetHours) * 3600 + Number(offsetMinutes) * 60);
+    seconds = sign === "+" ? seconds - offset : seconds + offset;
+  }
+  const scale = 10n ** BigInt(FRACTION_DIGITS);
+  const total = seconds * scale + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"));
+  const negative = total < 0n;
+  const digits = (negative ? -total : total).toString().padStart(FRACTION_DIGITS + 1, "0");
+  const integer = digits.slice(0, -FRACTION_DIGITS);
+  const decimals = digits.slice(-FRACTION_DIGITS).replace(/0+$/, "");
+  return `${negative ? "-" : ""}${integer}${decimals ? `.${decimals}` : ""}`;
+}
