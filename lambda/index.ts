@@ -43,7 +43,7 @@ export async function processRecord(record: SQSRecord, tableName: string | undef
     return outcome;
   } catch (error) {
     const outcome: RecordOutcome = error instanceof InvalidOrderError ? "invalid" : "failed";
-    logOutcome({ outcome, messageId, orderId, reason: describe(error) });
+    logOutcome({ outcome, messageId, orderId: orderId ?? (error instanceof InvalidOrderError ? error.orderId : undefined), reason: describe(error) });
     return outcome;
   }
 }

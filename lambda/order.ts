@@ -3,20 +3,21 @@ import * as z from "zod/mini";
 /** Order statuses a stored order may have (contract 8). */
 export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
 
-const identifier = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const identifier = z.string({ error: "is required and must be a string" }).check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
 
-/** The order schema of contract 8; unknown fields are dropped by parsing. */
+/** The order schema of contract 8; unknown fields are dropped by parsing. Each rule says what is expected. */
 export const OrderSchema = z.object({
   orderId: identifier,
   userId: identifier,
-  itemName: z.string().check(
-    z.minLength(1),
-    z.maxLength(256),
+  itemName: z.string({ error: "is required and must be a string" }).check(
+    z.minLength(1, "must not be empty"),
+    z.maxLength(256, "must be at most 256 characters"),
     z.refine((name) => name.trim().length > 0, "must not be blank"),
   ),
-  quantity: z.int().check(z.gte(1), z.lte(10000)),
-  status: z.enum(ORDER_STATUSES),
-  timestamp: z.iso.datetime({ offset: true }),
+  quantity: z.int({ error: "must be a whole JSON number (not a string)" }).check(z.gte(1, "must be at least 1"), z.lte(10000, "must be at most 10000")),
+  status: z.enum(ORDER_STATUSES, { error: `must be one of ${ORDER_STATUSES.join(", ")}` }),
+  timestamp: z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time with seconds and Z or an offset, e.g. 2025-05-09T14:40:00Z" }),
 });
 
 export type Order = z.infer<typeof OrderSchema>;
@@ -24,6 +25,8 @@ export type Order = z.infer<typeof OrderSchema>;
 /** A record whose body is not a valid order; retrying cannot fix it. */
 export class InvalidOrderError extends Error {
   override readonly name = "InvalidOrderError";
+  /** The body's orderId when it is a well-formed one, so the log line can name the order. */
+  orderId?: string;
 }
 
 /**
@@ -39,7 +42,9 @@ export function parseOrderBody(body: string): Order {
   const result = OrderSchema.safeParse(payload);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`);
-    throw new InvalidOrderError(problems.join("; "));
+    const error = new InvalidOrderError(problems.join("; "));
+    if (typeof payload.orderId === "string" && ID_PATTERN.test(payload.orderId)) error.orderId = payload.orderId;
+    throw error;
   }
   return result.data;
 }
