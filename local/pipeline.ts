@@ -30,12 +30,13 @@ export interface PipelineOptions {
 }
 
 export type PipelineEvent =
-  | { type: "published"; topic: string; queue: string; messageId: string; orderId?: string }
+  | { type: "published"; topic: string; queue: string; messageId: string; traceId: string; orderId?: string }
+  | { type: "invoked"; function: string; records: number }
   | { type: "received"; queue: string; messageId: string; receiveCount: number; orderId?: string }
   | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
   | { type: "deleted"; queue: string; messageId: string }
   | { type: "returned"; queue: string; messageId: string; visibleInMs: number }
-  | { type: "dead-lettered"; queue: string; target: string; messageId: string; receives: number; orderId?: string }
+  | { type: "dead-lettered"; queue: string; target: string; messageId: string; traceId: string; receives: number; orderId?: string }
   | { type: "expired"; queue: string; messageId: string }
   | { type: "cold-start"; function: string; environment: number }
   | { type: "invocation-failed"; function: string; reason: string; records: number }
@@ -104,7 +105,15 @@ export class LocalPipeline {
     for (const table of this.stack.tables) await createTable(this.dynamodb.directEndpoint, table);
     const onQueueEvent = (event: QueueEvent) => {
       if (event.type === "dead-lettered") {
-        this.emit({ type: "dead-lettered", queue: event.queue.name, target: event.target.name, messageId: event.message.messageId, receives: event.message.receiveCount, orderId: orderIdOf(event.message.body) });
+        this.emit({
+          type: "dead-lettered",
+          queue: event.queue.name,
+          target: event.target.name,
+          messageId: event.message.messageId,
+          traceId: event.message.traceId,
+          receives: event.message.receiveCount,
+          orderId: orderIdOf(event.message.body),
+        });
       } else {
         this.counts.expired += 1;
         this.emit({ type: "expired", queue: event.queue.name, messageId: event.message.messageId });
@@ -125,16 +134,20 @@ export class LocalPipeline {
     }
   }
 
-  /** Publishes one message body to a topic (by name or ARN; the only topic when omitted). */
-  publish(body: string, topic?: string): void {
+  /** Publishes one message body to a topic (by name or ARN; the only topic when omitted); returns each delivery's trace id. */
+  publish(body: string, topic?: string): string[] {
+    if (this.closed) throw new Error("the pipeline is closed");
     const target = this.topic(topic);
     this.counts.published += 1;
+    const traceIds: string[] = [];
     for (const subscription of this.stack.subscriptions.filter((s) => s.topicArn === target.arn)) {
       const queue = this.queues.get(subscription.queueArn)!;
       const message = queue.send(subscription.raw ? body : snsEnvelope(target, body));
       this.counts.deliveries += 1;
-      this.emit({ type: "published", topic: target.name, queue: queue.name, messageId: message.messageId, orderId: orderIdOf(body) });
+      traceIds.push(message.traceId);
+      this.emit({ type: "published", topic: target.name, queue: queue.name, messageId: message.messageId, traceId: message.traceId, orderId: orderIdOf(body) });
     }
+    return traceIds;
   }
 
   /** Resolves when every polled queue is empty and no invocation runs; rejects after `maxMs`. */
@@ -235,11 +248,11 @@ export class LocalPipeline {
     const { queue, mapping } = poller;
     const windowMs = mapping.batchingWindowSeconds * 1000 * this.timeScale;
     while (!this.closed) {
-      if (queue.visibleCount() === 0) {
+      if (queue.visibleCount(1) === 0) {
         await queue.waitForMessages();
         continue;
       }
-      if (windowMs > 0 && queue.visibleCount() < mapping.batchSize) await sleep(windowMs);
+      if (windowMs > 0 && queue.visibleCount(mapping.batchSize) < mapping.batchSize) await sleep(windowMs);
       const batch = queue.receive(mapping.batchSize);
       if (batch.length === 0) continue;
       this.active += 1;
@@ -271,6 +284,7 @@ export class LocalPipeline {
     const environment = this.acquire(fn);
     for (const message of batch) this.emit({ type: "received", queue: queue.name, messageId: message.messageId, receiveCount: message.receiveCount, orderId: orderIdOf(message.body) });
     const event: SQSEvent = { Records: batch.map((message) => sqsRecord(message, queue, this.stack.region)) };
+    this.emit({ type: "invoked", function: fn.name, records: batch.length });
     const result = await environment.invoke(event, fn.timeoutSeconds * 1000 * this.functionTimeScale, this.functionTimeScale);
     if (environment.alive) this.idle.get(fn.arn)!.push(environment);
 

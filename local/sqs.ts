@@ -127,9 +127,13 @@ export class LocalQueue {
     return n;
   }
 
-  visibleCount(now = performance.now()): number {
+  /** Visible messages, counted up to `upTo` (pollers only ask "any?" or "a full batch?"). */
+  visibleCount(upTo = Infinity): number {
+    const now = performance.now();
     let n = 0;
-    for (const m of this.messages.values()) if (!m.inFlight && m.visibleAt <= now) n++;
+    for (const m of this.messages.values()) {
+      if (!m.inFlight && m.visibleAt <= now && ++n >= upTo) break;
+    }
     return n;
   }
 

@@ -29,6 +29,8 @@ export function traceWriter(write: (line: string) => void, colour: boolean): (ev
         return line("moved to DLQ", "magenta", `msg=${short(event.messageId)}${order(event.orderId)} ${event.queue} -> ${event.target} after ${event.receives} receives`);
       case "expired":
         return line("expired", "red", `msg=${short(event.messageId)} in ${event.queue} (retention period passed)`);
+      case "invoked":
+        return line("invoke", "grey", `${event.function} with ${event.records} record${event.records === 1 ? "" : "s"}`);
       case "cold-start":
         return line("cold start", "grey", `${event.function} execution environment #${event.environment}`);
       case "invocation-failed":
