@@ -79,3 +79,20 @@ export function policiesOf(json: TfJson): { where: string; document: TfJson }[] 
 export function asList<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
+
+/** Synthesizes the dev OrderSystemStack (assets included) with pipeline settings into `outdir`; returns its folder. */
+export function synthOrderStackTo(outdir: string, pipeline?: OrderSystemStackProps["pipeline"]): string {
+  fs.mkdirSync(outdir, { recursive: true });
+  const app = new App({ outdir });
+  const stack = new OrderSystemStack(app, { config: testConfig("dev"), pipeline });
+  app.synth();
+  return path.join(outdir, "stacks", stack.node.id);
+}
+
+/** Rewrites a synthesized stack's JSON in place (as a user editing the stack would). */
+export function editStack(stackDir: string, edit: (json: TfJson) => void): void {
+  const file = path.join(stackDir, "cdk.tf.json");
+  const json = JSON.parse(fs.readFileSync(file, "utf8"));
+  edit(json);
+  fs.writeFileSync(file, JSON.stringify(json, null, 2));
+}

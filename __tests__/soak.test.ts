@@ -1,0 +1,25 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runSoak } from "../local/soak";
+import { saveEnv } from "./support/handler";
+import { synthOrderStackTo } from "./support/stacks";
+
+const restoreEnv = saveEnv();
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-soak-test-"));
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  restoreEnv();
+});
+
+test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates and shuffled updates, then redrive: nothing lost", async () => {
+  const report = await runSoak({ orders: 1000, failRate: 0.2, stackDir: synthOrderStackTo(work) });
+  expect(report.failures).toEqual([]);
+  expect(report).toMatchObject({ ok: true, published: 1000, lost: 0, poison: 50, deadLettered: 50 });
+  // Every poison message was dead-lettered after exactly 3 receives, in both passes.
+  expect(report.poisonDeadLetteredAfterExpectedReceives).toBe(100);
+  expect(report.newestStateStored).toBe(report.distinctOrders);
+  expect(report.items).toBe(report.distinctOrders);
+  // The faults were real: the run survived hundreds of throttled or failed DynamoDB calls.
+  expect(report.injectedFaults).toBeGreaterThan(100);
+});
