@@ -11,6 +11,10 @@ export interface LocalDynamoDBOptions {
   readonly failRate?: number;
   /** Seed of the fault dice. @default 1 */
   readonly seed?: number;
+  /** Added to every response, to model the network latency of DynamoDB in AWS. @default 0 */
+  readonly latencyMs?: number;
+  /** Front an already running DynamoDB-API server instead of starting dynalite here. */
+  readonly backendEndpoint?: string;
 }
 
 export interface LocalDynamoDB {
@@ -55,8 +59,9 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   let failRate = validRate(options.failRate ?? 0);
   const random = seededRandom(options.seed ?? 1);
   const stats = { requests: 0, injectedFaults: 0 };
-  const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const directEndpoint = await listen(backend);
+  const backend = options.backendEndpoint ? undefined : dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const directEndpoint = backend ? await listen(backend) : options.backendEndpoint!;
+  const latencyMs = options.latencyMs ?? 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const keySchemas = new Map<string, string[]>();
 
@@ -92,6 +97,7 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     try {
       stats.requests += 1;
       const body = await readBody(req);
+      if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
       const target = String(req.headers["x-amz-target"] ?? "");
       if (failRate > 0 && random() < failRate) {
         stats.injectedFaults += 1;
@@ -131,7 +137,8 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     },
     async close() {
       agent.destroy();
-      await Promise.all([front, backend].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      const servers = backend ? [front, backend] : [front];
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
 }
