@@ -54,7 +54,7 @@ describe("EncryptionKey", () => {
     expect(only(json, "aws_kms_key").body).toMatchObject({ enable_key_rotation: true, deletion_window_in_days: 30 });
     const policy = JSON.parse(only(json, "aws_kms_key_policy").body.policy);
     const sns = policy.Statement.find((s: TfJson) => s.Principal?.Service === "sns.amazonaws.com");
-    expect(sns).toMatchObject({ Effect: "Allow", Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Condition: { ArnEquals: { "aws:SourceArn": [TOPIC_ARN] } } });
+    expect(sns).toMatchObject({ Effect: "Allow", Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Condition: { ArnLike: { "aws:SourceArn": [TOPIC_ARN] } } });
     expect(policy.Statement.find((s: TfJson) => s.Principal?.AWS)).toMatchObject({ Principal: { AWS: "arn:aws:iam::123456789012:root" } });
   });
 

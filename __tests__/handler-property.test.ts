@@ -1,6 +1,5 @@
 import fc from "fast-check";
-import { LocalDynamoDB } from "../local/dynamodb";
-import { capturingLogs, Handler, saveEnv, startHandlerWithTable } from "./support/handler";
+import { capturingLogs, useHandlerWithTable } from "./support/handler";
 import { snsEnvelope, sqsRecord } from "./support/orders";
 
 /** An oracle written apart from the handler's schema: what contract 8 says is a valid order. */
@@ -72,17 +71,7 @@ const shape: fc.Arbitrary<Shape> = fc.oneof(
 );
 
 describe("property: the handler against dynalite, 10,000 generated bodies", () => {
-  let db: LocalDynamoDB;
-  let handler: Handler;
-  let items: () => Promise<Record<string, unknown>[]>;
-  const restoreEnv = saveEnv();
-  beforeAll(async () => {
-    ({ db, handler, items } = await startHandlerWithTable());
-  });
-  afterAll(async () => {
-    await db.close();
-    restoreEnv();
-  });
+  const local = useHandlerWithTable();
 
   test("never throws, never stores an invalid order, stores every valid one exactly", async () => {
     let next = 0;
@@ -103,7 +92,7 @@ describe("property: the handler against dynalite, 10,000 generated bodies", () =
           return { body: s.envelope ? snsEnvelope(json) : json, id: typeof payload.orderId === "string" ? payload.orderId : undefined };
         });
         const records = bodies.map(({ body }) => sqsRecord(body));
-        const { result } = await capturingLogs(() => handler({ Records: records }));
+        const { result } = await capturingLogs(() => local.handler({ Records: records }));
         const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
         records.forEach((record, i) => {
           const raw = (() => {
@@ -122,7 +111,7 @@ describe("property: the handler against dynalite, 10,000 generated bodies", () =
       }),
       { numRuns: 1000, seed: Number(process.env.PROPERTY_SEED ?? 20251126) },
     );
-    const stored = new Map((await items()).map(({ timestampEpoch: _instant, ...item }) => [item.orderId as string, item]));
+    const stored = new Map((await local.items()).map(({ timestampEpoch: _instant, ...item }) => [item.orderId as string, item]));
     for (const [id, valid] of expected) {
       if (valid) expect(stored.get(id)).toEqual(valid);
       else expect({ id, stored: stored.get(id) }).toEqual({ id, stored: undefined });

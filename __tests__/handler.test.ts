@@ -1,7 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { LocalDynamoDB } from "../local/dynamodb";
-import { capturingLogs, Handler, loadBuiltHandler, saveEnv, startHandlerWithTable } from "./support/handler";
+import { capturingLogs, Handler, loadBuiltHandler, saveEnv, useHandlerWithTable } from "./support/handler";
 import { order, SAMPLE_ORDER, snsEnvelope, sqsEvent, sqsRecord } from "./support/orders";
 
 const body = (o: unknown) => JSON.stringify(o);
@@ -9,19 +8,9 @@ const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }
 const withoutInstant = ({ timestampEpoch: _instant, ...item }: Record<string, unknown>) => item;
 
 describe("the built order processor against dynalite", () => {
-  let db: LocalDynamoDB;
-  let handler: Handler;
-  let items: () => Promise<Record<string, unknown>[]>;
-  const restoreEnv = saveEnv();
-
-  beforeAll(async () => {
-    ({ db, handler, items } = await startHandlerWithTable());
-  });
-  afterAll(async () => {
-    await db.close();
-    restoreEnv();
-  });
-  const run = (event: Parameters<Handler>[0]) => capturingLogs(() => handler(event));
+  const local = useHandlerWithTable();
+  const run = (event: Parameters<Handler>[0]) => capturingLogs(() => local.handler(event));
+  const items = () => local.items();
   const stored = async (orderId: string) => (await items()).find((item) => item.orderId === orderId);
 
   test("stores the sample order from an SNS envelope, with its JSON types", async () => {
@@ -94,14 +83,14 @@ describe("the built order processor against dynalite", () => {
   });
 
   test("throttling and server errors on every attempt fail the records, never acknowledge them", async () => {
-    db.setFailRate(1);
+    local.db.setFailRate(1);
     try {
       const event = sqsEvent([body(order({ orderId: "THR1" })), body(order({ orderId: "THR2" }))]);
       const { result, lines } = await run(event);
       expect(failedIds(result)).toEqual(event.Records.map((r) => r.messageId).sort());
       expect(lines.filter((l) => l.outcome === "failed").map((l) => l.reason).join(" ")).toMatch(/ProvisionedThroughputExceeded|InternalServerError/);
     } finally {
-      db.setFailRate(0);
+      local.db.setFailRate(0);
     }
     expect(await stored("THR1")).toBeUndefined();
   });

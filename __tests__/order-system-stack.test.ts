@@ -46,7 +46,7 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
 
   test("the key policy's SNS statement names this stack's topic", () => {
     const statement = JSON.parse(only(json, "aws_kms_key_policy").body.policy).Statement.find((s: TfJson) => s.Principal?.Service === "sns.amazonaws.com");
-    expect(statement.Condition.ArnEquals["aws:SourceArn"]).toEqual([`arn:\${data.aws_partition.partition.partition}:sns:us-east-1:\${data.aws_caller_identity.caller.account_id}:OrderTopic`]);
+    expect(statement.Condition.ArnLike["aws:SourceArn"]).toEqual([`arn:\${data.aws_partition.partition.partition}:sns:us-east-1:\${data.aws_caller_identity.caller.account_id}:OrderTopic`]);
   });
 
   test("the role's resources are exactly the log group, table, queue and key", () => {

@@ -51,7 +51,15 @@ export class EncryptionKey extends Construct {
     this.keyArn = this.key.arn;
     this.keyId = this.key.keyId;
 
-    const serviceUse = ["kms:GenerateDataKey*", "kms:Decrypt"];
+    // A service may encrypt and decrypt with the key only on behalf of the named resources.
+    const serviceUses = (Sid: string, service: string, sourceArns: string[]): PolicyStatement => ({
+      Sid,
+      Effect: "Allow",
+      Principal: { Service: service },
+      Action: ["kms:GenerateDataKey*", "kms:Decrypt"],
+      Resource: "*",
+      Condition: { ArnLike: { "aws:SourceArn": sourceArns } },
+    });
     const statements: PolicyStatement[] = [
       {
         // AWS's default first statement: the account administers the key through IAM, so it can never become unmanageable.
@@ -61,24 +69,10 @@ export class EncryptionKey extends Construct {
         Action: "kms:*",
         Resource: "*",
       },
-      {
-        Sid: "SnsUsesKeyForOrderTopics",
-        Effect: "Allow",
-        Principal: { Service: "sns.amazonaws.com" },
-        Action: serviceUse,
-        Resource: "*",
-        Condition: { ArnEquals: { "aws:SourceArn": props.snsSourceArns } },
-      },
+      serviceUses("SnsUsesKeyForOrderTopics", "sns.amazonaws.com", props.snsSourceArns),
     ];
     if (props.cloudWatchAlarmArns && props.cloudWatchAlarmArns.length > 0) {
-      statements.push({
-        Sid: "CloudWatchUsesKeyForAlarms",
-        Effect: "Allow",
-        Principal: { Service: "cloudwatch.amazonaws.com" },
-        Action: serviceUse,
-        Resource: "*",
-        Condition: { ArnLike: { "aws:SourceArn": props.cloudWatchAlarmArns } },
-      });
+      statements.push(serviceUses("CloudWatchUsesKeyForAlarms", "cloudwatch.amazonaws.com", props.cloudWatchAlarmArns));
     }
     this.keyPolicy = new KmsKeyPolicy(this, "Policy", { keyId: this.key.keyId, policy: policyDocument(statements) });
   }

@@ -57,3 +57,17 @@ export function saveEnv(): () => void {
     Object.assign(process.env, saved);
   };
 }
+
+/** In a describe block: dynalite with the Orders table and the built handler, started before and stopped after its tests. */
+export function useHandlerWithTable(): { db: LocalDynamoDB; handler: Handler; items: () => Promise<Record<string, unknown>[]> } {
+  const context = {} as { db: LocalDynamoDB; handler: Handler; items: () => Promise<Record<string, unknown>[]> };
+  const restoreEnv = saveEnv();
+  beforeAll(async () => {
+    Object.assign(context, await startHandlerWithTable());
+  });
+  afterAll(async () => {
+    await context.db?.close();
+    restoreEnv();
+  });
+  return context;
+}
