@@ -90,6 +90,8 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       topic_arn: { value: ref("aws_sns_topic", topic.name, "arn") },
       queue_url: { value: ref("aws_sqs_queue", queue.name, "url") },
       dlq_url: { value: ref("aws_sqs_queue", dlq.name, "url") },
+      dlq_arn: { value: ref("aws_sqs_queue", dlq.name, "arn") },
+      alarm_topic_arn: { value: ref("aws_sns_topic", byName(json, "aws_sns_topic", "OrderAlarms").name, "arn") },
       delivery_dlq_url: { value: expect.stringMatching(/^\$\{aws_sqs_queue\..+\.url\}$/) },
       table_name: { value: ref("aws_dynamodb_table", table.name, "name") },
       function_name: { value: ref("aws_lambda_function", fn.name, "function_name") },

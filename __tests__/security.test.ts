@@ -35,7 +35,7 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
   test("every topic and queue is encrypted with the customer-managed key", () => {
     const key = only(stacks.order, "aws_kms_key").name;
     const encrypted = [...resourcesOf(stacks.order, "aws_sns_topic"), ...resourcesOf(stacks.order, "aws_sqs_queue")];
-    expect(encrypted.length).toBeGreaterThanOrEqual(4);
+    expect(encrypted.length).toBe(5);
     for (const { name, body } of encrypted) {
       expect({ name, key: body.kms_master_key_id }).toEqual({ name, key: `\${aws_kms_key.${key}.key_id}` });
     }
@@ -44,8 +44,8 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
   test("every topic, queue and bucket policy denies requests without TLS", () => {
     const policies = ["aws_sns_topic_policy", "aws_sqs_queue_policy"].flatMap((type) => resourcesOf(stacks.order, type));
     policies.push(...resourcesOf(stacks.state, "aws_s3_bucket_policy"));
-    const queues = resourcesOf(stacks.order, "aws_sqs_queue").length;
-    expect(policies.length).toBe(1 + queues + 1);
+    const topicsAndQueues = resourcesOf(stacks.order, "aws_sns_topic").length + resourcesOf(stacks.order, "aws_sqs_queue").length;
+    expect(policies.length).toBe(topicsAndQueues + 1);
     for (const { name, body } of policies) {
       const deny = JSON.parse(body.policy).Statement.find((s: TfJson) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false");
       expect({ name, deny: Boolean(deny) }).toEqual({ name, deny: true });

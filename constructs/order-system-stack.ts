@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
 import { EnvironmentConfig } from "./environments";
+import { alarmArnPattern, OrderAlarms } from "./order-alarms";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
 import { OrderSubscription } from "./order-subscription";
@@ -25,6 +26,7 @@ export class OrderSystemStack extends TerraformStack {
   public readonly subscription: OrderSubscription;
   public readonly table: OrdersTable;
   public readonly processor: OrderProcessor;
+  public readonly alarms: OrderAlarms;
 
   constructor(scope: Construct, props: OrderSystemStackProps) {
     const { config } = props;
@@ -45,7 +47,8 @@ export class OrderSystemStack extends TerraformStack {
 
     // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
     const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
-    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn] });
+    const alarmArns = alarmArnPattern({ ...aws, region: config.region, alarmTopicName: names.alarmTopic });
+    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn], cloudWatchAlarmArns: [alarmArns] });
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
     this.queue = new OrderQueue(this, "OrderQueue", {
       queueName: names.queue,
@@ -81,11 +84,27 @@ export class OrderSystemStack extends TerraformStack {
       maximumConcurrency: settings.maximumConcurrency,
     });
 
+    this.alarms = new OrderAlarms(this, "Alarms", {
+      alarmTopicName: names.alarmTopic,
+      kmsKeyId: this.key.keyId,
+      ...aws,
+      region: config.region,
+      alarmEmail: config.alarmEmail,
+      topicName: names.topic,
+      queueName: names.queue,
+      deadLetterQueueName: names.deadLetterQueue,
+      deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
+      functionName: names.function,
+      backlogAgeSeconds: settings.backlogAgeAlarmSeconds,
+    });
+
     new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });
     new TerraformOutput(this, "queue_url", { value: this.queue.queue.url });
     new TerraformOutput(this, "dlq_url", { value: this.queue.deadLetterQueue.url });
+    new TerraformOutput(this, "dlq_arn", { value: this.queue.deadLetterQueue.arn });
     new TerraformOutput(this, "delivery_dlq_url", { value: this.subscription.deliveryDeadLetterQueue.url });
     new TerraformOutput(this, "table_name", { value: this.table.tableName });
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
+    new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });
   }
 }

@@ -18,6 +18,8 @@ export const PIPELINE_DEFAULTS = {
   queueRetentionSeconds: 4 * 24 * 3600,
   /** ...and a dead-lettered one 14 days, the maximum, so operators have time to redrive. */
   deadLetterRetentionSeconds: 14 * 24 * 3600,
+  /** Operators hear about a backlog whose oldest order waits longer than this. */
+  backlogAgeAlarmSeconds: 600,
   /** KMS data keys are reused for 5 minutes: fewer KMS calls, still short-lived. */
   kmsDataKeyReusePeriodSeconds: 300,
 } as const;

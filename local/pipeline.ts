@@ -236,10 +236,11 @@ export class LocalPipeline {
     return this.active === 0 && this.inFlight() === 0;
   }
 
+  /** The named topic, or when unnamed the one topic that feeds a queue (the alarm topic does not). */
   private topic(nameOrArn?: string): TopicModel {
-    const topics = this.stack.topics;
-    const topic = nameOrArn === undefined ? (topics.length === 1 ? topics[0] : undefined) : topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn);
-    if (!topic) throw new Error(nameOrArn === undefined ? `the stack has ${topics.length} topics; name the one to publish to` : `no topic ${nameOrArn} in the stack`);
+    const feeding = this.stack.topics.filter((t) => this.stack.subscriptions.some((s) => s.topicArn === t.arn));
+    const topic = nameOrArn === undefined ? (feeding.length === 1 ? feeding[0] : undefined) : this.stack.topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn);
+    if (!topic) throw new Error(nameOrArn === undefined ? `${feeding.length} topics feed queues; name the one to publish to` : `no topic ${nameOrArn} in the stack`);
     return topic;
   }
 

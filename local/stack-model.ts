@@ -44,6 +44,8 @@ const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
     inert: ["billing_mode", "point_in_time_recovery", "server_side_encryption", "deletion_protection_enabled", "tags"],
   },
 };
+/** Subscriptions that notify people (alarm e-mails): no part of the order flow, so read, not emulated. */
+const NOTIFY_PEOPLE = new Set(["email", "email-json", "sms"]);
 const DATA_SOURCES = new Set(["archive_file", "aws_partition", "aws_caller_identity"]);
 
 export interface QueueModel {
@@ -211,16 +213,21 @@ export function loadStack(stackDir: string): StackModel {
     const a = attributesOf.get(`aws_sns_topic.${key}`)!;
     return { key, name: a.name, arn: a.arn };
   });
-  const subscriptions: SubscriptionModel[] = entries("aws_sns_topic_subscription").map(([key, body]) => {
+  const subscriptions: SubscriptionModel[] = [];
+  for (const [key, body] of entries("aws_sns_topic_subscription")) {
     const where = `aws_sns_topic_subscription.${key}`;
+    if (NOTIFY_PEOPLE.has(body.protocol)) {
+      notEmulated.push(where);
+      continue;
+    }
     if (body.protocol !== "sqs") throw new UnsupportedStackError(`${where} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`);
     const topicArn = resolve(body.topic_arn, `${where}.topic_arn`);
     if (!topics.some((t) => t.arn === topicArn)) throw new UnsupportedStackError(`${where} subscribes to ${topicArn}, which is not a topic of this stack.`);
     const queue = queueBy(resolve(body.endpoint, `${where}.endpoint`), `${where}.endpoint`);
     const redrive = body.redrive_policy ? JSON.parse(resolve(body.redrive_policy, `${where}.redrive_policy`)) : undefined;
     if (redrive) queueBy(redrive.deadLetterTargetArn, `${where}.redrive_policy`);
-    return { key, topicArn, queueArn: queue.arn, raw: body.raw_message_delivery === true || body.raw_message_delivery === "true", deadLetterTargetArn: redrive?.deadLetterTargetArn };
-  });
+    subscriptions.push({ key, topicArn, queueArn: queue.arn, raw: body.raw_message_delivery === true || body.raw_message_delivery === "true", deadLetterTargetArn: redrive?.deadLetterTargetArn });
+  }
 
   const functions: FunctionModel[] = entries("aws_lambda_function").map(([key, body]) => {
     const where = `aws_lambda_function.${key}`;

@@ -8,7 +8,7 @@ export const TEST_ENVIRONMENTS: Record<string, NodeJS.ProcessEnv> = {
   // The zero-configuration default: no account, so the caller's account is looked up.
   dev: {},
   staging: { ORDER_ENV: "staging", ORDER_ACCOUNT_ID: "111111111111", ORDER_STATE_BUCKET: "example-order-tfstate-staging" },
-  prod: { ORDER_ENV: "prod", ORDER_ACCOUNT_ID: "222222222222", ORDER_STATE_BUCKET: "example-order-tfstate-prod", ORDER_REGION: "eu-west-1" },
+  prod: { ORDER_ENV: "prod", ORDER_ACCOUNT_ID: "222222222222", ORDER_STATE_BUCKET: "example-order-tfstate-prod", ORDER_REGION: "eu-west-1", ORDER_ALARM_EMAIL: "ops@example.com" },
 };
 
 export function testConfig(environment: string): EnvironmentConfig {
