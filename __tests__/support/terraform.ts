@@ -16,8 +16,15 @@ export function terraformVersion(): string | undefined {
   return JSON.parse(result.stdout).terraform_version as string;
 }
 
+/** A mirror in the unpacked layout (`aws/5.100.0/<platform>/`) or the packed one (`terraform providers mirror`'s zips). */
 function hasAwsProvider(mirror: string): boolean {
-  return fs.existsSync(path.join(mirror, "registry.terraform.io", "hashicorp", "aws", AWS_PROVIDER_VERSION));
+  const dir = path.join(mirror, "registry.terraform.io", "hashicorp", "aws");
+  if (fs.existsSync(path.join(dir, AWS_PROVIDER_VERSION))) return true;
+  try {
+    return fs.readdirSync(dir).some((name) => name.startsWith(`terraform-provider-aws_${AWS_PROVIDER_VERSION}_`) && name.endsWith(".zip"));
+  } catch {
+    return false;
+  }
 }
 
 /** Finds a filesystem mirror of hashicorp/aws: the env override, then a bounded breadth-first search of the disk. */

@@ -1,0 +1,72 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+
+type Json = Record<string, any>;
+const load = (name: string): Json => parse(fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", name), "utf8"));
+const main = load("infrastructure.yml");
+const environment = load("environment.yml");
+const steps = (job: Json): Json[] => job.steps ?? [];
+const runs = (job: Json) => steps(job).map((s) => s.run ?? "").join("\n");
+const uses = (job: Json, action: string) => steps(job).find((s) => String(s.uses ?? "").startsWith(`${action}@`));
+
+describe("the GitHub workflow", () => {
+  test("runs on pull requests and on pushes to main, reading the repository only by default", () => {
+    expect(main.on.pull_request).toBeDefined();
+    expect(main.on.push.branches).toEqual(["main"]);
+    expect(main.permissions).toEqual({ contents: "read" });
+    expect(environment.permissions).toEqual({ contents: "read", "id-token": "write" });
+  });
+
+  test("tests with the README's commands and Terraform pinned, then synthesizes", () => {
+    const test = main.jobs.test;
+    expect(runs(test)).toMatch(/^npm ci$/m);
+    expect(runs(test)).toMatch(/^npm test$/m);
+    expect(runs(test)).toMatch(/npx cdktf synth/);
+    expect(uses(test, "hashicorp/setup-terraform")?.with.terraform_version).toBeDefined();
+    // The offline Terraform proof needs the AWS provider from a local mirror.
+    expect(runs(test)).toMatch(/providers mirror[\s\S]*ORDER_TF_PROVIDER_MIRROR/);
+  });
+
+  test("diffs every environment on pull requests with OIDC credentials and publishes the diff", () => {
+    const diff = main.jobs.diff;
+    expect(diff.if).toMatch(/pull_request/);
+    expect(diff.needs).toBe("test");
+    expect(diff.strategy.matrix.environment).toEqual(["dev", "staging", "prod"]);
+    expect(diff.with.command).toBe("diff");
+    expect(diff.permissions).toEqual({ contents: "read", "id-token": "write" });
+    const job = environment.jobs.diff;
+    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toMatch(/vars\[format\('AWS_ROLE_ARN_/);
+    expect(uses(job, "hashicorp/setup-terraform")?.with.terraform_version).toBe("1.11.4");
+    expect(runs(job)).toMatch(/npx cdktf diff "\$STACK"/);
+    expect(runs(job)).toMatch(/GITHUB_STEP_SUMMARY/);
+    expect(job.environment).toBeUndefined();
+  });
+
+  test("deploys dev, then staging, then prod from main, each in its GitHub environment", () => {
+    expect(main.jobs["deploy-dev"].if).toMatch(/refs\/heads\/main/);
+    expect(main.jobs["deploy-staging"].needs).toBe("deploy-dev");
+    expect(main.jobs["deploy-prod"].needs).toBe("deploy-staging");
+    for (const [name, env] of [["deploy-dev", "dev"], ["deploy-staging", "staging"], ["deploy-prod", "prod"]]) {
+      expect(main.jobs[name].with).toEqual({ environment: env, command: "deploy" });
+    }
+    const job = environment.jobs.deploy;
+    expect(job.environment).toBe("${{ inputs.environment }}");
+    expect(runs(job)).toMatch(/npx cdktf deploy "\$STACK" --auto-approve/);
+  });
+
+  test("every action is pinned to a full version", () => {
+    const all = [...Object.values<Json>(main.jobs), ...Object.values<Json>(environment.jobs)].flatMap(steps).map((s) => s.uses).filter(Boolean);
+    expect(all.length).toBeGreaterThan(6);
+    for (const action of all) expect(action).toMatch(/^[\w-]+\/[\w-]+@v\d+\.\d+\.\d+$/);
+  });
+
+  test.each(ENVIRONMENT_NAMES)("the stack it diffs and deploys for %s is that environment's stack", (env) => {
+    // Evaluate the workflow's `a == 'x' && 'y' || format('z{0}', a)` expression for this environment.
+    const m = /inputs\.environment == '(\w+)' && '([\w-]+)' \|\| format\('([\w-]*)\{0\}', inputs\.environment\)/.exec(environment.env.STACK);
+    expect(m).not.toBeNull();
+    const [, special, specialStack, prefix] = m!;
+    expect(env === special ? specialStack : `${prefix}${env}`).toBe(resourceNames(env).stack);
+  });
+});
