@@ -1,0 +1,164 @@
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { mockClient } from "aws-sdk-client-mock";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ORDERS_USAGE, OrdersIO, runOrders } from "../local/orders";
+
+// No AWS is reachable here: the SDK clients are mocked, and the tests assert the exact calls.
+const sns = mockClient(SNSClient);
+const sqs = mockClient(SQSClient);
+const dynamodb = mockClient(DynamoDBClient);
+
+const OUTPUTS = {
+  topic_arn: "arn:aws:sns:eu-west-1:123456789012:OrderTopic",
+  queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/OrderQueue",
+  dlq_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/DLQ",
+  dlq_arn: "arn:aws:sqs:eu-west-1:123456789012:DLQ",
+  table_name: "Orders",
+  function_name: "OrderProcessor",
+};
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-cli-"));
+const outputsFile = path.join(work, "outputs.json");
+fs.writeFileSync(outputsFile, JSON.stringify({ OrderSystemStack: OUTPUTS }));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function io(input = ""): OrdersIO & { lines: string[]; clock: number } {
+  const state = {
+    lines: [] as string[],
+    clock: Date.UTC(2025, 4, 9, 14, 40),
+    out: (line: string) => state.lines.push(line),
+    readInput: () => input,
+    sleep: async (ms: number) => {
+      state.clock += ms;
+    },
+    now: () => state.clock,
+  };
+  return state;
+}
+const run = (argv: string[], i = io()) => runOrders([...argv, "--outputs", outputsFile], i, {});
+
+beforeEach(() => {
+  sns.reset();
+  sqs.reset();
+  dynamodb.reset();
+});
+
+describe("orders publish", () => {
+  test("publishes each line to the topic in batches of 10", async () => {
+    // Prepare
+    const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ orderId: `O${i}` }));
+    sns.on(PublishBatchCommand).resolves({ Successful: [], Failed: [] });
+    const out = io(lines.join("\n") + "\n\n");
+    // Act
+    const code = await run(["publish", "-"], out);
+    // Assess
+    expect(code).toBe(0);
+    const calls = sns.commandCalls(PublishBatchCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toEqual({ TopicArn: OUTPUTS.topic_arn, PublishBatchRequestEntries: lines.slice(0, 10).map((Message, i) => ({ Id: `line-${i + 1}`, Message })) });
+    expect(calls[1].PublishBatchRequestEntries).toHaveLength(2);
+    expect(out.lines.at(-1)).toBe(`published 12 of 12 orders to ${OUTPUTS.topic_arn}`);
+  });
+
+  test("reports failed entries and exits 1", async () => {
+    sns.on(PublishBatchCommand).resolves({ Failed: [{ Id: "line-1", Code: "KMSAccessDenied", SenderFault: true, Message: "no key access" }] });
+    const out = io("{}");
+    expect(await run(["publish", "-"], out)).toBe(1);
+    expect(out.lines[0]).toBe("failed line-1: KMSAccessDenied no key access");
+  });
+});
+
+describe("orders smoke", () => {
+  test("publishes a unique order, waits until it is stored, then deletes it", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m1" });
+    dynamodb.on(GetItemCommand).resolvesOnce({}).resolves({ Item: { orderId: { S: "x" } } });
+    const out = io();
+    expect(await run(["smoke"], out)).toBe(0);
+    const published = JSON.parse(sns.commandCalls(PublishCommand)[0].args[0].input.Message!);
+    expect(published).toMatchObject({ userId: "SMOKE", quantity: 1, status: "new", timestamp: "2025-05-09T14:40:00.000Z" });
+    expect(published.orderId).toMatch(/^SMOKE-20250509144000-[0-9a-f]{6}$/);
+    expect(sns.commandCalls(PublishCommand)[0].args[0].input.TopicArn).toBe(OUTPUTS.topic_arn);
+    expect(dynamodb.commandCalls(GetItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } }, ConsistentRead: true });
+    expect(dynamodb.commandCalls(DeleteItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } } });
+    expect(out.lines.at(-1)).toBe("stored after 2.0 s");
+  });
+
+  test("times out with what it saw in the queue and the DLQ", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m1" });
+    dynamodb.on(GetItemCommand).resolves({});
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.queue_url }).resolves({ Attributes: { ApproximateNumberOfMessages: "7", ApproximateNumberOfMessagesNotVisible: "2" } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.dlq_url }).resolves({ Attributes: { ApproximateNumberOfMessages: "1" } });
+    const out = io();
+    expect(await run(["smoke", "--timeout", "10"], out)).toBe(1);
+    expect(out.lines.at(-1)).toMatch(/was not stored within 10 s\. queue: 7 waiting, 2 in flight; DLQ: 1 messages/);
+    expect(dynamodb.commandCalls(DeleteItemCommand)).toHaveLength(0);
+  });
+});
+
+describe("orders dlq", () => {
+  test("list peeks at dead-lettered messages with their receive counts", async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: "d1", Body: '{"orderId":"O1","quantity":"3"}', Attributes: { ApproximateReceiveCount: "3", SentTimestamp: "1746801600000" } }] })
+      .resolves({ Messages: [] });
+    const out = io();
+    expect(await run(["dlq", "list"], out)).toBe(0);
+    expect(sqs.commandCalls(ReceiveMessageCommand)[0].args[0].input).toEqual({
+      QueueUrl: OUTPUTS.dlq_url,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 0,
+      WaitTimeSeconds: 1,
+      MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+    });
+    expect(out.lines).toEqual(['d1  receives=3  sent=2025-05-09T14:40:00.000Z  {"orderId":"O1","quantity":"3"}']);
+  });
+
+  test("redrive starts SQS's message-move task from the DLQ and reports progress to completion", async () => {
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
+    sqs
+      .on(ListMessageMoveTasksCommand)
+      .resolvesOnce({ Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] })
+      .resolves({ Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+    const out = io();
+    expect(await run(["dlq", "redrive"], out)).toBe(0);
+    expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn });
+    expect(sqs.commandCalls(ListMessageMoveTasksCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn, MaxResults: 1 });
+    expect(out.lines.slice(1)).toEqual(["RUNNING: 1 of 3 moved", "COMPLETED: 3 of 3 moved"]);
+  });
+
+  test("a failed move task exits 1 with its reason", async () => {
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
+    sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ Status: "FAILED", FailureReason: "AWS.SimpleQueueService.NonExistentQueue" }] });
+    const out = io();
+    expect(await run(["dlq", "redrive"], out)).toBe(1);
+    expect(out.lines.at(-1)).toBe("the task ended FAILED: AWS.SimpleQueueService.NonExistentQueue");
+  });
+});
+
+describe("errors say exactly what to run", () => {
+  test("missing outputs", async () => {
+    await expect(runOrders(["smoke", "--outputs", path.join(work, "none.json")], io(), {})).rejects.toThrow(
+      /No stack outputs at .*none\.json\. Write them with: npx cdktf output OrderSystemStack --outputs-file/,
+    );
+  });
+
+  test("outputs of another stack", async () => {
+    await expect(runOrders(["smoke", "--outputs", outputsFile], io(), { ORDER_ENV: "prod" })).rejects.toThrow(/has no outputs of OrderSystemStack-prod \(it has: OrderSystemStack\)/);
+  });
+
+  test("no credentials", async () => {
+    sns.on(PublishCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    await expect(run(["smoke"])).rejects.toThrow(/No AWS credentials found\. Sign in .* set AWS_PROFILE/);
+  });
+
+  test("unknown command, and --help", async () => {
+    await expect(run(["dlq", "purge"])).rejects.toThrow(/Unknown command "dlq purge"/);
+    const out = io();
+    expect(await runOrders(["--help"], out, {})).toBe(0);
+    expect(out.lines).toEqual([ORDERS_USAGE]);
+    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive"]) expect(ORDERS_USAGE).toContain(command);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * `npm run orders -- <command>`: operate a deployed pipeline with the AWS SDK. Reads the stack's
+ * outputs from the file `cdktf deploy --outputs-file` (or `cdktf output --outputs-file`) writes.
+ */
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+
+export const ORDERS_USAGE = `Usage: npm run orders -- <command> [options]
+
+Operates a deployed order pipeline (AWS credentials from the usual AWS_PROFILE / AWS_* variables).
+
+Commands:
+  publish <file|->     publish each non-empty line (an order's JSON) to the order topic
+  smoke                publish a unique test order and wait until it is in the table (then delete it)
+  dlq list             show dead-lettered messages with their receive counts
+  dlq redrive          move the DLQ's messages back to OrderQueue (SQS message-move task), with progress
+
+Options:
+  --outputs FILE       stack outputs written by cdktf (default outputs.json), made with
+                       npx cdktf output <stack> --outputs-file outputs.json
+  --stack NAME         the stack whose outputs to use (default: ORDER_ENV's, e.g. OrderSystemStack)
+  --timeout SECONDS    smoke: how long to wait for the order (default 120)
+  --max N              dlq list: how many messages to show (default 20)
+  --keep               smoke: keep the test order in the table
+  -h, --help           this help`;
+
+/** What the commands need from the stack's outputs. */
+export interface StackOutputs {
+  readonly topic_arn: string;
+  readonly queue_url: string;
+  readonly dlq_url: string;
+  readonly dlq_arn: string;
+  readonly table_name: string;
+}
+
+/** A problem the operator can fix; the message says how. Exit code 2. */
+export class OperatorError extends Error {
+  override readonly name = "OperatorError";
+}
+
+export interface OrdersIO {
+  readonly out: (line: string) => void;
+  readonly readInput: (file: string) => string;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+}
+
+const defaultIO: OrdersIO = {
+  out: (line) => console.log(line),
+  readInput: (file) => fs.readFileSync(file === "-" ? 0 : file, "utf8"),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: () => Date.now(),
+};
+
+export function loadOutputs(file: string, stack: string): StackOutputs {
+  const fix = `npx cdktf output ${stack} --outputs-file ${file}`;
+  if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
+  const all = JSON.parse(fs.readFileSync(file, "utf8"));
+  const outputs = all[stack];
+  if (!outputs) throw new OperatorError(`${file} has no outputs of ${stack} (it has: ${Object.keys(all).join(", ") || "none"}). Write them with: ${fix}`);
+  for (const key of ["topic_arn", "queue_url", "dlq_url", "dlq_arn", "table_name"]) {
+    if (typeof outputs[key] !== "string") throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
+  }
+  return outputs;
+}
+
+/** The region of an ARN, so the commands need no AWS_REGION. */
+function regionOf(arn: string): string {
+  return arn.split(":")[3];
+}
+
+function friendly(error: unknown): never {
+  const name = (error as { name?: string })?.name ?? "";
+  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {
+    throw new OperatorError("No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.");
+  }
+  if (name === "ExpiredTokenException" || name === "ExpiredToken") throw new OperatorError("Your AWS session has expired. Sign in again (e.g. aws sso login), then run the command again.");
+  throw error;
+}
+
+export async function publishOrders(outputs: StackOutputs, lines: string[], io: OrdersIO = defaultIO): Promise<number> {
+  const sns = new SNSClient({ region: regionOf(outputs.topic_arn) });
+  let failed = 0;
+  for (let i = 0; i < lines.length; i += 10) {
+    const chunk = lines.slice(i, i + 10);
+    const result = await sns
+      .send(new PublishBatchCommand({ TopicArn: outputs.topic_arn, PublishBatchRequestEntries: chunk.map((Message, j) => ({ Id: `line-${i + j + 1}`, Message })) }))
+      .catch(friendly);
+    for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
+    failed += result.Failed?.length ?? 0;
+  }
+  io.out(`published ${lines.length - failed} of ${lines.length} orders to ${outputs.topic_arn}`);
+  return failed === 0 ? 0 : 1;
+}
+
+async function queueDepths(sqs: SQSClient, outputs: StackOutputs): Promise<string> {
+  const attributes = async (url: string) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
+  const [queue, dlq] = await Promise.all([attributes(outputs.queue_url), attributes(outputs.dlq_url)]);
+  return `queue: ${queue.ApproximateNumberOfMessages ?? "?"} waiting, ${queue.ApproximateNumberOfMessagesNotVisible ?? "?"} in flight; DLQ: ${dlq.ApproximateNumberOfMessages ?? "?"} messages`;
+}
+
+export async function smoke(outputs: StackOutputs, options: { timeoutSeconds: number; keep: boolean }, io: OrdersIO = defaultIO): Promise<number> {
+  const region = regionOf(outputs.topic_arn);
+  const sns = new SNSClient({ region });
+  const dynamodb = new DynamoDBClient({ region });
+  const sqs = new SQSClient({ region });
+  const started = io.now();
+  const orderId = `SMOKE-${new Date(started).toISOString().replace(/\D/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`;
+  const order = { orderId, userId: "SMOKE", itemName: "Smoke test", quantity: 1, status: "new", timestamp: new Date(started).toISOString() };
+  await sns.send(new PublishCommand({ TopicArn: outputs.topic_arn, Message: JSON.stringify(order) })).catch(friendly);
+  io.out(`published smoke order ${orderId}; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
+  const key = { orderId: { S: orderId } };
+  while (io.now() - started < options.timeoutSeconds * 1000) {
+    const found = await dynamodb.send(new GetItemCommand({ TableName: outputs.table_name, Key: key, ConsistentRead: true })).catch(friendly);
+    if (found.Item) {
+      io.out(`stored after ${((io.now() - started) / 1000).toFixed(1)} s`);
+      if (!options.keep) await dynamodb.send(new DeleteItemCommand({ TableName: outputs.table_name, Key: key }));
+      return 0;
+    }
+    await io.sleep(2000);
+  }
+  io.out(`smoke order ${orderId} was not stored within ${options.timeoutSeconds} s. ${await queueDepths(sqs, outputs)}. Check the function's logs and the alarms.`);
+  return 1;
+}
+
+export async function listDeadLetters(outputs: StackOutputs, max: number, io: OrdersIO = defaultIO): Promise<number> {
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const seen = new Map<string, { receives: string; sent: string; body: string }>();
+  for (let round = 0; round < Math.ceil(max / 10) + 2 && seen.size < max; round++) {
+    const result = await sqs
+      .send(
+        new ReceiveMessageCommand({
+          QueueUrl: outputs.dlq_url,
+          MaxNumberOfMessages: Math.min(10, max - seen.size),
+          // Peek: the messages stay visible for the next list or redrive.
+          VisibilityTimeout: 0,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+        }),
+      )
+      .catch(friendly);
+    const fresh = (result.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
+    if (fresh.length === 0) break;
+    for (const m of fresh) {
+      seen.set(m.MessageId!, {
+        receives: m.Attributes?.ApproximateReceiveCount ?? "?",
+        sent: m.Attributes?.SentTimestamp ? new Date(Number(m.Attributes.SentTimestamp)).toISOString() : "?",
+        body: (m.Body ?? "").replace(/\s+/g, " ").slice(0, 120),
+      });
+    }
+  }
+  if (seen.size === 0) io.out("the DLQ is empty");
+  for (const [id, m] of seen) io.out(`${id}  receives=${m.receives}  sent=${m.sent}  ${m.body}`);
+  return 0;
+}
+
+export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch(friendly);
+  io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
+  for (;;) {
+    await io.sleep(2000);
+    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.dlq_arn, MaxResults: 1 }));
+    const task = Results[0];
+    if (!task) throw new OperatorError("the message-move task disappeared; run `npm run orders -- dlq list` to see what is left");
+    io.out(`${task.Status}: ${task.ApproximateNumberOfMessagesMoved ?? 0} of ${task.ApproximateNumberOfMessagesToMove ?? "?"} moved`);
+    if (task.Status === "COMPLETED") return 0;
+    if (task.Status === "FAILED" || task.Status === "CANCELLED") {
+      io.out(`the task ended ${task.Status}${task.FailureReason ? `: ${task.FailureReason}` : ""}`);
+      return 1;
+    }
+  }
+}
+
+export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      outputs: { type: "string" },
+      stack: { type: "string" },
+      timeout: { type: "string" },
+      max: { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    io.out(ORDERS_USAGE);
+    return values.help ? 0 : 2;
+  }
+  const environment = env.ORDER_ENV || DEFAULT_ENVIRONMENT;
+  if (!ENVIRONMENT_NAMES.includes(environment)) throw new OperatorError(`Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`);
+  const stack = values.stack ?? resourceNames(environment).stack;
+  const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack);
+  const positive = (value: string | undefined, fallback: number, name: string) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
+    return n;
+  };
+  if (command === "publish") {
+    if (!sub) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
+    if (sub !== "-" && !fs.existsSync(sub)) throw new OperatorError(`${sub} does not exist`);
+    const lines = io.readInput(sub).split(/\r?\n/).filter((l) => l.trim() !== "");
+    if (lines.length === 0) throw new OperatorError(`${sub} holds no orders (one JSON order per line)`);
+    return publishOrders(outputs(), lines, io);
+  }
+  switch (`${command}${sub ? ` ${sub}` : ""}`) {
+    case "smoke":
+      return smoke(outputs(), { timeoutSeconds: positive(values.timeout, 120, "timeout"), keep: Boolean(values.keep) }, io);
+    case "dlq list":
+      return listDeadLetters(outputs(), positive(values.max, 20, "max"), io);
+    case "dlq redrive":
+      return redrive(outputs(), io);
+    default:
+      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive (see --help).`);
+  }
+}
+
+if (require.main === module) {
+  runOrders(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(error instanceof OperatorError ? 2 : 1);
+    },
+  );
+}
