@@ -165,7 +165,7 @@ function putAll(client: DynamoDBClient, table: string, bodies: string[], conditi
  * dynalite), faults off, beside raw PutItem calls to an identically started local DynamoDB at the
  * pipeline's concurrency (maximum concurrency x batch size).
  */
-async function pipelineRound(stackDir: string, round: number): Promise<{ pipeline: number; raw: number; concurrency: number }> {
+async function pipelineRound(stackDir: string, round: number): Promise<{ pipeline: number; raw: number; conditional: number; concurrency: number }> {
   const pipeline = await LocalPipeline.start({ stackDir });
   let pipelineRate: number;
   let concurrency: number;
@@ -188,20 +188,38 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
   const local = await startLocalDynamoDB();
   const client = new DynamoDBClient({ endpoint: local.directEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
-    await createTable(local.directEndpoint, { name: "Raw", hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
-    const orders = orderBodies(`q${round}`).map((b) => JSON.parse(b));
-    let next = 0;
-    const raw = await timed(async () => {
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < orders.length) {
-            const o = orders[next++];
-            await client.send(new PutItemCommand({ TableName: "Raw", Item: { orderId: { S: o.orderId }, userId: { S: o.userId }, itemName: { S: o.itemName }, quantity: { N: String(o.quantity) }, status: { S: o.status }, timestamp: { S: o.timestamp } } }));
-          }
-        }),
-      );
-    });
-    return { pipeline: pipelineRate, raw, concurrency };
+    /** PutItem calls from `concurrency` workers; `conditional` adds the handler's newer-wins condition. */
+    const putConcurrently = async (table: string, prefix: string, conditional: boolean) => {
+      await createTable(local.directEndpoint, { name: table, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+      const orders = orderBodies(prefix).map((b) => JSON.parse(b));
+      let next = 0;
+      return timed(async () => {
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < orders.length) {
+              const o = orders[next++];
+              const item = { orderId: { S: o.orderId }, userId: { S: o.userId }, itemName: { S: o.itemName }, quantity: { N: String(o.quantity) }, status: { S: o.status }, timestamp: { S: o.timestamp } };
+              await client.send(
+                new PutItemCommand(
+                  conditional
+                    ? {
+                        TableName: table,
+                        Item: { ...item, timestampEpoch: { N: "1746801600" } },
+                        ConditionExpression: "attribute_not_exists(orderId) OR attribute_not_exists(#instant) OR #instant < :instant",
+                        ExpressionAttributeNames: { "#instant": "timestampEpoch" },
+                        ExpressionAttributeValues: { ":instant": { N: "1746801600" } },
+                      }
+                    : { TableName: table, Item: item },
+                ),
+              );
+            }
+          }),
+        );
+      });
+    };
+    const raw = await putConcurrently("Raw", `q${round}`, false);
+    const conditional = await putConcurrently("RawConditional", `k${round}`, true);
+    return { pipeline: pipelineRate, raw, conditional, concurrency };
   } finally {
     client.destroy();
     await local.close();
@@ -247,12 +265,13 @@ async function main(): Promise<void> {
   }
 
   const stackDir = synthesize();
-  const pipelineRuns = { pipeline: [] as number[], raw: [] as number[] };
+  const pipelineRuns = { pipeline: [] as number[], raw: [] as number[], conditional: [] as number[] };
   let pipelineConcurrency = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const r = await pipelineRound(stackDir, round);
     pipelineRuns.pipeline.push(r.pipeline);
     pipelineRuns.raw.push(r.raw);
+    pipelineRuns.conditional.push(r.conditional);
     pipelineConcurrency = r.concurrency;
   }
 
@@ -285,9 +304,12 @@ async function main(): Promise<void> {
     pipelineOrdersPerSec: Math.round(median(pipelineRuns.pipeline)),
     pipelineRawPutsPerSec: Math.round(median(pipelineRuns.raw)),
     pipelineConcurrency,
+    pipelineConditionalPutsPerSec: Math.round(median(pipelineRuns.conditional)),
     pipelineVsRaw: 0,
+    pipelineVsConditional: 0,
   };
   figures.pipelineVsRaw = Number((figures.pipelineOrdersPerSec / figures.pipelineRawPutsPerSec).toFixed(2));
+  figures.pipelineVsConditional = Number((figures.pipelineOrdersPerSec / figures.pipelineConditionalPutsPerSec).toFixed(2));
   figures.handlerVsRaw = Number((figures.handlerOrdersPerSec / figures.rawPutsPerSec).toFixed(2));
   figures.handlerVsConditional = Number((figures.handlerOrdersPerSec / figures.conditionalPutsPerSec).toFixed(2));
   figures.handlerVsNaive = Number((figures.handlerOrdersPerSec / figures.naiveOrdersPerSec).toFixed(2));
@@ -306,6 +328,7 @@ async function main(): Promise<void> {
     ["floor init (document client only)", `${figures.floorInitMs} ms`, `${(figures.floorBundleBytes / 1024).toFixed(0)} KiB`],
     ["offline pipeline end to end, faults off", `${figures.pipelineOrdersPerSec} orders/s`, `${figures.pipelineVsRaw}x raw, target >= 0.7`],
     [`raw PutItem, ${pipelineConcurrency} concurrent, in-process dynalite`, `${figures.pipelineRawPutsPerSec} puts/s`, ""],
+    [`conditional PutItem, ${pipelineConcurrency} concurrent, in-process`, `${figures.pipelineConditionalPutsPerSec} puts/s`, `pipeline is ${figures.pipelineVsConditional}x`],
   ];
   console.log(`order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`);
   for (const [what, value, note] of rows) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);

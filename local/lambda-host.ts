@@ -10,7 +10,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 // Log lines travel on the same channel as results, so the trace keeps their order.
 process.stdout.write = (chunk, encoding, callback) => {
-  parentPort.postMessage({ log: String(chunk) });
+  if (workerData.forwardLogs) parentPort.postMessage({ log: String(chunk) });
   if (typeof encoding === "function") encoding(); else if (typeof callback === "function") callback();
   return true;
 };
@@ -47,12 +47,13 @@ export class ExecutionEnvironment {
   constructor(
     readonly fn: FunctionModel,
     environment: Record<string, string>,
-    onLogLine: (line: string) => void,
+    /** Receives the handler's log lines; without it they are dropped in the worker. */
+    onLogLine?: (line: string) => void,
   ) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       env: environment,
-      workerData: { file: fn.file, exportName: fn.exportName, functionName: fn.name },
+      workerData: { file: fn.file, exportName: fn.exportName, functionName: fn.name, forwardLogs: onLogLine !== undefined },
     });
     let buffered = "";
     this.worker.on("message", (message: { id: string; result?: unknown; error?: string; log?: string }) => {
@@ -60,7 +61,7 @@ export class ExecutionEnvironment {
         buffered += message.log;
         const lines = buffered.split("\n");
         buffered = lines.pop() ?? "";
-        for (const line of lines) if (line.trim()) onLogLine(line);
+        for (const line of lines) if (line.trim()) onLogLine?.(line);
         return;
       }
       if (!this.pending || this.pending.id !== message.id) return;

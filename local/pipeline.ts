@@ -82,6 +82,14 @@ export class LocalPipeline {
     this.timeScale = positive(options.timeScale ?? 0.001, "time scale");
     this.functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
     this.emit = options.onEvent ?? (() => undefined);
+    this.tracing = options.onEvent !== undefined;
+  }
+
+  /** Without a listener nothing is traced: no order ids are parsed and log lines are dropped in the worker. */
+  private readonly tracing: boolean;
+
+  private orderIdOf(body: string): string | undefined {
+    return this.tracing ? orderIdOf(body) : undefined;
   }
 
   private readonly emit: (event: PipelineEvent) => void;
@@ -112,7 +120,7 @@ export class LocalPipeline {
           messageId: event.message.messageId,
           traceId: event.message.traceId,
           receives: event.message.receiveCount,
-          orderId: orderIdOf(event.message.body),
+          orderId: this.orderIdOf(event.message.body),
         });
       } else {
         this.counts.expired += 1;
@@ -145,7 +153,7 @@ export class LocalPipeline {
       const message = queue.send(subscription.raw ? body : snsEnvelope(target, body));
       this.counts.deliveries += 1;
       traceIds.push(message.traceId);
-      this.emit({ type: "published", topic: target.name, queue: queue.name, messageId: message.messageId, traceId: message.traceId, orderId: orderIdOf(body) });
+      this.emit({ type: "published", topic: target.name, queue: queue.name, messageId: message.messageId, traceId: message.traceId, orderId: this.orderIdOf(body) });
     }
     return traceIds;
   }
@@ -273,7 +281,7 @@ export class LocalPipeline {
       const warm = idle.pop()!;
       if (warm.alive) return warm;
     }
-    const environment = new ExecutionEnvironment(fn, this.functionEnvironment(fn), (line) => this.onLogLine(line));
+    const environment = new ExecutionEnvironment(fn, this.functionEnvironment(fn), this.tracing ? (line) => this.onLogLine(line) : undefined);
     this.allEnvironments.push(environment);
     this.environments += 1;
     this.emit({ type: "cold-start", function: fn.name, environment: this.environments });
@@ -283,7 +291,7 @@ export class LocalPipeline {
   private async invoke(poller: Poller, batch: QueueMessage[]): Promise<void> {
     const { queue, fn, mapping } = poller;
     const environment = this.acquire(fn);
-    for (const message of batch) this.emit({ type: "received", queue: queue.name, messageId: message.messageId, receiveCount: message.receiveCount, orderId: orderIdOf(message.body) });
+    for (const message of batch) this.emit({ type: "received", queue: queue.name, messageId: message.messageId, receiveCount: message.receiveCount, orderId: this.orderIdOf(message.body) });
     const event: SQSEvent = { Records: batch.map((message) => sqsRecord(message, queue, this.stack.region)) };
     this.emit({ type: "invoked", function: fn.name, records: batch.length });
     const result = await environment.invoke(event, fn.timeoutSeconds * 1000 * this.functionTimeScale, this.functionTimeScale);
