@@ -2,6 +2,8 @@ import { DataArchiveFile } from "@cdktf/provider-archive/lib/data-archive-file";
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { buildSync } from "esbuild";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -17,13 +19,29 @@ export const LAMBDA_RUNTIME = { runtime: "nodejs22.x", architecture: "arm64", ha
 
 const built = new Set<string>();
 
+/** Everything a bundle is made from: the entry's folder (TypeScript sources), the lock file, and these build options. */
+function inputsHash(entry: string): string {
+  const hash = createHash("sha256");
+  const dir = path.dirname(entry);
+  const sources = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).sort();
+  for (const file of [...sources.map((f) => path.join(dir, f)), path.join(PROJECT_ROOT, "package-lock.json"), __filename]) {
+    hash.update(file);
+    if (fs.existsSync(file)) hash.update(fs.readFileSync(file));
+  }
+  return hash.digest("hex");
+}
+
 /**
  * Bundles a handler with esbuild into `outdir/index.js` (CommonJS, exporting `handler`), the AWS SDK
- * included so the deployed code runs the SDK version it was tested with. Once per process and folder.
+ * included so the deployed code runs the SDK version it was tested with. Once per process and folder,
+ * and not at all when the bundle on disk was made from the same sources, lock file and options.
  */
 export function bundleHandler(entry: string, outdir: string): string {
   const outfile = path.join(outdir, "index.js");
-  if (!built.has(outdir)) {
+  const stamp = path.join(path.dirname(outdir), `.${path.basename(outdir)}.inputs`);
+  const inputs = inputsHash(entry);
+  const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
+  if (!built.has(outdir) && !upToDate) {
     buildSync({
       entryPoints: [entry],
       outfile,
@@ -35,8 +53,10 @@ export function bundleHandler(entry: string, outdir: string): string {
       legalComments: "none",
       logLevel: "error",
     });
-    built.add(outdir);
+    // Beside the bundle, not in it: the folder is what gets zipped and deployed.
+    fs.writeFileSync(stamp, inputs);
   }
+  built.add(outdir);
   return outfile;
 }
 
