@@ -42,7 +42,7 @@ export function bundleHandler(entry: string, outdir: string): string {
   const inputs = inputsHash(entry);
   const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
   if (!built.has(outdir) && !upToDate) {
-    buildSync({
+    const result = buildSync({
       entryPoints: [entry],
       outfile,
       bundle: true,
@@ -52,7 +52,13 @@ export function bundleHandler(entry: string, outdir: string): string {
       minify: true,
       legalComments: "none",
       logLevel: "error",
+      write: false,
     });
+    // Written aside and renamed: a concurrent reader (another test worker, a synth) never sees half a bundle.
+    fs.mkdirSync(outdir, { recursive: true });
+    const partial = `${outfile}.${process.pid}.partial`;
+    fs.writeFileSync(partial, result.outputFiles[0].contents);
+    fs.renameSync(partial, outfile);
     // Beside the bundle, not in it: the folder is what gets zipped and deployed.
     fs.writeFileSync(stamp, inputs);
   }
