@@ -167,3 +167,24 @@ describe("the CLI", () => {
     for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"]) expect(USAGE).toContain(option);
   });
 });
+
+describe("npm start as a user runs it", () => {
+  test("synthesizes, runs, prints the summary as the last line and exits 0; --orders reads JSON lines", () => {
+    const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+    const orders = path.join(work, "orders.jsonl");
+    fs.writeFileSync(orders, `${body(order({ orderId: "CLI1" }))}\n\n${body(order({ orderId: "CLI2" }))}\n`);
+    const run = (args: string[]) =>
+      execFileSync("npm", ["start", "--silent", "--", ...args], { cwd: path.join(__dirname, ".."), encoding: "utf8", env: { ...process.env, CI: "true", ORDER_ENV: "" } });
+    const lines = run([]).trim().split("\n");
+    expect(JSON.parse(lines[lines.length - 1])).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
+    expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal
+    expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({ published: 2, processed: 2, deadLettered: 0, redriven: 0, lost: 0, items: 2 });
+  });
+
+  test("a bad option exits 2 with the reason and where to look", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const result = spawnSync("npm", ["start", "--silent", "--", "--fail-rate", "7"], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--fail-rate must be a number from 0 to 1, got "7"[\s\S]*npm start -- --help/);
+  });
+});
