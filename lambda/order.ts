@@ -64,11 +64,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 const FRACTION_DIGITS = 20;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/;
 
-/**
- * The exact instant of a validated timestamp as a decimal number of seconds since the epoch
- * (up to 20 fraction digits), so "newer" compares instants, not strings: offsets count.
- */
-export function instantOf(timestamp: string): string {
+/** A validated timestamp's exact instant, in units of 10^-20 s since the epoch. */
+function instantUnits(timestamp: string): bigint {
   const m = DATE_TIME.exec(timestamp);
   if (!m) throw new InvalidOrderError(`timestamp: not an ISO-8601 date-time: ${timestamp}`);
   const [, year, month, day, hour, minute, second, fraction = "", zone, sign, offsetHours, offsetMinutes] = m;
@@ -80,11 +77,24 @@ export function instantOf(timestamp: string): string {
     const offset = BigInt(Number(offsetHours) * 3600 + Number(offsetMinutes) * 60);
     seconds = sign === "+" ? seconds - offset : seconds + offset;
   }
-  const scale = 10n ** BigInt(FRACTION_DIGITS);
-  const total = seconds * scale + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"));
+  return seconds * 10n ** BigInt(FRACTION_DIGITS) + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"));
+}
+
+/**
+ * The exact instant of a validated timestamp as a decimal number of seconds since the epoch
+ * (up to 20 fraction digits): offsets count, precision is not lost to floating point.
+ */
+export function instantOf(timestamp: string): string {
+  const total = instantUnits(timestamp);
   const negative = total < 0n;
   const digits = (negative ? -total : total).toString().padStart(FRACTION_DIGITS + 1, "0");
   const integer = digits.slice(0, -FRACTION_DIGITS);
   const decimals = digits.slice(-FRACTION_DIGITS).replace(/0+$/, "");
   return `${negative ? "-" : ""}${integer}${decimals ? `.${decimals}` : ""}`;
+}
+
+/** Compares two timestamps as instants, not strings: negative when `a` is earlier, 0 when equal. */
+export function compareInstants(a: string, b: string): number {
+  const difference = instantUnits(a) - instantUnits(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 }

@@ -146,12 +146,9 @@ function putAll(client: DynamoDBClient, table: string, bodies: string[], conditi
           client.send(
             new PutItemCommand({
               TableName: table,
-              Item: conditional ? { ...item(o), timestampEpoch: { N: "1746801600" } } : item(o),
-              ...(conditional && {
-                ConditionExpression: "attribute_not_exists(orderId) OR attribute_not_exists(#instant) OR #instant < :instant",
-                ExpressionAttributeNames: { "#instant": "timestampEpoch" },
-                ExpressionAttributeValues: { ":instant": { N: "1746801600" } },
-              }),
+              Item: item(o),
+              // The handler's first write for an order: insert only if new.
+              ...(conditional && { ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }),
             }),
           ),
         ),
@@ -202,13 +199,7 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
               await client.send(
                 new PutItemCommand(
                   conditional
-                    ? {
-                        TableName: table,
-                        Item: { ...item, timestampEpoch: { N: "1746801600" } },
-                        ConditionExpression: "attribute_not_exists(orderId) OR attribute_not_exists(#instant) OR #instant < :instant",
-                        ExpressionAttributeNames: { "#instant": "timestampEpoch" },
-                        ExpressionAttributeValues: { ":instant": { N: "1746801600" } },
-                      }
+                    ? { TableName: table, Item: item, ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }
                     : { TableName: table, Item: item },
                 ),
               );

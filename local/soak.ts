@@ -114,7 +114,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (summary.processed + summary.deadLettered !== summary.published) failures.push(`processed ${summary.processed} + dead-lettered ${summary.deadLettered} != published ${summary.published}`);
     let newestStateStored = 0;
     for (const [id, expected] of workload.newest) {
-      const { timestampEpoch: _instant, ...stored } = items.get(id) ?? {};
+      const stored = items.get(id) ?? {};
       if (JSON.stringify(stored, Object.keys(expected)) === JSON.stringify(expected) && Object.keys(stored).length === Object.keys(expected).length) newestStateStored += 1;
     }
     if (newestStateStored !== workload.newest.size) failures.push(`${workload.newest.size - newestStateStored} orders not stored in their newest state`);
