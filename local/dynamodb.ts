@@ -50,8 +50,8 @@ function readBody(stream: http.IncomingMessage): Promise<Buffer> {
 }
 
 /**
- * Starts dynalite (a real DynamoDB-API server, in memory) on a loopback port behind a small front
- * that (1) answers a configurable share of requests with DynamoDB's throttling / internal errors and
+ * Starts dynalite (a real DynamoDB-API server, in memory) on a loopback port, wrapped so that it
+ * (1) answers a configurable share of requests with DynamoDB's throttling / internal errors and
  * (2) fills in `ReturnValuesOnConditionCheckFailure: ALL_OLD`, which DynamoDB supports and dynalite
  * ignores, by reading the stored item after a failed condition.
  */
@@ -59,15 +59,30 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   let failRate = validRate(options.failRate ?? 0);
   const random = seededRandom(options.seed ?? 1);
   const stats = { requests: 0, injectedFaults: 0 };
-  const backend = options.backendEndpoint ? undefined : dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const directEndpoint = backend ? await listen(backend) : options.backendEndpoint!;
   const latencyMs = options.latencyMs ?? 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const keySchemas = new Map<string, string[]>();
 
+  // dynalite in this process: its request handler serves a plain "direct" server, and the endpoint
+  // server wraps the same handler (no extra HTTP hop); or, with backendEndpoint, a server elsewhere.
+  let dynaliteHandler: http.RequestListener | undefined;
+  let backend: http.Server | undefined;
+  const servers: http.Server[] = [];
+  let directEndpoint = options.backendEndpoint;
+  if (!directEndpoint) {
+    backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    // Listening too, unused, so that closing it closes its store the way dynalite expects.
+    await listen(backend);
+    dynaliteHandler = backend.listeners("request")[0] as http.RequestListener;
+    const direct = http.createServer(dynaliteHandler);
+    servers.push(direct);
+    directEndpoint = await listen(direct);
+  }
+  const directUrl = directEndpoint;
+
   const forward = (target: string, headers: http.IncomingHttpHeaders, body: Buffer) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const request = http.request(directEndpoint, { method: "POST", agent, headers: { ...headers, "x-amz-target": target, "content-length": body.length } }, async (response) => {
+      const request = http.request(directUrl, { method: "POST", agent, headers: { ...headers, "x-amz-target": target, "content-length": body.length } }, async (response) => {
         try {
           resolve({ status: response.statusCode ?? 500, headers: response.headers, body: await readBody(response) });
         } catch (error) {
@@ -93,28 +108,78 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     return Object.fromEntries(keySchemas.get(table)!.map((name) => [name, item[name]]));
   };
 
-  const front = http.createServer(async (req, res) => {
+  /** A failed PutItem's response with the stored item added, when the request asked for ALL_OLD. */
+  const withStoredItem = async (requestBody: Buffer, responseBody: string, headers: http.IncomingHttpHeaders): Promise<string | undefined> => {
+    if (!responseBody.includes("ConditionalCheckFailedException")) return undefined;
+    const input = JSON.parse(requestBody.toString("utf8"));
+    if (input.ReturnValuesOnConditionCheckFailure !== "ALL_OLD") return undefined;
+    const key = await keyOf(input.TableName, input.Item, headers);
+    const stored = await call("GetItem", { TableName: input.TableName, Key: key, ConsistentRead: true }, headers);
+    return JSON.stringify({ ...JSON.parse(responseBody), Item: stored.Item });
+  };
+
+  const injectFault = (res: http.ServerResponse): boolean => {
+    if (!(failRate > 0 && random() < failRate)) return false;
+    stats.injectedFaults += 1;
+    const fault = FAULTS[Math.floor(random() * FAULTS.length)];
+    res.writeHead(fault.status, { "content-type": "application/x-amz-json-1.0" });
+    res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: fault.message }));
+    return true;
+  };
+
+  const internalError = (res: http.ServerResponse, error: unknown) => {
+    res.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
+    res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: String(error) }));
+  };
+
+  /** In process: dynalite's own handler, with faults before it and ALL_OLD filled in after it. */
+  const wrapped = (handler: http.RequestListener): http.RequestListener => (req, res) => {
+    const proceed = () => {
+      stats.requests += 1;
+      if (injectFault(res)) {
+        req.resume();
+        return;
+      }
+      if (req.headers["x-amz-target"] === `${API}.PutItem`) {
+        const chunks: Buffer[] = [];
+        req.on("data", (chunk: Buffer) => chunks.push(chunk));
+        const end = res.end.bind(res) as (body?: string) => http.ServerResponse;
+        res.end = ((body?: unknown) => {
+          if (res.statusCode !== 400 || typeof body !== "string") return end(body as string | undefined);
+          withStoredItem(Buffer.concat(chunks), body, req.headers).then(
+            (out) => {
+              if (out !== undefined) {
+                res.removeHeader("x-amz-crc32");
+                res.setHeader("Content-Length", Buffer.byteLength(out));
+              }
+              end(out ?? body);
+            },
+            (error) => internalError(res, error),
+          );
+          return res;
+        }) as typeof res.end;
+      }
+      handler(req, res);
+    };
+    if (latencyMs > 0) setTimeout(proceed, latencyMs);
+    else proceed();
+  };
+
+  /** In front of a server elsewhere: the same, as a proxy. */
+  const proxy: http.RequestListener = async (req, res) => {
     try {
       stats.requests += 1;
       const body = await readBody(req);
       if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      if (injectFault(res)) return;
       const target = String(req.headers["x-amz-target"] ?? "");
-      if (failRate > 0 && random() < failRate) {
-        stats.injectedFaults += 1;
-        const fault = FAULTS[Math.floor(random() * FAULTS.length)];
-        res.writeHead(fault.status, { "content-type": "application/x-amz-json-1.0" });
-        res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: fault.message }));
-        return;
-      }
       const response = await forward(target, req.headers, body);
       let out = response.body;
       const headers = { ...response.headers };
-      if (target === `${API}.PutItem` && response.status === 400 && out.includes("ConditionalCheckFailedException")) {
-        const input = JSON.parse(body.toString("utf8"));
-        if (input.ReturnValuesOnConditionCheckFailure === "ALL_OLD") {
-          const key = await keyOf(input.TableName, input.Item, req.headers);
-          const stored = await call("GetItem", { TableName: input.TableName, Key: key, ConsistentRead: true }, req.headers);
-          out = Buffer.from(JSON.stringify({ ...JSON.parse(out.toString("utf8")), Item: stored.Item }));
+      if (target === `${API}.PutItem` && response.status === 400) {
+        const filled = await withStoredItem(body, out.toString("utf8"), req.headers);
+        if (filled !== undefined) {
+          out = Buffer.from(filled);
           delete headers["x-amz-crc32"];
         }
       }
@@ -122,23 +187,26 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
       res.writeHead(response.status, headers);
       res.end(out);
     } catch (error) {
-      res.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
-      res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: String(error) }));
+      internalError(res, error);
     }
-  });
+  };
+
+  const front = http.createServer(dynaliteHandler ? wrapped(dynaliteHandler) : proxy);
+  servers.push(front);
   const endpoint = await listen(front);
 
   return {
     endpoint,
-    directEndpoint,
+    directEndpoint: directUrl,
     stats,
     setFailRate(rate) {
       failRate = validRate(rate);
     },
     async close() {
       agent.destroy();
-      const servers = backend ? [front, backend] : [front];
-      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      const close = (server: http.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(servers.map(close));
+      if (backend) await close(backend);
     },
   };
 }
