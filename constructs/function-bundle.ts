@@ -38,10 +38,11 @@ function inputsHash(entry: string): string {
  */
 export function bundleHandler(entry: string, outdir: string): string {
   const outfile = path.join(outdir, "index.js");
+  if (built.has(outdir)) return outfile;
   const stamp = path.join(path.dirname(outdir), `.${path.basename(outdir)}.inputs`);
   const inputs = inputsHash(entry);
   const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
-  if (!built.has(outdir) && !upToDate) {
+  if (!upToDate) {
     const result = buildSync({
       entryPoints: [entry],
       outfile,
