@@ -76,9 +76,10 @@ export class LocalPipeline {
 
   private constructor(
     options: PipelineOptions,
+    stack: StackModel,
     readonly dynamodb: LocalDynamoDB,
   ) {
-    this.stack = loadStack(options.stackDir);
+    this.stack = stack;
     this.timeScale = positive(options.timeScale ?? 0.001, "time scale");
     this.functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
     this.emit = options.onEvent ?? (() => undefined);
@@ -97,10 +98,10 @@ export class LocalPipeline {
   /** Loads the stack, starts DynamoDB with the stack's tables, and starts polling. */
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
     // Load before starting anything, so an unsupported stack fails fast and leaves nothing running.
-    loadStack(options.stackDir);
+    const stack = loadStack(options.stackDir);
     const dynamodb = await startLocalDynamoDB({ failRate: options.failRate, seed: options.seed });
     try {
-      const pipeline = new LocalPipeline(options, dynamodb);
+      const pipeline = new LocalPipeline(options, stack, dynamodb);
       await pipeline.wire();
       return pipeline;
     } catch (error) {
@@ -297,16 +298,18 @@ export class LocalPipeline {
     const result = await environment.invoke(event, fn.timeoutSeconds * 1000 * this.functionTimeScale, this.functionTimeScale);
     if (environment.alive) this.idle.get(fn.arn)!.push(environment);
 
+    const wholeBatch = new Set(batch.map((m) => m.messageId));
     let failed: Set<string>;
     if (result.kind === "timeout") {
-      failed = new Set(batch.map((m) => m.messageId));
+      failed = wholeBatch;
       this.emit({ type: "invocation-failed", function: fn.name, reason: `timed out after ${fn.timeoutSeconds} s (scaled)`, records: batch.length });
     } else if (result.kind === "error") {
-      failed = new Set(batch.map((m) => m.messageId));
+      failed = wholeBatch;
       this.emit({ type: "invocation-failed", function: fn.name, reason: result.error.split("\n")[0], records: batch.length });
     } else if (mapping.reportBatchItemFailures) {
-      failed = partialFailures(result.value, batch) ?? new Set(batch.map((m) => m.messageId));
-      if (failed.size === batch.length && partialFailures(result.value, batch) === undefined) {
+      const reported = partialFailures(result.value, wholeBatch);
+      failed = reported ?? wholeBatch;
+      if (reported === undefined) {
         this.emit({ type: "invocation-failed", function: fn.name, reason: "invalid partial batch response: the whole batch is retried", records: batch.length });
       }
     } else {
@@ -356,13 +359,12 @@ export class LocalPipeline {
 }
 
 /** The failed message ids of a partial batch response, or undefined when the response is invalid. */
-function partialFailures(value: unknown, batch: QueueMessage[]): Set<string> | undefined {
+function partialFailures(value: unknown, ids: Set<string>): Set<string> | undefined {
   if (value === null || value === undefined) return new Set();
   if (typeof value !== "object") return undefined;
   const failures = (value as { batchItemFailures?: unknown }).batchItemFailures;
   if (failures === undefined || failures === null) return new Set();
   if (!Array.isArray(failures)) return undefined;
-  const ids = new Set(batch.map((m) => m.messageId));
   const failed = new Set<string>();
   for (const failure of failures) {
     const id = failure?.itemIdentifier;

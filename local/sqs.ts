@@ -121,12 +121,6 @@ export class LocalQueue {
     return this.messages.size;
   }
 
-  get inFlightCount(): number {
-    let n = 0;
-    for (const m of this.messages.values()) if (m.inFlight) n++;
-    return n;
-  }
-
   /** Visible messages, counted up to `upTo` (pollers only ask "any?" or "a full batch?"). */
   visibleCount(upTo = Infinity): number {
     const now = performance.now();
@@ -135,10 +129,6 @@ export class LocalQueue {
       if (!m.inFlight && m.visibleAt <= now && ++n >= upTo) break;
     }
     return n;
-  }
-
-  peek(): QueueMessage[] {
-    return [...this.messages.values()];
   }
 
   /** Resolves when a message may have become receivable (a send, a release, a timeout passing). */
