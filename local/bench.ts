@@ -67,6 +67,26 @@ function initMs(bundle: string): number {
 }
 
 type Variant = "handler" | "naive" | "raw" | "conditional";
+type BenchOrder = Record<string, string | number>;
+
+function createOrdersTable(endpoint: string, name: string): Promise<void> {
+  return createTable(endpoint, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+}
+
+/** A PutItem of an order without the handler; `conditional` adds the handler's first condition (insert only if new). */
+function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItemCommand {
+  const item = {
+    orderId: { S: String(o.orderId) },
+    userId: { S: String(o.userId) },
+    itemName: { S: String(o.itemName) },
+    quantity: { N: String(o.quantity) },
+    status: { S: String(o.status) },
+    timestamp: { S: String(o.timestamp) },
+  };
+  return new PutItemCommand(
+    conditional ? { TableName: table, Item: item, ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" } : { TableName: table, Item: item },
+  );
+}
 
 const handlers = new Map<string, Handler>();
 /** One module instance per endpoint (its client is built at load), kept warm across rounds as in Lambda. */
@@ -84,14 +104,6 @@ async function throughputRound(endpoint: string, round: number, variants: Varian
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
-  const item = (o: Record<string, string | number>) => ({
-    orderId: { S: String(o.orderId) },
-    userId: { S: String(o.userId) },
-    itemName: { S: String(o.itemName) },
-    quantity: { N: String(o.quantity) },
-    status: { S: String(o.status) },
-    timestamp: { S: String(o.timestamp) },
-  });
   const run: Record<Variant, (table: string) => Promise<number>> = {
     handler: async (table) => {
       process.env.TABLE_NAME = table;
@@ -115,20 +127,20 @@ async function throughputRound(endpoint: string, round: number, variants: Varian
       const events = batches(orderBodies(`n${tag}`));
       return timed(async () => {
         for (const event of events) {
-          for (const record of event.Records) await client.send(new PutItemCommand({ TableName: table, Item: item(JSON.parse(record.body)) }));
+          for (const record of event.Records) await client.send(putRequest(table, JSON.parse(record.body), false));
         }
       });
     },
     // The limit: PutItem calls at the handler's concurrency, no handler; and the same with its condition.
-    raw: (table) => putAll(client, table, orderBodies(`r${tag}`), false, item),
-    conditional: (table) => putAll(client, table, orderBodies(`c${tag}`), true, item),
+    raw: (table) => putAll(client, table, orderBodies(`r${tag}`), false),
+    conditional: (table) => putAll(client, table, orderBodies(`c${tag}`), true),
   };
   const out: Partial<Record<Variant, number>> = {};
   try {
     const order = variants.map((_, i) => variants[(i + round) % variants.length]);
     for (const variant of order) {
       const table = `Bench-${variant}-${tag}`;
-      await createTable(endpoint, { name: table, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+      await createOrdersTable(endpoint, table);
       out[variant] = await run[variant](table);
     }
   } finally {
@@ -137,22 +149,12 @@ async function throughputRound(endpoint: string, round: number, variants: Varian
   return out;
 }
 
-function putAll(client: DynamoDBClient, table: string, bodies: string[], conditional: boolean, item: (o: Record<string, string | number>) => Record<string, { S: string } | { N: string }>): Promise<number> {
-  const orders = bodies.map((b) => JSON.parse(b));
+/** PutItem calls in batches of 10 awaited together, as the handler processes a batch. */
+function putAll(client: DynamoDBClient, table: string, bodies: string[], conditional: boolean): Promise<number> {
+  const orders: BenchOrder[] = bodies.map((b) => JSON.parse(b));
   return timed(async () => {
     for (let i = 0; i < orders.length; i += BATCH) {
-      await Promise.all(
-        orders.slice(i, i + BATCH).map((o) =>
-          client.send(
-            new PutItemCommand({
-              TableName: table,
-              Item: item(o),
-              // The handler's first write for an order: insert only if new.
-              ...(conditional && { ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }),
-            }),
-          ),
-        ),
-      );
+      await Promise.all(orders.slice(i, i + BATCH).map((o) => client.send(putRequest(table, o, conditional))));
     }
   });
 }
@@ -185,25 +187,15 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
   const local = await startLocalDynamoDB();
   const client = new DynamoDBClient({ endpoint: local.directEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
-    /** PutItem calls from `concurrency` workers; `conditional` adds the handler's newer-wins condition. */
+    /** PutItem calls from `concurrency` concurrent callers, as the pipeline's pollers make them. */
     const putConcurrently = async (table: string, prefix: string, conditional: boolean) => {
-      await createTable(local.directEndpoint, { name: table, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
-      const orders = orderBodies(prefix).map((b) => JSON.parse(b));
+      await createOrdersTable(local.directEndpoint, table);
+      const orders: BenchOrder[] = orderBodies(prefix).map((b) => JSON.parse(b));
       let next = 0;
       return timed(async () => {
         await Promise.all(
           Array.from({ length: concurrency }, async () => {
-            while (next < orders.length) {
-              const o = orders[next++];
-              const item = { orderId: { S: o.orderId }, userId: { S: o.userId }, itemName: { S: o.itemName }, quantity: { N: String(o.quantity) }, status: { S: o.status }, timestamp: { S: o.timestamp } };
-              await client.send(
-                new PutItemCommand(
-                  conditional
-                    ? { TableName: table, Item: item, ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }
-                    : { TableName: table, Item: item },
-                ),
-              );
-            }
+            while (next < orders.length) await client.send(putRequest(table, orders[next++], conditional));
           }),
         );
       });
