@@ -2,9 +2,16 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { capturingLogs, Handler, loadBuiltHandler, saveEnv, useHandlerWithTable } from "./support/handler";
 import { order, SAMPLE_ORDER, snsEnvelope, sqsEvent, sqsRecord } from "./support/orders";
+import { only, synthOrderStack, testConfig } from "./support/stacks";
 
 const body = (o: unknown) => JSON.stringify(o);
 const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier).sort();
+
+test("these tests run on the Node.js major of the function's runtime in the synthesized stack", () => {
+  const runtime: string = only(synthOrderStack(testConfig("dev")), "aws_lambda_function").body.runtime;
+  const lambdaMajor = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
+  expect({ runtime, major: process.versions.node.split(".")[0] }).toEqual({ runtime, major: lambdaMajor });
+});
 
 describe("the built order processor against dynalite", () => {
   const local = useHandlerWithTable();

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+import { LAMBDA_RUNTIME } from "../constructs/function-bundle";
 
 type Json = Record<string, any>;
 const load = (name: string): Json => parse(fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", name), "utf8"));
@@ -56,10 +57,23 @@ describe("the GitHub workflow", () => {
     expect(runs(job)).toMatch(/npx cdktf deploy "\$STACK" --auto-approve/);
   });
 
-  test("every action is pinned to a full version", () => {
-    const all = [...Object.values<Json>(main.jobs), ...Object.values<Json>(environment.jobs)].flatMap(steps).map((s) => s.uses).filter(Boolean);
-    expect(all.length).toBeGreaterThan(6);
-    for (const action of all) expect(action).toMatch(/^[\w-]+\/[\w-]+@v\d+\.\d+\.\d+$/);
+  test("every action is pinned by full commit SHA, its version in a comment", () => {
+    // GitHub's hardening guide: a tag can be moved, a commit SHA cannot.
+    const lines = ["infrastructure.yml", "environment.yml"]
+      .flatMap((name) => fs.readFileSync(path.join(__dirname, "..", ".github", "workflows", name), "utf8").split("\n"))
+      .filter((line) => /^\s*-?\s*uses:\s*[\w-]+\//.test(line));
+    expect(lines.length).toBeGreaterThan(6);
+    for (const line of lines) expect(line.trim()).toMatch(/^(- )?uses: [\w-]+\/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  test("sets up the Node.js major of .nvmrc, package.json's engines and the Lambda runtime", () => {
+    const root = path.join(__dirname, "..");
+    const nvmrc = fs.readFileSync(path.join(root, ".nvmrc"), "utf8").trim();
+    const engines: string = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).engines.node;
+    expect(engines).toBe(`>=${nvmrc}`);
+    expect(LAMBDA_RUNTIME.runtime).toBe(`nodejs${nvmrc}.x`);
+    const setups = [main.jobs.test, environment.jobs.diff, environment.jobs.deploy].map((job) => uses(job, "actions/setup-node")?.with);
+    for (const setup of setups) expect(setup).toEqual({ "node-version-file": ".nvmrc", cache: "npm" });
   });
 
   test.each(ENVIRONMENT_NAMES)("the stack it diffs and deploys for %s is that environment's stack", (env) => {

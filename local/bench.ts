@@ -210,7 +210,6 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   // Inside the project (an ignored folder), so the floor bundles the same SDK from node_modules.
   const floorDir = path.join(path.dirname(ORDER_PROCESSOR.outdir), "bench-floor");

@@ -167,7 +167,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {

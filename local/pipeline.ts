@@ -338,8 +338,6 @@ export class LocalPipeline {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: this.dynamodb.endpoint,
-      // Lambda runs Node.js 22; the SDK's notice about an older local Node.js is noise here.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     };
   }
 

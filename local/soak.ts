@@ -142,7 +142,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 if (require.main === module) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const orders = Number(process.env.SOAK_ORDERS ?? 10_000);
   runSoak({ orders, failRate: Number(process.env.SOAK_FAIL_RATE ?? 0.2) }).then(
     (report) => {
