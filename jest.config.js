@@ -6,4 +6,7 @@ module.exports = {
   transform: { "^.+\\.tsx?$": "ts-jest" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   testTimeout: 120000,
+  // Jest leaves one core to its parent by default; here the parent only waits, and the Terraform proof and
+  // the offline runtime spend their time in child processes and worker threads.
+  maxWorkers: "100%",
 };

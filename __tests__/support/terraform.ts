@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -74,11 +74,15 @@ export function offlineTerraform(): OfflineTerraform | string {
   if (!mirror) {
     return `no filesystem mirror of hashicorp/aws ${AWS_PROVIDER_VERSION} was found; set ${MIRROR_VARIABLE} to the folder that contains registry.terraform.io`;
   }
-  // A private CLI config: only the mirror, no registry, no checkpoint calls.
-  const cliConfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "order-tf-")), "terraform.rc");
+  // A private CLI config: only the mirror, no registry, no checkpoint calls, and one plugin cache so every
+  // stack's `init` links the same provider installation instead of copying 700 MB.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "order-tf-"));
+  const cliConfig = path.join(home, "terraform.rc");
+  const pluginCache = path.join(home, "plugin-cache");
+  fs.mkdirSync(pluginCache);
   fs.writeFileSync(
     cliConfig,
-    `disable_checkpoint = true\nprovider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n`,
+    `disable_checkpoint = true\nplugin_cache_dir = ${JSON.stringify(pluginCache)}\nprovider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n`,
   );
   return { terraform, mirror, cliConfig };
 }
@@ -154,23 +158,57 @@ export interface TerraformRun {
   readonly stderr: string;
 }
 
+function terraformEnv(tools: OfflineTerraform): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TF_CLI_CONFIG_FILE: tools.cliConfig,
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_PROFILE: "",
+    AWS_CONFIG_FILE: "/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+  };
+}
+
 /** Runs terraform in `workDir` with the private CLI config and no way to reach AWS. */
 export function runTerraform(tools: OfflineTerraform, workDir: string, args: string[]): TerraformRun {
-  const result = spawnSync("terraform", args, {
-    cwd: workDir,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    env: {
-      ...process.env,
-      TF_CLI_CONFIG_FILE: tools.cliConfig,
-      TF_IN_AUTOMATION: "1",
-      TF_INPUT: "0",
-      CHECKPOINT_DISABLE: "1",
-      AWS_EC2_METADATA_DISABLED: "true",
-      AWS_PROFILE: "",
-      AWS_CONFIG_FILE: "/dev/null",
-      AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-    },
-  });
+  const result = spawnSync("terraform", args, { cwd: workDir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: terraformEnv(tools) });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same, without blocking: several stacks plan side by side. */
+export function runTerraformAsync(tools: OfflineTerraform, workDir: string, args: string[]): Promise<TerraformRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("terraform", args, { cwd: workDir, env: terraformEnv(tools) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** What `terraform plan -json` said: the addresses it plans to create, and every diagnostic (warnings too). */
+export function plannedCreates(planJsonLines: string): { created: string[]; diagnostics: string[] } {
+  const messages = planJsonLines.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Json);
+  const created = messages.filter((m) => m.type === "planned_change" && m.change?.action === "create").map((m) => m.change.resource.addr as string);
+  const diagnostics = messages.filter((m) => m.type === "diagnostic").map((m) => `${m["@level"]}: ${m.diagnostic.summary}: ${m.diagnostic.detail ?? ""}`);
+  return { created, diagnostics };
 }
