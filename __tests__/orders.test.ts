@@ -6,6 +6,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ORDERS_USAGE, OrdersIO, runOrders } from "../local/orders";
+import { progress } from "../local/progress";
+import { fakeTerminal } from "./support/terminal";
 
 // No AWS is reachable here: the SDK clients are mocked, and the tests assert the exact calls.
 const sns = mockClient(SNSClient);
@@ -122,11 +124,23 @@ describe("orders dlq", () => {
       .on(ListMessageMoveTasksCommand)
       .resolvesOnce({ Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] })
       .resolves({ Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
-    const out = io();
+    const terminal = fakeTerminal();
+    const out = { ...io(), progress: (label: string) => progress(label, { stream: terminal, intervalMs: 0 }) };
     expect(await run(["dlq", "redrive"], out)).toBe(0);
     expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn });
     expect(sqs.commandCalls(ListMessageMoveTasksCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn, MaxResults: 1 });
-    expect(out.lines.slice(1)).toEqual(["RUNNING: 1 of 3 moved", "COMPLETED: 3 of 3 moved"]);
+    // Running states go to the terminal's progress line; the output keeps only the outcome.
+    expect(out.lines.slice(1)).toEqual(["COMPLETED: 3 of 3 moved"]);
+    expect(terminal.text()).toContain("dlq redrive: 1/3 (33%)");
+  });
+
+  test("redrive draws no progress when stderr is not a terminal", async () => {
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
+    sqs.on(ListMessageMoveTasksCommand).resolvesOnce({ Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] }).resolves({ Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+    const pipe = fakeTerminal(false);
+    const out = { ...io(), progress: (label: string) => progress(label, { stream: pipe, intervalMs: 0 }) };
+    expect(await run(["dlq", "redrive"], out)).toBe(0);
+    expect(pipe.text()).toBe("");
   });
 
   test("a failed move task exits 1 with its reason", async () => {

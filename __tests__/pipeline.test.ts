@@ -7,6 +7,7 @@ import { LocalPipeline } from "../local/pipeline";
 import { loadStack } from "../local/stack-model";
 import { saveEnv } from "./support/handler";
 import { order, SAMPLE_ORDER } from "./support/orders";
+import { fakeTerminal } from "./support/terminal";
 import { editStack, synthOrderStackTo, TfJson } from "./support/stacks";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-pipeline-test-"));
@@ -47,6 +48,15 @@ describe("npm start: the default run (contract 2)", () => {
   test("--quiet prints the summary only", async () => {
     const { lines } = await run({ quiet: true });
     expect(lines).toHaveLength(1);
+  });
+
+  test("on a terminal, a progress line on stderr counts settled messages; the output is unchanged", async () => {
+    const terminal = fakeTerminal();
+    const bodies = Array.from({ length: 40 }, (_, i) => body(order({ orderId: `PROGRESS${i}` })));
+    const { lines } = await run({ bodies, quiet: true, progressStream: terminal });
+    expect(lines).toHaveLength(1);
+    expect(terminal.text()).toContain("npm start: 40/40 (100%)");
+    expect(terminal.text().endsWith("\r\u001b[2K")).toBe(true); // cleared at the end
   });
 });
 
@@ -170,11 +180,16 @@ describe("the CLI", () => {
 
 describe("npm start as a user runs it", () => {
   test("synthesizes, runs, prints the summary as the last line and exits 0; --orders reads JSON lines", () => {
-    const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const orders = path.join(work, "orders.jsonl");
     fs.writeFileSync(orders, `${body(order({ orderId: "CLI1" }))}\n\n${body(order({ orderId: "CLI2" }))}\n`);
-    const run = (args: string[]) =>
-      execFileSync("npm", ["start", "--silent", "--", ...args], { cwd: path.join(__dirname, ".."), encoding: "utf8", env: { ...process.env, CI: "true", ORDER_ENV: "" } });
+    const run = (args: string[]) => {
+      const result = spawnSync("npm", ["start", "--silent", "--", ...args], { cwd: path.join(__dirname, ".."), encoding: "utf8", env: { ...process.env, CI: "true", ORDER_ENV: "" } });
+      expect(result.status).toBe(0);
+      // stderr is a pipe here, not a terminal: no progress line.
+      expect(result.stderr).not.toMatch(/npm start: \d/);
+      return result.stdout;
+    };
     const lines = run([]).trim().split("\n");
     expect(JSON.parse(lines[lines.length - 1])).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
     expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { runSoak } from "../local/soak";
 import { saveEnv } from "./support/handler";
 import { synthOrderStackTo } from "./support/stacks";
+import { fakeTerminal } from "./support/terminal";
 
 const restoreEnv = saveEnv();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-soak-test-"));
@@ -13,7 +14,8 @@ afterAll(() => {
 });
 
 test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates and shuffled updates, then redrive: nothing lost", async () => {
-  const report = await runSoak({ orders: 1000, failRate: 0.2, stackDir: synthOrderStackTo(work) });
+  const terminal = fakeTerminal();
+  const report = await runSoak({ orders: 1000, failRate: 0.2, stackDir: synthOrderStackTo(work), progressStream: terminal });
   expect(report.failures).toEqual([]);
   expect(report).toMatchObject({ ok: true, published: 1000, lost: 0, poison: 50, deadLettered: 50 });
   // Every poison message was dead-lettered after exactly 3 receives, in both passes.
@@ -22,4 +24,15 @@ test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates an
   expect(report.items).toBe(report.distinctOrders);
   // The faults were real: the run survived hundreds of throttled or failed DynamoDB calls.
   expect(report.injectedFaults).toBeGreaterThan(100);
+  // On a terminal the run shows how far it is, in both passes.
+  expect(terminal.text()).toMatch(/soak: \d+\/1000 \(\d+%\).*fail rate 0\.2/);
+  expect(terminal.text()).toContain("redrive, faults off");
+});
+
+test("npm run soak in a pipe prints no progress, only its report", () => {
+  const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  const result = spawnSync("npm", ["run", "--silent", "soak"], { cwd: path.join(__dirname, ".."), encoding: "utf8", env: { ...process.env, SOAK_ORDERS: "60" } });
+  expect(result.status).toBe(0);
+  expect(result.stderr).toBe("");
+  expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!)).toMatchObject({ ok: true, published: 60, lost: 0 });
 });

@@ -11,6 +11,7 @@ import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { synthesize } from "./cli";
 import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "./dynamodb";
 import { LocalPipeline } from "./pipeline";
+import { progress } from "./progress";
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 5000);
 const BATCH = 10;
@@ -230,12 +231,18 @@ async function main(): Promise<void> {
   // The same server behind a front that adds DynamoDB-like network latency (single-digit ms in AWS).
   const distant = await startLocalDynamoDB({ backendEndpoint: dynamo.endpoint, latencyMs: LATENCY_MS });
   const results = { handler: [] as number[], naive: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  // Steps: warm-up and measured throughput rounds, pipeline rounds, cold-init samples.
+  const bar = progress("bench");
+  const steps = ROUNDS + 1 + ROUNDS + INIT_SAMPLES;
+  let step = 0;
+  const advance = (what: string) => bar.update(++step, steps, what);
   const latent = { handler: [] as number[], naive: [] as number[] };
   try {
     // Round 0 warms the JIT and the server and is not counted; the order of the variants rotates.
     for (let round = 0; round <= ROUNDS; round++) {
       const measured = await throughputRound(dynamo.endpoint, round, ["handler", "naive", "raw", "conditional"]);
       const slow = await throughputRound(distant.endpoint, round, ["handler", "naive"]);
+      advance(round === 0 ? "warm-up round" : `throughput round ${round} of ${ROUNDS}`);
       if (round === 0) continue;
       for (const key of Object.keys(results) as (keyof typeof results)[]) results[key].push(measured[key]!);
       latent.handler.push(slow.handler!);
@@ -255,13 +262,16 @@ async function main(): Promise<void> {
     pipelineRuns.raw.push(r.raw);
     pipelineRuns.conditional.push(r.conditional);
     pipelineConcurrency = r.concurrency;
+    advance(`pipeline round ${round + 1} of ${ROUNDS}`);
   }
 
   const inits = { cold: [] as number[], floor: [] as number[] };
   for (let i = 0; i < INIT_SAMPLES; i++) {
     inits.cold.push(initMs(bundle));
     inits.floor.push(initMs(floor));
+    advance(`cold init sample ${i + 1} of ${INIT_SAMPLES}`);
   }
+  bar.clear();
 
   const figures = {
     orders: ORDERS,

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { resolveEnvironment, settingsFrom } from "../constructs/environments";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
+import { progress, ProgressStream } from "./progress";
 import { traceWriter } from "./trace";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -55,6 +56,8 @@ export interface RunOptions {
   /** Where lines go. @default console.log */
   readonly write?: (line: string) => void;
   readonly colour?: boolean;
+  /** Where the progress line is drawn (only if it is a terminal). @default process.stderr */
+  readonly progressStream?: ProgressStream;
 }
 
 export interface RunResult {
@@ -72,7 +75,13 @@ export function synthesize(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
-  const write = options.write ?? ((line: string) => console.log(line));
+  const bar = progress("npm start", { stream: options.progressStream });
+  const emit = options.write ?? ((line: string) => console.log(line));
+  // The progress line (stderr, terminals only) steps aside for every line of the trace.
+  const write = (line: string) => {
+    bar.clear();
+    emit(line);
+  };
   const stackDir = options.stackDir ?? synthesize();
   const trace = options.quiet ? undefined : traceWriter(write, options.colour ?? false);
   const pipeline = await LocalPipeline.start({
@@ -91,16 +100,21 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
     }
     const maxMs = (options.maxSeconds ?? 600) * 1000;
     for (const body of options.bodies ?? DEFAULT_BODIES) pipeline.publish(body);
+    const show = (phase: string) => () => {
+      const { delivered, settled } = pipeline.progress();
+      bar.update(settled, delivered, phase);
+    };
     try {
-      await pipeline.settled(maxMs);
+      await pipeline.settled(maxMs, show("messages settled"));
       if (options.redrive) {
         pipeline.setFailRate(0);
         pipeline.redrive();
-        await pipeline.settled(maxMs);
+        await pipeline.settled(maxMs, show("redrive"));
       }
     } catch (error) {
       write(`error: ${(error as Error).message}`);
     }
+    bar.clear();
     inFlight = pipeline.inFlight();
     if (options.exportFile) {
       const count = await pipeline.exportItems(options.exportFile);

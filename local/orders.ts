@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+import { Progress, progress } from "./progress";
 
 export const ORDERS_USAGE = `Usage: npm run orders -- <command> [options]
 
@@ -48,6 +49,8 @@ export interface OrdersIO {
   readonly readInput: (file: string) => string;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  /** A progress line for long commands; draws only on a terminal. @default progress() on stderr */
+  readonly progress?: (label: string) => Progress;
 }
 
 const defaultIO: OrdersIO = {
@@ -164,12 +167,23 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
   const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
   const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch(friendly);
   io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
+  const bar = (io.progress ?? progress)("dlq redrive");
   for (;;) {
     await io.sleep(2000);
     const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.dlq_arn, MaxResults: 1 }));
     const task = Results[0];
-    if (!task) throw new OperatorError("the message-move task disappeared; run `npm run orders -- dlq list` to see what is left");
-    io.out(`${task.Status}: ${task.ApproximateNumberOfMessagesMoved ?? 0} of ${task.ApproximateNumberOfMessagesToMove ?? "?"} moved`);
+    if (!task) {
+      bar.clear();
+      throw new OperatorError("the message-move task disappeared; run `npm run orders -- dlq list` to see what is left");
+    }
+    const moved = task.ApproximateNumberOfMessagesMoved ?? 0;
+    const status = `${task.Status}: ${moved} of ${task.ApproximateNumberOfMessagesToMove ?? "?"} moved`;
+    if (task.Status === "RUNNING") {
+      bar.update(moved, task.ApproximateNumberOfMessagesToMove, "moved");
+      continue;
+    }
+    bar.clear();
+    io.out(status);
     if (task.Status === "COMPLETED") return 0;
     if (task.Status === "FAILED" || task.Status === "CANCELLED") {
       io.out(`the task ended ${task.Status}${task.FailureReason ? `: ${task.FailureReason}` : ""}`);

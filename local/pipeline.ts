@@ -159,13 +159,23 @@ export class LocalPipeline {
     return traceIds;
   }
 
-  /** Resolves when every polled queue is empty and no invocation runs; rejects after `maxMs`. */
-  async settled(maxMs = 600_000): Promise<void> {
+  /**
+   * Resolves when every polled queue is empty and no invocation runs; rejects after `maxMs`.
+   * `onWait` is called while waiting (e.g. to draw progress from `progress()`).
+   */
+  async settled(maxMs = 600_000, onWait?: () => void): Promise<void> {
     const started = Date.now();
     while (!this.isSettled()) {
       if (Date.now() - started > maxMs) throw new Error(`the pipeline did not settle within ${Math.round(maxMs / 1000)} s: ${this.inFlight()} messages still queued or in flight`);
+      onWait?.();
       await sleep(5);
     }
+    onWait?.();
+  }
+
+  /** Deliveries to queues so far, and how many of them have left the polled queues (processed, dead-lettered or expired). */
+  progress(): { delivered: number; settled: number } {
+    return { delivered: this.counts.deliveries + this.counts.redriven, settled: this.counts.deliveries + this.counts.redriven - this.inFlight() };
   }
 
   /** Messages still in polled queues (waiting or in flight). */

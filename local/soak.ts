@@ -6,6 +6,7 @@
  */
 import { synthesize } from "./cli";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
+import { progress, ProgressStream } from "./progress";
 import { seededRandom } from "./random";
 
 export interface SoakOptions {
@@ -15,6 +16,8 @@ export interface SoakOptions {
   readonly duplicateShare?: number;
   readonly seed?: number;
   readonly stackDir?: string;
+  /** Where the progress line is drawn (only if it is a terminal). @default process.stderr */
+  readonly progressStream?: ProgressStream;
 }
 
 export interface SoakReport extends PipelineSummary {
@@ -89,15 +92,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const started = performance.now();
   try {
     const maxReceiveCount = pipeline.stack.queues.find((q) => q.redrive)?.redrive?.maxReceiveCount;
+    const bar = progress("soak", { stream: options.progressStream });
+    const show = (phase: string) => () => {
+      const { delivered, settled } = pipeline.progress();
+      bar.update(settled, delivered, `${phase}, ${deadLettered.length} dead-lettered, ${pipeline.dynamodb.stats.injectedFaults} faults injected`);
+    };
     for (const body of workload.bodies) {
       const traceIds = pipeline.publish(body);
       if (workload.poisonBodies.has(body)) for (const id of traceIds) poisonTraces.add(id);
     }
-    await pipeline.settled();
+    await pipeline.settled(undefined, show(`${workload.bodies.length} published, fail rate ${failRate}`));
     const firstPass = [...deadLettered];
     pipeline.setFailRate(0);
     pipeline.redrive();
-    await pipeline.settled();
+    await pipeline.settled(undefined, show("redrive, faults off"));
+    bar.clear();
     const seconds = (performance.now() - started) / 1000;
     const summary = await pipeline.summary();
     const items = new Map((await pipeline.items()).map((item) => [item.orderId as string, item]));
