@@ -113,6 +113,30 @@ function substitute(node: unknown, references: Map<string, string>): unknown {
 }
 
 /**
+ * Replaces each `archive_file` data source of a synthesized stack by a zip built in `workDir` from the
+ * same folder (the archive provider is not installable here), and drops that provider. Returns the
+ * document with every reference to the zips resolved.
+ */
+export function replaceArchives(doc: Json, stackDir: string, workDir: string, references = new Map<string, string>()): Json {
+  for (const [name, archive] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
+    const zipPath = path.join(workDir, `${name}.zip`);
+    const hash = zipFolder(path.resolve(stackDir, archive.source_dir), zipPath);
+    references.set(`data.archive_file.${name}.output_path`, zipPath);
+    references.set(`data.archive_file.${name}.output_base64sha256`, hash);
+  }
+  if (doc.data) {
+    delete doc.data.archive_file;
+    if (Object.keys(doc.data).length === 0) delete doc.data;
+  }
+  delete doc.provider?.archive;
+  delete doc.terraform?.required_providers?.archive;
+  const replaced = substitute(doc, references) as Json;
+  const unresolved = JSON.stringify(replaced).match(/\$\{data\.archive_file\.[^}]+\}/);
+  if (unresolved) throw new Error(`preparing the stack left a reference it cannot resolve: ${unresolved[0]}`);
+  return replaced;
+}
+
+/**
  * Makes a synthesized stack plannable offline and writes it to `workDir/main.tf.json`:
  * - each `archive_file` data source is replaced by a zip this check builds from the same folder;
  * - `aws_caller_identity` (an STS call) is replaced by a fixed account id;
@@ -123,26 +147,16 @@ function substitute(node: unknown, references: Map<string, string>): unknown {
 export function prepareOffline(stackDir: string, workDir: string): { replaced: string[] } {
   const doc = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as Json;
   const references = new Map<string, string>();
-  const replaced: string[] = [];
+  const replaced = Object.keys(doc.data?.archive_file ?? {}).map((name) => `data.archive_file.${name}`);
   fs.mkdirSync(workDir, { recursive: true });
-  for (const [name, archive] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
-    const zipPath = path.join(workDir, `${name}.zip`);
-    const hash = zipFolder(path.resolve(stackDir, archive.source_dir), zipPath);
-    references.set(`data.archive_file.${name}.output_path`, zipPath);
-    references.set(`data.archive_file.${name}.output_base64sha256`, hash);
-    replaced.push(`data.archive_file.${name}`);
-  }
-  delete doc.data?.archive_file;
   for (const name of Object.keys(doc.data?.aws_caller_identity ?? {})) {
     references.set(`data.aws_caller_identity.${name}.account_id`, FAKE_ACCOUNT_ID);
     replaced.push(`data.aws_caller_identity.${name}`);
   }
   delete doc.data?.aws_caller_identity;
-  delete doc.provider?.archive;
   delete doc.terraform?.backend;
-  delete doc.terraform?.required_providers?.archive;
-  const offline = substitute(doc, references) as Json;
-  const unresolved = JSON.stringify(offline).match(/\$\{data\.(archive_file|aws_caller_identity)\.[^}]+\}/);
+  const offline = replaceArchives(doc, stackDir, workDir, references);
+  const unresolved = JSON.stringify(offline).match(/\$\{data\.aws_caller_identity\.[^}]+\}/);
   if (unresolved) throw new Error(`offline preparation left a reference it cannot resolve: ${unresolved[0]}`);
   offline.provider.aws = offline.provider.aws.map((provider: Json) => {
     const { allowed_account_ids: _dropped, ...rest } = provider;
