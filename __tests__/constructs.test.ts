@@ -241,6 +241,16 @@ describe("StateBucket", () => {
     expect(JSON.parse(only(json, "aws_s3_bucket_policy").body.policy).Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
     expect(only(json, "aws_s3_bucket").body.lifecycle).toEqual({ prevent_destroy: true });
   });
+
+  test("cleans up after itself: old versions, orphaned delete markers (the lock file leaves them), unfinished uploads", () => {
+    const [rule] = only(JSON.parse(bucket), "aws_s3_bucket_lifecycle_configuration").body.rule;
+    expect(rule).toMatchObject({
+      status: "Enabled",
+      noncurrent_version_expiration: [{ noncurrent_days: 90 }],
+      expiration: [{ expired_object_delete_marker: true }],
+      abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }],
+    });
+  });
 });
 
 test("KmsKey is only ever created by EncryptionKey", () => {

@@ -15,6 +15,9 @@ export interface StateBucketProps {
   readonly noncurrentVersionDays?: number;
 }
 
+/** Days after which an unfinished multipart upload (an interrupted state write) is aborted and its parts deleted. */
+const ABORT_INCOMPLETE_UPLOADS_DAYS = 7;
+
 /** The S3 bucket that holds Terraform state: versioned, encrypted, private, TLS only, never destroyed by Terraform. */
 export class StateBucket extends Construct {
   public readonly bucket: S3Bucket;
@@ -45,6 +48,10 @@ export class StateBucket extends Construct {
           status: "Enabled",
           filter: [{ prefix: "" }],
           noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays ?? 90 }],
+          // Every state write and lock release leaves a delete marker or a superseded version; once the
+          // versions behind a marker expire, the marker itself is removed.
+          expiration: [{ expiredObjectDeleteMarker: true }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOADS_DAYS }],
         },
       ],
     });

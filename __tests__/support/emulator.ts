@@ -37,23 +37,28 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
-/** Starts moto server on a free loopback port and waits until it answers. */
-export async function startMoto(): Promise<Emulator> {
+/**
+ * Starts moto server on a free loopback port and waits until it answers. Its request log goes to
+ * `logFile`, not a pipe: the tests run Terraform synchronously, and a pipe nobody reads would fill up
+ * and stall the emulator.
+ */
+export async function startMoto(logFile: string): Promise<Emulator> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(path.join(VENV_BIN, "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+  const log = fs.openSync(logFile, "a");
+  const child: ChildProcess = spawn(path.join(VENV_BIN, "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", log, log] });
+  fs.closeSync(log);
+  const stderr = () => fs.readFileSync(logFile, "utf8").slice(-4000);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto server exited (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`moto server exited (${child.exitCode}): ${stderr()}`);
     try {
       const response = await fetch(`${endpoint}/moto-api/`);
       if (response.ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`moto server did not answer on ${endpoint} within 30 s: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`moto server did not answer on ${endpoint} within 30 s: ${stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const version = fs

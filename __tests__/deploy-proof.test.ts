@@ -1,0 +1,192 @@
+/**
+ * The deploy proof (`npm run test:deploy`): every environment's two stacks are deployed as the README's
+ * "Deploying to AWS" steps say, on moto server (an AWS API emulator on loopback) with the real
+ * `hashicorp/aws` provider: bootstrap the state bucket, apply the pipeline with its real S3 backend and
+ * lock file in that bucket, re-plan both stacks (no changes), run the operator commands against what
+ * was applied, then destroy, expecting the refusals the README promises and lifting them its way.
+ */
+import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
+import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { EnvironmentConfig, resolveEnvironment, settingsFrom } from "../constructs";
+import { Emulator, EMULATOR_CREDENTIALS, emulatorClientConfig, missingPythonTools, MOTO_ACCOUNT_ID, prepareForEmulator, startMoto } from "./support/emulator";
+import { SAMPLE_ORDER } from "./support/orders";
+import { resourceAddresses, synthAppTo, TEST_ENVIRONMENTS } from "./support/stacks";
+import { offlineTerraform, OfflineTerraform, runTerraform, TerraformRun } from "./support/terraform";
+
+const ROOT = path.join(__dirname, "..");
+/** Terraform runs synchronously and waits on AWS-like propagation checks: each step may take minutes. */
+const STEP_TIMEOUT_MS = 10 * 60_000;
+/** Written when the proof has run, so CI can tell it did not silently skip. */
+const PROOF_RECORD = path.join(ROOT, "cdktf.out", "deploy-proof.json");
+
+const terraformTools = offlineTerraform();
+const missing = missingPythonTools() ?? (typeof terraformTools === "string" ? terraformTools : undefined);
+if (missing) {
+  console.warn(`DEPLOY PROOF NOT RUN: ${missing}`);
+  if (process.env.CI) throw new Error(`The deploy proof is required in CI: ${missing}`);
+}
+const describeProof = missing ? describe.skip : describe;
+
+/** Each environment as a user configures it, pinned to moto's account wherever the stack pins one. */
+function proofConfig(environment: string): EnvironmentConfig {
+  const env = { ...TEST_ENVIRONMENTS[environment] };
+  if (env.ORDER_ACCOUNT_ID) env.ORDER_ACCOUNT_ID = MOTO_ACCOUNT_ID;
+  return resolveEnvironment(settingsFrom(env));
+}
+
+interface StackRecord {
+  resources: number;
+  applied: number;
+  seconds: { apply: number; plan: number; destroy: number };
+  emulatorWorkarounds: string[];
+}
+
+const record: { moto?: string; terraform?: string; stacks: Record<string, StackRecord> } = { stacks: {} };
+
+function timed(run: () => TerraformRun): { result: TerraformRun; seconds: number } {
+  const started = performance.now();
+  const result = run();
+  return { result, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) };
+}
+
+function expectSuccess(step: string, run: TerraformRun): void {
+  expect({ step, status: run.status, stderr: run.stderr }).toEqual({ step, status: 0, stderr: "" });
+}
+
+/** How many resources a state file (or `terraform show -json`) holds. */
+function appliedResources(tools: OfflineTerraform, workDir: string): number {
+  const show = runTerraform(tools, workDir, ["show", "-json"]);
+  const values = JSON.parse(show.stdout).values;
+  return (values?.root_module?.resources ?? []).filter((r: { mode: string }) => r.mode === "managed").length;
+}
+
+describeProof("deploy proof on moto: apply, re-plan with no changes, operate, destroy", () => {
+  const tools = terraformTools as OfflineTerraform;
+  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "order-deploy-"));
+  let moto: Emulator;
+
+  beforeAll(async () => {
+    moto = await startMoto(path.join(workRoot, "moto.log"));
+    record.moto = moto.version;
+    record.terraform = tools.terraform;
+  });
+
+  afterAll(async () => {
+    await moto?.stop();
+    fs.mkdirSync(path.dirname(PROOF_RECORD), { recursive: true });
+    fs.writeFileSync(PROOF_RECORD, JSON.stringify(record, null, 2));
+    fs.rmSync(workRoot, { recursive: true, force: true });
+  });
+
+  describe.each(Object.keys(TEST_ENVIRONMENTS))("environment %s", (environment) => {
+    const config = proofConfig(environment);
+    const names = config.names;
+    const stackDirs = synthAppTo(config, path.join(workRoot, environment, "out"));
+    const work = (stack: string) => path.join(workRoot, environment, "work", stack);
+    const expected = (stack: string) => resourceAddresses(JSON.parse(fs.readFileSync(path.join(stackDirs[stack], "cdk.tf.json"), "utf8")));
+    const prepared: Record<string, { backendConfig?: string; gaps: string[] }> = {};
+    const clients = () => ({
+      s3: new S3Client(emulatorClientConfig(moto.endpoint, config.region)),
+      sqs: new SQSClient(emulatorClientConfig(moto.endpoint, config.region)),
+      dynamodb: new DynamoDBClient(emulatorClientConfig(moto.endpoint, config.region)),
+    });
+
+    test("1. bootstrap: OrderStateStack creates the state bucket (its state in a local file)", () => {
+      const stack = names.stateStack;
+      prepared[stack] = prepareForEmulator(stackDirs[stack], work(stack), moto.endpoint);
+      expectSuccess("init", runTerraform(tools, work(stack), ["init", "-input=false", "-no-color"]));
+      const apply = timed(() => runTerraform(tools, work(stack), ["apply", "-auto-approve", "-input=false", "-no-color"]));
+      expectSuccess("apply", apply.result);
+      const applied = appliedResources(tools, work(stack));
+      // Every resource of the synthesized stack except those the emulator cannot hold.
+      expect(applied).toBe(expected(stack).length);
+      record.stacks[stack] = { resources: expected(stack).length, applied, seconds: { apply: apply.seconds, plan: 0, destroy: 0 }, emulatorWorkarounds: prepared[stack].gaps };
+    }, STEP_TIMEOUT_MS);
+
+    test("2. OrderSystemStack applies with its real S3 backend and lock file in that bucket", async () => {
+      const stack = names.stack;
+      prepared[stack] = prepareForEmulator(stackDirs[stack], work(stack), moto.endpoint);
+      const init = runTerraform(tools, work(stack), ["init", "-input=false", "-no-color", `-backend-config=${prepared[stack].backendConfig}`]);
+      expectSuccess("init", init);
+      const apply = timed(() => runTerraform(tools, work(stack), ["apply", "-auto-approve", "-input=false", "-no-color"]));
+      expectSuccess("apply", apply.result);
+      const skipped = prepared[stack].gaps.filter((gap) => gap.includes("not applied") && !gap.includes("logging_config")).length;
+      const applied = appliedResources(tools, work(stack));
+      expect(applied).toBe(expected(stack).length - skipped);
+      // The state is in the bucket the bootstrap created, and the lock was released.
+      const { s3 } = clients();
+      const key = `order-system/${config.name}/terraform.tfstate`;
+      await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: key }))).resolves.toMatchObject({ ContentLength: expect.any(Number) });
+      await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: `${key}.tflock` }))).rejects.toMatchObject({ name: "NotFound" });
+      record.stacks[stack] = { resources: expected(stack).length, applied, seconds: { apply: apply.seconds, plan: 0, destroy: 0 }, emulatorWorkarounds: prepared[stack].gaps };
+    }, STEP_TIMEOUT_MS);
+
+    test("3. a plan right after apply reports no changes for both stacks", () => {
+      for (const stack of [names.stateStack, names.stack]) {
+        const plan = timed(() => runTerraform(tools, work(stack), ["plan", "-detailed-exitcode", "-input=false", "-no-color"]));
+        // -detailed-exitcode: 0 = no changes, 2 = changes (the diff is in stdout), 1 = error.
+        expect({ stack, status: plan.result.status, diff: plan.result.status === 0 ? "" : plan.result.stdout + plan.result.stderr }).toEqual({ stack, status: 0, diff: "" });
+        record.stacks[stack].seconds.plan = plan.seconds;
+      }
+    }, STEP_TIMEOUT_MS);
+
+    test("4. the operator's commands run against the applied stack", async () => {
+      const outputs = JSON.parse(runTerraform(tools, work(names.stack), ["output", "-json"]).stdout);
+      const outputsFile = path.join(work(names.stack), "outputs.json");
+      fs.writeFileSync(outputsFile, JSON.stringify({ [names.stack]: Object.fromEntries(Object.entries<{ value: string }>(outputs).map(([k, v]) => [k, v.value])) }));
+      const orders = path.join(work(names.stack), "orders.jsonl");
+      fs.writeFileSync(orders, `${JSON.stringify(SAMPLE_ORDER)}\n`);
+      const operate = (...args: string[]) =>
+        spawnSync("npm", ["run", "--silent", "orders", "--", ...args, "--outputs", outputsFile, "--stack", names.stack], {
+          cwd: ROOT,
+          encoding: "utf8",
+          env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey, AWS_PROFILE: "" },
+        });
+      const publish = operate("publish", orders);
+      expect({ status: publish.status, stdout: publish.stdout, stderr: publish.stderr }).toEqual({ status: 0, stdout: `published 1 of 1 orders to ${outputs.topic_arn.value}\n`, stderr: "" });
+      // SNS delivered it to OrderQueue through the subscription, raw: the body is the order itself.
+      const { sqs } = clients();
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.queue_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+      expect((received.Messages ?? []).map((m) => JSON.parse(m.Body!))).toEqual([SAMPLE_ORDER]);
+      const list = operate("dlq", "list");
+      expect({ status: list.status, stdout: list.stdout, stderr: list.stderr }).toEqual({ status: 0, stdout: "the DLQ is empty\n", stderr: "" });
+    }, STEP_TIMEOUT_MS);
+
+    test("5. destroy: refused where the README says, then lifted its way", async () => {
+      const { s3, dynamodb } = clients();
+      const destroy = (stack: string) => timed(() => runTerraform(tools, work(stack), ["destroy", "-auto-approve", "-input=false", "-no-color"]));
+      let pipeline = destroy(names.stack);
+      if (config.production) {
+        // The prod table's deletion protection refuses; the README's way: turn it off, then destroy.
+        expect(pipeline.result.status).toBe(1);
+        expect(pipeline.result.stderr).toMatch(/deletion protection/i);
+        await dynamodb.send(new UpdateTableCommand({ TableName: names.table, DeletionProtectionEnabled: false }));
+        pipeline = destroy(names.stack);
+      }
+      expectSuccess("destroy pipeline", pipeline.result);
+      record.stacks[names.stack].seconds.destroy = pipeline.seconds;
+
+      // The state bucket has prevent_destroy: Terraform refuses before changing anything.
+      const refused = destroy(names.stateStack);
+      expect(refused.result.status).toBe(1);
+      expect(refused.result.stderr).toMatch(/Instance cannot be destroyed[\s\S]*prevent_destroy/);
+      // The README's way: remove prevent_destroy by hand, empty the (versioned) bucket, destroy.
+      const mainFile = path.join(work(names.stateStack), "main.tf.json");
+      const doc = JSON.parse(fs.readFileSync(mainFile, "utf8"));
+      for (const bucket of Object.values<{ lifecycle?: { prevent_destroy?: boolean } }>(doc.resource.aws_s3_bucket)) delete bucket.lifecycle?.prevent_destroy;
+      fs.writeFileSync(mainFile, JSON.stringify(doc, null, 2));
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: config.stateBucket }));
+      const objects = [...(versions.Versions ?? []), ...(versions.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+      if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: config.stateBucket, Delete: { Objects: objects } }));
+      const bootstrap = destroy(names.stateStack);
+      expectSuccess("destroy bootstrap", bootstrap.result);
+      record.stacks[names.stateStack].seconds.destroy = bootstrap.seconds;
+      expect(appliedResources(tools, work(names.stateStack))).toBe(0);
+    }, STEP_TIMEOUT_MS);
+  });
+});
