@@ -54,13 +54,40 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("alarms: %s", (environment) => {
     const statements = JSON.parse(only(json, "aws_kms_key_policy").body.policy).Statement;
     const cloudwatch = statements.find((s: TfJson) => s.Principal?.Service === "cloudwatch.amazonaws.com");
     expect(cloudwatch.Action).toEqual(["kms:GenerateDataKey*", "kms:Decrypt"]);
-    expect(cloudwatch.Condition.ArnLike["aws:SourceArn"][0]).toMatch(new RegExp(`:cloudwatch:${config.region}:.*:alarm:${names.alarmTopic}-\\*$`));
+    const alarmNames = resourcesOf(json, "aws_cloudwatch_metric_alarm").map((a) => a.body.alarm_name).sort();
+    expect(cloudwatch.Condition.ArnLike["aws:SourceArn"].map((arn: string) => arn.split(":alarm:")[1]).sort()).toEqual(alarmNames);
   });
 
   test("only CloudWatch alarms of this stack may publish to the alarm topic", () => {
     const policy = resourcesOf(json, "aws_sns_topic_policy").find((p) => p.body.arn === ref("aws_sns_topic", alarmTopic.name, "arn"))!;
     const allow = JSON.parse(policy.body.policy).Statement.filter((s: TfJson) => s.Effect === "Allow");
     expect(allow).toEqual([expect.objectContaining({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish" })]);
+  });
+});
+
+describe("alarm policies never admit another environment's alarms (a shared account)", () => {
+  /** IAM's ArnLike: `*` matches any run of characters, `?` one character. */
+  const arnLike = (pattern: string, arn: string) => new RegExp(`^${pattern.split("*").map((p) => p.split("?").map((q) => q.replace(/[.+^${}()|[\]\\]/g, "\\$&")).join(".")).join(".*")}$`).test(arn);
+  const account = "123456789012";
+  const stacks = Object.keys(TEST_ENVIRONMENTS).map((environment) => {
+    const config = resolveEnvironment(settingsFrom({ ...TEST_ENVIRONMENTS[environment], ORDER_ACCOUNT_ID: account, ORDER_REGION: "us-east-1" }));
+    const json = synthOrderStack(config);
+    const alarms = resourcesOf(json, "aws_cloudwatch_metric_alarm").map((a) => `arn:aws:cloudwatch:us-east-1:${account}:alarm:${a.body.alarm_name}`);
+    const keyStatement = JSON.parse(only(json, "aws_kms_key_policy").body.policy).Statement.find((s: TfJson) => s.Principal?.Service === "cloudwatch.amazonaws.com");
+    const topicPolicy = resourcesOf(json, "aws_sns_topic_policy").map((p) => JSON.parse(p.body.policy)).find((p) => p.Statement.some((s: TfJson) => s.Principal?.Service === "cloudwatch.amazonaws.com"));
+    const topicStatement = topicPolicy.Statement.find((s: TfJson) => s.Effect === "Allow");
+    const patterns: string[] = [...keyStatement.Condition.ArnLike["aws:SourceArn"], ...topicStatement.Condition.ArnEquals["aws:SourceArn"]].map((p: string) =>
+      p.replace("${data.aws_partition.partition.partition}", "aws"),
+    );
+    return { environment, alarms, patterns };
+  });
+
+  test.each(stacks.map((s) => s.environment))("%s: its key and alarm-topic policies admit its own six alarms and no other", (environment) => {
+    const own = stacks.find((s) => s.environment === environment)!;
+    expect(own.alarms).toHaveLength(6);
+    for (const alarm of own.alarms) expect(own.patterns.some((p) => arnLike(p, alarm))).toBe(true);
+    const foreign = stacks.filter((s) => s.environment !== environment).flatMap((s) => s.alarms);
+    expect(foreign.filter((alarm) => own.patterns.some((p) => arnLike(p, alarm)))).toEqual([]);
   });
 });
 

@@ -44,3 +44,36 @@ describe("configuration errors say what to set", () => {
     expect(() => resolve(env)).toThrow(message);
   });
 });
+
+describe("bootstrap state across environments (cdktf synth prunes the stack folders it did not produce)", () => {
+  test("npx cdktf synth for dev, then for staging, leaves dev's bootstrap state in place", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const fs = require("node:fs") as typeof import("node:fs");
+    const os = require("node:os") as typeof import("node:os");
+    const path = require("node:path") as typeof import("node:path");
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-bootstrap-"));
+    const out = path.join(work, "cdktf.out");
+    const stateDir = path.join(work, "terraform-state");
+    const synth = (env: NodeJS.ProcessEnv) => {
+      const result = spawnSync("npx", ["cdktf", "synth", "--output", out], {
+        cwd: path.join(__dirname, ".."),
+        encoding: "utf8",
+        env: { ...process.env, CHECKPOINT_DISABLE: "1", ORDER_ENV: "", ORDER_BOOTSTRAP_STATE_DIR: stateDir, ...env },
+      });
+      expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+    };
+    try {
+      synth({});
+      const devBackend = JSON.parse(fs.readFileSync(path.join(out, "stacks", "OrderStateStack", "cdk.tf.json"), "utf8")).terraform.backend.local.path;
+      expect(devBackend).toBe(path.join(stateDir, "terraform.OrderStateStack.tfstate"));
+      // What `cdktf deploy OrderStateStack` leaves behind: the only record of the state bucket.
+      fs.mkdirSync(stateDir, { recursive: true });
+      fs.writeFileSync(devBackend, '{"version":4,"resources":[]}');
+      synth({ ORDER_ENV: "staging", ORDER_STATE_BUCKET: "example-order-tfstate-staging" });
+      expect(fs.existsSync(path.join(out, "stacks", "OrderStateStack"))).toBe(false); // cdktf pruned dev's folder...
+      expect(fs.readFileSync(devBackend, "utf8")).toBe('{"version":4,"resources":[]}'); // ...but not its state
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { byName, only, ref, resourcesOf, synthOrderStack, synthStateStack, testConfig, TfJson } from "./support/stacks";
 
 describe("OrderSystemStack wiring (references followed in the synthesized JSON)", () => {
@@ -122,7 +123,36 @@ describe("environments", () => {
 
   test("the state stack keeps its own state locally and creates the configured bucket", () => {
     const json = synthStateStack(testConfig("staging"));
-    expect(json.terraform.backend).toEqual({ local: { path: "terraform.OrderStateStack-staging.tfstate" } });
+    // Absolute, in the project's terraform-state folder: outside cdktf.out, which `cdktf synth` prunes.
+    expect(json.terraform.backend).toEqual({ local: { path: path.resolve("terraform-state", "terraform.OrderStateStack-staging.tfstate") } });
     expect(only(json, "aws_s3_bucket").body.bucket).toBe("example-order-tfstate-staging");
+  });
+});
+
+describe("deploy-day safeguards", () => {
+  test.each(["dev", "staging", "prod"])("%s: both stacks declare the Terraform version use_lockfile needs", (environment) => {
+    for (const json of [synthOrderStack(testConfig(environment)), synthStateStack(testConfig(environment))]) {
+      expect(json.terraform.required_version).toBe(">= 1.10");
+    }
+  });
+
+  test("prod reserves exactly the mapping's maximum concurrency, so other functions cannot throttle its polls; dev and staging do not", () => {
+    const reserved = (environment: string) => {
+      const json = synthOrderStack(testConfig(environment));
+      return { reserved: only(json, "aws_lambda_function").body.reserved_concurrent_executions, maximum: only(json, "aws_lambda_event_source_mapping").body.scaling_config.maximum_concurrency };
+    };
+    expect(reserved("prod")).toEqual({ reserved: 5, maximum: 5 });
+    expect(reserved("dev").reserved).toBeUndefined();
+    expect(reserved("staging").reserved).toBeUndefined();
+  });
+
+  test("every alarm is created after the topic and key policies that let CloudWatch notify", () => {
+    const json = synthOrderStack(testConfig("dev"));
+    const alarmTopic = byName(json, "aws_sns_topic", "OrderAlarms");
+    const topicPolicy = resourcesOf(json, "aws_sns_topic_policy").find((p) => p.body.arn === ref("aws_sns_topic", alarmTopic.name, "arn"))!;
+    const keyPolicy = only(json, "aws_kms_key_policy");
+    for (const alarm of resourcesOf(json, "aws_cloudwatch_metric_alarm")) {
+      expect(alarm.body.depends_on).toEqual(expect.arrayContaining([`aws_sns_topic_policy.${topicPolicy.name}`, `aws_kms_key_policy.${keyPolicy.name}`]));
+    }
   });
 });

@@ -24,6 +24,8 @@ describe("the GitHub workflow", () => {
     const test = main.jobs.test;
     expect(runs(test)).toMatch(/^npm ci$/m);
     expect(runs(test)).toMatch(/^npm test$/m);
+    // The deploy proof on moto and Checkov, as in .ci/run.
+    expect(runs(test)).toMatch(/^npm run setup:python\nnpm run test:deploy$/m);
     expect(runs(test)).toMatch(/npx cdktf synth/);
     expect(uses(test, "hashicorp/setup-terraform")?.with.terraform_version).toBeDefined();
     // The offline Terraform proof needs the AWS provider from a local mirror.

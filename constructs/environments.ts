@@ -1,3 +1,5 @@
+import * as path from "node:path";
+
 /**
  * Environments and the names derived from them: the one place where a resource name is made.
  * An environment is picked by `ORDER_ENV` (or the `environment` context in cdktf.json).
@@ -24,14 +26,20 @@ interface EnvironmentProfile {
   readonly production: boolean;
   readonly defaultRegion: string;
   readonly logRetentionDays: number;
+  /**
+   * Reserve the function's concurrency (as much as the event source mapping's maximum concurrency), so
+   * other functions of the account cannot starve it: with maxReceiveCount 3, throttled polls count as
+   * receives and would dead-letter good orders.
+   */
+  readonly reservesConcurrency: boolean;
   /** Where no state bucket is configured, this one is used; production requires an explicit one. */
   readonly defaultStateBucket?: string;
 }
 
 const PROFILES: Record<string, EnvironmentProfile> = {
-  dev: { production: false, defaultRegion: "us-east-1", logRetentionDays: 14, defaultStateBucket: "order-system-tfstate-dev" },
-  staging: { production: false, defaultRegion: "us-east-1", logRetentionDays: 30 },
-  prod: { production: true, defaultRegion: "us-east-1", logRetentionDays: 90 },
+  dev: { production: false, defaultRegion: "us-east-1", logRetentionDays: 14, reservesConcurrency: false, defaultStateBucket: "order-system-tfstate-dev" },
+  staging: { production: false, defaultRegion: "us-east-1", logRetentionDays: 30, reservesConcurrency: false },
+  prod: { production: true, defaultRegion: "us-east-1", logRetentionDays: 90, reservesConcurrency: true },
 };
 
 export const DEFAULT_ENVIRONMENT = "dev";
@@ -44,7 +52,15 @@ export const CONFIG_VARIABLES = {
   accountId: "ORDER_ACCOUNT_ID",
   stateBucket: "ORDER_STATE_BUCKET",
   alarmEmail: "ORDER_ALARM_EMAIL",
+  bootstrapStateDir: "ORDER_BOOTSTRAP_STATE_DIR",
 } as const;
+
+/**
+ * Where each environment's bootstrap stack keeps its local state, unless ORDER_BOOTSTRAP_STATE_DIR says
+ * otherwise: a folder of the project, outside cdktf.out, because `cdktf synth` deletes every stack
+ * folder the current synthesis does not produce (synthesizing staging would delete dev's state).
+ */
+export const DEFAULT_BOOTSTRAP_STATE_DIR = "terraform-state";
 
 export interface EnvironmentConfig {
   readonly name: string;
@@ -54,7 +70,11 @@ export interface EnvironmentConfig {
   readonly accountId?: string;
   readonly stateBucket: string;
   readonly logRetentionDays: number;
+  /** Whether the function reserves the event source mapping's maximum concurrency. */
+  readonly reservesConcurrency: boolean;
   readonly alarmEmail?: string;
+  /** Absolute path of the bootstrap stack's local state file; outside cdktf.out, one per environment. */
+  readonly bootstrapStatePath: string;
   readonly names: ResourceNames;
 }
 
@@ -126,7 +146,9 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
     accountId,
     stateBucket,
     logRetentionDays: profile.logRetentionDays,
+    reservesConcurrency: profile.reservesConcurrency,
     alarmEmail,
+    bootstrapStatePath: path.resolve(setting("bootstrapStateDir") ?? DEFAULT_BOOTSTRAP_STATE_DIR, `terraform.${resourceNames(name).stateStack}.tfstate`),
     names: resourceNames(name),
   };
 }

@@ -2,6 +2,7 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
 import { PIPELINE_DEFAULTS, requireThat } from "./settings";
@@ -21,12 +22,14 @@ export interface OrderAlarmsProps {
   readonly deadLetterQueueName: string;
   readonly deliveryDeadLetterQueueName: string;
   readonly functionName: string;
+  /** The key policy that lets CloudWatch use the alarm topic's key; alarms are created after it. @default none */
+  readonly keyPolicy?: ITerraformDependable;
   /** Alarm when OrderQueue's oldest message is older than this. @default PIPELINE_DEFAULTS.backlogAgeAlarmSeconds */
   readonly backlogAgeSeconds?: number;
 }
 
 interface AlarmSpec {
-  readonly id: string;
+  readonly id: AlarmId;
   readonly description: string;
   readonly namespace: string;
   readonly metricName: string;
@@ -37,9 +40,17 @@ interface AlarmSpec {
   readonly threshold: number;
 }
 
-/** The CloudWatch alarm ARNs a topic or key policy admits, built from the alarm-name prefix (no cycle). */
-export function alarmArnPattern(props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId" | "alarmTopicName">): string {
-  return `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${props.alarmTopicName}-*`;
+/** The alarms this construct creates; each is named `<alarm topic name>-<id>`. */
+export const ALARM_IDS = ["dlq-not-empty", "delivery-dlq-not-empty", "backlog-age", "function-errors", "function-throttles", "sns-delivery-failures"] as const;
+type AlarmId = (typeof ALARM_IDS)[number];
+
+/**
+ * The exact ARNs of this stack's alarms, built from their names (no reference cycle), for the topic and
+ * key policies that admit CloudWatch. Exact, not a wildcard: `OrderAlarms-*` would also admit
+ * `OrderAlarms-staging-...` and `OrderAlarms-prod-...` of other environments in a shared account.
+ */
+export function alarmArns(props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId" | "alarmTopicName">): string[] {
+  return ALARM_IDS.map((id) => `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${props.alarmTopicName}-${id}`);
 }
 
 /**
@@ -72,7 +83,7 @@ export class OrderAlarms extends Construct {
           Principal: { Service: "cloudwatch.amazonaws.com" },
           Action: "sns:Publish",
           Resource: this.alarmTopic.arn,
-          Condition: { ArnLike: { "aws:SourceArn": alarmArnPattern(props) }, StringEquals: { "aws:SourceAccount": props.accountId } },
+          Condition: { ArnEquals: { "aws:SourceArn": alarmArns(props) }, StringEquals: { "aws:SourceAccount": props.accountId } },
         },
         denyInsecureTransport("sns:Publish", this.alarmTopic.arn),
       ]),
@@ -166,6 +177,8 @@ export class OrderAlarms extends Construct {
           treatMissingData: "notBreaching",
           alarmActions: [this.alarmTopic.arn],
           okActions: [this.alarmTopic.arn],
+          // An alarm that fires before CloudWatch may publish (topic policy) or encrypt (key policy) loses its notification.
+          dependsOn: [this.alarmTopicPolicy, ...(props.keyPolicy ? [props.keyPolicy] : [])],
         }),
     );
   }

@@ -4,13 +4,13 @@ import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
 import { EnvironmentConfig } from "./environments";
-import { alarmArnPattern, OrderAlarms } from "./order-alarms";
+import { alarmArns, OrderAlarms } from "./order-alarms";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
 import { OrderSubscription } from "./order-subscription";
 import { OrderTopic } from "./order-topic";
 import { OrdersTable } from "./orders-table";
-import { PIPELINE_DEFAULTS } from "./settings";
+import { PIPELINE_DEFAULTS, REQUIRED_TERRAFORM_VERSION } from "./settings";
 
 export interface OrderSystemStackProps {
   readonly config: EnvironmentConfig;
@@ -44,11 +44,12 @@ export class OrderSystemStack extends TerraformStack {
     });
     // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed prop for it.
     this.addOverride("terraform.backend.s3.use_lockfile", true);
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
 
     // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
     const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
-    const alarmArns = alarmArnPattern({ ...aws, region: config.region, alarmTopicName: names.alarmTopic });
-    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn], cloudWatchAlarmArns: [alarmArns] });
+    const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region, alarmTopicName: names.alarmTopic });
+    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn], cloudWatchAlarmArns });
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
     this.queue = new OrderQueue(this, "OrderQueue", {
       queueName: names.queue,
@@ -82,6 +83,7 @@ export class OrderSystemStack extends TerraformStack {
       batchSize: settings.batchSize,
       batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
       maximumConcurrency: settings.maximumConcurrency,
+      reservedConcurrency: config.reservesConcurrency ? settings.maximumConcurrency : undefined,
     });
 
     this.alarms = new OrderAlarms(this, "Alarms", {
@@ -96,6 +98,7 @@ export class OrderSystemStack extends TerraformStack {
       deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
       functionName: names.function,
       backlogAgeSeconds: settings.backlogAgeAlarmSeconds,
+      keyPolicy: this.key.keyPolicy,
     });
 
     new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });

@@ -24,6 +24,9 @@ export const PIPELINE_DEFAULTS = {
   kmsDataKeyReusePeriodSeconds: 300,
 } as const;
 
+/** The Terraform CLI the stacks need: the S3 backend's `use_lockfile` arrived in 1.10. */
+export const REQUIRED_TERRAFORM_VERSION = ">= 1.10";
+
 /** AWS: "set the source queue's visibility timeout to at least six times the timeout you configure on your function". */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 

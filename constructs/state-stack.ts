@@ -2,6 +2,7 @@ import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
 import { EnvironmentConfig } from "./environments";
+import { REQUIRED_TERRAFORM_VERSION } from "./settings";
 import { StateBucket } from "./state-bucket";
 
 export interface StateStackProps {
@@ -10,7 +11,8 @@ export interface StateStackProps {
 
 /**
  * Bootstrap: creates the S3 bucket the OrderSystemStack keeps its state in. Its own (small) state
- * stays in a local file, so a new user goes from zero to a remote backend with cdktf alone.
+ * stays in a local file (`terraform-state/` of the project by default), so a new user goes from zero
+ * to a remote backend with cdktf alone.
  */
 export class StateStack extends TerraformStack {
   public readonly stateBucket: StateBucket;
@@ -19,7 +21,9 @@ export class StateStack extends TerraformStack {
     const { config } = props;
     super(scope, config.names.stateStack);
     configureAws(this, config);
-    new LocalBackend(this, { path: `terraform.${config.names.stateStack}.tfstate` });
+    // An absolute path outside cdktf.out: synthesizing another environment must never delete this state.
+    new LocalBackend(this, { path: config.bootstrapStatePath });
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
     this.stateBucket = new StateBucket(this, "StateBucket", { bucketName: config.stateBucket });
     new TerraformOutput(this, "state_bucket", { value: this.stateBucket.bucketName });
   }

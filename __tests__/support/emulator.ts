@@ -105,6 +105,8 @@ export function prepareForEmulator(stackDir: string, workDir: string, endpoint: 
     skip_metadata_api_check: "true",
     endpoints: [Object.fromEntries(SERVICES.map((service) => [service, endpoint]))],
   }));
+  // The bootstrap's local state stays with this copy, not in the project's terraform-state folder.
+  if (emulated.terraform?.backend?.local) emulated.terraform.backend.local.path = path.join(workDir, "terraform.tfstate");
   const gaps = applyEmulatorWorkarounds(emulated);
   fs.writeFileSync(path.join(workDir, "main.tf.json"), JSON.stringify(emulated, null, 2));
   if (!emulated.terraform?.backend?.s3) return { gaps };
