@@ -8,7 +8,7 @@ const ROOT = path.join(__dirname, "..");
 /** Runs node in a fresh process (no in-process memo), as separate `npm run build` / synth runs do. */
 const node = (script: string) => execFileSync(process.execPath, ["-r", "esbuild-register", "-e", script], { cwd: ROOT, encoding: "utf8" }).trim();
 
-test("npm run build's bundle is CommonJS whose index.js exports handler (contract 4)", () => {
+test("npm run build's bundle is CommonJS whose index.js exports handler, the entry Terraform deploys as index.handler", () => {
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   expect(path.basename(bundle)).toBe("index.js");
   expect(node(`process.stdout.write(typeof require(${JSON.stringify(bundle)}).handler)`)).toBe("function");

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { capturingLogs, useHandlerWithTable } from "./support/handler";
 import { snsEnvelope, sqsRecord } from "./support/orders";
 
-/** An oracle written apart from the handler's schema: what contract 8 says is a valid order. */
+/** An oracle written apart from the handler's schema: what the order schema (README, "The order processor") says is a valid order. */
 const STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;

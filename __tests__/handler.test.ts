@@ -26,7 +26,7 @@ describe("the built order processor against dynalite", () => {
     const { result, lines } = await run(event);
     // Assess
     expect(result.batchItemFailures).toEqual([]);
-    // Exactly the validated fields, with their JSON types (contract 9).
+    // Exactly the validated fields, with their JSON types: nothing else is stored.
     expect(await stored("O9876")).toEqual(SAMPLE_ORDER);
     expect(lines.find((l) => l.message === "order stored")).toMatchObject({ outcome: "stored", orderId: "O9876", messageId: event.Records[0].messageId });
   });

@@ -46,7 +46,7 @@ describe("parseOrderBody", () => {
   });
 });
 
-describe("schema boundaries (contract 8)", () => {
+describe("schema boundaries of every order field", () => {
   const valid = (o: Record<string, unknown>) => () => parseOrderBody(body(order(o)));
   test.each([
     { orderId: "a".repeat(64) },

@@ -28,7 +28,7 @@ async function run(options: RunOptions) {
 const items = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
 const body = (o: unknown) => JSON.stringify(o);
 
-describe("npm start: the default run (contract 2)", () => {
+describe("npm start: the default run (sample order stored, invalid one dead-lettered, nothing lost)", () => {
   test("stores the sample order, dead-letters the invalid one after exactly 3 receives, loses nothing", async () => {
     // Prepare
     const exportFile = path.join(work, "default-items.jsonl");

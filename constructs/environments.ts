@@ -5,7 +5,7 @@ import * as path from "node:path";
  * An environment is picked by `ORDER_ENV` (or the `environment` context in cdktf.json).
  */
 
-/** Names the product knows (contract 11); every environment's names derive from these. */
+/** Names the product knows (OrderTopic, OrderQueue, DLQ, Orders, OrderSystemStack); every environment's names derive from these. */
 export const BASE_NAMES = {
   stack: "OrderSystemStack",
   stateStack: "OrderStateStack",

@@ -8,7 +8,7 @@ import * as path from "node:path";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 
-/** The order processor's source entry and the (git-ignored) folder its bundle is written to (contract 4). */
+/** The order processor's source entry and the (git-ignored) folder its bundle is written to: a CommonJS index.js exporting handler. */
 export const ORDER_PROCESSOR = {
   entry: path.join(PROJECT_ROOT, "lambda", "index.ts"),
   outdir: path.join(PROJECT_ROOT, "dist", "order-processor"),

@@ -8,7 +8,7 @@ export interface OrdersTableProps {
   readonly deletionProtection?: boolean;
 }
 
-/** The partition key every order is stored under (contract 9). */
+/** The partition key every order is stored under: one item per orderId. */
 export const ORDER_KEY = "orderId";
 
 /** The Orders table: on-demand, encrypted, point-in-time recoverable. */

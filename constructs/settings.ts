@@ -4,7 +4,7 @@
  * synthesized stack, never from here.
  */
 export const PIPELINE_DEFAULTS = {
-  /** Three attempts, the product requirement (contract 10). */
+  /** Three attempts, the product requirement: a message that fails three receives moves to the DLQ. */
   maxReceiveCount: 3,
   /** Records handed to one invocation. */
   batchSize: 10,

@@ -8,7 +8,7 @@ const DEADLINE_MARGIN_MS = 2_000;
 
 /**
  * The order processor: validates and stores every record of an SQS batch concurrently and reports
- * the ones it could not store as partial batch failures, so SQS retries only those (contract 6).
+ * the ones it could not store as partial batch failures, so SQS retries only those; a record is never silently acknowledged.
  */
 export async function handler(event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> {
   const tableName = process.env.TABLE_NAME;

@@ -1,12 +1,12 @@
 import * as z from "zod/mini";
 
-/** Order statuses a stored order may have (contract 8). */
+/** Order statuses a stored order may have. */
 export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const identifier = z.string({ error: "is required and must be a string" }).check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
 
-/** The order schema of contract 8; unknown fields are dropped by parsing. Each rule says what is expected. */
+/** The order schema (README, "The order processor"); unknown fields are dropped by parsing. Each rule says what is expected. */
 export const OrderSchema = z.object({
   orderId: identifier,
   userId: identifier,
@@ -31,7 +31,7 @@ export class InvalidOrderError extends Error {
 
 /**
  * The order carried by an SQS message body: the SNS notification envelope (subscription without raw
- * delivery) or the order JSON itself (raw delivery), contract 7.
+ * delivery) or the order JSON itself (raw delivery); both are accepted.
  */
 export function parseOrderBody(body: string): Order {
   let payload = parseJson(body, "message body");

@@ -10,7 +10,7 @@ export type StoreOutcome = "stored" | "duplicate" | "stale";
 const MAX_WRITE_ATTEMPTS = 5;
 
 // Module scope: one client (and its connection pool) per execution environment. The endpoint comes
-// from the SDK's standard AWS_ENDPOINT_URL(_DYNAMODB) variables, never from code (contract 5).
+// from the SDK's standard AWS_ENDPOINT_URL(_DYNAMODB) variables, never from code.
 // Three attempts with short timeouts keep a batch well inside the function timeout.
 const client = DynamoDBDocumentClient.from(
   new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
@@ -22,8 +22,8 @@ export class ConcurrentUpdateError extends Error {
 }
 
 /**
- * Stores an order with conditional writes only, and the item holds exactly the validated fields
- * (contract 9). The first write inserts if the order is new. If it exists, DynamoDB returns the
+ * Stores an order with conditional writes only, and the item holds exactly the validated fields.
+ * The first write inserts if the order is new. If it exists, DynamoDB returns the
  * stored item with the failed condition (no read): an equal or older incoming instant changes
  * nothing; a strictly newer one replaces the item on condition that the stored timestamp is still
  * the one compared against, so concurrent updates can never let an older state win.

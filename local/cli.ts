@@ -1,5 +1,5 @@
 /**
- * `npm start -- [options]`: runs the synthesized order pipeline on this machine (contract 2).
+ * `npm start -- [options]`: runs the synthesized order pipeline on this machine; its last line is the summary JSON.
  * The programmatic entry `runOffline` is what the end-to-end tests drive.
  */
 import { spawnSync } from "node:child_process";
@@ -13,7 +13,7 @@ import { traceWriter } from "./trace";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 
-/** The sample order of contract 8, and an invalid one (quantity as a string) to show the DLQ. */
+/** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
 export const DEFAULT_BODIES = [
   `{"orderId":"O9876","userId":"U432","itemName":"Tablet","quantity":3,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
   `{"orderId":"O9877","userId":"U432","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:41:00Z"}`,

@@ -43,7 +43,7 @@ export type PipelineEvent =
   | { type: "redriven"; from: string; to: string; count: number }
   | { type: "log"; line: string };
 
-/** The run's accounting (contract 2). */
+/** The run's accounting: published = processed + dead-lettered + lost. */
 export interface PipelineSummary {
   published: number;
   processed: number;

@@ -1,7 +1,7 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 
-/** The sample order of contract 8. */
+/** The sample order the README shows: stored by `npm start`. */
 export const SAMPLE_ORDER = {
   orderId: "O9876",
   userId: "U432",
