@@ -164,7 +164,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       if (config.production) {
         // The prod table's deletion protection refuses; the README's way: turn it off, then destroy.
         expect(pipeline.result.status).toBe(1);
-        expect(pipeline.result.stderr).toMatch(/deletion protection/i);
+        expect(pipeline.result.stderr).toMatch(/DeleteTable[\s\S]*(deletion protection|DeletionProtectionEnabled)/i);
         await dynamodb.send(new UpdateTableCommand({ TableName: names.table, DeletionProtectionEnabled: false }));
         pipeline = destroy(names.stack);
       }
