@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { OrderAlarms, OrderSystemStack, resolveEnvironment, settingsFrom } from "../constructs";
+import { ALARM_IDS } from "../constructs/order-alarms";
 import { runOffline } from "../local/cli";
 import { saveEnv } from "./support/handler";
 import { byName, only, ref, resourcesOf, synthOrderStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "./support/stacks";
@@ -30,7 +31,7 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("alarms: %s", (environment) => {
     alarms.find((a) => a.body.metric_name === metric && JSON.stringify(a.body.dimensions) === JSON.stringify(dimension))?.body;
 
   test("every alarm notifies the alarm topic on alarm and on recovery, and says what it means", () => {
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(ALARM_IDS.length);
     for (const { body } of alarms) {
       expect(body.alarm_actions).toEqual([ref("aws_sns_topic", alarmTopic.name, "arn")]);
       expect(body.ok_actions).toEqual([ref("aws_sns_topic", alarmTopic.name, "arn")]);
@@ -46,6 +47,8 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("alarms: %s", (environment) => {
     expect(alarm("Errors", { FunctionName: names.function })).toMatchObject({ namespace: "AWS/Lambda", threshold: 0 });
     expect(alarm("Throttles", { FunctionName: names.function })).toMatchObject({ namespace: "AWS/Lambda", threshold: 0 });
     expect(alarm("NumberOfNotificationsFailed", { TopicName: names.topic })).toMatchObject({ namespace: "AWS/SNS", threshold: 0 });
+    // Deliveries SNS could not even move to the delivery DLQ are lost: operators must hear of the first one.
+    expect(alarm("NumberOfNotificationsFailedToRedriveToDlq", { TopicName: names.topic })).toMatchObject({ namespace: "AWS/SNS", threshold: 0, statistic: "Sum" });
     expect(alarm("ApproximateNumberOfMessagesVisible", { QueueName: names.deadLetterQueue })?.alarm_description).toMatch(/npm run orders -- dlq redrive/);
   });
 
@@ -82,9 +85,9 @@ describe("alarm policies never admit another environment's alarms (a shared acco
     return { environment, alarms, patterns };
   });
 
-  test.each(stacks.map((s) => s.environment))("%s: its key and alarm-topic policies admit its own six alarms and no other", (environment) => {
+  test.each(stacks.map((s) => s.environment))("%s: its key and alarm-topic policies admit its own alarms and no other", (environment) => {
     const own = stacks.find((s) => s.environment === environment)!;
-    expect(own.alarms).toHaveLength(6);
+    expect(own.alarms).toHaveLength(ALARM_IDS.length);
     for (const alarm of own.alarms) expect(own.patterns.some((p) => arnLike(p, alarm))).toBe(true);
     const foreign = stacks.filter((s) => s.environment !== environment).flatMap((s) => s.alarms);
     expect(foreign.filter((alarm) => own.patterns.some((p) => arnLike(p, alarm)))).toEqual([]);

@@ -7,7 +7,7 @@
  */
 import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
-import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -135,7 +135,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       }
     }, STEP_TIMEOUT_MS);
 
-    test("4. the operator's commands run against the applied stack", async () => {
+    test("4. the operator's commands run against the applied stack: publish, dlq list, delivery-dlq move", async () => {
       const outputs = JSON.parse(runTerraform(tools, work(names.stack), ["output", "-json"]).stdout);
       const outputsFile = path.join(work(names.stack), "outputs.json");
       fs.writeFileSync(outputsFile, JSON.stringify({ [names.stack]: Object.fromEntries(Object.entries<{ value: string }>(outputs).map(([k, v]) => [k, v.value])) }));
@@ -155,6 +155,19 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       expect((received.Messages ?? []).map((m) => JSON.parse(m.Body!))).toEqual([SAMPLE_ORDER]);
       const list = operate("dlq", "list");
       expect({ status: list.status, stdout: list.stdout, stderr: list.stderr }).toEqual({ status: 0, stdout: "the DLQ is empty\n", stderr: "" });
+      // What SNS could not deliver goes back to OrderQueue with the delivery-DLQ command.
+      const stranded = [1, 2, 3].map((n) => JSON.stringify({ ...SAMPLE_ORDER, orderId: `STRANDED${n}` }));
+      for (const body of stranded) await sqs.send(new SendMessageCommand({ QueueUrl: outputs.delivery_dlq_url.value, MessageBody: body }));
+      const move = operate("delivery-dlq", "move");
+      expect({ status: move.status, stdout: move.stdout, stderr: move.stderr }).toEqual({
+        status: 0,
+        stdout: `moved 3 messages from ${outputs.delivery_dlq_url.value} to ${outputs.queue_url.value}\n`,
+        stderr: "",
+      });
+      const requeued = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.queue_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+      expect((requeued.Messages ?? []).map((m) => m.Body).sort()).toEqual(stranded);
+      const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.delivery_dlq_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      expect(left.Messages ?? []).toEqual([]);
     }, STEP_TIMEOUT_MS);
 
     test("5. destroy: refused where the README says, then lifted its way", async () => {

@@ -1,6 +1,14 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -21,6 +29,7 @@ const OUTPUTS = {
   dlq_arn: "arn:aws:sqs:eu-west-1:123456789012:DLQ",
   table_name: "Orders",
   function_name: "OrderProcessor",
+  delivery_dlq_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/OrderTopicDeliveryDLQ",
 };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-cli-"));
 const outputsFile = path.join(work, "outputs.json");
@@ -152,6 +161,27 @@ describe("orders dlq", () => {
   });
 });
 
+describe("delivery-dlq move (the moves against a real SQS API run in the deploy proof on moto)", () => {
+  // A send that SQS rejects for one entry cannot be produced by moto on demand; this is the fault that matters.
+  test("deletes only what was sent: a message whose send failed stays in the delivery DLQ, exit 1", async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "2" } });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1", Body: "{}" }, { MessageId: "m2", ReceiptHandle: "r2", Body: "{}" }] })
+      .resolves({ Messages: [] });
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: "0", MessageId: "n1", MD5OfMessageBody: "" }], Failed: [{ Id: "1", Code: "InternalError", SenderFault: false, Message: "try again" }] });
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: "0" }] });
+    const out = io();
+    expect(await run(["delivery-dlq", "move"], out)).toBe(1);
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0].args[0].input.QueueUrl).toBe(OUTPUTS.queue_url);
+    expect(sqs.commandCalls(DeleteMessageBatchCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: OUTPUTS.delivery_dlq_url, Entries: [{ Id: "0", ReceiptHandle: "r1" }] }]);
+    expect(out.lines).toEqual([
+      "not moved (stays in the delivery DLQ): m2 InternalError try again",
+      `moved 1 messages from ${OUTPUTS.delivery_dlq_url} to ${OUTPUTS.queue_url}; 1 not moved, run the command again`,
+    ]);
+  });
+});
+
 describe("errors say exactly what to run", () => {
   test("missing outputs", async () => {
     await expect(runOrders(["smoke", "--outputs", path.join(work, "none.json")], io(), {})).rejects.toThrow(
@@ -173,6 +203,6 @@ describe("errors say exactly what to run", () => {
     const out = io();
     expect(await runOrders(["--help"], out, {})).toBe(0);
     expect(out.lines).toEqual([ORDERS_USAGE]);
-    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive"]) expect(ORDERS_USAGE).toContain(command);
+    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive", "delivery-dlq move"]) expect(ORDERS_USAGE).toContain(command);
   });
 });

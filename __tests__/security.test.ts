@@ -1,4 +1,4 @@
-import { asList, only, policiesOf, resourcesOf, synthOrderStack, synthStateStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "./support/stacks";
+import { asList, byName, only, policiesOf, resourcesOf, synthOrderStack, synthStateStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "./support/stacks";
 
 /**
  * Security rules checked on every environment's synthesized JSON. The one exemption is AWS's
@@ -32,13 +32,16 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
     expect(resourcesOf(stacks.order, "aws_iam_role_policy")).toHaveLength(1);
   });
 
-  test("every topic and queue is encrypted with the customer-managed key", () => {
+  test("every topic and queue is encrypted with the customer-managed key, but the delivery DLQ with SSE-SQS", () => {
     const key = only(stacks.order, "aws_kms_key").name;
-    const encrypted = [...resourcesOf(stacks.order, "aws_sns_topic"), ...resourcesOf(stacks.order, "aws_sqs_queue")];
-    expect(encrypted.length).toBe(5);
+    const deliveryDlq = byName(stacks.order, "aws_sqs_queue", config.names.deliveryDeadLetterQueue);
+    const encrypted = [...resourcesOf(stacks.order, "aws_sns_topic"), ...resourcesOf(stacks.order, "aws_sqs_queue")].filter((r) => r.name !== deliveryDlq.name);
+    expect(encrypted.length).toBe(4);
     for (const { name, body } of encrypted) {
       expect({ name, key: body.kms_master_key_id }).toEqual({ name, key: `\${aws_kms_key.${key}.key_id}` });
     }
+    // Independent of that key, so a broken key or key policy cannot also stop the redrive of failed deliveries.
+    expect({ sse: deliveryDlq.body.sqs_managed_sse_enabled, key: deliveryDlq.body.kms_master_key_id }).toEqual({ sse: true, key: undefined });
   });
 
   test("every topic, queue and bucket policy denies requests without TLS", () => {

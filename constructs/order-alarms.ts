@@ -41,7 +41,15 @@ interface AlarmSpec {
 }
 
 /** The alarms this construct creates; each is named `<alarm topic name>-<id>`. */
-export const ALARM_IDS = ["dlq-not-empty", "delivery-dlq-not-empty", "backlog-age", "function-errors", "function-throttles", "sns-delivery-failures"] as const;
+export const ALARM_IDS = [
+  "dlq-not-empty",
+  "delivery-dlq-not-empty",
+  "backlog-age",
+  "function-errors",
+  "function-throttles",
+  "sns-delivery-failures",
+  "sns-redrive-to-dlq-failures",
+] as const;
 type AlarmId = (typeof ALARM_IDS)[number];
 
 /**
@@ -154,6 +162,17 @@ export class OrderAlarms extends Construct {
         description: `${props.topicName} failed to deliver notifications to ${props.queueName}; failed deliveries go to ${props.deliveryDeadLetterQueueName}. Check the queue policy and the KMS key policy.`,
         namespace: "AWS/SNS",
         metricName: "NumberOfNotificationsFailed",
+        dimensions: { TopicName: props.topicName },
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+      },
+      {
+        id: "sns-redrive-to-dlq-failures",
+        description: `${props.topicName} could not move failed deliveries to ${props.deliveryDeadLetterQueueName} either: those orders are lost. Check ${props.deliveryDeadLetterQueueName}'s queue policy (it must allow sns:SendMessage from ${props.topicName}).`,
+        namespace: "AWS/SNS",
+        metricName: "NumberOfNotificationsFailedToRedriveToDlq",
         dimensions: { TopicName: props.topicName },
         statistic: "Sum",
         period: 300,

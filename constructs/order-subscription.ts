@@ -3,7 +3,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { allowSnsDelivery, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import { allowSnsDelivery, denyInsecureTransport, policyDocument } from "./policy";
 import { PIPELINE_DEFAULTS } from "./settings";
 
 export interface OrderSubscriptionProps {
@@ -15,8 +15,6 @@ export interface OrderSubscriptionProps {
   readonly queuePolicy: ITerraformDependable;
   /** Name of the queue that keeps deliveries SNS could not make (e.g. `OrderTopicDeliveryDLQ`). */
   readonly deliveryDeadLetterQueueName: string;
-  /** Id of the customer-managed KMS key the delivery DLQ encrypts with. */
-  readonly kmsKeyId: string;
   /** Deliver the order JSON as the message body instead of the SNS envelope. @default true */
   readonly rawMessageDelivery?: boolean;
 }
@@ -32,12 +30,14 @@ export class OrderSubscription extends Construct {
 
   constructor(scope: Construct, id: string, props: OrderSubscriptionProps) {
     super(scope, id);
-    requireCustomerManagedKey(`OrderSubscription "${id}"`, props.kmsKeyId);
+    // SQS-managed encryption (SSE-SQS), not the stack's key: this queue must still accept what SNS
+    // could not deliver when that key, or SNS's statement in its policy, is what broke. SSE-SQS needs
+    // no key policy; it is the encryption every new SQS queue gets by default, and SNS delivers to it
+    // (https://aws.amazon.com/blogs/compute/announcing-server-side-encryption-with-amazon-simple-queue-service-managed-encryption-keys-sse-sqs-by-default/).
     this.deliveryDeadLetterQueue = new SqsQueue(this, "DeliveryDeadLetterQueue", {
       name: props.deliveryDeadLetterQueueName,
       messageRetentionSeconds: PIPELINE_DEFAULTS.deadLetterRetentionSeconds,
-      kmsMasterKeyId: props.kmsKeyId,
-      kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
+      sqsManagedSseEnabled: true,
     });
     this.deliveryDeadLetterQueuePolicy = new SqsQueuePolicy(this, "DeliveryDeadLetterQueuePolicy", {
       queueUrl: this.deliveryDeadLetterQueue.url,

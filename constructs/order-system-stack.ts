@@ -67,7 +67,6 @@ export class OrderSystemStack extends TerraformStack {
       queueArn: this.queue.queue.arn,
       queuePolicy: this.queue.queuePolicy,
       deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
-      kmsKeyId: this.key.keyId,
     });
     this.table = new OrdersTable(this, "Orders", { tableName: names.table, deletionProtection: config.production });
     this.processor = new OrderProcessor(this, "OrderProcessor", {

@@ -4,7 +4,15 @@
  */
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
@@ -20,6 +28,8 @@ Commands:
   smoke                publish a unique test order and wait until it is in the table (then delete it)
   dlq list             show dead-lettered messages with their receive counts
   dlq redrive          move the DLQ's messages back to OrderQueue (SQS message-move task), with progress
+  delivery-dlq move    move what SNS could not deliver (OrderTopicDeliveryDLQ) to OrderQueue: receive, send,
+                       delete only after the send succeeded (the message-move task does not support this DLQ)
 
 Options:
   --outputs FILE       stack outputs written by cdktf (default outputs.json), made with
@@ -37,6 +47,8 @@ export interface StackOutputs {
   readonly dlq_url: string;
   readonly dlq_arn: string;
   readonly table_name: string;
+  /** The subscription's delivery DLQ (older stacks lack the output). */
+  readonly delivery_dlq_url?: string;
 }
 
 /** A problem the operator can fix; the message says how. Exit code 2. */
@@ -192,6 +204,43 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
   }
 }
 
+/**
+ * Moves what SNS could not deliver back into OrderQueue, at least once and never losing a message:
+ * each batch is received (hidden for a minute), sent to OrderQueue, and deleted from the delivery DLQ
+ * only for the entries whose send succeeded; a failed send stays in the DLQ and reappears. SQS's
+ * message-move task cannot do this: it does not support DLQs whose source is an SNS subscription.
+ * Bodies move as they are: the handler accepts both the raw order and the SNS envelope.
+ */
+export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
+  const from = outputs.delivery_dlq_url;
+  if (!from) throw new OperatorError("The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).");
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] })).catch(friendly);
+  const total = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const bar = (io.progress ?? progress)("delivery-dlq move");
+  let moved = 0;
+  let failed = 0;
+  for (;;) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: from, MaxNumberOfMessages: 10, WaitTimeSeconds: 2, VisibilityTimeout: 60, MessageAttributeNames: ["All"] }));
+    if (Messages.length === 0) break;
+    const sent = await sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: outputs.queue_url, Entries: Messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body!, MessageAttributes: m.MessageAttributes })) }),
+    );
+    const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
+    const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) => delivered.has(entry.Id));
+    if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
+    for (const f of sent.Failed ?? []) io.out(`not moved (stays in the delivery DLQ): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim());
+    moved += done.length;
+    failed += sent.Failed?.length ?? 0;
+    bar.update(moved, Math.max(total, moved), failed ? `${failed} not moved` : undefined);
+    // A failed send would come back after its visibility timeout; stop instead of looping on it.
+    if (failed > 0) break;
+  }
+  bar.clear();
+  io.out(`moved ${moved} messages from ${from} to ${outputs.queue_url}${failed ? `; ${failed} not moved, run the command again` : ""}`);
+  return failed === 0 ? 0 : 1;
+}
+
 export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -233,8 +282,10 @@ export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: N
       return listDeadLetters(outputs(), positive(values.max, 20, "max"), io);
     case "dlq redrive":
       return redrive(outputs(), io);
+    case "delivery-dlq move":
+      return moveDeliveryDeadLetters(outputs(), io);
     default:
-      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive (see --help).`);
+      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move (see --help).`);
   }
 }
 
