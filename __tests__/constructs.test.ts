@@ -225,7 +225,7 @@ describe("OrderProcessor", () => {
 });
 
 describe("StateBucket", () => {
-  const bucket = synth((scope) => new StateBucket(scope, "B", { bucketName: "acme-tfstate" }));
+  const bucket = synth((scope) => new StateBucket(scope, "B", { bucketName: "acme-tfstate", keyAlias: "alias/order-system-state", accountId: "123456789012", partition: "aws" }));
 
   test("is versioned and blocks all public access", () => {
     expect(bucket).toHaveResourceWithProperties(S3BucketVersioningA, { versioning_configuration: { status: "Enabled" } });
@@ -239,7 +239,14 @@ describe("StateBucket", () => {
 
   test("is encrypted, TLS only, and protected from terraform destroy", () => {
     const json = JSON.parse(bucket);
-    expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").body.rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
+    // SSE-KMS with its own rotated customer-managed key, named by the alias the stacks' S3 backend uses.
+    const key = only(json, "aws_kms_key");
+    expect(key.body.enable_key_rotation).toBe(true);
+    expect(only(json, "aws_kms_alias").body).toMatchObject({ name: "alias/order-system-state", target_key_id: `\${aws_kms_key.${key.name}.key_id}` });
+    expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").body.rule[0].apply_server_side_encryption_by_default).toEqual({
+      sse_algorithm: "aws:kms",
+      kms_master_key_id: `\${aws_kms_key.${key.name}.arn}`,
+    });
     expect(JSON.parse(only(json, "aws_s3_bucket_policy").body.policy).Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
     expect(only(json, "aws_s3_bucket").body.lifecycle).toEqual({ prevent_destroy: true });
   });

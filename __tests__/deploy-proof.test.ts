@@ -121,7 +121,12 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       // The state is in the bucket the bootstrap created, and the lock was released.
       const { s3 } = clients();
       const key = `order-system/${config.name}/terraform.tfstate`;
-      await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: key }))).resolves.toMatchObject({ ContentLength: expect.any(Number) });
+      // SSE-KMS under the state key (the backend's kms_key_id), not the SSE-S3 that `encrypt` alone asks for.
+      await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: key }))).resolves.toMatchObject({
+        ContentLength: expect.any(Number),
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: expect.stringMatching(new RegExp(`${names.stateKeyAlias}$|:key/`)),
+      });
       await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: `${key}.tflock` }))).rejects.toMatchObject({ name: "NotFound" });
       record.stacks[stack] = { resources: expected(stack).length, applied, seconds: { apply: apply.seconds, plan: 0, destroy: 0 }, emulatorWorkarounds: prepared[stack].gaps };
     }, STEP_TIMEOUT_MS);
@@ -164,8 +169,13 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
         stdout: `moved 3 messages from ${outputs.delivery_dlq_url.value} to ${outputs.queue_url.value}\n`,
         stderr: "",
       });
-      const requeued = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.queue_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
-      expect((requeued.Messages ?? []).map((m) => m.Body).sort()).toEqual(stranded);
+      // SQS returns a sample of the visible messages per receive: receive until all three are seen.
+      const requeued: string[] = [];
+      for (let attempt = 0; attempt < 10 && requeued.length < stranded.length; attempt++) {
+        const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.queue_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        requeued.push(...(batch.Messages ?? []).map((m) => m.Body!));
+      }
+      expect(requeued.sort()).toEqual(stranded);
       const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: outputs.delivery_dlq_url.value, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       expect(left.Messages ?? []).toEqual([]);
     }, STEP_TIMEOUT_MS);

@@ -82,6 +82,7 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       key: "order-system/dev/terraform.tfstate",
       region: "us-east-1",
       encrypt: true,
+      kms_key_id: "alias/order-system-state",
       use_lockfile: true,
     });
   });
@@ -119,6 +120,15 @@ describe("environments", () => {
     expect(json.provider.aws[0].default_tags[0].tags).toEqual({ project: "order-system", environment: "prod" });
     expect(json.terraform.backend.s3).toMatchObject({ bucket: "example-order-tfstate-prod", key: "order-system/prod/terraform.tfstate" });
     expect(json.data.aws_caller_identity).toBeUndefined();
+  });
+
+  test.each(["dev", "staging", "prod"])("%s: state and lock objects are SSE-KMS with the key of the bucket the state stack creates", (environment) => {
+    const config = testConfig(environment);
+    const backend = synthOrderStack(config).terraform.backend.s3;
+    const state = synthStateStack(config);
+    // Without kms_key_id, `encrypt` would ask S3 for SSE-S3 on every object, overriding the bucket default.
+    expect(backend).toMatchObject({ encrypt: true, kms_key_id: config.names.stateKeyAlias, bucket: only(state, "aws_s3_bucket").body.bucket });
+    expect(only(state, "aws_kms_alias").body.name).toBe(backend.kms_key_id);
   });
 
   test("the state stack keeps its own state locally and creates the configured bucket", () => {

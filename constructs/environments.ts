@@ -17,6 +17,7 @@ export const BASE_NAMES = {
   function: "OrderProcessor",
   alarmTopic: "OrderAlarms",
   keyAlias: "alias/order-system",
+  stateKeyAlias: "alias/order-system-state",
 } as const;
 
 export type ResourceNames = { readonly [K in keyof typeof BASE_NAMES]: string };

@@ -41,6 +41,10 @@ export class OrderSystemStack extends TerraformStack {
       key: `order-system/${config.name}/terraform.tfstate`,
       region: config.region,
       encrypt: true,
+      // State and lock objects SSE-KMS with the state bucket's key. Without kms_key_id, `encrypt` asks
+      // S3 for SSE-S3 on every object, overriding the bucket's SSE-KMS default. S3 takes a key alias
+      // here (PutObject's SSEKMSKeyId: "Key ID, Key ARN, or Key Alias").
+      kmsKeyId: names.stateKeyAlias,
     });
     // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed prop for it.
     this.addOverride("terraform.backend.s3.use_lockfile", true);

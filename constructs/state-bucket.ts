@@ -1,3 +1,5 @@
+import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
@@ -6,13 +8,18 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { Construct } from "constructs";
-import { denyInsecureTransport, policyDocument } from "./policy";
+import { accountRoot, denyInsecureTransport, policyDocument } from "./policy";
 
 export interface StateBucketProps {
   /** The bucket's globally unique name. */
   readonly bucketName: string;
   /** Days a superseded state version is kept before it expires. @default 90 */
   readonly noncurrentVersionDays?: number;
+  /** Alias of the key state is encrypted with; the S3 backend of the stacks names it (`kms_key_id`). */
+  readonly keyAlias: string;
+  /** The owning account id and partition (literals or references), for the key policy. */
+  readonly accountId: string;
+  readonly partition: string;
 }
 
 /** Days after which an unfinished multipart upload (an interrupted state write) is aborted and its parts deleted. */
@@ -22,15 +29,25 @@ const ABORT_INCOMPLETE_UPLOADS_DAYS = 7;
 export class StateBucket extends Construct {
   public readonly bucket: S3Bucket;
   public readonly bucketName: string;
+  /** The customer-managed key the bucket and every state and lock object are encrypted with. */
+  public readonly key: KmsKey;
 
   constructor(scope: Construct, id: string, props: StateBucketProps) {
     super(scope, id);
     this.bucket = new S3Bucket(this, "Bucket", { bucket: props.bucketName, lifecycle: { preventDestroy: true } });
     this.bucketName = this.bucket.bucket;
+    this.key = new KmsKey(this, "Key", {
+      description: `Encrypts Terraform state in ${props.bucketName} (${props.keyAlias})`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      // AWS's default key policy: the account administers and uses the key through IAM.
+      policy: policyDocument([{ Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: accountRoot(props.partition, props.accountId) }, Action: "kms:*", Resource: "*" }]),
+    });
+    new KmsAlias(this, "KeyAlias", { name: props.keyAlias, targetKeyId: this.key.keyId });
     new S3BucketVersioningA(this, "Versioning", { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } });
     new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
       bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }],
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }],
     });
     new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
       bucket: this.bucket.id,
