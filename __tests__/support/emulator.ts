@@ -154,6 +154,12 @@ export function applyEmulatorWorkarounds(doc: Json): string[] {
     delete fn.logging_config;
     gaps.push(`aws_lambda_function.${name}: logging_config not applied (moto's Lambda does not keep LoggingConfig)`);
   }
+  // moto runs an enabled SQS event source mapping on every SendMessage: it "invokes" the function (no
+  // code runs without Docker) and deletes the messages, so orders sent to OrderQueue would vanish.
+  for (const [name, mapping] of Object.entries<Json>(doc.resource?.aws_lambda_event_source_mapping ?? {})) {
+    mapping.enabled = false;
+    gaps.push(`aws_lambda_event_source_mapping.${name}: applied disabled (moto consumes the queue's messages without running the function)`);
+  }
   // moto returns a queue's RedrivePolicy as JSON with spaces, which this provider version reports as a
   // change of the compact JSON it wrote (AWS returns it compact).
   for (const [name, queue] of Object.entries<Json>(doc.resource?.aws_sqs_queue ?? {})) {
