@@ -115,9 +115,10 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       expectSuccess("init", init);
       const apply = timed(() => runTerraform(tools, work(stack), ["apply", "-auto-approve", "-input=false", "-no-color"]));
       expectSuccess("apply", apply.result);
-      const skipped = prepared[stack].gaps.filter((gap) => gap.includes("not applied") && !gap.includes("logging_config")).length;
       const applied = appliedResources(tools, work(stack));
-      expect(applied).toBe(expected(stack).length - skipped);
+      // Every resource of the copy that was applied: the synthesized stack less what the emulator cannot hold.
+      const copy = resourceAddresses(JSON.parse(fs.readFileSync(path.join(work(stack), "main.tf.json"), "utf8")));
+      expect(applied).toBe(copy.length);
       // The state is in the bucket the bootstrap created, and the lock was released.
       const { s3 } = clients();
       const key = `order-system/${config.name}/terraform.tfstate`;
