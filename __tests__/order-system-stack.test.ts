@@ -97,7 +97,31 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       delivery_dlq_url: { value: expect.stringMatching(/^\$\{aws_sqs_queue\..+\.url\}$/) },
       table_name: { value: ref("aws_dynamodb_table", table.name, "name") },
       function_name: { value: ref("aws_lambda_function", fn.name, "function_name") },
+      verify: expect.objectContaining({ value: expect.any(Object) }),
     });
+  });
+
+  test("the verify output states what the resources were configured with, for `orders verify` to compare", () => {
+    const expected = json.output.verify.value;
+    const subscription = only(json, "aws_sns_topic_subscription");
+    expect(expected).toMatchObject({
+      batch_size: mapping.body.batch_size,
+      maximum_batching_window_in_seconds: mapping.body.maximum_batching_window_in_seconds,
+      maximum_concurrency: mapping.body.scaling_config.maximum_concurrency,
+      function_response_types: ["ReportBatchItemFailures"],
+      raw_message_delivery: subscription.body.raw_message_delivery,
+      event_source_mapping_uuid: ref("aws_lambda_event_source_mapping", mapping.name, "uuid"),
+      subscription_arn: ref("aws_sns_topic_subscription", subscription.name, "arn"),
+      key_arn: ref("aws_kms_key", key.name, "arn"),
+      role_arn: ref("aws_iam_role", only(json, "aws_iam_role").name, "arn"),
+      alarm_names: expect.arrayContaining(resourcesOf(json, "aws_cloudwatch_metric_alarm").map((alarm) => ref("aws_cloudwatch_metric_alarm", alarm.name, "alarm_name"))),
+    });
+    expect(expected.alarm_names).toHaveLength(resourcesOf(json, "aws_cloudwatch_metric_alarm").length);
+    // Exactly the role policy's grants, so the policy simulation checks what was deployed.
+    const statements = JSON.parse(only(json, "aws_iam_role_policy").body.policy).Statement;
+    expect(expected.role_access).toEqual(statements.map((s: TfJson) => ({ resource: s.Resource, actions: [s.Action].flat() })));
+    const changed = synthOrderStack(config, { batchSize: 5, maximumConcurrency: 8 }).output.verify.value;
+    expect(changed).toMatchObject({ batch_size: 5, maximum_concurrency: 8 });
   });
 
   test("changing a pipeline setting changes every place derived from it", () => {

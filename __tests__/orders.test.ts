@@ -1,5 +1,9 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
+import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetSubscriptionAttributesCommand, PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -94,7 +98,7 @@ describe("orders smoke", () => {
     expect(sns.commandCalls(PublishCommand)[0].args[0].input.TopicArn).toBe(OUTPUTS.topic_arn);
     expect(dynamodb.commandCalls(GetItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } }, ConsistentRead: true });
     expect(dynamodb.commandCalls(DeleteItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } } });
-    expect(out.lines.at(-1)).toBe("stored after 2.0 s");
+    expect(out.lines.at(-1)).toBe(`${published.orderId} stored after 2.0 s (then deleted)`);
   });
 
   test("times out with what it saw in the queue and the DLQ", async () => {
@@ -203,6 +207,116 @@ describe("errors say exactly what to run", () => {
     const out = io();
     expect(await runOrders(["--help"], out, {})).toBe(0);
     expect(out.lines).toEqual([ORDERS_USAGE]);
-    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive", "delivery-dlq move"]) expect(ORDERS_USAGE).toContain(command);
+    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify", "--alarm-path"]) expect(ORDERS_USAGE).toContain(command);
+  });
+});
+
+describe("orders verify: edge cases and faults, mocked (every check passes and fails against moto in the deploy proof)", () => {
+  const lambda = mockClient(LambdaClient);
+  const iam = mockClient(IAMClient);
+  const kms = mockClient(KMSClient);
+  const cloudwatch = mockClient(CloudWatchClient);
+  const KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  const TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders";
+  const ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:OrderAlarms";
+  const VERIFY = {
+    function_name: "OrderProcessor",
+    role_arn: "arn:aws:iam::123456789012:role/OrderProcessorRole",
+    role_access: [{ resource: TABLE, actions: ["dynamodb:PutItem"] }],
+    key_arn: KEY,
+    subscription_arn: `${OUTPUTS.topic_arn}:sub-1`,
+    raw_message_delivery: true,
+    event_source_mapping_uuid: "esm-1",
+    batch_size: 10,
+    maximum_batching_window_in_seconds: 1,
+    maximum_concurrency: 5,
+    function_response_types: ["ReportBatchItemFailures"],
+    alarm_names: ["OrderAlarms-dlq-not-empty", "OrderAlarms-backlog-age"],
+  };
+  const verifyOutputs = path.join(work, "verify-outputs.json");
+  fs.writeFileSync(verifyOutputs, JSON.stringify({ OrderSystemStack: { ...OUTPUTS, alarm_topic_arn: ALARM_TOPIC, verify: VERIFY } }));
+  const verify = (extra: string[] = [], out = io()) => runOrders(["verify", ...extra, "--outputs", verifyOutputs], out, {});
+
+  /** An account where every check passes. */
+  beforeEach(() => {
+    for (const mock of [lambda, iam, kms, cloudwatch]) mock.reset();
+    iam.on(SimulatePrincipalPolicyCommand).callsFake((input) => ({
+      EvaluationResults: input.ActionNames.map((action: string) => ({ EvalActionName: action, EvalDecision: action === "dynamodb:PutItem" ? "allowed" : "implicitDeny" })),
+    }));
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: "Enabled", BatchSize: 10, MaximumBatchingWindowInSeconds: 1, ScalingConfig: { MaximumConcurrency: 5 }, FunctionResponseTypes: ["ReportBatchItemFailures"] });
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab", KeyState: "Enabled" } });
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+    sns.on(GetSubscriptionAttributesCommand).resolves({ Attributes: { PendingConfirmation: "false", RawMessageDelivery: "true", RedrivePolicy: "{}" } });
+    sns.on(PublishCommand).resolves({ MessageId: "m1" });
+    dynamodb.on(GetItemCommand).resolves({ Item: { orderId: { S: "x" } } });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
+    cloudwatch.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: VERIFY.alarm_names.map((AlarmName) => ({ AlarmName, StateValue: "OK", AlarmActions: [ALARM_TOPIC] })),
+    });
+  });
+
+  test("one line per check; the alarm path is skipped unless asked for, and the run passes", async () => {
+    const out = io();
+    expect(await verify([], out)).toBe(0);
+    expect(out.lines.map((line) => line.slice(0, line.indexOf(":")))).toEqual([
+      "PASS  role",
+      "PASS  event source mapping",
+      "PASS  key",
+      "PASS  subscription",
+      "PASS  smoke",
+      "PASS  dead-letter queues",
+      "SKIP  alarm path",
+      "verify OrderSystemStack",
+    ]);
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 6 passed, 0 failed, 0 warnings, 1 skipped");
+    // The simulation asks for what the role needs and for what it must not do, on the same resource.
+    expect(iam.commandCalls(SimulatePrincipalPolicyCommand)[0].args[0].input).toEqual({
+      PolicySourceArn: VERIFY.role_arn,
+      ActionNames: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+      ResourceArns: [TABLE],
+      Marker: undefined,
+    });
+    expect(cloudwatch.commandCalls(SetAlarmStateCommand)).toHaveLength(0);
+  });
+
+  test("a call the credentials may not make fails that check with the reason; the other checks still run", async () => {
+    iam.on(SimulatePrincipalPolicyCommand).rejects(Object.assign(new Error("User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy"), { name: "AccessDenied" }));
+    const out = io();
+    expect(await verify([], out)).toBe(1);
+    expect(out.lines[0]).toBe(
+      "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (the README's runbook lists them)",
+    );
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 5 passed, 1 failed, 0 warnings, 1 skipped");
+  });
+
+  test("a key pending deletion says how to cancel it", async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: "k-1", KeyState: "PendingDeletion" } });
+    const out = io();
+    expect(await verify([], out)).toBe(1);
+    expect(out.lines[2]).toBe(
+      "FAIL  key: the key is PendingDeletion: SNS cannot deliver orders and the function cannot read them. Do: aws kms cancel-key-deletion --key-id k-1 && aws kms enable-key --key-id k-1",
+    );
+  });
+
+  test("--alarm-path sets the alarm back even when reading its history fails", async () => {
+    cloudwatch.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: [
+        { AlarmName: "OrderAlarms-dlq-not-empty", StateValue: "ALARM", AlarmActions: [ALARM_TOPIC] },
+        { AlarmName: "OrderAlarms-backlog-age", StateValue: "INSUFFICIENT_DATA", AlarmActions: [ALARM_TOPIC] },
+      ],
+    });
+    cloudwatch.on(DescribeAlarmHistoryCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
+    const out = io();
+    expect(await verify(["--alarm-path"], out)).toBe(1);
+    // The alarm already in ALARM is left alone; the other one goes to ALARM and back to where it was.
+    expect(cloudwatch.commandCalls(SetAlarmStateCommand).map((call) => [call.args[0].input.AlarmName, call.args[0].input.StateValue])).toEqual([
+      ["OrderAlarms-backlog-age", "ALARM"],
+      ["OrderAlarms-backlog-age", "INSUFFICIENT_DATA"],
+    ]);
+    expect(out.lines[6]).toBe("FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console");
+  });
+
+  test("outputs of a stack deployed before verify existed", async () => {
+    await expect(run(["verify"])).rejects.toThrow(/lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output OrderSystemStack --outputs-file outputs.json/);
   });
 });

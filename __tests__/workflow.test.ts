@@ -59,6 +59,13 @@ describe("the GitHub workflow", () => {
     expect(runs(job)).toMatch(/npx cdktf deploy "\$STACK" --auto-approve/);
   });
 
+  test("each deploy is followed by orders verify on the outputs it wrote, without paging anyone", () => {
+    const commands = runs(environment.jobs.deploy).split("\n");
+    const deploy = commands.findIndex((command) => command.startsWith("npx cdktf deploy"));
+    expect(commands[deploy]).toMatch(/--outputs-file outputs\.json$/);
+    expect(commands.slice(deploy + 1)).toEqual(['npm run orders -- verify --stack "$STACK" --outputs outputs.json']);
+  });
+
   test("every action is pinned by full commit SHA, its version in a comment", () => {
     // GitHub's hardening guide: a tag can be moved, a commit SHA cannot.
     const lines = ["infrastructure.yml", "environment.yml"]

@@ -38,6 +38,13 @@ export interface OrderProcessorProps {
   readonly bundle?: FunctionBundle;
 }
 
+/** Actions the function's role may take on one resource. */
+export interface RoleGrant {
+  readonly sid: string;
+  readonly actions: string[];
+  readonly resource: string;
+}
+
 /** CloudWatch Logs retention values AWS accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -49,6 +56,8 @@ export class OrderProcessor extends Construct {
   public readonly fn: LambdaFunction;
   public readonly role: IamRole;
   public readonly rolePolicy: IamRolePolicy;
+  /** Everything the role may do: one grant per resource (the role policy is made from these). */
+  public readonly access: RoleGrant[];
   public readonly logGroup: CloudwatchLogGroup;
   public readonly eventSourceMapping: LambdaEventSourceMapping;
   public readonly bundle: FunctionBundle;
@@ -96,21 +105,17 @@ export class OrderProcessor extends Construct {
         { Sid: "LambdaAssumesRole", Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
       ]),
     });
+    this.access = [
+      { sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: `${this.logGroup.arn}:*` },
+      // The handler's one storage call: a conditional PutItem.
+      { sid: "StoreOrders", actions: ["dynamodb:PutItem"], resource: props.tableArn },
+      { sid: "ConsumeOrderQueue", actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resource: props.queueArn },
+      { sid: "DecryptOrderMessages", actions: ["kms:Decrypt"], resource: props.kmsKeyArn },
+    ];
     this.rolePolicy = new IamRolePolicy(this, "RolePolicy", {
       name: "OrderProcessorAccess",
       role: this.role.id,
-      policy: policyDocument([
-        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${this.logGroup.arn}:*` },
-        // The handler's one storage call: a conditional PutItem.
-        { Sid: "StoreOrders", Effect: "Allow", Action: "dynamodb:PutItem", Resource: props.tableArn },
-        {
-          Sid: "ConsumeOrderQueue",
-          Effect: "Allow",
-          Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-          Resource: props.queueArn,
-        },
-        { Sid: "DecryptOrderMessages", Effect: "Allow", Action: "kms:Decrypt", Resource: props.kmsKeyArn },
-      ]),
+      policy: policyDocument(this.access.map((grant) => ({ Sid: grant.sid, Effect: "Allow", Action: grant.actions, Resource: grant.resource }))),
     });
     this.fn = new LambdaFunction(this, "Function", {
       functionName: props.functionName,

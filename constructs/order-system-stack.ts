@@ -112,5 +112,28 @@ export class OrderSystemStack extends TerraformStack {
     new TerraformOutput(this, "table_name", { value: this.table.tableName });
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });
+    new TerraformOutput(this, "verify", { description: "What `npm run orders -- verify` compares with the deployed resources", value: this.verifyExpectations() });
+  }
+
+  /**
+   * What the deployed resources must look like, for `npm run orders -- verify`: their identities, and
+   * the settings as configured here (the resources' inputs, not what AWS reports back).
+   */
+  private verifyExpectations(): Record<string, unknown> {
+    const mapping = this.processor.eventSourceMapping;
+    return {
+      function_name: this.processor.fn.functionName,
+      role_arn: this.processor.role.arn,
+      role_access: this.processor.access.map((grant) => ({ resource: grant.resource, actions: grant.actions })),
+      key_arn: this.key.keyArn,
+      subscription_arn: this.subscription.subscription.arn,
+      raw_message_delivery: this.subscription.subscription.rawMessageDeliveryInput,
+      event_source_mapping_uuid: mapping.uuid,
+      batch_size: mapping.batchSizeInput,
+      maximum_batching_window_in_seconds: mapping.maximumBatchingWindowInSecondsInput,
+      maximum_concurrency: mapping.scalingConfigInput?.maximumConcurrency,
+      function_response_types: mapping.functionResponseTypesInput,
+      alarm_names: this.alarms.alarms.map((alarm) => alarm.alarmName),
+    };
   }
 }

@@ -2,8 +2,7 @@
  * `npm run orders -- <command>`: operate a deployed pipeline with the AWS SDK. Reads the stack's
  * outputs from the file `cdktf deploy --outputs-file` (or `cdktf output --outputs-file`) writes.
  */
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -13,11 +12,14 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
-import { Progress, progress } from "./progress";
+import { defaultIO, friendly, loadOutputs, OperatorError, OrdersIO, regionOf, StackOutputs } from "./operator-io";
+import { progress } from "./progress";
+import { awsClients, smokeOrder, verify } from "./verify";
+
+export { OperatorError, type OrdersIO } from "./operator-io";
 
 export const ORDERS_USAGE = `Usage: npm run orders -- <command> [options]
 
@@ -30,73 +32,20 @@ Commands:
   dlq redrive          move the DLQ's messages back to OrderQueue (SQS message-move task), with progress
   delivery-dlq move    move what SNS could not deliver (OrderTopicDeliveryDLQ) to OrderQueue: receive, send,
                        delete only after the send succeeded (the message-move task does not support this DLQ)
+  verify               check the deployed stack with AWS, one line per check (PASS/FAIL/WARN/SKIP, and what
+                       to do): the role (IAM policy simulation), the event source mapping, the key, the
+                       subscription, a smoke order end to end, the DLQs; exit code 1 if any check fails
 
 Options:
   --outputs FILE       stack outputs written by cdktf (default outputs.json), made with
                        npx cdktf output <stack> --outputs-file outputs.json
   --stack NAME         the stack whose outputs to use (default: ORDER_ENV's, e.g. OrderSystemStack)
-  --timeout SECONDS    smoke: how long to wait for the order (default 120)
+  --timeout SECONDS    smoke, verify: how long to wait for the test order (default 120)
   --max N              dlq list: how many messages to show (default 20)
   --keep               smoke: keep the test order in the table
+  --alarm-path         verify: also set one alarm to ALARM, check that CloudWatch notified the alarm topic,
+                       and set it back (operators get the notification)
   -h, --help           this help`;
-
-/** What the commands need from the stack's outputs. */
-export interface StackOutputs {
-  readonly topic_arn: string;
-  readonly queue_url: string;
-  readonly dlq_url: string;
-  readonly dlq_arn: string;
-  readonly table_name: string;
-  /** The subscription's delivery DLQ (older stacks lack the output). */
-  readonly delivery_dlq_url?: string;
-}
-
-/** A problem the operator can fix; the message says how. Exit code 2. */
-export class OperatorError extends Error {
-  override readonly name = "OperatorError";
-}
-
-export interface OrdersIO {
-  readonly out: (line: string) => void;
-  readonly readInput: (file: string) => string;
-  readonly sleep: (ms: number) => Promise<void>;
-  readonly now: () => number;
-  /** A progress line for long commands; draws only on a terminal. @default progress() on stderr */
-  readonly progress?: (label: string) => Progress;
-}
-
-const defaultIO: OrdersIO = {
-  out: (line) => console.log(line),
-  readInput: (file) => fs.readFileSync(file === "-" ? 0 : file, "utf8"),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  now: () => Date.now(),
-};
-
-export function loadOutputs(file: string, stack: string): StackOutputs {
-  const fix = `npx cdktf output ${stack} --outputs-file ${file}`;
-  if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
-  const all = JSON.parse(fs.readFileSync(file, "utf8"));
-  const outputs = all[stack];
-  if (!outputs) throw new OperatorError(`${file} has no outputs of ${stack} (it has: ${Object.keys(all).join(", ") || "none"}). Write them with: ${fix}`);
-  for (const key of ["topic_arn", "queue_url", "dlq_url", "dlq_arn", "table_name"]) {
-    if (typeof outputs[key] !== "string") throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
-  }
-  return outputs;
-}
-
-/** The region of an ARN, so the commands need no AWS_REGION. */
-function regionOf(arn: string): string {
-  return arn.split(":")[3];
-}
-
-function friendly(error: unknown): never {
-  const name = (error as { name?: string })?.name ?? "";
-  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {
-    throw new OperatorError("No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.");
-  }
-  if (name === "ExpiredTokenException" || name === "ExpiredToken") throw new OperatorError("Your AWS session has expired. Sign in again (e.g. aws sso login), then run the command again.");
-  throw error;
-}
 
 export async function publishOrders(outputs: StackOutputs, lines: string[], io: OrdersIO = defaultIO): Promise<number> {
   const sns = new SNSClient({ region: regionOf(outputs.topic_arn) });
@@ -113,34 +62,14 @@ export async function publishOrders(outputs: StackOutputs, lines: string[], io: 
   return failed === 0 ? 0 : 1;
 }
 
-async function queueDepths(sqs: SQSClient, outputs: StackOutputs): Promise<string> {
-  const attributes = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
-  const [queue, dlq] = await Promise.all([attributes(outputs.queue_url), attributes(outputs.dlq_url)]);
-  return `queue: ${queue.ApproximateNumberOfMessages ?? "?"} waiting, ${queue.ApproximateNumberOfMessagesNotVisible ?? "?"} in flight; DLQ: ${dlq.ApproximateNumberOfMessages ?? "?"} messages`;
-}
-
 export async function smoke(outputs: StackOutputs, options: { timeoutSeconds: number; keep: boolean }, io: OrdersIO = defaultIO): Promise<number> {
-  const region = regionOf(outputs.topic_arn);
-  const sns = new SNSClient({ region });
-  const dynamodb = new DynamoDBClient({ region });
-  const sqs = new SQSClient({ region });
-  const started = io.now();
-  const orderId = `SMOKE-${new Date(started).toISOString().replace(/\D/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`;
-  const order = { orderId, userId: "SMOKE", itemName: "Smoke test", quantity: 1, status: "new", timestamp: new Date(started).toISOString() };
-  await sns.send(new PublishCommand({ TopicArn: outputs.topic_arn, Message: JSON.stringify(order) })).catch(friendly);
-  io.out(`published smoke order ${orderId}; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
-  const key = { orderId: { S: orderId } };
-  while (io.now() - started < options.timeoutSeconds * 1000) {
-    const found = await dynamodb.send(new GetItemCommand({ TableName: outputs.table_name, Key: key, ConsistentRead: true })).catch(friendly);
-    if (found.Item) {
-      io.out(`stored after ${((io.now() - started) / 1000).toFixed(1)} s`);
-      if (!options.keep) await dynamodb.send(new DeleteItemCommand({ TableName: outputs.table_name, Key: key }));
-      return 0;
-    }
-    await io.sleep(2000);
+  io.out(`publishing a smoke order; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
+  const result = await smokeOrder(awsClients(regionOf(outputs.topic_arn)), outputs, options, io);
+  if (result.stored) {
+    io.out(`${result.orderId} stored after ${result.seconds.toFixed(1)} s${options.keep ? "" : " (then deleted)"}`);
+    return 0;
   }
-  io.out(`smoke order ${orderId} was not stored within ${options.timeoutSeconds} s. ${await queueDepths(sqs, outputs)}. Check the function's logs and the alarms.`);
+  io.out(`smoke order ${result.orderId} was not stored within ${options.timeoutSeconds} s. ${result.depths}. Check the function's logs and the alarms.`);
   return 1;
 }
 
@@ -251,6 +180,7 @@ export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: N
       timeout: { type: "string" },
       max: { type: "string" },
       keep: { type: "boolean" },
+      "alarm-path": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -284,8 +214,10 @@ export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: N
       return redrive(outputs(), io);
     case "delivery-dlq move":
       return moveDeliveryDeadLetters(outputs(), io);
+    case "verify":
+      return verify(outputs(), { stack, timeoutSeconds: positive(values.timeout, 120, "timeout"), alarmPath: Boolean(values["alarm-path"]) }, io);
     default:
-      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move (see --help).`);
+      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move, verify (see --help).`);
   }
 }
 

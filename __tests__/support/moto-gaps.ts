@@ -1,0 +1,122 @@
+/**
+ * What moto cannot do for `npm run orders -- verify`, played by the test against moto's own state:
+ * - running the function: moto keeps the event source mapping but cannot run code without Docker, so
+ *   `startLambdaStandIn` polls OrderQueue and invokes the real bundle against moto's DynamoDB;
+ * - `iam:SimulatePrincipalPolicy`: moto lacks it, so the call is answered from the role's inline
+ *   policies as moto holds them (Allow/Deny by action and resource; conditions are not evaluated);
+ * - `cloudwatch:DescribeAlarmHistory`: moto lacks it, so an alarm in ALARM reports its SNS action as AWS
+ *   words it, succeeded when the alarm topic's policy (as moto holds it) admits CloudWatch, else failed.
+ * Every other call verify makes goes to moto unchanged.
+ */
+import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmHistoryCommandInput, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, SimulatePrincipalPolicyCommand, SimulatePrincipalPolicyCommandInput } from "@aws-sdk/client-iam";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { mockClient } from "aws-sdk-client-mock";
+import { ExecutionEnvironment } from "../../local/lambda-host";
+import { FunctionModel } from "../../local/stack-model";
+import { AwsClients } from "../../local/verify";
+import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
+
+type Statement = { Effect: string; Action?: string | string[]; Resource?: string | string[]; Principal?: unknown };
+const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const glob = (pattern: string) => new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
+/** IAM returns policy documents URL-encoded; moto may not. */
+const policyDocument = (text: string): { Statement: Statement[] } => JSON.parse(text.trim().startsWith("{") ? text : decodeURIComponent(text));
+
+/** SimulatePrincipalPolicy for a role, from the inline policies moto holds for it. */
+async function simulateFromInlinePolicies(iam: IAMClient, input: SimulatePrincipalPolicyCommandInput) {
+  const roleName = input.PolicySourceArn!.split("/").pop()!;
+  const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+  const statements: Statement[] = [];
+  for (const PolicyName of PolicyNames) {
+    const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName }));
+    statements.push(...list(policyDocument(PolicyDocument!).Statement));
+  }
+  const resource = input.ResourceArns![0];
+  const decide = (action: string) => {
+    const applicable = statements.filter((s) => matches(list(s.Action), action) && matches(list(s.Resource), resource));
+    if (applicable.some((s) => s.Effect === "Deny")) return "explicitDeny";
+    return applicable.some((s) => s.Effect === "Allow") ? "allowed" : "implicitDeny";
+  };
+  return { EvaluationResults: input.ActionNames!.map((action) => ({ EvalActionName: action, EvalResourceName: resource, EvalDecision: decide(action) as "allowed" })), IsTruncated: false };
+}
+
+/** DescribeAlarmHistory's Action items: one per SNS action of an alarm in ALARM, judged by the topic's policy. */
+async function actionHistory(cloudwatch: CloudWatchClient, sns: SNSClient, input: DescribeAlarmHistoryCommandInput) {
+  const { MetricAlarms = [] } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [input.AlarmName!] }));
+  const alarm = MetricAlarms[0];
+  if (alarm?.StateValue !== "ALARM") return { AlarmHistoryItems: [] };
+  const items = [];
+  for (const topic of alarm.AlarmActions ?? []) {
+    const { Attributes = {} } = await sns.send(new GetTopicAttributesCommand({ TopicArn: topic }));
+    const admitsCloudWatch = policyDocument(Attributes.Policy ?? '{"Statement":[]}').Statement.some(
+      (s) => s.Effect === "Allow" && JSON.stringify(s.Principal ?? "").includes("cloudwatch.amazonaws.com") && matches(list(s.Action), "sns:Publish"),
+    );
+    const summary = admitsCloudWatch
+      ? `Successfully executed action ${topic}`
+      : `Failed to execute action ${topic}. Received error: "Resource: ${alarm.AlarmArn} is not authorized to perform: SNS:Publish on resource: ${topic}"`;
+    items.push({ AlarmName: alarm.AlarmName, HistoryItemType: "Action" as const, Timestamp: new Date(), HistorySummary: summary });
+  }
+  return { AlarmHistoryItems: items };
+}
+
+/** verify's clients, all on moto; the two calls moto lacks are answered as described above. */
+export function verifyClientsOnMoto(endpoint: string, region: string): AwsClients {
+  const config = emulatorClientConfig(endpoint, region);
+  const real = { iam: new IAMClient(config), cloudwatch: new CloudWatchClient(config), sns: new SNSClient(config) };
+  const iam = new IAMClient(config);
+  mockClient(iam)
+    .on(SimulatePrincipalPolicyCommand)
+    .callsFake((input) => simulateFromInlinePolicies(real.iam, input));
+  const cloudwatch = new CloudWatchClient(config);
+  mockClient(cloudwatch)
+    .on(DescribeAlarmHistoryCommand)
+    .callsFake((input) => actionHistory(real.cloudwatch, real.sns, input))
+    .on(DescribeAlarmsCommand)
+    .callsFake((input) => real.cloudwatch.send(new DescribeAlarmsCommand(input)))
+    .on(SetAlarmStateCommand)
+    .callsFake((input) => real.cloudwatch.send(new SetAlarmStateCommand(input)));
+  return { iam, cloudwatch, sns: real.sns, sqs: new SQSClient(config), dynamodb: new DynamoDBClient(config), lambda: new LambdaClient(config), kms: new KMSClient(config) };
+}
+
+/**
+ * Plays Lambda's SQS poller for one function: receives up to 10 messages, invokes the real bundle (in a
+ * worker, with the function's own environment pointed at moto), and deletes what the handler did not
+ * report in `batchItemFailures`; a failed invocation leaves the whole batch to reappear.
+ */
+export function startLambdaStandIn(fn: FunctionModel, queueUrl: string, queueArn: string, endpoint: string, region: string): { stop(): Promise<void> } {
+  const sqs = new SQSClient(emulatorClientConfig(endpoint, region));
+  const environment = new ExecutionEnvironment(fn, {
+    ...fn.environment,
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: endpoint,
+  });
+  let running = true;
+  const poll = async () => {
+    while (running) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }));
+      if (Messages.length === 0) continue;
+      const Records = Messages.map((m) => ({ messageId: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body, attributes: m.Attributes, messageAttributes: {}, eventSource: "aws:sqs", eventSourceARN: queueArn, awsRegion: region }));
+      const result = await environment.invoke({ Records }, fn.timeoutSeconds * 1000, 1);
+      if (result.kind !== "returned") continue;
+      const failed = new Set(((result.value as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      const done = Messages.filter((m) => !failed.has(m.MessageId!)).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! }));
+      if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done }));
+    }
+  };
+  const polling = poll();
+  return {
+    stop: async () => {
+      running = false;
+      await polling;
+      await environment.terminate();
+    },
+  };
+}
