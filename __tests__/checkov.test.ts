@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { missingPythonTools, VENV_BIN } from "./support/emulator";
+import { missingPythonTools, venvOf } from "./support/emulator";
 import { synthAppTo, TEST_ENVIRONMENTS, testConfig } from "./support/stacks";
 
 const ROOT = path.join(__dirname, "..");
@@ -29,7 +29,7 @@ interface CheckovReport {
 function checkov(files: string[], extra: string[] = []): CheckovReport[] {
   // --skip-download: Checkov would otherwise call its vendor's API for guidelines (no network here, none needed).
   const args = ["--framework", "terraform_json", "-o", "json", "--quiet", "--compact", "--skip-download", ...extra, "-f", ...files];
-  const result = spawnSync(path.join(VENV_BIN, "checkov"), args, {
+  const result = spawnSync(path.join(venvOf("checkov"), "bin", "checkov"), args, {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the pinned Python tools (scripts/python-tools.txt) into a project-local virtualenv, .venv.
-# Re-running is cheap: it reinstalls only when the pins changed. Override the interpreter with PYTHON=...
+# Installs each pinned Python tool (scripts/python/<tool>.txt) into its own project-local virtualenv,
+# .venv/<tool>: moto and Checkov need different botocore versions. Re-running is cheap: a tool is
+# reinstalled only when its pins changed. Override the interpreter with PYTHON=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
@@ -8,15 +9,21 @@ if ! command -v "$python" >/dev/null 2>&1; then
   echo "setup:python: $python not found. Install Python 3.9+ with venv and pip (Debian: apt-get install python3-venv python3-pip), then run npm run setup:python again." >&2
   exit 2
 fi
-pins="scripts/python-tools.txt"
-stamp=".venv/.python-tools.sha256"
-want="$(sha256sum "$pins" | cut -d' ' -f1)"
-if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  echo "setup:python: .venv already has the tools of $pins"
-  exit 0
-fi
-"$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$pins"
-echo "$want" > "$stamp"
-echo "setup:python: installed $(.venv/bin/python -m pip freeze --disable-pip-version-check | grep -iE '^(moto|checkov)==' | tr '\n' ' ')into .venv"
+# An earlier layout kept both tools in one virtualenv at .venv itself.
+if [ -x .venv/bin/python ]; then rm -rf .venv; fi
+for pins in scripts/python/*.txt; do
+  tool="$(basename "$pins" .txt)"
+  venv=".venv/$tool"
+  stamp="$venv/.pins.sha256"
+  want="$(sha256sum "$pins" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "setup:python: $venv already has the tools of $pins"
+    continue
+  fi
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$pins"
+  echo "$want" > "$stamp"
+  echo "setup:python: installed $("$venv/bin/python" -m pip freeze --disable-pip-version-check | grep -iE "^${tool}==" | tr '\n' ' ')into $venv"
+done

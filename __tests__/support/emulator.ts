@@ -4,8 +4,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { replaceArchives } from "./terraform";
 
-/** The project-local virtualenv that `npm run setup:python` fills from scripts/python-tools.txt. */
-export const VENV_BIN = path.join(__dirname, "..", "..", ".venv", "bin");
+/** The project-local virtualenv of one Python tool, which `npm run setup:python` fills from scripts/python/<tool>.txt. */
+export const venvOf = (tool: "moto" | "checkov") => path.join(__dirname, "..", "..", ".venv", tool);
 /** The account moto answers for (STS GetCallerIdentity); stacks that pin an account pin this one. */
 export const MOTO_ACCOUNT_ID = "123456789012";
 /** The AWS services the stacks use, each pointed at the emulator. */
@@ -14,8 +14,9 @@ export const EMULATOR_CREDENTIALS = { accessKeyId: "testing", secretAccessKey: "
 
 /** What is missing for the Python tools, or undefined when they are installed. */
 export function missingPythonTools(): string | undefined {
-  for (const tool of ["moto_server", "checkov"]) {
-    if (!fs.existsSync(path.join(VENV_BIN, tool))) return `${tool} is not installed in .venv; run \`npm run setup:python\` (needs python3 with venv and pip)`;
+  for (const [tool, command] of [["moto", "moto_server"], ["checkov", "checkov"]] as const) {
+    const file = path.join(venvOf(tool), "bin", command);
+    if (!fs.existsSync(file)) return `${command} is not installed in .venv/${tool}; run \`npm run setup:python\` (needs python3 with venv and pip)`;
   }
   return undefined;
 }
@@ -46,7 +47,7 @@ export async function startMoto(logFile: string): Promise<Emulator> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log = fs.openSync(logFile, "a");
-  const child: ChildProcess = spawn(path.join(VENV_BIN, "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", log, log] });
+  const child: ChildProcess = spawn(path.join(venvOf("moto"), "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", log, log] });
   fs.closeSync(log);
   const stderr = () => fs.readFileSync(logFile, "utf8").slice(-4000);
   const deadline = Date.now() + 30_000;
@@ -62,8 +63,8 @@ export async function startMoto(logFile: string): Promise<Emulator> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const version = fs
-    .readdirSync(path.join(VENV_BIN, "..", "lib"))
-    .flatMap((python) => fs.readdirSync(path.join(VENV_BIN, "..", "lib", python, "site-packages")))
+    .readdirSync(path.join(venvOf("moto"), "lib"))
+    .flatMap((python) => fs.readdirSync(path.join(venvOf("moto"), "lib", python, "site-packages")))
     .find((name) => /^moto-[\d.]+\.dist-info$/.test(name))
     ?.replace(/^moto-([\d.]+)\.dist-info$/, "$1") ?? "unknown";
   return {
