@@ -102,8 +102,3 @@ export class FunctionBundle extends Construct {
     this.sourceCodeHash = this.archive.outputBase64Sha256;
   }
 }
-
-if (require.main === module) {
-  // `npm run build`: the same bundle the stack deploys.
-  console.log(`order processor bundle: ${path.relative(process.cwd(), bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir))}`);
-}

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { bundleHandler, ORDER_PROCESSOR } from "../../constructs/function-bundle";
-import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../../local/dynamodb";
+import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../../offline/dynamodb";
 
 export type Handler = (event: SQSEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<SQSBatchResponse>;
 

@@ -16,9 +16,9 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { ExecutionEnvironment } from "../../local/lambda-host";
-import { FunctionModel } from "../../local/stack-model";
-import { AwsClients } from "../../local/verify";
+import { ExecutionEnvironment } from "../../offline/lambda-host";
+import { FunctionModel } from "../../offline/stack-model";
+import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
 
 type Statement = { Effect: string; Action?: string | string[]; Resource?: string | string[]; Principal?: unknown };

@@ -1,4 +1,4 @@
-import type { ProgressStream } from "../../local/progress";
+import type { ProgressStream } from "../../common/progress";
 
 /** A stand-in for stderr: a terminal (isTTY) or a pipe, recording what is written. */
 export function fakeTerminal(isTTY = true): ProgressStream & { text(): string } {

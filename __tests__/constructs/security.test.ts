@@ -1,0 +1,70 @@
+import { asList, byName, only, policiesOf, resourcesOf, synthOrderStack, synthStateStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "../support/stacks";
+
+/**
+ * Security rules checked on every environment's synthesized JSON. The one exemption is AWS's
+ * default key-policy statement (account root, `kms:*` on `*` = this key), without which a key
+ * can become unmanageable.
+ */
+describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment) => {
+  const config = testConfig(environment);
+  const stacks: Record<string, TfJson> = { order: synthOrderStack(config), state: synthStateStack(config) };
+
+  test.each(Object.keys(stacks))("%s stack: no Allow grants a wildcard action or resource", (name) => {
+    for (const { where, document } of policiesOf(stacks[name])) {
+      for (const statement of document.Statement) {
+        if (statement.Effect !== "Allow") continue;
+        // A key policy, on the key (the state key) or as its own resource (the pipeline key).
+        const keyAdministration = where.startsWith("aws_kms_key") && statement.Sid === "AccountAdministersKey";
+        const servicePrincipalOnKey = where.startsWith("aws_kms_key_policy") && statement.Principal?.Service && statement.Condition;
+        for (const action of asList<string>(statement.Action)) {
+          if (keyAdministration) continue;
+          expect({ where, action }).toEqual({ where, action: expect.not.stringMatching(/(^\*$)|(:\*$)/) });
+        }
+        for (const resource of asList<string>(statement.Resource)) {
+          if (keyAdministration || servicePrincipalOnKey) continue; // in a key policy "*" means this key
+          expect({ where, resource }).toEqual({ where, resource: expect.not.stringMatching(/^\*$/) });
+        }
+      }
+    }
+  });
+
+  test("no managed policy is attached (the role has one inline policy)", () => {
+    expect(resourcesOf(stacks.order, "aws_iam_role_policy_attachment")).toEqual([]);
+    expect(resourcesOf(stacks.order, "aws_iam_role_policy")).toHaveLength(1);
+  });
+
+  test("every topic and queue is encrypted with the customer-managed key, but the delivery DLQ with SSE-SQS", () => {
+    const key = only(stacks.order, "aws_kms_key").name;
+    const deliveryDlq = byName(stacks.order, "aws_sqs_queue", config.names.deliveryDeadLetterQueue);
+    const encrypted = [...resourcesOf(stacks.order, "aws_sns_topic"), ...resourcesOf(stacks.order, "aws_sqs_queue")].filter((r) => r.name !== deliveryDlq.name);
+    expect(encrypted.length).toBe(4);
+    for (const { name, body } of encrypted) {
+      expect({ name, key: body.kms_master_key_id }).toEqual({ name, key: `\${aws_kms_key.${key}.key_id}` });
+    }
+    // Independent of that key, so a broken key or key policy cannot also stop the redrive of failed deliveries.
+    expect({ sse: deliveryDlq.body.sqs_managed_sse_enabled, key: deliveryDlq.body.kms_master_key_id }).toEqual({ sse: true, key: undefined });
+  });
+
+  test("every topic, queue and bucket policy denies requests without TLS", () => {
+    const policies = ["aws_sns_topic_policy", "aws_sqs_queue_policy"].flatMap((type) => resourcesOf(stacks.order, type));
+    policies.push(...resourcesOf(stacks.state, "aws_s3_bucket_policy"));
+    const topicsAndQueues = resourcesOf(stacks.order, "aws_sns_topic").length + resourcesOf(stacks.order, "aws_sqs_queue").length;
+    expect(policies.length).toBe(topicsAndQueues + 1);
+    for (const { name, body } of policies) {
+      const deny = JSON.parse(body.policy).Statement.find((s: TfJson) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false");
+      expect({ name, deny: Boolean(deny) }).toEqual({ name, deny: true });
+    }
+  });
+
+  test("the table has point-in-time recovery and encryption; logs have retention", () => {
+    const table = only(stacks.order, "aws_dynamodb_table").body;
+    expect(table.point_in_time_recovery).toEqual({ enabled: true });
+    expect(table.server_side_encryption).toEqual({ enabled: true });
+    expect(table.deletion_protection_enabled).toBe(config.production);
+    for (const { body } of resourcesOf(stacks.order, "aws_cloudwatch_log_group")) expect(body.retention_in_days).toBeGreaterThan(0);
+  });
+
+  test("the KMS key rotates", () => {
+    expect(only(stacks.order, "aws_kms_key").body.enable_key_rotation).toBe(true);
+  });
+});

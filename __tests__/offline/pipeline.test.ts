@@ -1,0 +1,206 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { bundleHandler } from "../../constructs/function-bundle";
+import { main, runOffline, RunOptions, USAGE } from "../../offline/start";
+import { LocalPipeline } from "../../offline/pipeline";
+import { loadStack } from "../../offline/stack-model";
+import { saveEnv } from "../support/handler";
+import { order, SAMPLE_ORDER } from "../support/orders";
+import { fakeTerminal } from "../support/terminal";
+import { editStack, synthOrderStackTo, TfJson } from "../support/stacks";
+import { PROJECT_ROOT } from "../support/paths";
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-pipeline-test-"));
+const restoreEnv = saveEnv();
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  restoreEnv();
+});
+
+const stackDir = synthOrderStackTo(path.join(work, "default"));
+
+/** Runs the CLI's programmatic entry and keeps what it printed. */
+async function run(options: RunOptions) {
+  const lines: string[] = [];
+  const result = await runOffline({ stackDir, ...options, write: (line) => lines.push(line) });
+  return { ...result, lines, last: JSON.parse(lines[lines.length - 1]) };
+}
+const items = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+const body = (o: unknown) => JSON.stringify(o);
+
+describe("npm start: the default run (sample order stored, invalid one dead-lettered, nothing lost)", () => {
+  test("stores the sample order, dead-letters the invalid one after exactly 3 receives, loses nothing", async () => {
+    // Prepare
+    const exportFile = path.join(work, "default-items.jsonl");
+    // Act
+    const { last, exitCode, lines } = await run({ exportFile });
+    // Assess
+    expect(last).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
+    expect(Object.keys(last)).toEqual(["published", "processed", "deadLettered", "redriven", "lost", "items"]);
+    expect(exitCode).toBe(0);
+    const [stored] = items(exportFile);
+    expect(stored).toMatchObject(SAMPLE_ORDER);
+    expect(lines.filter((l) => /received #\d+ .*order=O9877/.test(l)).map((l) => /#(\d)/.exec(l)![1])).toEqual(["1", "2", "3"]);
+    expect(lines.some((l) => /moved to DLQ .*order=O9877 OrderQueue -> DLQ after 3 receives/.test(l))).toBe(true);
+    expect(lines.some((l) => /stored .*order=O9877/.test(l))).toBe(false);
+  });
+
+  test("--quiet prints the summary only", async () => {
+    const { lines } = await run({ quiet: true });
+    expect(lines).toHaveLength(1);
+  });
+
+  test("on a terminal, a progress line on stderr counts settled messages; the output is unchanged", async () => {
+    const terminal = fakeTerminal();
+    const bodies = Array.from({ length: 40 }, (_, i) => body(order({ orderId: `PROGRESS${i}` })));
+    const { lines } = await run({ bodies, quiet: true, progressStream: terminal });
+    expect(lines).toHaveLength(1);
+    expect(terminal.text()).toContain("npm start: 40/40 (100%)");
+    expect(terminal.text().endsWith("\r\u001b[2K")).toBe(true); // cleared at the end
+  });
+});
+
+describe("semantics", () => {
+  test("duplicates and out-of-order updates leave one item in its newest state", async () => {
+    const v = (status: string, minute: number) => body(order({ status, timestamp: `2025-05-09T14:${String(minute).padStart(2, "0")}:00Z` }));
+    const exportFile = path.join(work, "newest.jsonl");
+    const { last } = await run({ bodies: [v("shipped", 42), v("new", 40), v("shipped", 42), v("delivered", 45), v("new", 40), v("paid", 41)], exportFile, quiet: true });
+    expect(last).toMatchObject({ published: 6, processed: 6, deadLettered: 0, lost: 0, items: 1 });
+    expect(items(exportFile)[0]).toMatchObject({ orderId: "O9876", status: "delivered", timestamp: "2025-05-09T14:45:00Z" });
+  });
+
+  test("--redrive recovers orders dead-lettered during a DynamoDB outage", async () => {
+    const bodies = ["A1", "A2", "A3"].map((orderId) => body(order({ orderId })));
+    const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
+    expect(last).toEqual({ published: 3, processed: 3, deadLettered: 0, redriven: 3, lost: 0, items: 3 });
+    expect(lines.filter((l) => /moved to DLQ/.test(l))).toHaveLength(3);
+  });
+
+  test("a stack synthesized with other settings behaves accordingly (the runtime reads the JSON)", async () => {
+    const changed = synthOrderStackTo(path.join(work, "changed"), { maxReceiveCount: 5, batchSize: 2 });
+    const lines: string[] = [];
+    const bodies = [...Array.from({ length: 6 }, (_, i) => body(order({ orderId: `B${i}` }))), body(order({ orderId: "BAD", quantity: 0 }))];
+    const result = await runOffline({ stackDir: changed, bodies, write: (l) => lines.push(l) });
+    expect(result.summary).toMatchObject({ published: 7, processed: 6, deadLettered: 1, lost: 0 });
+    expect(lines.some((l) => /moved to DLQ .*order=BAD .*after 5 receives/.test(l))).toBe(true);
+    const batchSizes = lines.filter((l) => /invoke .* with \d+ record/.test(l)).map((l) => Number(/with (\d+)/.exec(l)![1]));
+    expect(Math.max(...batchSizes)).toBe(2);
+  });
+});
+
+describe("Lambda failure semantics, with a misbehaving handler in the synthesized stack", () => {
+  const misbehaving = path.join(work, "misbehaving");
+  const bundleDir = path.join(work, "misbehaving-bundle");
+  beforeAll(() => {
+    fs.cpSync(stackDir, misbehaving, { recursive: true });
+    bundleHandler(path.join(__dirname, "fixtures", "misbehaving-handler.ts"), bundleDir);
+    editStack(misbehaving, (json: TfJson) => {
+      for (const archive of Object.values<TfJson>(json.data.archive_file)) archive.source_dir = bundleDir;
+    });
+  });
+  const runMisbehaving = async (bodies: string[], dir = misbehaving) => {
+    const lines: string[] = [];
+    const result = await runOffline({ stackDir: dir, bodies, functionTimeScale: 0.005, write: (l) => lines.push(l) });
+    return { ...result, lines };
+  };
+
+  test("a reported failure retries that record only", async () => {
+    const { summary } = await runMisbehaving(["ok-1", "report-failure-1", "ok-2"]);
+    expect(summary).toMatchObject({ published: 3, processed: 2, deadLettered: 1, lost: 0 });
+  });
+
+  test("a thrown error fails the whole batch", async () => {
+    const { summary, lines } = await runMisbehaving(["ok-1", "throw"]);
+    expect(summary).toMatchObject({ processed: 0, deadLettered: 2, lost: 0 });
+    expect(lines.some((l) => /invoke failed .*handler threw on purpose/.test(l))).toBe(true);
+  });
+
+  test("an invalid partial batch response fails the whole batch", async () => {
+    const { summary } = await runMisbehaving(["ok-1", "bogus-response"]);
+    expect(summary).toMatchObject({ processed: 0, deadLettered: 2, lost: 0 });
+  });
+
+  test("a function timeout fails the batch and replaces the execution environment", async () => {
+    const { summary, lines } = await runMisbehaving(["hang"]);
+    expect(summary).toMatchObject({ processed: 0, deadLettered: 1, lost: 0 });
+    expect(lines.filter((l) => /invoke failed .*timed out/.test(l))).toHaveLength(3);
+    expect(lines.filter((l) => /cold start/.test(l))).toHaveLength(3);
+  });
+
+  test("without ReportBatchItemFailures a returned failure list is ignored and the batch deleted", async () => {
+    const plain = path.join(work, "misbehaving-plain");
+    fs.cpSync(misbehaving, plain, { recursive: true });
+    editStack(plain, (json) => {
+      for (const mapping of Object.values<TfJson>(json.resource.aws_lambda_event_source_mapping)) delete mapping.function_response_types;
+    });
+    const { summary } = await runMisbehaving(["ok-1", "report-failure-1"], plain);
+    expect(summary).toMatchObject({ processed: 2, deadLettered: 0, lost: 0 });
+  });
+});
+
+describe("stacks the runtime cannot run faithfully fail clearly", () => {
+  const variant = (name: string, edit: (json: TfJson) => void) => {
+    const dir = path.join(work, name);
+    fs.cpSync(stackDir, dir, { recursive: true });
+    editStack(dir, edit);
+    return dir;
+  };
+
+  test.each([
+    ["a FIFO queue", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sqs_queue)[0].fifo_queue = true), /sets "fifo_queue", which would change behaviour and is not emulated/],
+    ["a filter policy", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sns_topic_subscription)[0].filter_policy = "{}"), /sets "filter_policy"/],
+    ["an unknown resource type", (j: TfJson) => (j.resource.aws_sns_platform_application = { x: {} }), /resource type aws_sns_platform_application .* is not supported/],
+    ["a Python function", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_lambda_function)[0].runtime = "python3.12"), /runtime python3.12; the offline runtime runs Node.js functions only/],
+  ])("%s", (name, edit, message) => {
+    expect(() => loadStack(variant(name.replace(/\W+/g, "-"), edit))).toThrow(message);
+  });
+
+  test("a missing stack says to synthesize", async () => {
+    await expect(LocalPipeline.start({ stackDir: path.join(work, "nowhere") })).rejects.toThrow(/synthesize the stack first/);
+  });
+});
+
+describe("the CLI", () => {
+  test("rejects a bad option value with what is allowed", async () => {
+    await expect(main(["--fail-rate", "2"])).rejects.toThrow(/--fail-rate must be a number from 0 to 1, got "2"/);
+    await expect(main(["--orders", path.join(work, "missing.jsonl")])).rejects.toThrow(/does not exist/);
+  });
+
+  test("--help documents every option", async () => {
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      expect(await main(["--help"])).toBe(0);
+      expect(log).toHaveBeenCalledWith(USAGE);
+    } finally {
+      log.mockRestore();
+    }
+    for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"]) expect(USAGE).toContain(option);
+  });
+});
+
+describe("npm start as a user runs it", () => {
+  test("synthesizes, runs, prints the summary as the last line and exits 0; --orders reads JSON lines", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const orders = path.join(work, "orders.jsonl");
+    fs.writeFileSync(orders, `${body(order({ orderId: "CLI1" }))}\n\n${body(order({ orderId: "CLI2" }))}\n`);
+    const run = (args: string[]) => {
+      const result = spawnSync("npm", ["start", "--silent", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, CI: "true", ORDER_ENV: "" } });
+      expect(result.status).toBe(0);
+      // stderr is a pipe here, not a terminal: no progress line.
+      expect(result.stderr).not.toMatch(/npm start: \d/);
+      return result.stdout;
+    };
+    const lines = run([]).trim().split("\n");
+    expect(JSON.parse(lines[lines.length - 1])).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
+    expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal
+    expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({ published: 2, processed: 2, deadLettered: 0, redriven: 0, lost: 0, items: 2 });
+  });
+
+  test("a bad option exits 2 with the reason and where to look", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const result = spawnSync("npm", ["start", "--silent", "--", "--fail-rate", "7"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--fail-rate must be a number from 0 to 1, got "7"[\s\S]*npm start -- --help/);
+  });
+});

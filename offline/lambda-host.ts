@@ -1,0 +1,93 @@
+/**
+ * One Lambda execution environment: the function's real bundle loaded in a worker thread with the
+ * function's own environment variables (and nothing of this process's), invoked one event at a
+ * time, and terminated when an invocation outlives the function timeout, as Lambda does.
+ */
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import { FunctionModel } from "./stack-model";
+
+/** The worker's own source file: a real module, type-checked, not a string. */
+const WORKER_FILE = path.join(__dirname, "lambda-worker.js");
+
+export type InvocationResult = { kind: "returned"; value: unknown } | { kind: "error"; error: string } | { kind: "timeout" };
+
+export class ExecutionEnvironment {
+  private readonly worker: Worker;
+  private pending?: { id: string; resolve: (r: InvocationResult) => void };
+  private invocations = 0;
+  private terminated = false;
+
+  constructor(
+    readonly fn: FunctionModel,
+    environment: Record<string, string>,
+    /** Receives the handler's log lines; without it they are dropped in the worker. */
+    onLogLine?: (line: string) => void,
+  ) {
+    this.worker = new Worker(WORKER_FILE, {
+      env: environment,
+      workerData: { file: fn.file, exportName: fn.exportName, functionName: fn.name, forwardLogs: onLogLine !== undefined },
+    });
+    let buffered = "";
+    this.worker.on("message", (message: { id: string; result?: unknown; error?: string; log?: string }) => {
+      if (message.log !== undefined) {
+        buffered += message.log;
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) onLogLine?.(line);
+        return;
+      }
+      if (!this.pending || this.pending.id !== message.id) return;
+      const { resolve } = this.pending;
+      this.pending = undefined;
+      resolve(message.error !== undefined ? { kind: "error", error: message.error } : { kind: "returned", value: message.result });
+    });
+    this.worker.on("error", (error) => this.finish({ kind: "error", error: String(error.stack ?? error) }));
+    this.worker.on("exit", () => this.finish({ kind: "error", error: "the execution environment exited" }));
+  }
+
+  get isCold(): boolean {
+    return this.invocations === 0;
+  }
+
+  /** Invokes the handler; `timeoutMs` is real time, `scale` maps it back to the stack's time for the context. */
+  invoke(event: unknown, timeoutMs: number, scale: number): Promise<InvocationResult> {
+    if (this.terminated) return Promise.resolve({ kind: "error", error: "the execution environment was terminated" });
+    this.invocations += 1;
+    const id = `invoke-${this.invocations}-${Math.random().toString(36).slice(2)}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.pending?.id !== id) return;
+        this.pending = undefined;
+        void this.terminate();
+        resolve({ kind: "timeout" });
+      }, timeoutMs);
+      this.pending = {
+        id,
+        resolve: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+      };
+      this.worker.postMessage({ id, event, deadline: Date.now() + timeoutMs, scale });
+    });
+  }
+
+  get alive(): boolean {
+    return !this.terminated;
+  }
+
+  async terminate(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    await this.worker.terminate();
+  }
+
+  private finish(result: InvocationResult): void {
+    this.terminated = true;
+    if (!this.pending) return;
+    const { resolve } = this.pending;
+    this.pending = undefined;
+    resolve(result);
+  }
+}

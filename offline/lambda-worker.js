@@ -1,0 +1,54 @@
+// @ts-check
+/**
+ * The inside of one Lambda execution environment (a worker thread started by lambda-host.ts): loads the
+ * function's bundle once, then runs one invocation per message. Plain JavaScript so the worker runs
+ * without a TypeScript loader; `@ts-check` keeps it type-checked with the rest (`npm run typecheck`).
+ */
+const { parentPort, workerData } = require("node:worker_threads");
+
+/** @typedef {{ file: string; exportName: string; functionName: string; forwardLogs: boolean }} WorkerData */
+/** @typedef {{ id: string; event: unknown; deadline: number; scale: number }} Invocation */
+
+if (!parentPort) throw new Error("lambda-worker.js runs as a worker thread of lambda-host.ts");
+const port = parentPort;
+const data = /** @type {WorkerData} */ (workerData);
+
+// Log lines travel on the same channel as results, so the trace keeps their order.
+process.stdout.write = /** @type {typeof process.stdout.write} */ (
+  (/** @type {unknown} */ chunk, /** @type {unknown} */ encoding, /** @type {unknown} */ callback) => {
+    if (data.forwardLogs) port.postMessage({ log: String(chunk) });
+    if (typeof encoding === "function") encoding();
+    else if (typeof callback === "function") callback();
+    return true;
+  }
+);
+
+/** @type {((event: unknown, context: object) => Promise<unknown>) | undefined} */
+let handler;
+/** @type {unknown} */
+let initError;
+try {
+  handler = require(data.file)[data.exportName];
+  if (typeof handler !== "function") throw new Error(`${data.file} does not export a function named ${data.exportName}`);
+} catch (error) {
+  initError = error;
+}
+
+/** @param {unknown} error */
+const describe = (error) => String((error instanceof Error && error.stack) || error);
+
+port.on("message", async (/** @type {Invocation} */ { id, event, deadline, scale }) => {
+  if (initError || !handler) return port.postMessage({ id, error: describe(initError) });
+  const context = {
+    functionName: data.functionName,
+    awsRequestId: id,
+    // In the stack's (unscaled) time, so the handler's own deadline margin keeps its meaning.
+    getRemainingTimeInMillis: () => Math.max(0, (deadline - Date.now()) / scale),
+  };
+  try {
+    const result = await handler(event, context);
+    port.postMessage({ id, result: result === undefined ? null : result });
+  } catch (error) {
+    port.postMessage({ id, error: describe(error) });
+  }
+});

@@ -1,0 +1,184 @@
+/**
+ * `npm start -- [options]`: runs the synthesized order pipeline on this machine; its last line is the summary JSON.
+ * The programmatic entry `runOffline` is what the end-to-end tests drive.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { resolveEnvironment, settingsFrom } from "../constructs/environments";
+import { LocalPipeline, PipelineSummary } from "./pipeline";
+import { progress, ProgressStream } from "../common/progress";
+import { traceWriter } from "./trace";
+import { runMain } from "../common/run-main";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
+export const DEFAULT_BODIES = [
+  `{"orderId":"O9876","userId":"U432","itemName":"Tablet","quantity":3,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
+  `{"orderId":"O9877","userId":"U432","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:41:00Z"}`,
+];
+
+export const USAGE = `Usage: npm start -- [options]
+
+Runs the synthesized OrderSystemStack offline: SNS -> SQS (+ DLQ) -> the Lambda bundle -> DynamoDB (dynalite).
+Without options it publishes the sample order and one invalid order.
+
+Options:
+  --orders FILE        publish each line of FILE (JSON lines, "-" for stdin) as one message body, as is
+  --fail-rate R        answer a share R (0..1) of DynamoDB requests with throttling/internal errors
+  --redrive            afterwards, move DLQ messages back to the queue and process them with faults off
+  --export FILE        write the table's items as JSON lines to FILE at the end
+  --quiet              print the summary only
+  --time-scale S       factor on queue durations (visibility timeout, window, retention); default 0.001
+  --function-time-scale F  factor on the function timeout; default 0.1
+  --seed N             seed of the fault dice; default 1
+  --stack-dir DIR      run an already synthesized stack folder instead of synthesizing (cdktf.out/stacks/<stack>)
+  --max-seconds N      give up (exit 1) if the pipeline has not settled after N seconds; default 600
+  -h, --help           this help
+
+The environment is chosen as for synthesis (ORDER_ENV, default dev). The last line printed is always
+{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I}; the exit code is 1 if L > 0
+or messages are still in flight.`;
+
+export interface RunOptions {
+  readonly bodies?: string[];
+  readonly failRate?: number;
+  readonly redrive?: boolean;
+  readonly exportFile?: string;
+  readonly quiet?: boolean;
+  readonly timeScale?: number;
+  readonly functionTimeScale?: number;
+  readonly seed?: number;
+  /** A synthesized stack folder; when absent the app is synthesized and the environment's stack used. */
+  readonly stackDir?: string;
+  readonly maxSeconds?: number;
+  /** Where lines go. @default console.log */
+  readonly write?: (line: string) => void;
+  readonly colour?: boolean;
+  /** Where the progress line is drawn (only if it is a terminal). @default process.stderr */
+  readonly progressStream?: ProgressStream;
+}
+
+export interface RunResult {
+  readonly summary: PipelineSummary;
+  readonly inFlight: number;
+  readonly exitCode: number;
+}
+
+/** Synthesizes the app (main.ts) as `cdktf synth` does and returns the selected stack's folder. */
+export function synthesize(env: NodeJS.ProcessEnv = process.env): string {
+  const config = resolveEnvironment(settingsFrom(env));
+  const result = spawnSync(process.execPath, ["-r", "esbuild-register", "main.ts"], { cwd: PROJECT_ROOT, encoding: "utf8", env });
+  if (result.status !== 0) throw new Error(`synthesis failed:\n${result.stderr || result.stdout}`);
+  return path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "stacks", config.names.stack);
+}
+
+export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
+  const bar = progress("npm start", { stream: options.progressStream });
+  const emit = options.write ?? ((line: string) => console.log(line));
+  // The progress line (stderr, terminals only) steps aside for every line of the trace.
+  const write = (line: string) => {
+    bar.clear();
+    emit(line);
+  };
+  const stackDir = options.stackDir ?? synthesize();
+  const trace = options.quiet ? undefined : traceWriter(write, options.colour ?? false);
+  const pipeline = await LocalPipeline.start({
+    stackDir,
+    timeScale: options.timeScale,
+    functionTimeScale: options.functionTimeScale,
+    failRate: options.failRate,
+    seed: options.seed,
+    onEvent: trace,
+  });
+  let inFlight = 0;
+  try {
+    if (!options.quiet) {
+      write(`offline run of ${path.relative(process.cwd(), stackDir) || stackDir}: ${pipeline.stack.topics.length} topic, ${pipeline.stack.queues.length} queues, ${pipeline.stack.functions.length} function, ${pipeline.stack.tables.length} table on dynalite`);
+      write(`not emulated (access control, encryption, logs): ${pipeline.stack.notEmulated.map((r) => r.split(".")[0]).filter((t, i, all) => all.indexOf(t) === i).join(", ")}`);
+    }
+    const maxMs = (options.maxSeconds ?? 600) * 1000;
+    for (const body of options.bodies ?? DEFAULT_BODIES) pipeline.publish(body);
+    const show = (phase: string) => () => {
+      const { delivered, settled } = pipeline.progress();
+      bar.update(settled, delivered, phase);
+    };
+    try {
+      await pipeline.settled(maxMs, show("messages settled"));
+      if (options.redrive) {
+        pipeline.setFailRate(0);
+        pipeline.redrive();
+        await pipeline.settled(maxMs, show("redrive"));
+      }
+    } catch (error) {
+      write(`error: ${(error as Error).message}`);
+    }
+    bar.clear();
+    inFlight = pipeline.inFlight();
+    if (options.exportFile) {
+      const count = await pipeline.exportItems(options.exportFile);
+      if (!options.quiet) write(`exported ${count} items to ${options.exportFile}`);
+    }
+    const summary = await pipeline.summary();
+    if (inFlight > 0) write(`error: ${inFlight} messages still queued or in flight`);
+    write(JSON.stringify(summary));
+    return { summary, inFlight, exitCode: summary.lost > 0 || inFlight > 0 ? 1 : 0 };
+  } finally {
+    await pipeline.close();
+  }
+}
+
+function readBodies(file: string): string[] {
+  const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
+  return text.split(/\r?\n/).filter((line) => line.trim() !== "");
+}
+
+function number(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      orders: { type: "string" },
+      "fail-rate": { type: "string" },
+      redrive: { type: "boolean" },
+      export: { type: "string" },
+      quiet: { type: "boolean" },
+      "time-scale": { type: "string" },
+      "function-time-scale": { type: "string" },
+      seed: { type: "string" },
+      "stack-dir": { type: "string" },
+      "max-seconds": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.orders && values.orders !== "-" && !fs.existsSync(values.orders)) throw new Error(`--orders: ${values.orders} does not exist`);
+  const result = await runOffline({
+    bodies: values.orders ? readBodies(values.orders) : undefined,
+    failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
+    redrive: values.redrive,
+    exportFile: values.export,
+    quiet: values.quiet,
+    timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
+    functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
+    seed: number(values.seed, "--seed", 0, 2 ** 32),
+    stackDir: values["stack-dir"],
+    maxSeconds: number(values["max-seconds"], "--max-seconds", 1, 86400),
+    colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  });
+  return result.exitCode;
+}
+
+runMain(module, () => main(process.argv.slice(2)), { hint: "Run `npm start -- --help` for the options." });

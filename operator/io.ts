@@ -1,0 +1,85 @@
+/**
+ * What every operator command shares: the stack outputs it reads, its I/O, and the errors an operator
+ * can fix (exit code 2, with what to do).
+ */
+import * as fs from "node:fs";
+import { Progress } from "../common/progress";
+
+/** What the commands need from the stack's outputs. */
+export interface StackOutputs {
+  readonly topic_arn: string;
+  readonly queue_url: string;
+  readonly dlq_url: string;
+  readonly dlq_arn: string;
+  readonly table_name: string;
+  /** The subscription's delivery DLQ (older stacks lack the output). */
+  readonly delivery_dlq_url?: string;
+  readonly alarm_topic_arn?: string;
+  /** What `verify` compares with the deployed resources (older stacks lack the output). */
+  readonly verify?: VerifyExpectations;
+}
+
+/** The stack's `verify` output: the resources' identities and their settings as configured. */
+export interface VerifyExpectations {
+  readonly function_name: string;
+  readonly role_arn: string;
+  /** Each resource the role may act on, with exactly the actions it needs there. */
+  readonly role_access: { readonly resource: string; readonly actions: string[] }[];
+  readonly key_arn: string;
+  readonly subscription_arn: string;
+  readonly raw_message_delivery: boolean;
+  readonly event_source_mapping_uuid: string;
+  readonly batch_size: number;
+  readonly maximum_batching_window_in_seconds: number;
+  readonly maximum_concurrency: number;
+  readonly function_response_types: string[];
+  readonly alarm_names: string[];
+}
+
+/** A problem the operator can fix; the message says how. Exit code 2. */
+export class OperatorError extends Error {
+  override readonly name = "OperatorError";
+}
+
+export interface OrdersIO {
+  readonly out: (line: string) => void;
+  readonly readInput: (file: string) => string;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+  /** A progress line for long commands; draws only on a terminal. @default progress() on stderr */
+  readonly progress?: (label: string) => Progress;
+}
+
+export const defaultIO: OrdersIO = {
+  out: (line) => console.log(line),
+  readInput: (file) => fs.readFileSync(file === "-" ? 0 : file, "utf8"),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: () => Date.now(),
+};
+
+export function loadOutputs(file: string, stack: string): StackOutputs {
+  const fix = `npx cdktf output ${stack} --outputs-file ${file}`;
+  if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
+  const all = JSON.parse(fs.readFileSync(file, "utf8"));
+  const outputs = all[stack];
+  if (!outputs) throw new OperatorError(`${file} has no outputs of ${stack} (it has: ${Object.keys(all).join(", ") || "none"}). Write them with: ${fix}`);
+  for (const key of ["topic_arn", "queue_url", "dlq_url", "dlq_arn", "table_name"]) {
+    if (typeof outputs[key] !== "string") throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
+  }
+  return outputs;
+}
+
+/** The region of an ARN, so the commands need no AWS_REGION. */
+export function regionOf(arn: string): string {
+  return arn.split(":")[3];
+}
+
+export function friendly(error: unknown): never {
+  const name = (error as { name?: string })?.name ?? "";
+  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {
+    throw new OperatorError("No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.");
+  }
+  if (name === "ExpiredTokenException" || name === "ExpiredToken") throw new OperatorError("Your AWS session has expired. Sign in again (e.g. aws sso login), then run the command again.");
+  throw error;
+}
+

@@ -1,0 +1,225 @@
+/**
+ * `npm run orders -- <command>`: operate a deployed pipeline with the AWS SDK. Reads the stack's
+ * outputs from the file `cdktf deploy --outputs-file` (or `cdktf output --outputs-file`) writes.
+ */
+import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+import { defaultIO, friendly, loadOutputs, OperatorError, OrdersIO, regionOf, StackOutputs } from "./io";
+import { progress } from "../common/progress";
+import { awsClients, smokeOrder, verify } from "./verify";
+import { runMain } from "../common/run-main";
+
+export { OperatorError, type OrdersIO } from "./io";
+
+export const ORDERS_USAGE = `Usage: npm run orders -- <command> [options]
+
+Operates a deployed order pipeline (AWS credentials from the usual AWS_PROFILE / AWS_* variables).
+
+Commands:
+  publish <file|->     publish each non-empty line (an order's JSON) to the order topic
+  smoke                publish a unique test order and wait until it is in the table (then delete it)
+  dlq list             show dead-lettered messages with their receive counts
+  dlq redrive          move the DLQ's messages back to OrderQueue (SQS message-move task), with progress
+  delivery-dlq move    move what SNS could not deliver (OrderTopicDeliveryDLQ) to OrderQueue: receive, send,
+                       delete only after the send succeeded (the message-move task does not support this DLQ)
+  verify               check the deployed stack with AWS, one line per check (PASS/FAIL/WARN/SKIP, and what
+                       to do): the role (IAM policy simulation), the event source mapping, the key, the
+                       subscription, a smoke order end to end, the DLQs; exit code 1 if any check fails
+
+Options:
+  --outputs FILE       stack outputs written by cdktf (default outputs.json), made with
+                       npx cdktf output <stack> --outputs-file outputs.json
+  --stack NAME         the stack whose outputs to use (default: ORDER_ENV's, e.g. OrderSystemStack)
+  --timeout SECONDS    smoke, verify: how long to wait for the test order (default 120)
+  --max N              dlq list: how many messages to show (default 20)
+  --keep               smoke: keep the test order in the table
+  --alarm-path         verify: also set one alarm to ALARM, check that CloudWatch notified the alarm topic,
+                       and set it back (operators get the notification)
+  -h, --help           this help`;
+
+export async function publishOrders(outputs: StackOutputs, lines: string[], io: OrdersIO = defaultIO): Promise<number> {
+  const sns = new SNSClient({ region: regionOf(outputs.topic_arn) });
+  let failed = 0;
+  for (let i = 0; i < lines.length; i += 10) {
+    const chunk = lines.slice(i, i + 10);
+    const result = await sns
+      .send(new PublishBatchCommand({ TopicArn: outputs.topic_arn, PublishBatchRequestEntries: chunk.map((Message, j) => ({ Id: `line-${i + j + 1}`, Message })) }))
+      .catch(friendly);
+    for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
+    failed += result.Failed?.length ?? 0;
+  }
+  io.out(`published ${lines.length - failed} of ${lines.length} orders to ${outputs.topic_arn}`);
+  return failed === 0 ? 0 : 1;
+}
+
+export async function smoke(outputs: StackOutputs, options: { timeoutSeconds: number; keep: boolean }, io: OrdersIO = defaultIO): Promise<number> {
+  io.out(`publishing a smoke order; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
+  const result = await smokeOrder(awsClients(regionOf(outputs.topic_arn)), outputs, options, io);
+  if (result.stored) {
+    io.out(`${result.orderId} stored after ${result.seconds.toFixed(1)} s${options.keep ? "" : " (then deleted)"}`);
+    return 0;
+  }
+  io.out(`smoke order ${result.orderId} was not stored within ${options.timeoutSeconds} s. ${result.depths}. Check the function's logs and the alarms.`);
+  return 1;
+}
+
+export async function listDeadLetters(outputs: StackOutputs, max: number, io: OrdersIO = defaultIO): Promise<number> {
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const seen = new Map<string, { receives: string; sent: string; body: string }>();
+  for (let round = 0; round < Math.ceil(max / 10) + 2 && seen.size < max; round++) {
+    const result = await sqs
+      .send(
+        new ReceiveMessageCommand({
+          QueueUrl: outputs.dlq_url,
+          MaxNumberOfMessages: Math.min(10, max - seen.size),
+          // Peek: the messages stay visible for the next list or redrive.
+          VisibilityTimeout: 0,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+        }),
+      )
+      .catch(friendly);
+    const fresh = (result.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
+    if (fresh.length === 0) break;
+    for (const m of fresh) {
+      seen.set(m.MessageId!, {
+        receives: m.Attributes?.ApproximateReceiveCount ?? "?",
+        sent: m.Attributes?.SentTimestamp ? new Date(Number(m.Attributes.SentTimestamp)).toISOString() : "?",
+        body: (m.Body ?? "").replace(/\s+/g, " ").slice(0, 120),
+      });
+    }
+  }
+  if (seen.size === 0) io.out("the DLQ is empty");
+  for (const [id, m] of seen) io.out(`${id}  receives=${m.receives}  sent=${m.sent}  ${m.body}`);
+  return 0;
+}
+
+export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch(friendly);
+  io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
+  const bar = (io.progress ?? progress)("dlq redrive");
+  for (;;) {
+    await io.sleep(2000);
+    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.dlq_arn, MaxResults: 1 }));
+    const task = Results[0];
+    if (!task) {
+      bar.clear();
+      throw new OperatorError("the message-move task disappeared; run `npm run orders -- dlq list` to see what is left");
+    }
+    const moved = task.ApproximateNumberOfMessagesMoved ?? 0;
+    const status = `${task.Status}: ${moved} of ${task.ApproximateNumberOfMessagesToMove ?? "?"} moved`;
+    if (task.Status === "RUNNING") {
+      bar.update(moved, task.ApproximateNumberOfMessagesToMove, "moved");
+      continue;
+    }
+    bar.clear();
+    io.out(status);
+    if (task.Status === "COMPLETED") return 0;
+    if (task.Status === "FAILED" || task.Status === "CANCELLED") {
+      io.out(`the task ended ${task.Status}${task.FailureReason ? `: ${task.FailureReason}` : ""}`);
+      return 1;
+    }
+  }
+}
+
+/**
+ * Moves what SNS could not deliver back into OrderQueue, at least once and never losing a message:
+ * each batch is received (hidden for a minute), sent to OrderQueue, and deleted from the delivery DLQ
+ * only for the entries whose send succeeded; a failed send stays in the DLQ and reappears. SQS's
+ * message-move task cannot do this: it does not support DLQs whose source is an SNS subscription.
+ * Bodies move as they are: the handler accepts both the raw order and the SNS envelope.
+ */
+export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
+  const from = outputs.delivery_dlq_url;
+  if (!from) throw new OperatorError("The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).");
+  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] })).catch(friendly);
+  const total = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const bar = (io.progress ?? progress)("delivery-dlq move");
+  let moved = 0;
+  let failed = 0;
+  for (;;) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: from, MaxNumberOfMessages: 10, WaitTimeSeconds: 2, VisibilityTimeout: 60, MessageAttributeNames: ["All"] }));
+    if (Messages.length === 0) break;
+    const sent = await sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: outputs.queue_url, Entries: Messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body!, MessageAttributes: m.MessageAttributes })) }),
+    );
+    const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
+    const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) => delivered.has(entry.Id));
+    if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
+    for (const f of sent.Failed ?? []) io.out(`not moved (stays in the delivery DLQ): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim());
+    moved += done.length;
+    failed += sent.Failed?.length ?? 0;
+    bar.update(moved, Math.max(total, moved), failed ? `${failed} not moved` : undefined);
+    // A failed send would come back after its visibility timeout; stop instead of looping on it.
+    if (failed > 0) break;
+  }
+  bar.clear();
+  io.out(`moved ${moved} messages from ${from} to ${outputs.queue_url}${failed ? `; ${failed} not moved, run the command again` : ""}`);
+  return failed === 0 ? 0 : 1;
+}
+
+export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      outputs: { type: "string" },
+      stack: { type: "string" },
+      timeout: { type: "string" },
+      max: { type: "string" },
+      keep: { type: "boolean" },
+      "alarm-path": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    io.out(ORDERS_USAGE);
+    return values.help ? 0 : 2;
+  }
+  const environment = env.ORDER_ENV || DEFAULT_ENVIRONMENT;
+  if (!ENVIRONMENT_NAMES.includes(environment)) throw new OperatorError(`Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`);
+  const stack = values.stack ?? resourceNames(environment).stack;
+  const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack);
+  const positive = (value: string | undefined, fallback: number, name: string) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
+    return n;
+  };
+  if (command === "publish") {
+    if (!sub) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
+    if (sub !== "-" && !fs.existsSync(sub)) throw new OperatorError(`${sub} does not exist`);
+    const lines = io.readInput(sub).split(/\r?\n/).filter((l) => l.trim() !== "");
+    if (lines.length === 0) throw new OperatorError(`${sub} holds no orders (one JSON order per line)`);
+    return publishOrders(outputs(), lines, io);
+  }
+  switch (`${command}${sub ? ` ${sub}` : ""}`) {
+    case "smoke":
+      return smoke(outputs(), { timeoutSeconds: positive(values.timeout, 120, "timeout"), keep: Boolean(values.keep) }, io);
+    case "dlq list":
+      return listDeadLetters(outputs(), positive(values.max, 20, "max"), io);
+    case "dlq redrive":
+      return redrive(outputs(), io);
+    case "delivery-dlq move":
+      return moveDeliveryDeadLetters(outputs(), io);
+    case "verify":
+      return verify(outputs(), { stack, timeoutSeconds: positive(values.timeout, 120, "timeout"), alarmPath: Boolean(values["alarm-path"]) }, io);
+    default:
+      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move, verify (see --help).`);
+  }
+}
+
+runMain(module, () => runOrders(process.argv.slice(2)), { exitCodeOf: (error) => (error instanceof OperatorError ? 2 : 1) });

@@ -1,0 +1,334 @@
+/**
+ * `npm run bench`: throughput and cold-start figures measured side by side in one run (medians of
+ * interleaved rounds; this machine is shared and noisy). Prints a table, then one JSON line.
+ */
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
+import { synthesize } from "../offline/start";
+import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/dynamodb";
+import { LocalPipeline } from "../offline/pipeline";
+import { progress } from "../common/progress";
+import { runMain } from "../common/run-main";
+
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 5000);
+const BATCH = 10;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const INIT_SAMPLES = Number(process.env.BENCH_INIT_SAMPLES ?? 31);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 5);
+
+type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+/** dynalite in its own process, as a real server would be: the client side does not share its core. */
+async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void }> {
+  const child = spawn(process.execPath, ["-e", `require(${JSON.stringify(require.resolve("dynalite"))})({createTableMs:0}).listen(0,"127.0.0.1",function(){console.log(this.address().port)})`], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
+    child.once("exit", (code) => reject(new Error(`dynalite exited with ${code}`)));
+  });
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+function orderBodies(prefix: string): string[] {
+  return Array.from({ length: ORDERS }, (_, i) =>
+    JSON.stringify({ orderId: `${prefix}-${i}`, userId: `U${i % 97}`, itemName: "Tablet", quantity: 1 + (i % 9), status: "new", timestamp: "2025-05-09T14:40:00Z" }),
+  );
+}
+
+function batches(bodies: string[]): SQSEvent[] {
+  const out: SQSEvent[] = [];
+  for (let i = 0; i < bodies.length; i += BATCH) {
+    out.push({ Records: bodies.slice(i, i + BATCH).map((body, j) => ({ messageId: `m${i + j}`, body }) as SQSEvent["Records"][number]) });
+  }
+  return out;
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return ORDERS / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Milliseconds a fresh node process spends requiring a bundle (measured inside that process). */
+function initMs(bundle: string): number {
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const result = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, AWS_REGION: LOCAL_REGION, TABLE_NAME: "Orders" } });
+  if (result.status !== 0) throw new Error(`requiring ${bundle} failed: ${result.stderr}`);
+  return Number(result.stdout);
+}
+
+type Variant = "handler" | "naive" | "raw" | "conditional";
+type BenchOrder = Record<string, string | number>;
+
+function createOrdersTable(endpoint: string, name: string): Promise<void> {
+  return createTable(endpoint, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+}
+
+/** A PutItem of an order without the handler; `conditional` adds the handler's first condition (insert only if new). */
+function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItemCommand {
+  const item = {
+    orderId: { S: String(o.orderId) },
+    userId: { S: String(o.userId) },
+    itemName: { S: String(o.itemName) },
+    quantity: { N: String(o.quantity) },
+    status: { S: String(o.status) },
+    timestamp: { S: String(o.timestamp) },
+  };
+  return new PutItemCommand(
+    conditional ? { TableName: table, Item: item, ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" } : { TableName: table, Item: item },
+  );
+}
+
+const handlers = new Map<string, Handler>();
+/** One module instance per endpoint (its client is built at load), kept warm across rounds as in Lambda. */
+function loadedHandler(bundle: string, endpoint: string): Handler {
+  if (!handlers.has(endpoint)) {
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+    delete require.cache[bundle];
+    handlers.set(endpoint, require(bundle).handler);
+  }
+  return handlers.get(endpoint)!;
+}
+
+/** One measurement of each variant against `endpoint`, on fresh tables, in rotated order. */
+async function throughputRound(endpoint: string, round: number, variants: Variant[]): Promise<Partial<Record<Variant, number>>> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
+  const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
+  const run: Record<Variant, (table: string) => Promise<number>> = {
+    handler: async (table) => {
+      process.env.TABLE_NAME = table;
+      const handler = loadedHandler(bundle, endpoint);
+      const events = batches(orderBodies(`h${tag}`));
+      const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = (() => true) as typeof process.stdout.write; // the handler's log lines
+      try {
+        return await timed(async () => {
+          for (const event of events) {
+            const response = await handler(event);
+            if (response.batchItemFailures.length > 0) throw new Error(`handler failed ${response.batchItemFailures.length} records`);
+          }
+        });
+      } finally {
+        process.stdout.write = write;
+      }
+    },
+    // Naive baseline: parse and put each record, one after another.
+    naive: (table) => {
+      const events = batches(orderBodies(`n${tag}`));
+      return timed(async () => {
+        for (const event of events) {
+          for (const record of event.Records) await client.send(putRequest(table, JSON.parse(record.body), false));
+        }
+      });
+    },
+    // The limit: PutItem calls at the handler's concurrency, no handler; and the same with its condition.
+    raw: (table) => putAll(client, table, orderBodies(`r${tag}`), false),
+    conditional: (table) => putAll(client, table, orderBodies(`c${tag}`), true),
+  };
+  const out: Partial<Record<Variant, number>> = {};
+  try {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]);
+    for (const variant of order) {
+      const table = `Bench-${variant}-${tag}`;
+      await createOrdersTable(endpoint, table);
+      out[variant] = await run[variant](table);
+    }
+  } finally {
+    client.destroy();
+  }
+  return out;
+}
+
+/** PutItem calls in batches of 10 awaited together, as the handler processes a batch. */
+function putAll(client: DynamoDBClient, table: string, bodies: string[], conditional: boolean): Promise<number> {
+  const orders: BenchOrder[] = bodies.map((b) => JSON.parse(b));
+  return timed(async () => {
+    for (let i = 0; i < orders.length; i += BATCH) {
+      await Promise.all(orders.slice(i, i + BATCH).map((o) => client.send(putRequest(table, o, conditional))));
+    }
+  });
+}
+
+/**
+ * End to end through the offline runtime (SNS -> SQS -> pollers -> the bundle in worker threads ->
+ * dynalite), faults off, beside raw PutItem calls to an identically started local DynamoDB at the
+ * pipeline's concurrency (maximum concurrency x batch size).
+ */
+async function pipelineRound(stackDir: string, round: number): Promise<{ pipeline: number; raw: number; conditional: number; concurrency: number }> {
+  const pipeline = await LocalPipeline.start({ stackDir });
+  let pipelineRate: number;
+  let concurrency: number;
+  try {
+    const mapping = pipeline.stack.mappings[0];
+    concurrency = (mapping.maximumConcurrency ?? 5) * mapping.batchSize;
+    // Warm the execution environments first, as a steady-state pipeline would be.
+    for (let i = 0; i < concurrency; i++) pipeline.publish(JSON.stringify({ orderId: `warm-${round}-${i}`, userId: "U1", itemName: "Tablet", quantity: 1, status: "new", timestamp: "2025-05-09T14:40:00Z" }));
+    await pipeline.settled();
+    const bodies = orderBodies(`p${round}`);
+    pipelineRate = await timed(async () => {
+      for (const body of bodies) pipeline.publish(body);
+      await pipeline.settled();
+    });
+    const summary = await pipeline.summary();
+    if (summary.lost !== 0 || summary.deadLettered !== 0) throw new Error(`pipeline run lost or dead-lettered orders: ${JSON.stringify(summary)}`);
+  } finally {
+    await pipeline.close();
+  }
+  const local = await startLocalDynamoDB();
+  const client = new DynamoDBClient({ endpoint: local.directEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    /** PutItem calls from `concurrency` concurrent callers, as the pipeline's pollers make them. */
+    const putConcurrently = async (table: string, prefix: string, conditional: boolean) => {
+      await createOrdersTable(local.directEndpoint, table);
+      const orders: BenchOrder[] = orderBodies(prefix).map((b) => JSON.parse(b));
+      let next = 0;
+      return timed(async () => {
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < orders.length) await client.send(putRequest(table, orders[next++], conditional));
+          }),
+        );
+      });
+    };
+    const raw = await putConcurrently("Raw", `q${round}`, false);
+    const conditional = await putConcurrently("RawConditional", `k${round}`, true);
+    return { pipeline: pipelineRate, raw, conditional, concurrency };
+  } finally {
+    client.destroy();
+    await local.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
+  // Inside the project (an ignored folder), so the floor bundles the same SDK from node_modules.
+  const floorDir = path.join(path.dirname(ORDER_PROCESSOR.outdir), "bench-floor");
+  fs.mkdirSync(floorDir, { recursive: true });
+  const floorEntry = path.join(floorDir, "floor.ts");
+  fs.writeFileSync(
+    floorEntry,
+    `import { DynamoDBClient } from "@aws-sdk/client-dynamodb";\nimport { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";\nexport const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));\n`,
+  );
+  const floor = bundleHandler(floorEntry, path.join(floorDir, "out"));
+
+  const dynamo = await startDynaliteProcess();
+  Object.assign(process.env, {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  });
+  // The same server behind a front that adds DynamoDB-like network latency (single-digit ms in AWS).
+  const distant = await startLocalDynamoDB({ backendEndpoint: dynamo.endpoint, latencyMs: LATENCY_MS });
+  const results = { handler: [] as number[], naive: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  // Steps: warm-up and measured throughput rounds, pipeline rounds, cold-init samples.
+  const bar = progress("bench");
+  const steps = ROUNDS + 1 + ROUNDS + INIT_SAMPLES;
+  let step = 0;
+  const advance = (what: string) => bar.update(++step, steps, what);
+  const latent = { handler: [] as number[], naive: [] as number[] };
+  try {
+    // Round 0 warms the JIT and the server and is not counted; the order of the variants rotates.
+    for (let round = 0; round <= ROUNDS; round++) {
+      const measured = await throughputRound(dynamo.endpoint, round, ["handler", "naive", "raw", "conditional"]);
+      const slow = await throughputRound(distant.endpoint, round, ["handler", "naive"]);
+      advance(round === 0 ? "warm-up round" : `throughput round ${round} of ${ROUNDS}`);
+      if (round === 0) continue;
+      for (const key of Object.keys(results) as (keyof typeof results)[]) results[key].push(measured[key]!);
+      latent.handler.push(slow.handler!);
+      latent.naive.push(slow.naive!);
+    }
+  } finally {
+    await distant.close();
+    dynamo.stop();
+  }
+
+  const stackDir = synthesize();
+  const pipelineRuns = { pipeline: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  let pipelineConcurrency = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const r = await pipelineRound(stackDir, round);
+    pipelineRuns.pipeline.push(r.pipeline);
+    pipelineRuns.raw.push(r.raw);
+    pipelineRuns.conditional.push(r.conditional);
+    pipelineConcurrency = r.concurrency;
+    advance(`pipeline round ${round + 1} of ${ROUNDS}`);
+  }
+
+  const inits = { cold: [] as number[], floor: [] as number[] };
+  for (let i = 0; i < INIT_SAMPLES; i++) {
+    inits.cold.push(initMs(bundle));
+    inits.floor.push(initMs(floor));
+    advance(`cold init sample ${i + 1} of ${INIT_SAMPLES}`);
+  }
+  bar.clear();
+
+  const figures = {
+    orders: ORDERS,
+    batchSize: BATCH,
+    rounds: ROUNDS,
+    handlerOrdersPerSec: Math.round(median(results.handler)),
+    naiveOrdersPerSec: Math.round(median(results.naive)),
+    rawPutsPerSec: Math.round(median(results.raw)),
+    conditionalPutsPerSec: Math.round(median(results.conditional)),
+    handlerVsRaw: 0,
+    handlerVsConditional: 0,
+    handlerVsNaive: 0,
+    latencyMs: LATENCY_MS,
+    handlerOrdersPerSecWithLatency: Math.round(median(latent.handler)),
+    naiveOrdersPerSecWithLatency: Math.round(median(latent.naive)),
+    handlerVsNaiveWithLatency: 0,
+    bundleBytes: fs.statSync(bundle).size,
+    floorBundleBytes: fs.statSync(floor).size,
+    coldInitMs: Number(median(inits.cold).toFixed(1)),
+    floorInitMs: Number(median(inits.floor).toFixed(1)),
+    coldInitVsFloor: 0,
+    pipelineOrdersPerSec: Math.round(median(pipelineRuns.pipeline)),
+    pipelineRawPutsPerSec: Math.round(median(pipelineRuns.raw)),
+    pipelineConcurrency,
+    pipelineConditionalPutsPerSec: Math.round(median(pipelineRuns.conditional)),
+    pipelineVsRaw: 0,
+    pipelineVsConditional: 0,
+  };
+  figures.pipelineVsRaw = Number((figures.pipelineOrdersPerSec / figures.pipelineRawPutsPerSec).toFixed(2));
+  figures.pipelineVsConditional = Number((figures.pipelineOrdersPerSec / figures.pipelineConditionalPutsPerSec).toFixed(2));
+  figures.handlerVsRaw = Number((figures.handlerOrdersPerSec / figures.rawPutsPerSec).toFixed(2));
+  figures.handlerVsConditional = Number((figures.handlerOrdersPerSec / figures.conditionalPutsPerSec).toFixed(2));
+  figures.handlerVsNaive = Number((figures.handlerOrdersPerSec / figures.naiveOrdersPerSec).toFixed(2));
+  figures.handlerVsNaiveWithLatency = Number((figures.handlerOrdersPerSecWithLatency / figures.naiveOrdersPerSecWithLatency).toFixed(2));
+  figures.coldInitVsFloor = Number((figures.coldInitMs / figures.floorInitMs).toFixed(2));
+
+  const rows: [string, string, string][] = [
+    ["handler (10 records concurrently per batch)", `${figures.handlerOrdersPerSec} orders/s`, `${figures.handlerVsRaw}x raw, target >= 0.9`],
+    ["naive handler (sequential parse + put)", `${figures.naiveOrdersPerSec} orders/s`, `handler is ${figures.handlerVsNaive}x, target >= 5`],
+    ["raw PutItem, 10 concurrent (the limit)", `${figures.rawPutsPerSec} puts/s`, ""],
+    ["conditional PutItem, 10 concurrent", `${figures.conditionalPutsPerSec} puts/s`, `handler is ${figures.handlerVsConditional}x`],
+    [`handler, ${LATENCY_MS} ms DynamoDB latency`, `${figures.handlerOrdersPerSecWithLatency} orders/s`, `${figures.handlerVsNaiveWithLatency}x naive`],
+    [`naive handler, ${LATENCY_MS} ms DynamoDB latency`, `${figures.naiveOrdersPerSecWithLatency} orders/s`, ""],
+    ["bundle size", `${(figures.bundleBytes / 1024).toFixed(0)} KiB`, "target <= 600 KB"],
+    ["cold init (require bundle)", `${figures.coldInitMs} ms`, `${figures.coldInitVsFloor}x floor, target <= 1.2`],
+    ["floor init (document client only)", `${figures.floorInitMs} ms`, `${(figures.floorBundleBytes / 1024).toFixed(0)} KiB`],
+    ["offline pipeline end to end, faults off", `${figures.pipelineOrdersPerSec} orders/s`, `${figures.pipelineVsRaw}x raw, target >= 0.7`],
+    [`raw PutItem, ${pipelineConcurrency} concurrent, in-process dynalite`, `${figures.pipelineRawPutsPerSec} puts/s`, ""],
+    [`conditional PutItem, ${pipelineConcurrency} concurrent, in-process`, `${figures.pipelineConditionalPutsPerSec} puts/s`, `pipeline is ${figures.pipelineVsConditional}x`],
+  ];
+  console.log(`order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`);
+  for (const [what, value, note] of rows) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);
+  console.log(JSON.stringify(figures));
+}
+
+runMain(module, async () => {
+  await main();
+  return 0;
+}, { exitCodeOf: () => 1 });
