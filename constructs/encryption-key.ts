@@ -3,7 +3,7 @@ import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { KmsKeyPolicy } from "@cdktf/provider-aws/lib/kms-key-policy";
 import { Construct } from "constructs";
 import { accountRoot, policyDocument, PolicyStatement } from "./policy";
-import { requireThat } from "./settings";
+import { requireThat, requireWholeNumber } from "./settings";
 
 export interface EncryptionKeyProps {
   /** Alias of the key, e.g. `alias/order-system`. */
@@ -37,10 +37,7 @@ export class EncryptionKey extends Construct {
     super(scope, id);
     requireThat(props.snsSourceArns.length > 0, `EncryptionKey "${id}": snsSourceArns is empty; pass the ARNs of the topics that use the key.`);
     const deletionWindowDays = props.deletionWindowDays ?? 30;
-    requireThat(
-      Number.isInteger(deletionWindowDays) && deletionWindowDays >= 7 && deletionWindowDays <= 30,
-      `EncryptionKey "${id}": deletionWindowDays must be a whole number from 7 to 30, got ${deletionWindowDays}.`,
-    );
+    requireWholeNumber(`EncryptionKey "${id}"`, "deletionWindowDays", deletionWindowDays, 7, 30);
 
     this.key = new KmsKey(this, "Key", {
       description: `Encrypts the order pipeline's topics and queues (${props.alias})`,

@@ -4,12 +4,18 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { ResourceNames } from "./environments";
 import { denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
-import { PIPELINE_DEFAULTS, requireThat } from "./settings";
+import { PIPELINE_DEFAULTS, requireWholeNumber } from "./settings";
+
+/**
+ * The names the alarms watch, as the environment makes them (`config.names`): the alarm topic (also the
+ * prefix of every alarm's name), the order topic, the queue, both DLQs and the function.
+ */
+export type AlarmNames = Pick<ResourceNames, "alarmTopic" | "topic" | "queue" | "deadLetterQueue" | "deliveryDeadLetterQueue" | "function">;
 
 export interface OrderAlarmsProps {
-  /** Name of the alarm topic; also the prefix of every alarm's name. */
-  readonly alarmTopicName: string;
+  readonly names: AlarmNames;
   /** Id of the customer-managed KMS key the alarm topic encrypts with (its policy must admit CloudWatch). */
   readonly kmsKeyId: string;
   readonly accountId: string;
@@ -17,11 +23,6 @@ export interface OrderAlarmsProps {
   readonly region: string;
   /** Who is told: an e-mail address subscribed to the alarm topic. @default no subscription */
   readonly alarmEmail?: string;
-  readonly topicName: string;
-  readonly queueName: string;
-  readonly deadLetterQueueName: string;
-  readonly deliveryDeadLetterQueueName: string;
-  readonly functionName: string;
   /** The key policy that lets CloudWatch use the alarm topic's key; alarms are created after it. @default none */
   readonly keyPolicy?: ITerraformDependable;
   /** Alarm when OrderQueue's oldest message is older than this. @default PIPELINE_DEFAULTS.backlogAgeAlarmSeconds */
@@ -57,8 +58,76 @@ type AlarmId = (typeof ALARM_IDS)[number];
  * key policies that admit CloudWatch. Exact, not a wildcard: `OrderAlarms-*` would also admit
  * `OrderAlarms-staging-...` and `OrderAlarms-prod-...` of other environments in a shared account.
  */
-export function alarmArns(props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId" | "alarmTopicName">): string[] {
-  return ALARM_IDS.map((id) => `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${props.alarmTopicName}-${id}`);
+export function alarmArns(props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId">, alarmTopicName: string): string[] {
+  return ALARM_IDS.map((id) => `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${alarmTopicName}-${id}`);
+}
+
+/** A queue that should stay empty: alarm on the first visible message. */
+const QUEUE_NOT_EMPTY = { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", statistic: "Maximum", period: 60, evaluationPeriods: 1, threshold: 0 } as const;
+/** A count that should stay zero: alarm on any in five minutes. */
+const ANY_IN_FIVE_MINUTES = { statistic: "Sum", period: 300, evaluationPeriods: 1, threshold: 0 } as const;
+
+/** The alarms, as data: what each watches and what its description tells the operator to do. */
+function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
+  const p = { topicName: names.topic, queueName: names.queue, deadLetterQueueName: names.deadLetterQueue, deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue, functionName: names.function };
+  const queue = (name: string) => ({ QueueName: name });
+  const fn = { FunctionName: p.functionName };
+  const topic = { TopicName: p.topicName };
+  return [
+    {
+      id: "dlq-not-empty",
+      ...QUEUE_NOT_EMPTY,
+      dimensions: queue(p.deadLetterQueueName),
+      description: `Orders failed 3 times and are in ${p.deadLetterQueueName}. Find the cause in the ${p.functionName} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
+    },
+    {
+      id: "delivery-dlq-not-empty",
+      ...QUEUE_NOT_EMPTY,
+      dimensions: queue(p.deliveryDeadLetterQueueName),
+      description: `SNS could not deliver orders from ${p.topicName} to ${p.queueName} (queue policy or KMS key?); they are kept in ${p.deliveryDeadLetterQueueName}. Fix access, then move them to ${p.queueName}.`,
+    },
+    {
+      id: "backlog-age",
+      ...QUEUE_NOT_EMPTY,
+      metricName: "ApproximateAgeOfOldestMessage",
+      dimensions: queue(p.queueName),
+      evaluationPeriods: 3,
+      threshold: backlogAgeSeconds,
+      description: `The oldest order in ${p.queueName} waits longer than ${backlogAgeSeconds} s: ${p.functionName} is failing, throttled or too slow. Check its errors and throttles; raise maximum concurrency if it is only slow.`,
+    },
+    {
+      id: "function-errors",
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: fn,
+      ...ANY_IN_FIVE_MINUTES,
+      description: `${p.functionName} invocations failed as a whole (crash, timeout, init error); their batches are retried and may reach ${p.deadLetterQueueName}. Read the function's logs.`,
+    },
+    {
+      id: "function-throttles",
+      namespace: "AWS/Lambda",
+      metricName: "Throttles",
+      dimensions: fn,
+      ...ANY_IN_FIVE_MINUTES,
+      description: `${p.functionName} was throttled: the account's concurrency is exhausted or reserved concurrency is too low. Throttled polls count as receives and can dead-letter good orders.`,
+    },
+    {
+      id: "sns-delivery-failures",
+      namespace: "AWS/SNS",
+      metricName: "NumberOfNotificationsFailed",
+      dimensions: topic,
+      ...ANY_IN_FIVE_MINUTES,
+      description: `${p.topicName} failed to deliver notifications to ${p.queueName}; failed deliveries go to ${p.deliveryDeadLetterQueueName}. Check the queue policy and the KMS key policy.`,
+    },
+    {
+      id: "sns-redrive-to-dlq-failures",
+      namespace: "AWS/SNS",
+      metricName: "NumberOfNotificationsFailedToRedriveToDlq",
+      dimensions: topic,
+      ...ANY_IN_FIVE_MINUTES,
+      description: `${p.topicName} could not move failed deliveries to ${p.deliveryDeadLetterQueueName} either: those orders are lost. Check ${p.deliveryDeadLetterQueueName}'s queue policy (it must allow sns:SendMessage from ${p.topicName}).`,
+    },
+  ];
 }
 
 /**
@@ -76,12 +145,9 @@ export class OrderAlarms extends Construct {
     super(scope, id);
     requireCustomerManagedKey(`OrderAlarms "${id}"`, props.kmsKeyId);
     const backlogAgeSeconds = props.backlogAgeSeconds ?? PIPELINE_DEFAULTS.backlogAgeAlarmSeconds;
-    requireThat(
-      Number.isInteger(backlogAgeSeconds) && backlogAgeSeconds >= 60,
-      `OrderAlarms "${id}": backlogAgeSeconds must be a whole number of at least 60, got ${backlogAgeSeconds}.`,
-    );
+    requireWholeNumber(`OrderAlarms "${id}"`, "backlogAgeSeconds", backlogAgeSeconds, 60);
 
-    this.alarmTopic = new SnsTopic(this, "Topic", { name: props.alarmTopicName, kmsMasterKeyId: props.kmsKeyId });
+    this.alarmTopic = new SnsTopic(this, "Topic", { name: props.names.alarmTopic, kmsMasterKeyId: props.kmsKeyId });
     this.alarmTopicPolicy = new SnsTopicPolicy(this, "Policy", {
       arn: this.alarmTopic.arn,
       policy: policyDocument([
@@ -91,7 +157,7 @@ export class OrderAlarms extends Construct {
           Principal: { Service: "cloudwatch.amazonaws.com" },
           Action: "sns:Publish",
           Resource: this.alarmTopic.arn,
-          Condition: { ArnEquals: { "aws:SourceArn": alarmArns(props) }, StringEquals: { "aws:SourceAccount": props.accountId } },
+          Condition: { ArnEquals: { "aws:SourceArn": alarmArns(props, props.names.alarmTopic) }, StringEquals: { "aws:SourceAccount": props.accountId } },
         },
         denyInsecureTransport("sns:Publish", this.alarmTopic.arn),
       ]),
@@ -100,90 +166,11 @@ export class OrderAlarms extends Construct {
       this.emailSubscription = new SnsTopicSubscription(this, "Email", { topicArn: this.alarmTopic.arn, protocol: "email", endpoint: props.alarmEmail });
     }
 
-    const queue = (name: string) => ({ QueueName: name });
-    const specs: AlarmSpec[] = [
-      {
-        id: "dlq-not-empty",
-        description: `Orders failed 3 times and are in ${props.deadLetterQueueName}. Find the cause in the ${props.functionName} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: queue(props.deadLetterQueueName),
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-      {
-        id: "delivery-dlq-not-empty",
-        description: `SNS could not deliver orders from ${props.topicName} to ${props.queueName} (queue policy or KMS key?); they are kept in ${props.deliveryDeadLetterQueueName}. Fix access, then move them to ${props.queueName}.`,
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: queue(props.deliveryDeadLetterQueueName),
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-      {
-        id: "backlog-age",
-        description: `The oldest order in ${props.queueName} waits longer than ${backlogAgeSeconds} s: ${props.functionName} is failing, throttled or too slow. Check its errors and throttles; raise maximum concurrency if it is only slow.`,
-        namespace: "AWS/SQS",
-        metricName: "ApproximateAgeOfOldestMessage",
-        dimensions: queue(props.queueName),
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 3,
-        threshold: backlogAgeSeconds,
-      },
-      {
-        id: "function-errors",
-        description: `${props.functionName} invocations failed as a whole (crash, timeout, init error); their batches are retried and may reach ${props.deadLetterQueueName}. Read the function's logs.`,
-        namespace: "AWS/Lambda",
-        metricName: "Errors",
-        dimensions: { FunctionName: props.functionName },
-        statistic: "Sum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-      {
-        id: "function-throttles",
-        description: `${props.functionName} was throttled: the account's concurrency is exhausted or reserved concurrency is too low. Throttled polls count as receives and can dead-letter good orders.`,
-        namespace: "AWS/Lambda",
-        metricName: "Throttles",
-        dimensions: { FunctionName: props.functionName },
-        statistic: "Sum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-      {
-        id: "sns-delivery-failures",
-        description: `${props.topicName} failed to deliver notifications to ${props.queueName}; failed deliveries go to ${props.deliveryDeadLetterQueueName}. Check the queue policy and the KMS key policy.`,
-        namespace: "AWS/SNS",
-        metricName: "NumberOfNotificationsFailed",
-        dimensions: { TopicName: props.topicName },
-        statistic: "Sum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-      {
-        id: "sns-redrive-to-dlq-failures",
-        description: `${props.topicName} could not move failed deliveries to ${props.deliveryDeadLetterQueueName} either: those orders are lost. Check ${props.deliveryDeadLetterQueueName}'s queue policy (it must allow sns:SendMessage from ${props.topicName}).`,
-        namespace: "AWS/SNS",
-        metricName: "NumberOfNotificationsFailedToRedriveToDlq",
-        dimensions: { TopicName: props.topicName },
-        statistic: "Sum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-      },
-    ];
+    const specs = alarmSpecs(props.names, backlogAgeSeconds);
     this.alarms = specs.map(
       (spec) =>
         new CloudwatchMetricAlarm(this, spec.id, {
-          alarmName: `${props.alarmTopicName}-${spec.id}`,
+          alarmName: `${props.names.alarmTopic}-${spec.id}`,
           alarmDescription: spec.description,
           namespace: spec.namespace,
           metricName: spec.metricName,

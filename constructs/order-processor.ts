@@ -6,7 +6,7 @@ import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct } from "constructs";
 import { FunctionBundle, LAMBDA_RUNTIME } from "./function-bundle";
 import { policyDocument } from "./policy";
-import { PIPELINE_DEFAULTS, requireThat, visibilityTimeoutFor } from "./settings";
+import { PIPELINE_DEFAULTS, requireThat, requireWholeNumber, visibilityTimeoutFor } from "./settings";
 
 export interface OrderProcessorProps {
   /** The function's name, e.g. `OrderProcessor`. */
@@ -48,6 +48,35 @@ export interface RoleGrant {
 /** CloudWatch Logs retention values AWS accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
+/** The props with their defaults applied, validated; an invalid one fails synth with what to change. */
+function resolveSettings(where: string, props: OrderProcessorProps) {
+  const settings = {
+    timeoutSeconds: props.timeoutSeconds ?? PIPELINE_DEFAULTS.functionTimeoutSeconds,
+    memoryMb: props.memoryMb ?? PIPELINE_DEFAULTS.functionMemoryMb,
+    batchSize: props.batchSize ?? PIPELINE_DEFAULTS.batchSize,
+    batchingWindowSeconds: props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds,
+    maximumConcurrency: props.maximumConcurrency ?? PIPELINE_DEFAULTS.maximumConcurrency,
+  };
+  const { timeoutSeconds, batchSize, batchingWindowSeconds, maximumConcurrency } = settings;
+  requireWholeNumber(where, "timeoutSeconds", timeoutSeconds, 1, 900);
+  requireWholeNumber(where, "memoryMb", settings.memoryMb, 128, 10240);
+  requireWholeNumber(where, "batchSize", batchSize, 1, 10000);
+  requireWholeNumber(where, "batchingWindowSeconds", batchingWindowSeconds, 0, 300);
+  requireThat(batchSize <= 10 || batchingWindowSeconds >= 1, `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`);
+  requireWholeNumber(where, "maximumConcurrency", maximumConcurrency, 2, 1000);
+  requireThat(
+    props.reservedConcurrency === undefined || props.reservedConcurrency >= maximumConcurrency,
+    `${where}: reservedConcurrency (${props.reservedConcurrency}) is below maximumConcurrency (${maximumConcurrency}); throttled polls would count as receives and dead-letter good orders. Raise reservedConcurrency or lower maximumConcurrency.`,
+  );
+  const neededVisibility = visibilityTimeoutFor(timeoutSeconds, batchingWindowSeconds);
+  requireThat(
+    props.queueVisibilityTimeoutSeconds >= neededVisibility,
+    `${where}: the queue's visibility timeout (${props.queueVisibilityTimeoutSeconds}s) is below 6 x timeoutSeconds + batchingWindowSeconds (${neededVisibility}s); build the queue from the same timeout and window.`,
+  );
+  requireThat(LOG_RETENTION_DAYS.includes(props.logRetentionDays), `${where}: logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}, got ${props.logRetentionDays}.`);
+  return settings;
+}
+
 /**
  * The order processor: the bundled handler, its log group, a least-privilege role, and the event
  * source mapping that feeds it OrderQueue batches with partial batch responses.
@@ -64,35 +93,7 @@ export class OrderProcessor extends Construct {
 
   constructor(scope: Construct, id: string, props: OrderProcessorProps) {
     super(scope, id);
-    const timeoutSeconds = props.timeoutSeconds ?? PIPELINE_DEFAULTS.functionTimeoutSeconds;
-    const memoryMb = props.memoryMb ?? PIPELINE_DEFAULTS.functionMemoryMb;
-    const batchSize = props.batchSize ?? PIPELINE_DEFAULTS.batchSize;
-    const batchingWindowSeconds = props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds;
-    const maximumConcurrency = props.maximumConcurrency ?? PIPELINE_DEFAULTS.maximumConcurrency;
-    const where = `OrderProcessor "${id}"`;
-    requireThat(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 900, `${where}: timeoutSeconds must be a whole number from 1 to 900, got ${timeoutSeconds}.`);
-    requireThat(Number.isInteger(memoryMb) && memoryMb >= 128 && memoryMb <= 10240, `${where}: memoryMb must be a whole number from 128 to 10240, got ${memoryMb}.`);
-    requireThat(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 10000, `${where}: batchSize must be a whole number from 1 to 10000, got ${batchSize}.`);
-    requireThat(
-      Number.isInteger(batchingWindowSeconds) && batchingWindowSeconds >= 0 && batchingWindowSeconds <= 300,
-      `${where}: batchingWindowSeconds must be a whole number from 0 to 300, got ${batchingWindowSeconds}.`,
-    );
-    requireThat(batchSize <= 10 || batchingWindowSeconds >= 1, `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`);
-    requireThat(
-      Number.isInteger(maximumConcurrency) && maximumConcurrency >= 2 && maximumConcurrency <= 1000,
-      `${where}: maximumConcurrency must be a whole number from 2 to 1000, got ${maximumConcurrency}.`,
-    );
-    requireThat(
-      props.reservedConcurrency === undefined || props.reservedConcurrency >= maximumConcurrency,
-      `${where}: reservedConcurrency (${props.reservedConcurrency}) is below maximumConcurrency (${maximumConcurrency}); throttled polls would count as receives and dead-letter good orders. Raise reservedConcurrency or lower maximumConcurrency.`,
-    );
-    const neededVisibility = visibilityTimeoutFor(timeoutSeconds, batchingWindowSeconds);
-    requireThat(
-      props.queueVisibilityTimeoutSeconds >= neededVisibility,
-      `${where}: the queue's visibility timeout (${props.queueVisibilityTimeoutSeconds}s) is below 6 x timeoutSeconds + batchingWindowSeconds (${neededVisibility}s); build the queue from the same timeout and window.`,
-    );
-    requireThat(LOG_RETENTION_DAYS.includes(props.logRetentionDays), `${where}: logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}, got ${props.logRetentionDays}.`);
-
+    const { timeoutSeconds, memoryMb, batchSize, batchingWindowSeconds, maximumConcurrency } = resolveSettings(`OrderProcessor "${id}"`, props);
     this.bundle = props.bundle ?? new FunctionBundle(this, "Bundle");
     // Exists before the function's first log line, or Lambda creates its own without retention.
     this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {

@@ -3,7 +3,7 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { Construct } from "constructs";
 import { allowSnsDelivery, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
-import { PIPELINE_DEFAULTS, requireThat, visibilityTimeoutFor } from "./settings";
+import { PIPELINE_DEFAULTS, requireThat, requireWholeNumber, visibilityTimeoutFor } from "./settings";
 
 export interface OrderQueueProps {
   /** The work queue's name, e.g. `OrderQueue`. */
@@ -47,16 +47,10 @@ export class OrderQueue extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount;
     const retentionSeconds = props.retentionSeconds ?? PIPELINE_DEFAULTS.queueRetentionSeconds;
     const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
-    requireThat(
-      Number.isInteger(maxReceiveCount) && maxReceiveCount >= 1 && maxReceiveCount <= 1000,
-      `OrderQueue "${id}": maxReceiveCount must be a whole number from 1 to 1000, got ${maxReceiveCount}.`,
-    );
-    for (const [name, value] of [["retentionSeconds", retentionSeconds], ["deadLetterRetentionSeconds", deadLetterRetentionSeconds]] as const) {
-      requireThat(
-        Number.isInteger(value) && value >= 60 && value <= MAX_RETENTION_SECONDS,
-        `OrderQueue "${id}": ${name} must be a whole number of seconds from 60 to ${MAX_RETENTION_SECONDS} (14 days), got ${value}.`,
-      );
-    }
+    requireWholeNumber(`OrderQueue "${id}"`, "maxReceiveCount", maxReceiveCount, 1, 1000);
+    // SQS keeps a message at most 14 days.
+    requireWholeNumber(`OrderQueue "${id}"`, "retentionSeconds", retentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
+    requireWholeNumber(`OrderQueue "${id}"`, "deadLetterRetentionSeconds", deadLetterRetentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
     // A standard queue keeps a message's original enqueue time when it is dead-lettered.
     requireThat(
       deadLetterRetentionSeconds > retentionSeconds,

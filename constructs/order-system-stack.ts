@@ -36,23 +36,11 @@ export class OrderSystemStack extends TerraformStack {
 
     const aws = configureAws(this, config);
     new ArchiveProvider(this, "archive");
-    new S3Backend(this, {
-      bucket: config.stateBucket,
-      key: `order-system/${config.name}/terraform.tfstate`,
-      region: config.region,
-      encrypt: true,
-      // State and lock objects SSE-KMS with the state bucket's key. Without kms_key_id, `encrypt` asks
-      // S3 for SSE-S3 on every object, overriding the bucket's SSE-KMS default. S3 takes a key alias
-      // here (PutObject's SSEKMSKeyId: "Key ID, Key ARN, or Key Alias").
-      kmsKeyId: names.stateKeyAlias,
-    });
-    // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed prop for it.
-    this.addOverride("terraform.backend.s3.use_lockfile", true);
-    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
+    this.useStateBucket(config);
 
     // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
     const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
-    const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region, alarmTopicName: names.alarmTopic });
+    const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region }, names.alarmTopic);
     this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn], cloudWatchAlarmArns });
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
     this.queue = new OrderQueue(this, "OrderQueue", {
@@ -90,20 +78,37 @@ export class OrderSystemStack extends TerraformStack {
     });
 
     this.alarms = new OrderAlarms(this, "Alarms", {
-      alarmTopicName: names.alarmTopic,
+      names,
       kmsKeyId: this.key.keyId,
       ...aws,
       region: config.region,
       alarmEmail: config.alarmEmail,
-      topicName: names.topic,
-      queueName: names.queue,
-      deadLetterQueueName: names.deadLetterQueue,
-      deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
-      functionName: names.function,
       backlogAgeSeconds: settings.backlogAgeAlarmSeconds,
       keyPolicy: this.key.keyPolicy,
     });
 
+    this.addOutputs();
+  }
+
+  /** Terraform state in the environment's state bucket, SSE-KMS under its key, with S3-native locking. */
+  private useStateBucket(config: EnvironmentConfig): void {
+    new S3Backend(this, {
+      bucket: config.stateBucket,
+      key: `order-system/${config.name}/terraform.tfstate`,
+      region: config.region,
+      encrypt: true,
+      // State and lock objects SSE-KMS with the state bucket's key. Without kms_key_id, `encrypt` asks
+      // S3 for SSE-S3 on every object, overriding the bucket's SSE-KMS default. S3 takes a key alias
+      // here (PutObject's SSEKMSKeyId: "Key ID, Key ARN, or Key Alias").
+      kmsKeyId: config.names.stateKeyAlias,
+    });
+    // S3-native state locking (Terraform >= 1.10); cdktf 0.21 has no typed prop for it.
+    this.addOverride("terraform.backend.s3.use_lockfile", true);
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
+  }
+
+  /** What operators and `npm run orders` read: `cdktf output <stack> --outputs-file outputs.json`. */
+  private addOutputs(): void {
     new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });
     new TerraformOutput(this, "queue_url", { value: this.queue.queue.url });
     new TerraformOutput(this, "dlq_url", { value: this.queue.deadLetterQueue.url });

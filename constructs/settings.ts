@@ -42,3 +42,13 @@ export function visibilityTimeoutFor(functionTimeoutSeconds: number, batchingWin
 export function requireThat(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
+
+/**
+ * Requires a whole number in [min, max] (no upper bound when `max` is undefined); the error names the
+ * construct (`where`), the prop, the allowed range and the value given. `unit` reads "seconds" etc.
+ */
+export function requireWholeNumber(where: string, name: string, value: number, min: number, max?: number, unit = ""): void {
+  const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+  const ok = Number.isInteger(value) && value >= min && (max === undefined || value <= max);
+  requireThat(ok, `${where}: ${name} must be a whole number${unit ? ` of ${unit}` : ""} ${range}, got ${value}.`);
+}

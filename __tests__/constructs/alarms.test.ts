@@ -2,23 +2,18 @@ import { App, Testing } from "cdktf";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { OrderAlarms, OrderSystemStack, resolveEnvironment, settingsFrom } from "../../constructs";
+import { OrderAlarms, OrderSystemStack, resolveEnvironment, resourceNames, settingsFrom } from "../../constructs";
 import { ALARM_IDS } from "../../constructs/order-alarms";
 import { runOffline } from "../../offline/start";
 import { saveEnv } from "../support/handler";
 import { byName, only, ref, resourcesOf, synthOrderStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "../support/stacks";
 
 const alarmProps = {
-  alarmTopicName: "OrderAlarms",
+  names: resourceNames("dev"),
   kmsKeyId: "key-1",
   accountId: "123456789012",
   partition: "aws",
   region: "us-east-1",
-  topicName: "OrderTopic",
-  queueName: "OrderQueue",
-  deadLetterQueueName: "DLQ",
-  deliveryDeadLetterQueueName: "OrderTopicDeliveryDLQ",
-  functionName: "OrderProcessor",
 };
 
 describe.each(Object.keys(TEST_ENVIRONMENTS))("alarms: %s", (environment) => {
