@@ -4,7 +4,9 @@ module.exports = {
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
   // The deploy proof and Checkov need the Python tools and take minutes: `npm run test:deploy` runs them.
-  testPathIgnorePatterns: process.env.ORDER_DEPLOY_PROOF ? ["/node_modules/"] : ["/node_modules/", "/deploy-proof\\.test\\.ts$", "/checkov\\.test\\.ts$"],
+  testPathIgnorePatterns: process.env.ORDER_DEPLOY_PROOF
+    ? ["/node_modules/"]
+    : ["/node_modules/", "/deploy-proof\\.test\\.ts$", "/checkov\\.test\\.ts$"],
   transform: { "^.+\\.tsx?$": "ts-jest" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   testTimeout: 120000,

@@ -31,7 +31,13 @@ function seconds(s: number): string {
 }
 
 /** The text of a progress line: `label: done/total (p%), rate/s, ETA t, detail`. */
-export function progressLine(label: string, done: number, total: number | undefined, elapsedMs: number, detail?: string): string {
+export function progressLine(
+  label: string,
+  done: number,
+  total: number | undefined,
+  elapsedMs: number,
+  detail?: string,
+): string {
   const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
   const parts = [total ? `${done}/${total} (${Math.floor((100 * done) / total)}%)` : `${done}`];
   if (rate > 0) parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s`);

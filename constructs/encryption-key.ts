@@ -35,7 +35,10 @@ export class EncryptionKey extends Construct {
 
   constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
     super(scope, id);
-    requireThat(props.snsSourceArns.length > 0, `EncryptionKey "${id}": snsSourceArns is empty; pass the ARNs of the topics that use the key.`);
+    requireThat(
+      props.snsSourceArns.length > 0,
+      `EncryptionKey "${id}": snsSourceArns is empty; pass the ARNs of the topics that use the key.`,
+    );
     const deletionWindowDays = props.deletionWindowDays ?? 30;
     requireWholeNumber(`EncryptionKey "${id}"`, "deletionWindowDays", deletionWindowDays, 7, 30);
 

@@ -38,7 +38,13 @@ interface EnvironmentProfile {
 }
 
 const PROFILES: Record<string, EnvironmentProfile> = {
-  dev: { production: false, defaultRegion: "us-east-1", logRetentionDays: 14, reservesConcurrency: false, defaultStateBucket: "order-system-tfstate-dev" },
+  dev: {
+    production: false,
+    defaultRegion: "us-east-1",
+    logRetentionDays: 14,
+    reservesConcurrency: false,
+    defaultStateBucket: "order-system-tfstate-dev",
+  },
   staging: { production: false, defaultRegion: "us-east-1", logRetentionDays: 30, reservesConcurrency: false },
   prod: { production: true, defaultRegion: "us-east-1", logRetentionDays: 90, reservesConcurrency: true },
 };
@@ -82,7 +88,10 @@ export interface EnvironmentConfig {
 /** Reads a setting from the environment first, then from the app's context. */
 export type SettingSource = (key: keyof typeof CONFIG_VARIABLES) => string | undefined;
 
-export function settingsFrom(env: NodeJS.ProcessEnv, context: (key: string) => unknown = () => undefined): SettingSource {
+export function settingsFrom(
+  env: NodeJS.ProcessEnv,
+  context: (key: string) => unknown = () => undefined,
+): SettingSource {
   return (key) => {
     const fromEnv = env[CONFIG_VARIABLES[key]];
     if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
@@ -114,11 +123,15 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
   }
   const region = setting("region") ?? profile.defaultRegion;
   if (!REGION.test(region)) {
-    throw new Error(`Invalid AWS region "${region}". Set ${CONFIG_VARIABLES.region} to a region code such as us-east-1.`);
+    throw new Error(
+      `Invalid AWS region "${region}". Set ${CONFIG_VARIABLES.region} to a region code such as us-east-1.`,
+    );
   }
   const accountId = setting("accountId");
   if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
-    throw new Error(`Invalid AWS account id "${accountId}". Set ${CONFIG_VARIABLES.accountId} to the 12-digit account id.`);
+    throw new Error(
+      `Invalid AWS account id "${accountId}". Set ${CONFIG_VARIABLES.accountId} to the 12-digit account id.`,
+    );
   }
   if (profile.production && accountId === undefined) {
     throw new Error(
@@ -138,7 +151,9 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
   }
   const alarmEmail = setting("alarmEmail");
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
-    throw new Error(`Invalid alarm e-mail "${alarmEmail}". Set ${CONFIG_VARIABLES.alarmEmail} to an address such as ops@example.com.`);
+    throw new Error(
+      `Invalid alarm e-mail "${alarmEmail}". Set ${CONFIG_VARIABLES.alarmEmail} to an address such as ops@example.com.`,
+    );
   }
   return {
     name,
@@ -149,7 +164,10 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
     logRetentionDays: profile.logRetentionDays,
     reservesConcurrency: profile.reservesConcurrency,
     alarmEmail,
-    bootstrapStatePath: path.resolve(setting("bootstrapStateDir") ?? DEFAULT_BOOTSTRAP_STATE_DIR, `terraform.${resourceNames(name).stateStack}.tfstate`),
+    bootstrapStatePath: path.resolve(
+      setting("bootstrapStateDir") ?? DEFAULT_BOOTSTRAP_STATE_DIR,
+      `terraform.${resourceNames(name).stateStack}.tfstate`,
+    ),
     names: resourceNames(name),
   };
 }

@@ -15,7 +15,12 @@ export const ORDER_PROCESSOR = {
 } as const;
 
 /** The Lambda runtime the bundle targets and Terraform deploys. */
-export const LAMBDA_RUNTIME = { runtime: "nodejs22.x", architecture: "arm64", handler: "index.handler", esbuildTarget: "node22" } as const;
+export const LAMBDA_RUNTIME = {
+  runtime: "nodejs22.x",
+  architecture: "arm64",
+  handler: "index.handler",
+  esbuildTarget: "node22",
+} as const;
 
 const built = new Set<string>();
 
@@ -23,8 +28,15 @@ const built = new Set<string>();
 function inputsHash(entry: string): string {
   const hash = createHash("sha256");
   const dir = path.dirname(entry);
-  const sources = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).sort();
-  for (const file of [...sources.map((f) => path.join(dir, f)), path.join(PROJECT_ROOT, "package-lock.json"), __filename]) {
+  const sources = fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .sort();
+  for (const file of [
+    ...sources.map((f) => path.join(dir, f)),
+    path.join(PROJECT_ROOT, "package-lock.json"),
+    __filename,
+  ]) {
     hash.update(file);
     if (fs.existsSync(file)) hash.update(fs.readFileSync(file));
   }

@@ -12,7 +12,10 @@ import { PIPELINE_DEFAULTS, requireWholeNumber } from "./settings";
  * The names the alarms watch, as the environment makes them (`config.names`): the alarm topic (also the
  * prefix of every alarm's name), the order topic, the queue, both DLQs and the function.
  */
-export type AlarmNames = Pick<ResourceNames, "alarmTopic" | "topic" | "queue" | "deadLetterQueue" | "deliveryDeadLetterQueue" | "function">;
+export type AlarmNames = Pick<
+  ResourceNames,
+  "alarmTopic" | "topic" | "queue" | "deadLetterQueue" | "deliveryDeadLetterQueue" | "function"
+>;
 
 export interface OrderAlarmsProps {
   readonly names: AlarmNames;
@@ -58,18 +61,36 @@ type AlarmId = (typeof ALARM_IDS)[number];
  * key policies that admit CloudWatch. Exact, not a wildcard: `OrderAlarms-*` would also admit
  * `OrderAlarms-staging-...` and `OrderAlarms-prod-...` of other environments in a shared account.
  */
-export function alarmArns(props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId">, alarmTopicName: string): string[] {
-  return ALARM_IDS.map((id) => `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${alarmTopicName}-${id}`);
+export function alarmArns(
+  props: Pick<OrderAlarmsProps, "partition" | "region" | "accountId">,
+  alarmTopicName: string,
+): string[] {
+  return ALARM_IDS.map(
+    (id) => `arn:${props.partition}:cloudwatch:${props.region}:${props.accountId}:alarm:${alarmTopicName}-${id}`,
+  );
 }
 
 /** A queue that should stay empty: alarm on the first visible message. */
-const QUEUE_NOT_EMPTY = { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", statistic: "Maximum", period: 60, evaluationPeriods: 1, threshold: 0 } as const;
+const QUEUE_NOT_EMPTY = {
+  namespace: "AWS/SQS",
+  metricName: "ApproximateNumberOfMessagesVisible",
+  statistic: "Maximum",
+  period: 60,
+  evaluationPeriods: 1,
+  threshold: 0,
+} as const;
 /** A count that should stay zero: alarm on any in five minutes. */
 const ANY_IN_FIVE_MINUTES = { statistic: "Sum", period: 300, evaluationPeriods: 1, threshold: 0 } as const;
 
 /** The alarms, as data: what each watches and what its description tells the operator to do. */
 function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
-  const p = { topicName: names.topic, queueName: names.queue, deadLetterQueueName: names.deadLetterQueue, deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue, functionName: names.function };
+  const p = {
+    topicName: names.topic,
+    queueName: names.queue,
+    deadLetterQueueName: names.deadLetterQueue,
+    deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
+    functionName: names.function,
+  };
   const queue = (name: string) => ({ QueueName: name });
   const fn = { FunctionName: p.functionName };
   const topic = { TopicName: p.topicName };
@@ -157,13 +178,20 @@ export class OrderAlarms extends Construct {
           Principal: { Service: "cloudwatch.amazonaws.com" },
           Action: "sns:Publish",
           Resource: this.alarmTopic.arn,
-          Condition: { ArnEquals: { "aws:SourceArn": alarmArns(props, props.names.alarmTopic) }, StringEquals: { "aws:SourceAccount": props.accountId } },
+          Condition: {
+            ArnEquals: { "aws:SourceArn": alarmArns(props, props.names.alarmTopic) },
+            StringEquals: { "aws:SourceAccount": props.accountId },
+          },
         },
         denyInsecureTransport("sns:Publish", this.alarmTopic.arn),
       ]),
     });
     if (props.alarmEmail) {
-      this.emailSubscription = new SnsTopicSubscription(this, "Email", { topicArn: this.alarmTopic.arn, protocol: "email", endpoint: props.alarmEmail });
+      this.emailSubscription = new SnsTopicSubscription(this, "Email", {
+        topicArn: this.alarmTopic.arn,
+        protocol: "email",
+        endpoint: props.alarmEmail,
+      });
     }
 
     const specs = alarmSpecs(props.names, backlogAgeSeconds);

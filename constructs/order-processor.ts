@@ -46,7 +46,9 @@ export interface RoleGrant {
 }
 
 /** CloudWatch Logs retention values AWS accepts. */
-const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 /** The props with their defaults applied, validated; an invalid one fails synth with what to change. */
 function resolveSettings(where: string, props: OrderProcessorProps) {
@@ -62,7 +64,10 @@ function resolveSettings(where: string, props: OrderProcessorProps) {
   requireWholeNumber(where, "memoryMb", settings.memoryMb, 128, 10240);
   requireWholeNumber(where, "batchSize", batchSize, 1, 10000);
   requireWholeNumber(where, "batchingWindowSeconds", batchingWindowSeconds, 0, 300);
-  requireThat(batchSize <= 10 || batchingWindowSeconds >= 1, `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`);
+  requireThat(
+    batchSize <= 10 || batchingWindowSeconds >= 1,
+    `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`,
+  );
   requireWholeNumber(where, "maximumConcurrency", maximumConcurrency, 2, 1000);
   requireThat(
     props.reservedConcurrency === undefined || props.reservedConcurrency >= maximumConcurrency,
@@ -73,7 +78,10 @@ function resolveSettings(where: string, props: OrderProcessorProps) {
     props.queueVisibilityTimeoutSeconds >= neededVisibility,
     `${where}: the queue's visibility timeout (${props.queueVisibilityTimeoutSeconds}s) is below 6 x timeoutSeconds + batchingWindowSeconds (${neededVisibility}s); build the queue from the same timeout and window.`,
   );
-  requireThat(LOG_RETENTION_DAYS.includes(props.logRetentionDays), `${where}: logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}, got ${props.logRetentionDays}.`);
+  requireThat(
+    LOG_RETENTION_DAYS.includes(props.logRetentionDays),
+    `${where}: logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")}, got ${props.logRetentionDays}.`,
+  );
   return settings;
 }
 
@@ -93,7 +101,10 @@ export class OrderProcessor extends Construct {
 
   constructor(scope: Construct, id: string, props: OrderProcessorProps) {
     super(scope, id);
-    const { timeoutSeconds, memoryMb, batchSize, batchingWindowSeconds, maximumConcurrency } = resolveSettings(`OrderProcessor "${id}"`, props);
+    const { timeoutSeconds, memoryMb, batchSize, batchingWindowSeconds, maximumConcurrency } = resolveSettings(
+      `OrderProcessor "${id}"`,
+      props,
+    );
     this.bundle = props.bundle ?? new FunctionBundle(this, "Bundle");
     // Exists before the function's first log line, or Lambda creates its own without retention.
     this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
@@ -103,20 +114,40 @@ export class OrderProcessor extends Construct {
     this.role = new IamRole(this, "Role", {
       name: `${props.functionName}Role`,
       assumeRolePolicy: policyDocument([
-        { Sid: "LambdaAssumesRole", Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+        {
+          Sid: "LambdaAssumesRole",
+          Effect: "Allow",
+          Principal: { Service: "lambda.amazonaws.com" },
+          Action: "sts:AssumeRole",
+        },
       ]),
     });
     this.access = [
-      { sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: `${this.logGroup.arn}:*` },
+      {
+        sid: "WriteOwnLogs",
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resource: `${this.logGroup.arn}:*`,
+      },
       // The handler's one storage call: a conditional PutItem.
       { sid: "StoreOrders", actions: ["dynamodb:PutItem"], resource: props.tableArn },
-      { sid: "ConsumeOrderQueue", actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resource: props.queueArn },
+      {
+        sid: "ConsumeOrderQueue",
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        resource: props.queueArn,
+      },
       { sid: "DecryptOrderMessages", actions: ["kms:Decrypt"], resource: props.kmsKeyArn },
     ];
     this.rolePolicy = new IamRolePolicy(this, "RolePolicy", {
       name: "OrderProcessorAccess",
       role: this.role.id,
-      policy: policyDocument(this.access.map((grant) => ({ Sid: grant.sid, Effect: "Allow", Action: grant.actions, Resource: grant.resource }))),
+      policy: policyDocument(
+        this.access.map((grant) => ({
+          Sid: grant.sid,
+          Effect: "Allow",
+          Action: grant.actions,
+          Resource: grant.resource,
+        })),
+      ),
     });
     this.fn = new LambdaFunction(this, "Function", {
       functionName: props.functionName,

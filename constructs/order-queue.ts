@@ -49,8 +49,22 @@ export class OrderQueue extends Construct {
     const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
     requireWholeNumber(`OrderQueue "${id}"`, "maxReceiveCount", maxReceiveCount, 1, 1000);
     // SQS keeps a message at most 14 days.
-    requireWholeNumber(`OrderQueue "${id}"`, "retentionSeconds", retentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
-    requireWholeNumber(`OrderQueue "${id}"`, "deadLetterRetentionSeconds", deadLetterRetentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
+    requireWholeNumber(
+      `OrderQueue "${id}"`,
+      "retentionSeconds",
+      retentionSeconds,
+      60,
+      MAX_RETENTION_SECONDS,
+      "seconds",
+    );
+    requireWholeNumber(
+      `OrderQueue "${id}"`,
+      "deadLetterRetentionSeconds",
+      deadLetterRetentionSeconds,
+      60,
+      MAX_RETENTION_SECONDS,
+      "seconds",
+    );
     // A standard queue keeps a message's original enqueue time when it is dead-lettered.
     requireThat(
       deadLetterRetentionSeconds > retentionSeconds,
@@ -63,7 +77,10 @@ export class OrderQueue extends Construct {
     );
     this.maxReceiveCount = maxReceiveCount;
 
-    const encryption = { kmsMasterKeyId: props.kmsKeyId, kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds };
+    const encryption = {
+      kmsMasterKeyId: props.kmsKeyId,
+      kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
+    };
     this.deadLetterQueue = new SqsQueue(this, "DeadLetterQueue", {
       name: props.deadLetterQueueName,
       messageRetentionSeconds: deadLetterRetentionSeconds,
@@ -83,7 +100,10 @@ export class OrderQueue extends Construct {
     });
     this.queuePolicy = new SqsQueuePolicy(this, "QueuePolicy", {
       queueUrl: this.queue.url,
-      policy: policyDocument([allowSnsDelivery(this.queue.arn, props.publisherTopicArn), denyInsecureTransport("sqs:*", this.queue.arn)]),
+      policy: policyDocument([
+        allowSnsDelivery(this.queue.arn, props.publisherTopicArn),
+        denyInsecureTransport("sqs:*", this.queue.arn),
+      ]),
     });
     this.deadLetterQueuePolicy = new SqsQueuePolicy(this, "DeadLetterQueuePolicy", {
       queueUrl: this.deadLetterQueue.url,

@@ -41,7 +41,12 @@ export class OrderSystemStack extends TerraformStack {
     // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
     const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
     const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region }, names.alarmTopic);
-    this.key = new EncryptionKey(this, "EncryptionKey", { alias: names.keyAlias, ...aws, snsSourceArns: [topicArn], cloudWatchAlarmArns });
+    this.key = new EncryptionKey(this, "EncryptionKey", {
+      alias: names.keyAlias,
+      ...aws,
+      snsSourceArns: [topicArn],
+      cloudWatchAlarmArns,
+    });
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
     this.queue = new OrderQueue(this, "OrderQueue", {
       queueName: names.queue,
@@ -117,7 +122,10 @@ export class OrderSystemStack extends TerraformStack {
     new TerraformOutput(this, "table_name", { value: this.table.tableName });
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });
-    new TerraformOutput(this, "verify", { description: "What `npm run orders -- verify` compares with the deployed resources", value: this.verifyExpectations() });
+    new TerraformOutput(this, "verify", {
+      description: "What `npm run orders -- verify` compares with the deployed resources",
+      value: this.verifyExpectations(),
+    });
   }
 
   /**

@@ -47,7 +47,14 @@ export function requireThat(condition: boolean, message: string): void {
  * Requires a whole number in [min, max] (no upper bound when `max` is undefined); the error names the
  * construct (`where`), the prop, the allowed range and the value given. `unit` reads "seconds" etc.
  */
-export function requireWholeNumber(where: string, name: string, value: number, min: number, max?: number, unit = ""): void {
+export function requireWholeNumber(
+  where: string,
+  name: string,
+  value: number,
+  min: number,
+  max?: number,
+  unit = "",
+): void {
   const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
   const ok = Number.isInteger(value) && value >= min && (max === undefined || value <= max);
   requireThat(ok, `${where}: ${name} must be a whole number${unit ? ` of ${unit}` : ""} ${range}, got ${value}.`);

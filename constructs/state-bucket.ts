@@ -41,13 +41,29 @@ export class StateBucket extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       // AWS's default key policy: the account administers and uses the key through IAM.
-      policy: policyDocument([{ Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: accountRoot(props.partition, props.accountId) }, Action: "kms:*", Resource: "*" }]),
+      policy: policyDocument([
+        {
+          Sid: "AccountAdministersKey",
+          Effect: "Allow",
+          Principal: { AWS: accountRoot(props.partition, props.accountId) },
+          Action: "kms:*",
+          Resource: "*",
+        },
+      ]),
     });
     new KmsAlias(this, "KeyAlias", { name: props.keyAlias, targetKeyId: this.key.keyId });
-    new S3BucketVersioningA(this, "Versioning", { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } });
+    new S3BucketVersioningA(this, "Versioning", {
+      bucket: this.bucket.id,
+      versioningConfiguration: { status: "Enabled" },
+    });
     new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
       bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }],
+      rule: [
+        {
+          applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
+          bucketKeyEnabled: true,
+        },
+      ],
     });
     new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
       bucket: this.bucket.id,
@@ -56,7 +72,10 @@ export class StateBucket extends Construct {
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    new S3BucketOwnershipControls(this, "Ownership", { bucket: this.bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+    new S3BucketOwnershipControls(this, "Ownership", {
+      bucket: this.bucket.id,
+      rule: { objectOwnership: "BucketOwnerEnforced" },
+    });
     new S3BucketLifecycleConfiguration(this, "Lifecycle", {
       bucket: this.bucket.id,
       rule: [

@@ -24,7 +24,11 @@ export class StateStack extends TerraformStack {
     // An absolute path outside cdktf.out: synthesizing another environment must never delete this state.
     new LocalBackend(this, { path: config.bootstrapStatePath });
     this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
-    this.stateBucket = new StateBucket(this, "StateBucket", { bucketName: config.stateBucket, keyAlias: config.names.stateKeyAlias, ...aws });
+    this.stateBucket = new StateBucket(this, "StateBucket", {
+      bucketName: config.stateBucket,
+      keyAlias: config.names.stateKeyAlias,
+      ...aws,
+    });
     new TerraformOutput(this, "state_bucket", { value: this.stateBucket.bucketName });
   }
 }

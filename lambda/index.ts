@@ -10,20 +10,30 @@ const DEADLINE_MARGIN_MS = 2_000;
  * The order processor: validates and stores every record of an SQS batch concurrently and reports
  * the ones it could not store as partial batch failures, so SQS retries only those; a record is never silently acknowledged.
  */
-export async function handler(event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">): Promise<SQSBatchResponse> {
+export async function handler(
+  event: SQSEvent,
+  context?: Pick<Context, "getRemainingTimeInMillis">,
+): Promise<SQSBatchResponse> {
   const tableName = process.env.TABLE_NAME;
   const deadline = new AbortController();
   const remaining = context?.getRemainingTimeInMillis?.();
-  const timer = remaining === undefined ? undefined : setTimeout(() => deadline.abort(), Math.max(0, remaining - DEADLINE_MARGIN_MS));
+  const timer =
+    remaining === undefined
+      ? undefined
+      : setTimeout(() => deadline.abort(), Math.max(0, remaining - DEADLINE_MARGIN_MS));
   try {
-    const outcomes = await Promise.all(event.Records.map((record) => processRecord(record, tableName, deadline.signal)));
+    const outcomes = await Promise.all(
+      event.Records.map((record) => processRecord(record, tableName, deadline.signal)),
+    );
     const counts = Object.fromEntries(RECORD_OUTCOMES.map((o) => [o, 0])) as Record<RecordOutcome, number>;
     for (const outcome of outcomes) counts[outcome] += 1;
     publishCounts(counts);
     return {
-      batchItemFailures: event.Records.filter((_, i) => outcomes[i] === "invalid" || outcomes[i] === "failed").map((record) => ({
-        itemIdentifier: record.messageId,
-      })),
+      batchItemFailures: event.Records.filter((_, i) => outcomes[i] === "invalid" || outcomes[i] === "failed").map(
+        (record) => ({
+          itemIdentifier: record.messageId,
+        }),
+      ),
     };
   } finally {
     clearTimeout(timer);
@@ -31,7 +41,11 @@ export async function handler(event: SQSEvent, context?: Pick<Context, "getRemai
 }
 
 /** Processes one record; never throws: every failure becomes an `invalid` or `failed` outcome. */
-export async function processRecord(record: SQSRecord, tableName: string | undefined, abortSignal?: AbortSignal): Promise<RecordOutcome> {
+export async function processRecord(
+  record: SQSRecord,
+  tableName: string | undefined,
+  abortSignal?: AbortSignal,
+): Promise<RecordOutcome> {
   const messageId = record.messageId;
   let orderId: string | undefined;
   try {
@@ -43,7 +57,12 @@ export async function processRecord(record: SQSRecord, tableName: string | undef
     return outcome;
   } catch (error) {
     const outcome: RecordOutcome = error instanceof InvalidOrderError ? "invalid" : "failed";
-    logOutcome({ outcome, messageId, orderId: orderId ?? (error instanceof InvalidOrderError ? error.orderId : undefined), reason: describe(error) });
+    logOutcome({
+      outcome,
+      messageId,
+      orderId: orderId ?? (error instanceof InvalidOrderError ? error.orderId : undefined),
+      reason: describe(error),
+    });
     return outcome;
   }
 }

@@ -10,9 +10,20 @@ export type RecordOutcome = "stored" | "duplicate" | "stale" | "invalid" | "fail
 export const RECORD_OUTCOMES: readonly RecordOutcome[] = ["stored", "duplicate", "stale", "invalid", "failed"];
 
 /** One log line per record outcome; never the payload, only identifiers and the reason. */
-export function logOutcome(fields: { outcome: RecordOutcome; messageId: string; orderId?: string; reason?: string }): void {
+export function logOutcome(fields: {
+  outcome: RecordOutcome;
+  messageId: string;
+  orderId?: string;
+  reason?: string;
+}): void {
   const level = fields.outcome === "failed" ? "ERROR" : fields.outcome === "invalid" ? "WARN" : "INFO";
-  writeLine({ timestamp: new Date().toISOString(), level, service: SERVICE, message: `order ${fields.outcome}`, ...fields });
+  writeLine({
+    timestamp: new Date().toISOString(),
+    level,
+    service: SERVICE,
+    message: `order ${fields.outcome}`,
+    ...fields,
+  });
 }
 
 /** One EMF line with the invocation's outcome counts. */

@@ -4,7 +4,9 @@ import * as z from "zod/mini";
 export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const identifier = z.string({ error: "is required and must be a string" }).check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
+const identifier = z
+  .string({ error: "is required and must be a string" })
+  .check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
 
 /** The order schema (README, "The order processor"); unknown fields are dropped by parsing. Each rule says what is expected. */
 export const OrderSchema = z.object({
@@ -15,9 +17,14 @@ export const OrderSchema = z.object({
     z.maxLength(256, "must be at most 256 characters"),
     z.refine((name) => name.trim().length > 0, "must not be blank"),
   ),
-  quantity: z.int({ error: "must be a whole JSON number (not a string)" }).check(z.gte(1, "must be at least 1"), z.lte(10000, "must be at most 10000")),
+  quantity: z
+    .int({ error: "must be a whole JSON number (not a string)" })
+    .check(z.gte(1, "must be at least 1"), z.lte(10000, "must be at most 10000")),
   status: z.enum(ORDER_STATUSES, { error: `must be one of ${ORDER_STATUSES.join(", ")}` }),
-  timestamp: z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time with seconds and Z or an offset, e.g. 2025-05-09T14:40:00Z" }),
+  timestamp: z.iso.datetime({
+    offset: true,
+    error: "must be an ISO-8601 date-time with seconds and Z or an offset, e.g. 2025-05-09T14:40:00Z",
+  }),
 });
 
 export type Order = z.infer<typeof OrderSchema>;
@@ -77,7 +84,9 @@ function instantUnits(timestamp: string): bigint {
     const offset = BigInt(Number(offsetHours) * 3600 + Number(offsetMinutes) * 60);
     seconds = sign === "+" ? seconds - offset : seconds + offset;
   }
-  return seconds * 10n ** BigInt(FRACTION_DIGITS) + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"));
+  return (
+    seconds * 10n ** BigInt(FRACTION_DIGITS) + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"))
+  );
 }
 
 /**

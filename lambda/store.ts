@@ -29,7 +29,9 @@ export class ConcurrentUpdateError extends Error {
  * the one compared against, so concurrent updates can never let an older state win.
  */
 export async function storeOrder(tableName: string, order: Order, abortSignal?: AbortSignal): Promise<StoreOutcome> {
-  let condition: { expression: string; values?: Record<string, string> } = { expression: "attribute_not_exists(orderId)" };
+  let condition: { expression: string; values?: Record<string, string> } = {
+    expression: "attribute_not_exists(orderId)",
+  };
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     try {
       await client.send(
@@ -46,14 +48,20 @@ export async function storeOrder(tableName: string, order: Order, abortSignal?: 
       return "stored";
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (!error.Item) throw new Error("DynamoDB returned no stored item with a failed condition (ReturnValuesOnConditionCheckFailure)");
+      if (!error.Item)
+        throw new Error(
+          "DynamoDB returned no stored item with a failed condition (ReturnValuesOnConditionCheckFailure)",
+        );
       const stored = unmarshall(error.Item) as Partial<Order>;
-      if (typeof stored.timestamp !== "string") throw new Error(`stored order ${order.orderId} has no timestamp string`);
+      if (typeof stored.timestamp !== "string")
+        throw new Error(`stored order ${order.orderId} has no timestamp string`);
       const comparison = compareInstants(order.timestamp, stored.timestamp);
       if (comparison === 0) return "duplicate";
       if (comparison < 0) return "stale";
       condition = { expression: "#timestamp = :seen", values: { ":seen": stored.timestamp } };
     }
   }
-  throw new ConcurrentUpdateError(`order ${order.orderId} kept changing during ${MAX_WRITE_ATTEMPTS} conditional writes`);
+  throw new ConcurrentUpdateError(
+    `order ${order.orderId} kept changing during ${MAX_WRITE_ATTEMPTS} conditional writes`,
+  );
 }

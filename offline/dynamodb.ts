@@ -29,7 +29,11 @@ export interface LocalDynamoDB {
 
 const API = "DynamoDB_20120810";
 const FAULTS = [
-  { status: 400, type: "ProvisionedThroughputExceededException", message: "The level of configured provisioned throughput for the table was exceeded (injected fault)" },
+  {
+    status: 400,
+    type: "ProvisionedThroughputExceededException",
+    message: "The level of configured provisioned throughput for the table was exceeded (injected fault)",
+  },
   { status: 500, type: "InternalServerError", message: "Internal server error (injected fault)" },
 ] as const;
 
@@ -82,13 +86,17 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
 
   const forward = (target: string, headers: http.IncomingHttpHeaders, body: Buffer) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const request = http.request(directUrl, { method: "POST", agent, headers: { ...headers, "x-amz-target": target, "content-length": body.length } }, async (response) => {
-        try {
-          resolve({ status: response.statusCode ?? 500, headers: response.headers, body: await readBody(response) });
-        } catch (error) {
-          reject(error);
-        }
-      });
+      const request = http.request(
+        directUrl,
+        { method: "POST", agent, headers: { ...headers, "x-amz-target": target, "content-length": body.length } },
+        async (response) => {
+          try {
+            resolve({ status: response.statusCode ?? 500, headers: response.headers, body: await readBody(response) });
+          } catch (error) {
+            reject(error);
+          }
+        },
+      );
       request.on("error", reject);
       request.end(body);
     });
@@ -103,13 +111,20 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   const keyOf = async (table: string, item: Record<string, unknown>, headers: http.IncomingHttpHeaders) => {
     if (!keySchemas.has(table)) {
       const described = await call("DescribeTable", { TableName: table }, headers);
-      keySchemas.set(table, described.Table.KeySchema.map((k: { AttributeName: string }) => k.AttributeName));
+      keySchemas.set(
+        table,
+        described.Table.KeySchema.map((k: { AttributeName: string }) => k.AttributeName),
+      );
     }
     return Object.fromEntries(keySchemas.get(table)!.map((name) => [name, item[name]]));
   };
 
   /** A failed PutItem's response with the stored item added, when the request asked for ALL_OLD. */
-  const withStoredItem = async (requestBody: Buffer, responseBody: string, headers: http.IncomingHttpHeaders): Promise<string | undefined> => {
+  const withStoredItem = async (
+    requestBody: Buffer,
+    responseBody: string,
+    headers: http.IncomingHttpHeaders,
+  ): Promise<string | undefined> => {
     if (!responseBody.includes("ConditionalCheckFailedException")) return undefined;
     const input = JSON.parse(requestBody.toString("utf8"));
     if (input.ReturnValuesOnConditionCheckFailure !== "ALL_OLD") return undefined;
@@ -133,37 +148,39 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   };
 
   /** In process: dynalite's own handler, with faults before it and ALL_OLD filled in after it. */
-  const wrapped = (handler: http.RequestListener): http.RequestListener => (req, res) => {
-    const proceed = () => {
-      stats.requests += 1;
-      if (injectFault(res)) {
-        req.resume();
-        return;
-      }
-      if (req.headers["x-amz-target"] === `${API}.PutItem`) {
-        const chunks: Buffer[] = [];
-        req.on("data", (chunk: Buffer) => chunks.push(chunk));
-        const end = res.end.bind(res) as (body?: string) => http.ServerResponse;
-        res.end = ((body?: unknown) => {
-          if (res.statusCode !== 400 || typeof body !== "string") return end(body as string | undefined);
-          withStoredItem(Buffer.concat(chunks), body, req.headers).then(
-            (out) => {
-              if (out !== undefined) {
-                res.removeHeader("x-amz-crc32");
-                res.setHeader("Content-Length", Buffer.byteLength(out));
-              }
-              end(out ?? body);
-            },
-            (error) => internalError(res, error),
-          );
-          return res;
-        }) as typeof res.end;
-      }
-      handler(req, res);
+  const wrapped =
+    (handler: http.RequestListener): http.RequestListener =>
+    (req, res) => {
+      const proceed = () => {
+        stats.requests += 1;
+        if (injectFault(res)) {
+          req.resume();
+          return;
+        }
+        if (req.headers["x-amz-target"] === `${API}.PutItem`) {
+          const chunks: Buffer[] = [];
+          req.on("data", (chunk: Buffer) => chunks.push(chunk));
+          const end = res.end.bind(res) as (body?: string) => http.ServerResponse;
+          res.end = ((body?: unknown) => {
+            if (res.statusCode !== 400 || typeof body !== "string") return end(body as string | undefined);
+            withStoredItem(Buffer.concat(chunks), body, req.headers).then(
+              (out) => {
+                if (out !== undefined) {
+                  res.removeHeader("x-amz-crc32");
+                  res.setHeader("Content-Length", Buffer.byteLength(out));
+                }
+                end(out ?? body);
+              },
+              (error) => internalError(res, error),
+            );
+            return res;
+          }) as typeof res.end;
+        }
+        handler(req, res);
+      };
+      if (latencyMs > 0) setTimeout(proceed, latencyMs);
+      else proceed();
     };
-    if (latencyMs > 0) setTimeout(proceed, latencyMs);
-    else proceed();
-  };
 
   /** In front of a server elsewhere: the same, as a proxy. */
   const proxy: http.RequestListener = async (req, res) => {
@@ -236,7 +253,10 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
       new CreateTableCommand({
         TableName: table.name,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: table.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type as "S" | "N" | "B" })),
+        AttributeDefinitions: table.attributes.map((a) => ({
+          AttributeName: a.name,
+          AttributeType: a.type as "S" | "N" | "B",
+        })),
         KeySchema: [
           { AttributeName: table.hashKey, KeyType: "HASH" },
           ...(table.rangeKey ? [{ AttributeName: table.rangeKey, KeyType: "RANGE" as const }] : []),
@@ -252,12 +272,16 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
 export async function scanTable(endpoint: string, tableName: string): Promise<Record<string, unknown>[]> {
   const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const { DynamoDBDocumentClient, ScanCommand } = await import("@aws-sdk/lib-dynamodb");
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+  );
   const items: Record<string, unknown>[] = [];
   try {
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
+      const page = await client.send(
+        new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }),
+      );
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);

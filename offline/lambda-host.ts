@@ -10,7 +10,8 @@ import { FunctionModel } from "./stack-model";
 /** The worker's own source file: a real module, type-checked, not a string. */
 const WORKER_FILE = path.join(__dirname, "lambda-worker.js");
 
-export type InvocationResult = { kind: "returned"; value: unknown } | { kind: "error"; error: string } | { kind: "timeout" };
+export type InvocationResult =
+  { kind: "returned"; value: unknown } | { kind: "error"; error: string } | { kind: "timeout" };
 
 export class ExecutionEnvironment {
   private readonly worker: Worker;
@@ -26,7 +27,12 @@ export class ExecutionEnvironment {
   ) {
     this.worker = new Worker(WORKER_FILE, {
       env: environment,
-      workerData: { file: fn.file, exportName: fn.exportName, functionName: fn.name, forwardLogs: onLogLine !== undefined },
+      workerData: {
+        file: fn.file,
+        exportName: fn.exportName,
+        functionName: fn.name,
+        forwardLogs: onLogLine !== undefined,
+      },
     });
     let buffered = "";
     this.worker.on("message", (message: { id: string; result?: unknown; error?: string; log?: string }) => {
@@ -40,7 +46,11 @@ export class ExecutionEnvironment {
       if (!this.pending || this.pending.id !== message.id) return;
       const { resolve } = this.pending;
       this.pending = undefined;
-      resolve(message.error !== undefined ? { kind: "error", error: message.error } : { kind: "returned", value: message.result });
+      resolve(
+        message.error !== undefined
+          ? { kind: "error", error: message.error }
+          : { kind: "returned", value: message.result },
+      );
     });
     this.worker.on("error", (error) => this.finish({ kind: "error", error: String(error.stack ?? error) }));
     this.worker.on("exit", () => this.finish({ kind: "error", error: "the execution environment exited" }));

@@ -29,7 +29,8 @@ let handler;
 let initError;
 try {
   handler = require(data.file)[data.exportName];
-  if (typeof handler !== "function") throw new Error(`${data.file} does not export a function named ${data.exportName}`);
+  if (typeof handler !== "function")
+    throw new Error(`${data.file} does not export a function named ${data.exportName}`);
 } catch (error) {
   initError = error;
 }

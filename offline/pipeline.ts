@@ -36,7 +36,15 @@ export type PipelineEvent =
   | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
   | { type: "deleted"; queue: string; messageId: string }
   | { type: "returned"; queue: string; messageId: string; visibleInMs: number }
-  | { type: "dead-lettered"; queue: string; target: string; messageId: string; traceId: string; receives: number; orderId?: string }
+  | {
+      type: "dead-lettered";
+      queue: string;
+      target: string;
+      messageId: string;
+      traceId: string;
+      receives: number;
+      orderId?: string;
+    }
   | { type: "expired"; queue: string; messageId: string }
   | { type: "cold-start"; function: string; environment: number }
   | { type: "invocation-failed"; function: string; reason: string; records: number }
@@ -128,7 +136,8 @@ export class LocalPipeline {
         this.emit({ type: "expired", queue: event.queue.name, messageId: event.message.messageId });
       }
     };
-    for (const model of this.stack.queues) this.queues.set(model.arn, new LocalQueue(model, this.timeScale, onQueueEvent));
+    for (const model of this.stack.queues)
+      this.queues.set(model.arn, new LocalQueue(model, this.timeScale, onQueueEvent));
     for (const queue of this.queues.values()) {
       if (queue.model.redrive) queue.deadLetterQueue = this.queues.get(queue.model.redrive.deadLetterTargetArn);
     }
@@ -136,7 +145,10 @@ export class LocalPipeline {
       if (!mapping.enabled) continue;
       const fn = this.stack.functions.find((f) => f.arn === mapping.functionArn)!;
       const concurrency = Math.min(mapping.maximumConcurrency ?? DEFAULT_POLLERS, fn.reservedConcurrency ?? Infinity);
-      if (concurrency < 1) throw new UnsupportedStackError(`${fn.name} has no concurrency to run (reserved concurrency ${fn.reservedConcurrency}).`);
+      if (concurrency < 1)
+        throw new UnsupportedStackError(
+          `${fn.name} has no concurrency to run (reserved concurrency ${fn.reservedConcurrency}).`,
+        );
       const poller: Poller = { mapping, fn, queue: this.queues.get(mapping.queueArn)! };
       this.pollers.push(poller);
       for (let slot = 0; slot < concurrency; slot++) this.running.push(this.poll(poller));
@@ -154,7 +166,14 @@ export class LocalPipeline {
       const message = queue.send(subscription.raw ? body : snsEnvelope(target, body));
       this.counts.deliveries += 1;
       traceIds.push(message.traceId);
-      this.emit({ type: "published", topic: target.name, queue: queue.name, messageId: message.messageId, traceId: message.traceId, orderId: this.orderIdOf(body) });
+      this.emit({
+        type: "published",
+        topic: target.name,
+        queue: queue.name,
+        messageId: message.messageId,
+        traceId: message.traceId,
+        orderId: this.orderIdOf(body),
+      });
     }
     return traceIds;
   }
@@ -166,7 +185,10 @@ export class LocalPipeline {
   async settled(maxMs = 600_000, onWait?: () => void): Promise<void> {
     const started = Date.now();
     while (!this.isSettled()) {
-      if (Date.now() - started > maxMs) throw new Error(`the pipeline did not settle within ${Math.round(maxMs / 1000)} s: ${this.inFlight()} messages still queued or in flight`);
+      if (Date.now() - started > maxMs)
+        throw new Error(
+          `the pipeline did not settle within ${Math.round(maxMs / 1000)} s: ${this.inFlight()} messages still queued or in flight`,
+        );
       onWait?.();
       await sleep(5);
     }
@@ -175,7 +197,10 @@ export class LocalPipeline {
 
   /** Deliveries to queues so far, and how many of them have left the polled queues (processed, dead-lettered or expired). */
   progress(): { delivered: number; settled: number } {
-    return { delivered: this.counts.deliveries + this.counts.redriven, settled: this.counts.deliveries + this.counts.redriven - this.inFlight() };
+    return {
+      delivered: this.counts.deliveries + this.counts.redriven,
+      settled: this.counts.deliveries + this.counts.redriven - this.inFlight(),
+    };
   }
 
   /** Messages still in polled queues (waiting or in flight). */
@@ -185,7 +210,10 @@ export class LocalPipeline {
 
   /** Queues that are some queue's dead-letter target. */
   deadLetterQueues(): LocalQueue[] {
-    const arns = new Set([...this.stack.queues.map((q) => q.redrive?.deadLetterTargetArn), ...this.stack.subscriptions.map((s) => s.deadLetterTargetArn)]);
+    const arns = new Set([
+      ...this.stack.queues.map((q) => q.redrive?.deadLetterTargetArn),
+      ...this.stack.subscriptions.map((s) => s.deadLetterTargetArn),
+    ]);
     return [...this.queues.values()].filter((q) => arns.has(q.arn));
   }
 
@@ -200,12 +228,22 @@ export class LocalPipeline {
       if (dlq.size === 0 || sources.length === 0) continue;
       const allow = dlq.model.redriveAllow;
       for (const source of sources) {
-        const permitted = !allow || allow.permission === "allowAll" || (allow.permission === "byQueue" && allow.sourceQueueArns.includes(source.arn));
-        if (!permitted) throw new Error(`${dlq.name}'s redrive-allow policy (${allow?.permission}) does not let messages move back to ${source.name}.`);
+        const permitted =
+          !allow ||
+          allow.permission === "allowAll" ||
+          (allow.permission === "byQueue" && allow.sourceQueueArns.includes(source.arn));
+        if (!permitted)
+          throw new Error(
+            `${dlq.name}'s redrive-allow policy (${allow?.permission}) does not let messages move back to ${source.name}.`,
+          );
       }
-      if (sources.length > 1) throw new Error(`${dlq.name} is the dead-letter queue of several queues; the offline redrive needs one source.`);
+      if (sources.length > 1)
+        throw new Error(
+          `${dlq.name} is the dead-letter queue of several queues; the offline redrive needs one source.`,
+        );
       const messages = dlq.drain();
-      for (const message of messages) sources[0].send(message.body, { traceId: message.traceId, sentAt: performance.now() });
+      for (const message of messages)
+        sources[0].send(message.body, { traceId: message.traceId, sentAt: performance.now() });
       moved += messages.length;
       this.emit({ type: "redriven", from: dlq.name, to: sources[0].name, count: messages.length });
     }
@@ -258,8 +296,18 @@ export class LocalPipeline {
   /** The named topic, or when unnamed the one topic that feeds a queue (the alarm topic does not). */
   private topic(nameOrArn?: string): TopicModel {
     const feeding = this.stack.topics.filter((t) => this.stack.subscriptions.some((s) => s.topicArn === t.arn));
-    const topic = nameOrArn === undefined ? (feeding.length === 1 ? feeding[0] : undefined) : this.stack.topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn);
-    if (!topic) throw new Error(nameOrArn === undefined ? `${feeding.length} topics feed queues; name the one to publish to` : `no topic ${nameOrArn} in the stack`);
+    const topic =
+      nameOrArn === undefined
+        ? feeding.length === 1
+          ? feeding[0]
+          : undefined
+        : this.stack.topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn);
+    if (!topic)
+      throw new Error(
+        nameOrArn === undefined
+          ? `${feeding.length} topics feed queues; name the one to publish to`
+          : `no topic ${nameOrArn} in the stack`,
+      );
     return topic;
   }
 
@@ -292,7 +340,11 @@ export class LocalPipeline {
       const warm = idle.pop()!;
       if (warm.alive) return warm;
     }
-    const environment = new ExecutionEnvironment(fn, this.functionEnvironment(fn), this.tracing ? (line) => this.onLogLine(line) : undefined);
+    const environment = new ExecutionEnvironment(
+      fn,
+      this.functionEnvironment(fn),
+      this.tracing ? (line) => this.onLogLine(line) : undefined,
+    );
     this.allEnvironments.push(environment);
     this.environments += 1;
     this.emit({ type: "cold-start", function: fn.name, environment: this.environments });
@@ -302,25 +354,51 @@ export class LocalPipeline {
   private async invoke(poller: Poller, batch: QueueMessage[]): Promise<void> {
     const { queue, fn, mapping } = poller;
     const environment = this.acquire(fn);
-    for (const message of batch) this.emit({ type: "received", queue: queue.name, messageId: message.messageId, receiveCount: message.receiveCount, orderId: this.orderIdOf(message.body) });
+    for (const message of batch)
+      this.emit({
+        type: "received",
+        queue: queue.name,
+        messageId: message.messageId,
+        receiveCount: message.receiveCount,
+        orderId: this.orderIdOf(message.body),
+      });
     const event: SQSEvent = { Records: batch.map((message) => sqsRecord(message, queue, this.stack.region)) };
     this.emit({ type: "invoked", function: fn.name, records: batch.length });
-    const result = await environment.invoke(event, fn.timeoutSeconds * 1000 * this.functionTimeScale, this.functionTimeScale);
+    const result = await environment.invoke(
+      event,
+      fn.timeoutSeconds * 1000 * this.functionTimeScale,
+      this.functionTimeScale,
+    );
     if (environment.alive) this.idle.get(fn.arn)!.push(environment);
 
     const wholeBatch = new Set(batch.map((m) => m.messageId));
     let failed: Set<string>;
     if (result.kind === "timeout") {
       failed = wholeBatch;
-      this.emit({ type: "invocation-failed", function: fn.name, reason: `timed out after ${fn.timeoutSeconds} s (scaled)`, records: batch.length });
+      this.emit({
+        type: "invocation-failed",
+        function: fn.name,
+        reason: `timed out after ${fn.timeoutSeconds} s (scaled)`,
+        records: batch.length,
+      });
     } else if (result.kind === "error") {
       failed = wholeBatch;
-      this.emit({ type: "invocation-failed", function: fn.name, reason: result.error.split("\n")[0], records: batch.length });
+      this.emit({
+        type: "invocation-failed",
+        function: fn.name,
+        reason: result.error.split("\n")[0],
+        records: batch.length,
+      });
     } else if (mapping.reportBatchItemFailures) {
       const reported = partialFailures(result.value, wholeBatch);
       failed = reported ?? wholeBatch;
       if (reported === undefined) {
-        this.emit({ type: "invocation-failed", function: fn.name, reason: "invalid partial batch response: the whole batch is retried", records: batch.length });
+        this.emit({
+          type: "invocation-failed",
+          function: fn.name,
+          reason: "invalid partial batch response: the whole batch is retried",
+          records: batch.length,
+        });
       }
     } else {
       failed = new Set();
@@ -328,7 +406,12 @@ export class LocalPipeline {
     for (const message of batch) {
       if (failed.has(message.messageId)) {
         queue.release(message);
-        this.emit({ type: "returned", queue: queue.name, messageId: message.messageId, visibleInMs: Math.max(0, message.visibleAt - performance.now()) });
+        this.emit({
+          type: "returned",
+          queue: queue.name,
+          messageId: message.messageId,
+          visibleInMs: Math.max(0, message.visibleAt - performance.now()),
+        });
       } else if (queue.delete(message)) {
         this.counts.processed += 1;
         this.emit({ type: "deleted", queue: queue.name, messageId: message.messageId });
@@ -359,7 +442,13 @@ export class LocalPipeline {
       entry = undefined;
     }
     if (entry && typeof entry.outcome === "string") {
-      this.emit({ type: "outcome", outcome: entry.outcome, messageId: entry.messageId as string, orderId: entry.orderId as string | undefined, reason: entry.reason as string | undefined });
+      this.emit({
+        type: "outcome",
+        outcome: entry.outcome,
+        messageId: entry.messageId as string,
+        orderId: entry.orderId as string | undefined,
+        reason: entry.reason as string | undefined,
+      });
     } else if (!entry || !("_aws" in entry)) {
       this.emit({ type: "log", line });
     }
@@ -388,7 +477,12 @@ function sqsRecord(message: QueueMessage, queue: LocalQueue, region: string): SQ
     messageId: message.messageId,
     receiptHandle: message.receiptHandle!,
     body: message.body,
-    attributes: { ApproximateReceiveCount: String(message.receiveCount), SentTimestamp: now, SenderId: "LOCAL", ApproximateFirstReceiveTimestamp: now },
+    attributes: {
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: now,
+      SenderId: "LOCAL",
+      ApproximateFirstReceiveTimestamp: now,
+    },
     messageAttributes: {},
     md5OfBody: createHash("md5").update(message.body).digest("hex"),
     eventSource: "aws:sqs",

@@ -78,9 +78,18 @@ export class LocalQueue {
       const redrive = this.model.redrive;
       if (redrive && this.deadLetterQueue && message.receiveCount >= redrive.maxReceiveCount) {
         this.messages.delete(message.messageId);
-        const moved = this.deadLetterQueue.send(message.body, { traceId: message.traceId, sentAt: message.sentAt, deadLetteredAfter: message.receiveCount });
+        const moved = this.deadLetterQueue.send(message.body, {
+          traceId: message.traceId,
+          sentAt: message.sentAt,
+          deadLetteredAfter: message.receiveCount,
+        });
         moved.receiveCount = 0;
-        this.onEvent({ type: "dead-lettered", queue: this, target: this.deadLetterQueue, message: { ...message, deadLetteredAfter: message.receiveCount } });
+        this.onEvent({
+          type: "dead-lettered",
+          queue: this,
+          target: this.deadLetterQueue,
+          message: { ...message, deadLetteredAfter: message.receiveCount },
+        });
         continue;
       }
       message.receiveCount += 1;
@@ -154,15 +163,19 @@ export class LocalQueue {
     if (at >= this.timerAt && this.timer) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      const now = performance.now();
-      let next = Infinity;
-      for (const m of this.messages.values()) if (!m.inFlight && m.visibleAt > now) next = Math.min(next, m.visibleAt);
-      if (next !== Infinity) this.schedule(next);
-      this.wake();
-    }, Math.max(0, at - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        const now = performance.now();
+        let next = Infinity;
+        for (const m of this.messages.values())
+          if (!m.inFlight && m.visibleAt > now) next = Math.min(next, m.visibleAt);
+        if (next !== Infinity) this.schedule(next);
+        this.wake();
+      },
+      Math.max(0, at - performance.now()),
+    );
   }
 
   private wake(): void {

@@ -25,19 +25,54 @@ const NOT_EMULATED = new Set([
 /** Per emulated type: the attributes it reads, and those that do not change local behaviour. */
 const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
   aws_sns_topic: { used: ["name"], inert: ["kms_master_key_id", "tags", "display_name"] },
-  aws_sns_topic_subscription: { used: ["topic_arn", "protocol", "endpoint", "raw_message_delivery", "redrive_policy"], inert: ["depends_on", "confirmation_timeout_in_minutes"] },
+  aws_sns_topic_subscription: {
+    used: ["topic_arn", "protocol", "endpoint", "raw_message_delivery", "redrive_policy"],
+    inert: ["depends_on", "confirmation_timeout_in_minutes"],
+  },
   aws_sqs_queue: {
     used: ["name", "visibility_timeout_seconds", "message_retention_seconds", "redrive_policy"],
-    inert: ["kms_master_key_id", "kms_data_key_reuse_period_seconds", "sqs_managed_sse_enabled", "tags", "receive_wait_time_seconds", "max_message_size"],
+    inert: [
+      "kms_master_key_id",
+      "kms_data_key_reuse_period_seconds",
+      "sqs_managed_sse_enabled",
+      "tags",
+      "receive_wait_time_seconds",
+      "max_message_size",
+    ],
   },
   aws_sqs_queue_redrive_allow_policy: { used: ["queue_url", "redrive_allow_policy"], inert: [] },
   aws_lambda_event_source_mapping: {
-    used: ["event_source_arn", "function_name", "batch_size", "maximum_batching_window_in_seconds", "function_response_types", "scaling_config", "enabled"],
+    used: [
+      "event_source_arn",
+      "function_name",
+      "batch_size",
+      "maximum_batching_window_in_seconds",
+      "function_response_types",
+      "scaling_config",
+      "enabled",
+    ],
     inert: ["depends_on"],
   },
   aws_lambda_function: {
-    used: ["function_name", "filename", "handler", "runtime", "timeout", "environment", "reserved_concurrent_executions"],
-    inert: ["role", "architectures", "memory_size", "source_code_hash", "logging_config", "depends_on", "tags", "description"],
+    used: [
+      "function_name",
+      "filename",
+      "handler",
+      "runtime",
+      "timeout",
+      "environment",
+      "reserved_concurrent_executions",
+    ],
+    inert: [
+      "role",
+      "architectures",
+      "memory_size",
+      "source_code_hash",
+      "logging_config",
+      "depends_on",
+      "tags",
+      "description",
+    ],
   },
   aws_dynamodb_table: {
     used: ["name", "hash_key", "range_key", "attribute"],
@@ -124,13 +159,17 @@ const REFERENCE = /\$\{([^}]+)\}/g;
 
 export function loadStack(stackDir: string): StackModel {
   const file = path.join(stackDir, "cdk.tf.json");
-  if (!fs.existsSync(file)) throw new UnsupportedStackError(`${file} does not exist; synthesize the stack first (npx cdktf synth).`);
+  if (!fs.existsSync(file))
+    throw new UnsupportedStackError(`${file} does not exist; synthesize the stack first (npx cdktf synth).`);
   const doc = JSON.parse(fs.readFileSync(file, "utf8")) as Json;
   const resources: Json = doc.resource ?? {};
   const region: string = doc.provider?.aws?.[0]?.region ?? "us-east-1";
 
   for (const type of Object.keys(doc.data ?? {})) {
-    if (!DATA_SOURCES.has(type)) throw new UnsupportedStackError(`data source ${type} is not supported by the offline runtime (it supports ${[...DATA_SOURCES].join(", ")}).`);
+    if (!DATA_SOURCES.has(type))
+      throw new UnsupportedStackError(
+        `data source ${type} is not supported by the offline runtime (it supports ${[...DATA_SOURCES].join(", ")}).`,
+      );
   }
   const notEmulated: string[] = [];
   for (const [type, byName] of Object.entries<Json>(resources)) {
@@ -139,11 +178,16 @@ export function loadStack(stackDir: string): StackModel {
       continue;
     }
     const attributes = ATTRIBUTES[type];
-    if (!attributes) throw new UnsupportedStackError(`resource type ${type} (${Object.keys(byName).join(", ")}) is not supported by the offline runtime; it runs ${Object.keys(ATTRIBUTES).join(", ")}.`);
+    if (!attributes)
+      throw new UnsupportedStackError(
+        `resource type ${type} (${Object.keys(byName).join(", ")}) is not supported by the offline runtime; it runs ${Object.keys(ATTRIBUTES).join(", ")}.`,
+      );
     for (const [name, body] of Object.entries<Json>(byName)) {
       for (const attribute of Object.keys(body)) {
         if (attribute === "//" || attributes.used.includes(attribute) || attributes.inert.includes(attribute)) continue;
-        throw new UnsupportedStackError(`${type}.${name} sets "${attribute}", which would change behaviour and is not emulated by the offline runtime.`);
+        throw new UnsupportedStackError(
+          `${type}.${name} sets "${attribute}", which would change behaviour and is not emulated by the offline runtime.`,
+        );
       }
     }
   }
@@ -153,7 +197,12 @@ export function loadStack(stackDir: string): StackModel {
   const attributesOf = new Map<string, Record<string, string>>();
   for (const [key, body] of entries("aws_sqs_queue")) {
     const name = literal(body.name, `aws_sqs_queue.${key}.name`);
-    attributesOf.set(`aws_sqs_queue.${key}`, { name, arn: queueArn(name), url: `local://sqs/${name}`, id: `local://sqs/${name}` });
+    attributesOf.set(`aws_sqs_queue.${key}`, {
+      name,
+      arn: queueArn(name),
+      url: `local://sqs/${name}`,
+      id: `local://sqs/${name}`,
+    });
   }
   for (const [key, body] of entries("aws_sns_topic")) {
     const name = literal(body.name, `aws_sns_topic.${key}.name`);
@@ -162,7 +211,11 @@ export function loadStack(stackDir: string): StackModel {
   }
   for (const [key, body] of entries("aws_dynamodb_table")) {
     const name = literal(body.name, `aws_dynamodb_table.${key}.name`);
-    attributesOf.set(`aws_dynamodb_table.${key}`, { name, id: name, arn: `arn:${LOCAL_PARTITION}:dynamodb:${region}:${LOCAL_ACCOUNT}:table/${name}` });
+    attributesOf.set(`aws_dynamodb_table.${key}`, {
+      name,
+      id: name,
+      arn: `arn:${LOCAL_PARTITION}:dynamodb:${region}:${LOCAL_ACCOUNT}:table/${name}`,
+    });
   }
   for (const [key, body] of entries("aws_lambda_function")) {
     const name = literal(body.function_name, `aws_lambda_function.${key}.function_name`);
@@ -170,23 +223,33 @@ export function loadStack(stackDir: string): StackModel {
     attributesOf.set(`aws_lambda_function.${key}`, { function_name: name, arn, id: name });
   }
   for (const [key, body] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
-    attributesOf.set(`data.archive_file.${key}`, { output_path: `archive:${key}`, source_dir: String(body.source_dir) });
+    attributesOf.set(`data.archive_file.${key}`, {
+      output_path: `archive:${key}`,
+      source_dir: String(body.source_dir),
+    });
   }
-  for (const key of Object.keys(doc.data?.aws_partition ?? {})) attributesOf.set(`data.aws_partition.${key}`, { partition: LOCAL_PARTITION });
-  for (const key of Object.keys(doc.data?.aws_caller_identity ?? {})) attributesOf.set(`data.aws_caller_identity.${key}`, { account_id: LOCAL_ACCOUNT });
+  for (const key of Object.keys(doc.data?.aws_partition ?? {}))
+    attributesOf.set(`data.aws_partition.${key}`, { partition: LOCAL_PARTITION });
+  for (const key of Object.keys(doc.data?.aws_caller_identity ?? {}))
+    attributesOf.set(`data.aws_caller_identity.${key}`, { account_id: LOCAL_ACCOUNT });
 
   /** Replaces every `${address.attribute}` by the local value; an unknown one is an error. */
   const resolve = (value: unknown, where: string): string =>
     String(value).replace(REFERENCE, (_, expression: string) => {
       const dot = expression.lastIndexOf(".");
       const found = attributesOf.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
-      if (found === undefined) throw new UnsupportedStackError(`${where} refers to \${${expression}}, which the offline runtime cannot resolve.`);
+      if (found === undefined)
+        throw new UnsupportedStackError(
+          `${where} refers to \${${expression}}, which the offline runtime cannot resolve.`,
+        );
       return found;
     });
 
   const queues: QueueModel[] = entries("aws_sqs_queue").map(([key, body]) => {
     const a = attributesOf.get(`aws_sqs_queue.${key}`)!;
-    const redrive = body.redrive_policy ? JSON.parse(resolve(body.redrive_policy, `aws_sqs_queue.${key}.redrive_policy`)) : undefined;
+    const redrive = body.redrive_policy
+      ? JSON.parse(resolve(body.redrive_policy, `aws_sqs_queue.${key}.redrive_policy`))
+      : undefined;
     return {
       key,
       name: a.name,
@@ -194,7 +257,9 @@ export function loadStack(stackDir: string): StackModel {
       url: a.url,
       visibilityTimeoutSeconds: body.visibility_timeout_seconds ?? 30,
       retentionSeconds: body.message_retention_seconds ?? 345600,
-      redrive: redrive ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) } : undefined,
+      redrive: redrive
+        ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) }
+        : undefined,
     };
   });
   const queueBy = (arnOrUrl: string, where: string) => {
@@ -202,9 +267,13 @@ export function loadStack(stackDir: string): StackModel {
     if (!queue) throw new UnsupportedStackError(`${where} names ${arnOrUrl}, which is not a queue of this stack.`);
     return queue;
   };
-  for (const queue of queues) if (queue.redrive) queueBy(queue.redrive.deadLetterTargetArn, `aws_sqs_queue.${queue.key}.redrive_policy`);
+  for (const queue of queues)
+    if (queue.redrive) queueBy(queue.redrive.deadLetterTargetArn, `aws_sqs_queue.${queue.key}.redrive_policy`);
   for (const [key, body] of entries("aws_sqs_queue_redrive_allow_policy")) {
-    const target = queueBy(resolve(body.queue_url, `aws_sqs_queue_redrive_allow_policy.${key}.queue_url`), `aws_sqs_queue_redrive_allow_policy.${key}`);
+    const target = queueBy(
+      resolve(body.queue_url, `aws_sqs_queue_redrive_allow_policy.${key}.queue_url`),
+      `aws_sqs_queue_redrive_allow_policy.${key}`,
+    );
     const policy = JSON.parse(resolve(body.redrive_allow_policy, `aws_sqs_queue_redrive_allow_policy.${key}`));
     target.redriveAllow = { permission: policy.redrivePermission, sourceQueueArns: policy.sourceQueueArns ?? [] };
   }
@@ -220,28 +289,48 @@ export function loadStack(stackDir: string): StackModel {
       notEmulated.push(where);
       continue;
     }
-    if (body.protocol !== "sqs") throw new UnsupportedStackError(`${where} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`);
+    if (body.protocol !== "sqs")
+      throw new UnsupportedStackError(
+        `${where} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`,
+      );
     const topicArn = resolve(body.topic_arn, `${where}.topic_arn`);
-    if (!topics.some((t) => t.arn === topicArn)) throw new UnsupportedStackError(`${where} subscribes to ${topicArn}, which is not a topic of this stack.`);
+    if (!topics.some((t) => t.arn === topicArn))
+      throw new UnsupportedStackError(`${where} subscribes to ${topicArn}, which is not a topic of this stack.`);
     const queue = queueBy(resolve(body.endpoint, `${where}.endpoint`), `${where}.endpoint`);
-    const redrive = body.redrive_policy ? JSON.parse(resolve(body.redrive_policy, `${where}.redrive_policy`)) : undefined;
+    const redrive = body.redrive_policy
+      ? JSON.parse(resolve(body.redrive_policy, `${where}.redrive_policy`))
+      : undefined;
     if (redrive) queueBy(redrive.deadLetterTargetArn, `${where}.redrive_policy`);
-    subscriptions.push({ key, topicArn, queueArn: queue.arn, raw: body.raw_message_delivery === true || body.raw_message_delivery === "true", deadLetterTargetArn: redrive?.deadLetterTargetArn });
+    subscriptions.push({
+      key,
+      topicArn,
+      queueArn: queue.arn,
+      raw: body.raw_message_delivery === true || body.raw_message_delivery === "true",
+      deadLetterTargetArn: redrive?.deadLetterTargetArn,
+    });
   }
 
   const functions: FunctionModel[] = entries("aws_lambda_function").map(([key, body]) => {
     const where = `aws_lambda_function.${key}`;
     const a = attributesOf.get(where)!;
-    if (!String(body.runtime).startsWith("nodejs")) throw new UnsupportedStackError(`${where} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`);
+    if (!String(body.runtime).startsWith("nodejs"))
+      throw new UnsupportedStackError(
+        `${where} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`,
+      );
     const filename = resolve(body.filename, `${where}.filename`);
     const archive = /^archive:(.+)$/.exec(filename);
-    if (!archive) throw new UnsupportedStackError(`${where}.filename must come from an archive_file data source, got ${filename}.`);
+    if (!archive)
+      throw new UnsupportedStackError(`${where}.filename must come from an archive_file data source, got ${filename}.`);
     const codeDir = path.resolve(stackDir, attributesOf.get(`data.archive_file.${archive[1]}`)!.source_dir);
     const [module, exportName] = String(body.handler).split(/\.(?=[^.]+$)/);
     const file = path.join(codeDir, `${module}.js`);
-    if (!fs.existsSync(file)) throw new UnsupportedStackError(`${where}: handler ${body.handler} needs ${file}, which does not exist; build the bundle (npm run build) and synthesize again.`);
+    if (!fs.existsSync(file))
+      throw new UnsupportedStackError(
+        `${where}: handler ${body.handler} needs ${file}, which does not exist; build the bundle (npm run build) and synthesize again.`,
+      );
     const environment: Record<string, string> = {};
-    for (const [name, value] of Object.entries(body.environment?.variables ?? {})) environment[name] = resolve(value, `${where}.environment.${name}`);
+    for (const [name, value] of Object.entries(body.environment?.variables ?? {}))
+      environment[name] = resolve(value, `${where}.environment.${name}`);
     return {
       key,
       name: a.function_name,
@@ -264,7 +353,8 @@ export function loadStack(stackDir: string): StackModel {
     if (!fn) throw new UnsupportedStackError(`${where} invokes ${functionRef}, which is not a function of this stack.`);
     const types: string[] = body.function_response_types ?? [];
     const unknown = types.filter((t) => t !== "ReportBatchItemFailures");
-    if (unknown.length > 0) throw new UnsupportedStackError(`${where}: function_response_types ${unknown.join(", ")} not supported.`);
+    if (unknown.length > 0)
+      throw new UnsupportedStackError(`${where}: function_response_types ${unknown.join(", ")} not supported.`);
     return {
       key,
       queueArn: queue.arn,
@@ -289,6 +379,9 @@ export function loadStack(stackDir: string): StackModel {
 }
 
 function literal(value: unknown, where: string): string {
-  if (typeof value !== "string" || value.includes("${")) throw new UnsupportedStackError(`${where} must be a literal name for the offline runtime, got ${JSON.stringify(value)}.`);
+  if (typeof value !== "string" || value.includes("${"))
+    throw new UnsupportedStackError(
+      `${where} must be a literal name for the offline runtime, got ${JSON.stringify(value)}.`,
+    );
   return value;
 }

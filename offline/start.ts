@@ -70,7 +70,11 @@ export interface RunResult {
 /** Synthesizes the app (main.ts) as `cdktf synth` does and returns the selected stack's folder. */
 export function synthesize(env: NodeJS.ProcessEnv = process.env): string {
   const config = resolveEnvironment(settingsFrom(env));
-  const result = spawnSync(process.execPath, ["-r", "esbuild-register", "main.ts"], { cwd: PROJECT_ROOT, encoding: "utf8", env });
+  const result = spawnSync(process.execPath, ["-r", "esbuild-register", "main.ts"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+    env,
+  });
   if (result.status !== 0) throw new Error(`synthesis failed:\n${result.stderr || result.stdout}`);
   return path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "stacks", config.names.stack);
 }
@@ -96,8 +100,15 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   let inFlight = 0;
   try {
     if (!options.quiet) {
-      write(`offline run of ${path.relative(process.cwd(), stackDir) || stackDir}: ${pipeline.stack.topics.length} topic, ${pipeline.stack.queues.length} queues, ${pipeline.stack.functions.length} function, ${pipeline.stack.tables.length} table on dynalite`);
-      write(`not emulated (access control, encryption, logs): ${pipeline.stack.notEmulated.map((r) => r.split(".")[0]).filter((t, i, all) => all.indexOf(t) === i).join(", ")}`);
+      write(
+        `offline run of ${path.relative(process.cwd(), stackDir) || stackDir}: ${pipeline.stack.topics.length} topic, ${pipeline.stack.queues.length} queues, ${pipeline.stack.functions.length} function, ${pipeline.stack.tables.length} table on dynalite`,
+      );
+      write(
+        `not emulated (access control, encryption, logs): ${pipeline.stack.notEmulated
+          .map((r) => r.split(".")[0])
+          .filter((t, i, all) => all.indexOf(t) === i)
+          .join(", ")}`,
+      );
     }
     const maxMs = (options.maxSeconds ?? 600) * 1000;
     for (const body of options.bodies ?? DEFAULT_BODIES) pipeline.publish(body);
@@ -138,7 +149,8 @@ function readBodies(file: string): string[] {
 function number(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got "${value}"`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(`${name} must be a number from ${min} to ${max}, got "${value}"`);
   return n;
 }
 
@@ -164,7 +176,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.orders && values.orders !== "-" && !fs.existsSync(values.orders)) throw new Error(`--orders: ${values.orders} does not exist`);
+  if (values.orders && values.orders !== "-" && !fs.existsSync(values.orders))
+    throw new Error(`--orders: ${values.orders} does not exist`);
   const result = await runOffline({
     bodies: values.orders ? readBodies(values.orders) : undefined,
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),

@@ -14,23 +14,52 @@ export function traceWriter(write: (line: string) => void, colour: boolean): (ev
     const line = (label: string, c: Colour, text: string) => write(`${at} ${paint(c, label.padEnd(14))} ${text}`);
     switch (event.type) {
       case "published":
-        return line("published", "cyan", `msg=${short(event.messageId)}${order(event.orderId)} ${event.topic} -> ${event.queue}`);
+        return line(
+          "published",
+          "cyan",
+          `msg=${short(event.messageId)}${order(event.orderId)} ${event.topic} -> ${event.queue}`,
+        );
       case "received":
-        return line(`received #${event.receiveCount}`, "cyan", `msg=${short(event.messageId)}${order(event.orderId)} from ${event.queue}`);
+        return line(
+          `received #${event.receiveCount}`,
+          "cyan",
+          `msg=${short(event.messageId)}${order(event.orderId)} from ${event.queue}`,
+        );
       case "outcome": {
-        const c: Colour = event.outcome === "stored" ? "green" : event.outcome === "failed" || event.outcome === "invalid" ? "red" : "yellow";
-        return line(event.outcome, c, `msg=${short(event.messageId)}${order(event.orderId)}${event.reason ? ` reason: ${event.reason}` : ""}`);
+        const c: Colour =
+          event.outcome === "stored"
+            ? "green"
+            : event.outcome === "failed" || event.outcome === "invalid"
+              ? "red"
+              : "yellow";
+        return line(
+          event.outcome,
+          c,
+          `msg=${short(event.messageId)}${order(event.orderId)}${event.reason ? ` reason: ${event.reason}` : ""}`,
+        );
       }
       case "deleted":
         return line("deleted", "green", `msg=${short(event.messageId)} from ${event.queue}`);
       case "returned":
-        return line("retry later", "yellow", `msg=${short(event.messageId)} visible again in ${event.visibleInMs.toFixed(0)} ms`);
+        return line(
+          "retry later",
+          "yellow",
+          `msg=${short(event.messageId)} visible again in ${event.visibleInMs.toFixed(0)} ms`,
+        );
       case "dead-lettered":
-        return line("moved to DLQ", "magenta", `msg=${short(event.messageId)}${order(event.orderId)} ${event.queue} -> ${event.target} after ${event.receives} receives`);
+        return line(
+          "moved to DLQ",
+          "magenta",
+          `msg=${short(event.messageId)}${order(event.orderId)} ${event.queue} -> ${event.target} after ${event.receives} receives`,
+        );
       case "expired":
         return line("expired", "red", `msg=${short(event.messageId)} in ${event.queue} (retention period passed)`);
       case "invoked":
-        return line("invoke", "grey", `${event.function} with ${event.records} record${event.records === 1 ? "" : "s"}`);
+        return line(
+          "invoke",
+          "grey",
+          `${event.function} with ${event.records} record${event.records === 1 ? "" : "s"}`,
+        );
       case "cold-start":
         return line("cold start", "grey", `${event.function} execution environment #${event.environment}`);
       case "invocation-failed":

@@ -62,9 +62,13 @@ export function loadOutputs(file: string, stack: string): StackOutputs {
   if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
   const all = JSON.parse(fs.readFileSync(file, "utf8"));
   const outputs = all[stack];
-  if (!outputs) throw new OperatorError(`${file} has no outputs of ${stack} (it has: ${Object.keys(all).join(", ") || "none"}). Write them with: ${fix}`);
+  if (!outputs)
+    throw new OperatorError(
+      `${file} has no outputs of ${stack} (it has: ${Object.keys(all).join(", ") || "none"}). Write them with: ${fix}`,
+    );
   for (const key of ["topic_arn", "queue_url", "dlq_url", "dlq_arn", "table_name"]) {
-    if (typeof outputs[key] !== "string") throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
+    if (typeof outputs[key] !== "string")
+      throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
   }
   return outputs;
 }
@@ -77,9 +81,13 @@ export function regionOf(arn: string): string {
 export function friendly(error: unknown): never {
   const name = (error as { name?: string })?.name ?? "";
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {
-    throw new OperatorError("No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.");
+    throw new OperatorError(
+      "No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.",
+    );
   }
-  if (name === "ExpiredTokenException" || name === "ExpiredToken") throw new OperatorError("Your AWS session has expired. Sign in again (e.g. aws sso login), then run the command again.");
+  if (name === "ExpiredTokenException" || name === "ExpiredToken")
+    throw new OperatorError(
+      "Your AWS session has expired. Sign in again (e.g. aws sso login), then run the command again.",
+    );
   throw error;
 }
-

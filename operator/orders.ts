@@ -54,7 +54,12 @@ export async function publishOrders(outputs: StackOutputs, lines: string[], io: 
   for (let i = 0; i < lines.length; i += 10) {
     const chunk = lines.slice(i, i + 10);
     const result = await sns
-      .send(new PublishBatchCommand({ TopicArn: outputs.topic_arn, PublishBatchRequestEntries: chunk.map((Message, j) => ({ Id: `line-${i + j + 1}`, Message })) }))
+      .send(
+        new PublishBatchCommand({
+          TopicArn: outputs.topic_arn,
+          PublishBatchRequestEntries: chunk.map((Message, j) => ({ Id: `line-${i + j + 1}`, Message })),
+        }),
+      )
       .catch(friendly);
     for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
     failed += result.Failed?.length ?? 0;
@@ -63,14 +68,20 @@ export async function publishOrders(outputs: StackOutputs, lines: string[], io: 
   return failed === 0 ? 0 : 1;
 }
 
-export async function smoke(outputs: StackOutputs, options: { timeoutSeconds: number; keep: boolean }, io: OrdersIO = defaultIO): Promise<number> {
+export async function smoke(
+  outputs: StackOutputs,
+  options: { timeoutSeconds: number; keep: boolean },
+  io: OrdersIO = defaultIO,
+): Promise<number> {
   io.out(`publishing a smoke order; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
   const result = await smokeOrder(awsClients(regionOf(outputs.topic_arn)), outputs, options, io);
   if (result.stored) {
     io.out(`${result.orderId} stored after ${result.seconds.toFixed(1)} s${options.keep ? "" : " (then deleted)"}`);
     return 0;
   }
-  io.out(`smoke order ${result.orderId} was not stored within ${options.timeoutSeconds} s. ${result.depths}. Check the function's logs and the alarms.`);
+  io.out(
+    `smoke order ${result.orderId} was not stored within ${options.timeoutSeconds} s. ${result.depths}. Check the function's logs and the alarms.`,
+  );
   return 1;
 }
 
@@ -112,11 +123,15 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
   const bar = (io.progress ?? progress)("dlq redrive");
   for (;;) {
     await io.sleep(2000);
-    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.dlq_arn, MaxResults: 1 }));
+    const { Results = [] } = await sqs.send(
+      new ListMessageMoveTasksCommand({ SourceArn: outputs.dlq_arn, MaxResults: 1 }),
+    );
     const task = Results[0];
     if (!task) {
       bar.clear();
-      throw new OperatorError("the message-move task disappeared; run `npm run orders -- dlq list` to see what is left");
+      throw new OperatorError(
+        "the message-move task disappeared; run `npm run orders -- dlq list` to see what is left",
+      );
     }
     const moved = task.ApproximateNumberOfMessagesMoved ?? 0;
     const status = `${task.Status}: ${moved} of ${task.ApproximateNumberOfMessagesToMove ?? "?"} moved`;
@@ -143,23 +158,48 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
  */
 export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
   const from = outputs.delivery_dlq_url;
-  if (!from) throw new OperatorError("The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).");
+  if (!from)
+    throw new OperatorError(
+      "The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).",
+    );
   const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
-  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] })).catch(friendly);
+  const attributes = await sqs
+    .send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] }))
+    .catch(friendly);
   const total = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
   const bar = (io.progress ?? progress)("delivery-dlq move");
   let moved = 0;
   let failed = 0;
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: from, MaxNumberOfMessages: 10, WaitTimeSeconds: 2, VisibilityTimeout: 60, MessageAttributeNames: ["All"] }));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: from,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 2,
+        VisibilityTimeout: 60,
+        MessageAttributeNames: ["All"],
+      }),
+    );
     if (Messages.length === 0) break;
     const sent = await sqs.send(
-      new SendMessageBatchCommand({ QueueUrl: outputs.queue_url, Entries: Messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body!, MessageAttributes: m.MessageAttributes })) }),
+      new SendMessageBatchCommand({
+        QueueUrl: outputs.queue_url,
+        Entries: Messages.map((m, i) => ({
+          Id: String(i),
+          MessageBody: m.Body!,
+          MessageAttributes: m.MessageAttributes,
+        })),
+      }),
     );
     const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
-    const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) => delivered.has(entry.Id));
+    const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) =>
+      delivered.has(entry.Id),
+    );
     if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
-    for (const f of sent.Failed ?? []) io.out(`not moved (stays in the delivery DLQ): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim());
+    for (const f of sent.Failed ?? [])
+      io.out(
+        `not moved (stays in the delivery DLQ): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
+      );
     moved += done.length;
     failed += sent.Failed?.length ?? 0;
     bar.update(moved, Math.max(total, moved), failed ? `${failed} not moved` : undefined);
@@ -167,11 +207,17 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
     if (failed > 0) break;
   }
   bar.clear();
-  io.out(`moved ${moved} messages from ${from} to ${outputs.queue_url}${failed ? `; ${failed} not moved, run the command again` : ""}`);
+  io.out(
+    `moved ${moved} messages from ${from} to ${outputs.queue_url}${failed ? `; ${failed} not moved, run the command again` : ""}`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
-export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runOrders(
+  argv: string[],
+  io: OrdersIO = defaultIO,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -191,24 +237,35 @@ export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: N
     return values.help ? 0 : 2;
   }
   const environment = env.ORDER_ENV || DEFAULT_ENVIRONMENT;
-  if (!ENVIRONMENT_NAMES.includes(environment)) throw new OperatorError(`Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`);
+  if (!ENVIRONMENT_NAMES.includes(environment))
+    throw new OperatorError(
+      `Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`,
+    );
   const stack = values.stack ?? resourceNames(environment).stack;
   const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack);
   const positive = (value: string | undefined, fallback: number, name: string) => {
     const n = value === undefined ? fallback : Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
     return n;
   };
   if (command === "publish") {
     if (!sub) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
     if (sub !== "-" && !fs.existsSync(sub)) throw new OperatorError(`${sub} does not exist`);
-    const lines = io.readInput(sub).split(/\r?\n/).filter((l) => l.trim() !== "");
+    const lines = io
+      .readInput(sub)
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== "");
     if (lines.length === 0) throw new OperatorError(`${sub} holds no orders (one JSON order per line)`);
     return publishOrders(outputs(), lines, io);
   }
   switch (`${command}${sub ? ` ${sub}` : ""}`) {
     case "smoke":
-      return smoke(outputs(), { timeoutSeconds: positive(values.timeout, 120, "timeout"), keep: Boolean(values.keep) }, io);
+      return smoke(
+        outputs(),
+        { timeoutSeconds: positive(values.timeout, 120, "timeout"), keep: Boolean(values.keep) },
+        io,
+      );
     case "dlq list":
       return listDeadLetters(outputs(), positive(values.max, 20, "max"), io);
     case "dlq redrive":
@@ -216,10 +273,18 @@ export async function runOrders(argv: string[], io: OrdersIO = defaultIO, env: N
     case "delivery-dlq move":
       return moveDeliveryDeadLetters(outputs(), io);
     case "verify":
-      return verify(outputs(), { stack, timeoutSeconds: positive(values.timeout, 120, "timeout"), alarmPath: Boolean(values["alarm-path"]) }, io);
+      return verify(
+        outputs(),
+        { stack, timeoutSeconds: positive(values.timeout, 120, "timeout"), alarmPath: Boolean(values["alarm-path"]) },
+        io,
+      );
     default:
-      throw new OperatorError(`Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move, verify (see --help).`);
+      throw new OperatorError(
+        `Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move, verify (see --help).`,
+      );
   }
 }
 
-runMain(module, () => runOrders(process.argv.slice(2)), { exitCodeOf: (error) => (error instanceof OperatorError ? 2 : 1) });
+runMain(module, () => runOrders(process.argv.slice(2)), {
+  exitCodeOf: (error) => (error instanceof OperatorError ? 2 : 1),
+});

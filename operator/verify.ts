@@ -3,7 +3,13 @@
  * one line per check (PASS, FAIL with what to do, WARN, SKIP); exit code 1 when any check fails. What
  * the resources must look like comes from the stack's `verify` output, never from this file.
  */
-import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmsCommand, MetricAlarm, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  DescribeAlarmHistoryCommand,
+  DescribeAlarmsCommand,
+  MetricAlarm,
+  SetAlarmStateCommand,
+} from "@aws-sdk/client-cloudwatch";
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from "@aws-sdk/client-kms";
@@ -36,27 +42,53 @@ export function awsClients(region: string): AwsClients {
   };
 }
 
-export type SmokeResult = { readonly orderId: string; readonly stored: true; readonly seconds: number } | { readonly orderId: string; readonly stored: false; readonly depths: string };
+export type SmokeResult =
+  | { readonly orderId: string; readonly stored: true; readonly seconds: number }
+  | { readonly orderId: string; readonly stored: false; readonly depths: string };
 
 async function queueDepths(sqs: SQSClient, outputs: StackOutputs): Promise<string> {
   const attributes = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
+    (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+      )
+    ).Attributes ?? {};
   const [queue, dlq] = await Promise.all([attributes(outputs.queue_url), attributes(outputs.dlq_url)]);
   return `queue: ${queue.ApproximateNumberOfMessages ?? "?"} waiting, ${queue.ApproximateNumberOfMessagesNotVisible ?? "?"} in flight; DLQ: ${dlq.ApproximateNumberOfMessages ?? "?"} messages`;
 }
 
 /** Publishes a unique test order to the topic and waits until the function has stored it; deletes it unless `keep`. */
-export async function smokeOrder(clients: AwsClients, outputs: StackOutputs, options: { timeoutSeconds: number; keep: boolean }, io: OrdersIO): Promise<SmokeResult> {
+export async function smokeOrder(
+  clients: AwsClients,
+  outputs: StackOutputs,
+  options: { timeoutSeconds: number; keep: boolean },
+  io: OrdersIO,
+): Promise<SmokeResult> {
   const started = io.now();
   const orderId = `SMOKE-${new Date(started).toISOString().replace(/\D/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`;
-  const order = { orderId, userId: "SMOKE", itemName: "Smoke test", quantity: 1, status: "new", timestamp: new Date(started).toISOString() };
-  await clients.sns.send(new PublishCommand({ TopicArn: outputs.topic_arn, Message: JSON.stringify(order) })).catch(friendly);
+  const order = {
+    orderId,
+    userId: "SMOKE",
+    itemName: "Smoke test",
+    quantity: 1,
+    status: "new",
+    timestamp: new Date(started).toISOString(),
+  };
+  await clients.sns
+    .send(new PublishCommand({ TopicArn: outputs.topic_arn, Message: JSON.stringify(order) }))
+    .catch(friendly);
   const key = { orderId: { S: orderId } };
   while (io.now() - started < options.timeoutSeconds * 1000) {
-    const found = await clients.dynamodb.send(new GetItemCommand({ TableName: outputs.table_name, Key: key, ConsistentRead: true })).catch(friendly);
+    const found = await clients.dynamodb
+      .send(new GetItemCommand({ TableName: outputs.table_name, Key: key, ConsistentRead: true }))
+      .catch(friendly);
     if (found.Item) {
       const seconds = (io.now() - started) / 1000;
-      if (!options.keep) await clients.dynamodb.send(new DeleteItemCommand({ TableName: outputs.table_name, Key: key }));
+      if (!options.keep)
+        await clients.dynamodb.send(new DeleteItemCommand({ TableName: outputs.table_name, Key: key }));
       return { orderId, stored: true, seconds };
     }
     await io.sleep(2000);
@@ -92,7 +124,8 @@ interface CheckContext {
 
 const pass = (detail: string): Finding => ({ status: "PASS", detail });
 const fail = (detail: string, fix: string): Finding => ({ status: "FAIL", detail, fix });
-const redeploy = (stack: string) => `npx cdktf diff ${stack} shows the drift; npx cdktf deploy ${stack} restores the stack's settings`;
+const redeploy = (stack: string) =>
+  `npx cdktf diff ${stack} shows the drift; npx cdktf deploy ${stack} restores the stack's settings`;
 const lastSegment = (arnOrUrl: string) => arnOrUrl.split(/[/:]/).pop() ?? arnOrUrl;
 
 /** Actions the function's role must not have, per service: deleting or reading what is not its job. */
@@ -103,11 +136,23 @@ const MUST_BE_DENIED: Record<string, string[]> = {
   kms: ["kms:Encrypt", "kms:ScheduleKeyDeletion"],
 };
 
-async function simulate(iam: IAMClient, roleArn: string, actions: string[], resource: string): Promise<Map<string, string>> {
+async function simulate(
+  iam: IAMClient,
+  roleArn: string,
+  actions: string[],
+  resource: string,
+): Promise<Map<string, string>> {
   const decisions = new Map<string, string>();
   let marker: string | undefined;
   do {
-    const page = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: roleArn, ActionNames: actions, ResourceArns: [resource], Marker: marker }));
+    const page = await iam.send(
+      new SimulatePrincipalPolicyCommand({
+        PolicySourceArn: roleArn,
+        ActionNames: actions,
+        ResourceArns: [resource],
+        Marker: marker,
+      }),
+    );
     for (const result of page.EvaluationResults ?? []) decisions.set(result.EvalActionName!, result.EvalDecision!);
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
@@ -123,13 +168,27 @@ async function checkRole({ clients, expected, options }: CheckContext): Promise<
   for (const grant of expected.role_access) {
     const forbidden = MUST_BE_DENIED[grant.actions[0].split(":")[0]] ?? [];
     const decisions = await simulate(clients.iam, expected.role_arn, [...grant.actions, ...forbidden], grant.resource);
-    missing.push(...grant.actions.filter((action) => decisions.get(action) !== "allowed").map((action) => `${action} on ${grant.resource}`));
-    excess.push(...forbidden.filter((action) => decisions.get(action) === "allowed").map((action) => `${action} on ${grant.resource}`));
+    missing.push(
+      ...grant.actions
+        .filter((action) => decisions.get(action) !== "allowed")
+        .map((action) => `${action} on ${grant.resource}`),
+    );
+    excess.push(
+      ...forbidden
+        .filter((action) => decisions.get(action) === "allowed")
+        .map((action) => `${action} on ${grant.resource}`),
+    );
     denied += forbidden.filter((action) => decisions.get(action) !== "allowed").length;
   }
   const needed = expected.role_access.reduce((n, grant) => n + grant.actions.length, 0);
-  if (missing.length === 0 && excess.length === 0) return pass(`${role} may do the ${needed} actions the function needs and none of the ${denied} it must not (e.g. dynamodb:DeleteItem)`);
-  const problems = [missing.length ? `it cannot ${missing.join(", ")}` : "", excess.length ? `it can ${excess.join(", ")}, which it must not` : ""];
+  if (missing.length === 0 && excess.length === 0)
+    return pass(
+      `${role} may do the ${needed} actions the function needs and none of the ${denied} it must not (e.g. dynamodb:DeleteItem)`,
+    );
+  const problems = [
+    missing.length ? `it cannot ${missing.join(", ")}` : "",
+    excess.length ? `it can ${excess.join(", ")}, which it must not` : "",
+  ];
   return fail(
     `${role}: ${problems.filter(Boolean).join("; ")}`,
     `npx cdktf deploy ${options.stack} restores its policy; remove any other policy that grants more (aws iam list-attached-role-policies --role-name ${role}, aws iam list-role-policies --role-name ${role})`,
@@ -137,9 +196,12 @@ async function checkRole({ clients, expected, options }: CheckContext): Promise<
 }
 
 async function checkMapping({ clients, expected, options }: CheckContext): Promise<Finding> {
-  const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID: expected.event_source_mapping_uuid }));
+  const mapping = await clients.lambda.send(
+    new GetEventSourceMappingCommand({ UUID: expected.event_source_mapping_uuid }),
+  );
   const drift: string[] = [];
-  if (mapping.State !== "Enabled") drift.push(`it is ${mapping.State ?? "in no state"}, not Enabled: OrderQueue is not being read`);
+  if (mapping.State !== "Enabled")
+    drift.push(`it is ${mapping.State ?? "in no state"}, not Enabled: OrderQueue is not being read`);
   const compare = (what: string, actual: number | undefined, configured: number) => {
     if (actual !== configured) drift.push(`${what} is ${actual ?? "unset"}, configured ${configured}`);
   };
@@ -147,7 +209,8 @@ async function checkMapping({ clients, expected, options }: CheckContext): Promi
   compare("batching window", mapping.MaximumBatchingWindowInSeconds ?? 0, expected.maximum_batching_window_in_seconds);
   compare("maximum concurrency", mapping.ScalingConfig?.MaximumConcurrency, expected.maximum_concurrency);
   for (const type of expected.function_response_types) {
-    if (!(mapping.FunctionResponseTypes ?? []).some((actual) => actual === type)) drift.push(`${type} is off: one bad order would fail and retry its whole batch`);
+    if (!(mapping.FunctionResponseTypes ?? []).some((actual) => actual === type))
+      drift.push(`${type} is off: one bad order would fail and retry its whole batch`);
   }
   if (drift.length > 0) return fail(drift.join("; "), redeploy(options.stack));
   return pass(
@@ -157,13 +220,21 @@ async function checkMapping({ clients, expected, options }: CheckContext): Promi
 
 async function checkKey({ clients, expected, options }: CheckContext): Promise<Finding> {
   const { KeyMetadata: key } = await clients.kms.send(new DescribeKeyCommand({ KeyId: expected.key_arn }));
-  const { KeyRotationEnabled: rotating } = await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: expected.key_arn }));
+  const { KeyRotationEnabled: rotating } = await clients.kms.send(
+    new GetKeyRotationStatusCommand({ KeyId: expected.key_arn }),
+  );
   const id = key?.KeyId ?? expected.key_arn;
   const problems: string[] = [];
   const fixes: string[] = [];
   if (key?.KeyState !== "Enabled") {
-    problems.push(`the key is ${key?.KeyState ?? "missing"}: SNS cannot deliver orders and the function cannot read them`);
-    fixes.push(key?.KeyState === "PendingDeletion" ? `aws kms cancel-key-deletion --key-id ${id} && aws kms enable-key --key-id ${id}` : `aws kms enable-key --key-id ${id}`);
+    problems.push(
+      `the key is ${key?.KeyState ?? "missing"}: SNS cannot deliver orders and the function cannot read them`,
+    );
+    fixes.push(
+      key?.KeyState === "PendingDeletion"
+        ? `aws kms cancel-key-deletion --key-id ${id} && aws kms enable-key --key-id ${id}`
+        : `aws kms enable-key --key-id ${id}`,
+    );
   }
   if (!rotating) {
     problems.push("automatic rotation is off");
@@ -174,19 +245,29 @@ async function checkKey({ clients, expected, options }: CheckContext): Promise<F
 }
 
 async function checkSubscription({ clients, expected, options }: CheckContext): Promise<Finding> {
-  const { Attributes: attributes = {} } = await clients.sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: expected.subscription_arn }));
+  const { Attributes: attributes = {} } = await clients.sns.send(
+    new GetSubscriptionAttributesCommand({ SubscriptionArn: expected.subscription_arn }),
+  );
   const problems: string[] = [];
-  if (String(attributes.PendingConfirmation).toLowerCase() !== "false") problems.push("it is not confirmed: SNS delivers nothing to OrderQueue");
+  if (String(attributes.PendingConfirmation).toLowerCase() !== "false")
+    problems.push("it is not confirmed: SNS delivers nothing to OrderQueue");
   const raw = String(attributes.RawMessageDelivery).toLowerCase() === "true";
-  if (raw !== expected.raw_message_delivery) problems.push(`raw message delivery is ${raw ? "on" : "off"}, configured ${expected.raw_message_delivery ? "on" : "off"}`);
-  if (!attributes.RedrivePolicy) problems.push("it has no redrive policy: what SNS cannot deliver is dropped, not kept in the delivery DLQ");
+  if (raw !== expected.raw_message_delivery)
+    problems.push(
+      `raw message delivery is ${raw ? "on" : "off"}, configured ${expected.raw_message_delivery ? "on" : "off"}`,
+    );
+  if (!attributes.RedrivePolicy)
+    problems.push("it has no redrive policy: what SNS cannot deliver is dropped, not kept in the delivery DLQ");
   if (problems.length > 0) return fail(problems.join("; "), redeploy(options.stack));
   return pass(`confirmed, raw message delivery ${raw ? "on" : "off"}, undeliverable orders kept in the delivery DLQ`);
 }
 
 async function checkSmoke({ clients, outputs, options, io }: CheckContext): Promise<Finding> {
   const smoke = await smokeOrder(clients, outputs, { timeoutSeconds: options.timeoutSeconds, keep: false }, io);
-  if (smoke.stored) return pass(`order ${smoke.orderId} went from the topic to ${outputs.table_name} in ${smoke.seconds.toFixed(1)} s, then was deleted`);
+  if (smoke.stored)
+    return pass(
+      `order ${smoke.orderId} went from the topic to ${outputs.table_name} in ${smoke.seconds.toFixed(1)} s, then was deleted`,
+    );
   return fail(
     `order ${smoke.orderId} was not stored within ${options.timeoutSeconds} s (${smoke.depths})`,
     `read the function's log (aws logs tail /aws/lambda/${outputs.verify?.function_name} --since 15m) and the checks above; if the order arrives later, delete it: aws dynamodb delete-item --table-name ${outputs.table_name} --key '{"orderId":{"S":"${smoke.orderId}"}}'`,
@@ -195,14 +276,23 @@ async function checkSmoke({ clients, outputs, options, io }: CheckContext): Prom
 
 async function checkDeadLetters({ clients, outputs }: CheckContext): Promise<Finding> {
   const queues = [
-    { url: outputs.dlq_url, advice: "see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive" },
-    { url: outputs.delivery_dlq_url!, advice: "once SNS can deliver to OrderQueue again, npm run orders -- delivery-dlq move" },
+    {
+      url: outputs.dlq_url,
+      advice: "see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive",
+    },
+    {
+      url: outputs.delivery_dlq_url!,
+      advice: "once SNS can deliver to OrderQueue again, npm run orders -- delivery-dlq move",
+    },
   ];
   const warnings: string[] = [];
   const fixes: string[] = [];
   for (const queue of queues) {
     const { Attributes: a = {} } = await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queue.url,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
     );
     const count = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
     if (count === 0) continue;
@@ -216,11 +306,22 @@ async function checkDeadLetters({ clients, outputs }: CheckContext): Promise<Fin
 const ALARM_ACTION_TIMEOUT_MS = 60_000;
 
 /** The alarm's SNS action as the alarm history reports it, or undefined if none appeared in time. */
-async function awaitAlarmAction(cloudwatch: CloudWatchClient, alarmName: string, topicArn: string, since: Date, io: OrdersIO): Promise<string | undefined> {
+async function awaitAlarmAction(
+  cloudwatch: CloudWatchClient,
+  alarmName: string,
+  topicArn: string,
+  since: Date,
+  io: OrdersIO,
+): Promise<string | undefined> {
   const deadline = io.now() + ALARM_ACTION_TIMEOUT_MS;
   while (io.now() < deadline) {
     const { AlarmHistoryItems = [] } = await cloudwatch.send(
-      new DescribeAlarmHistoryCommand({ AlarmName: alarmName, HistoryItemType: "Action", StartDate: since, ScanBy: "TimestampDescending" }),
+      new DescribeAlarmHistoryCommand({
+        AlarmName: alarmName,
+        HistoryItemType: "Action",
+        StartDate: since,
+        ScanBy: "TimestampDescending",
+      }),
     );
     const action = AlarmHistoryItems.find((item) => item.HistorySummary?.includes(topicArn));
     if (action) return action.HistorySummary;
@@ -235,30 +336,57 @@ async function awaitAlarmAction(cloudwatch: CloudWatchClient, alarmName: string,
  * https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger), and always sets it back.
  */
 async function checkAlarmPath({ clients, outputs, expected, options, io }: CheckContext): Promise<Finding> {
-  if (!options.alarmPath) return { status: "SKIP", detail: "not run, because it notifies operators; add --alarm-path to set one alarm to ALARM, see its notification sent, and set it back" };
+  if (!options.alarmPath)
+    return {
+      status: "SKIP",
+      detail:
+        "not run, because it notifies operators; add --alarm-path to set one alarm to ALARM, see its notification sent, and set it back",
+    };
   const topic = outputs.alarm_topic_arn!;
-  const { MetricAlarms = [] } = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: expected.alarm_names }));
+  const { MetricAlarms = [] } = await clients.cloudwatch.send(
+    new DescribeAlarmsCommand({ AlarmNames: expected.alarm_names }),
+  );
   // The first in the stack's order that is not in ALARM and notifies the alarm topic.
   const alarm = expected.alarm_names
     .map((name) => MetricAlarms.find((a) => a.AlarmName === name))
-    .find((a): a is MetricAlarm => a !== undefined && a.StateValue !== "ALARM" && (a.AlarmActions ?? []).includes(topic));
-  if (!alarm) return fail(`no alarm of the stack is out of ALARM with ${topic} as its action`, "deal with the alarms in ALARM first (aws cloudwatch describe-alarms --state-value ALARM), then run verify --alarm-path again");
+    .find(
+      (a): a is MetricAlarm => a !== undefined && a.StateValue !== "ALARM" && (a.AlarmActions ?? []).includes(topic),
+    );
+  if (!alarm)
+    return fail(
+      `no alarm of the stack is out of ALARM with ${topic} as its action`,
+      "deal with the alarms in ALARM first (aws cloudwatch describe-alarms --state-value ALARM), then run verify --alarm-path again",
+    );
   const name = alarm.AlarmName!;
   const since = new Date(io.now() - 1000);
   await clients.cloudwatch.send(
-    new SetAlarmStateCommand({ AlarmName: name, StateValue: "ALARM", StateReason: `npm run orders -- verify --alarm-path: testing that this alarm notifies operators; not an incident` }),
+    new SetAlarmStateCommand({
+      AlarmName: name,
+      StateValue: "ALARM",
+      StateReason: `npm run orders -- verify --alarm-path: testing that this alarm notifies operators; not an incident`,
+    }),
   );
   let summary: string | undefined;
   try {
     summary = await awaitAlarmAction(clients.cloudwatch, name, topic, since, io);
   } finally {
-    await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: alarm.StateValue!, StateReason: "npm run orders -- verify --alarm-path: set back after the test" }));
+    await clients.cloudwatch.send(
+      new SetAlarmStateCommand({
+        AlarmName: name,
+        StateValue: alarm.StateValue!,
+        StateReason: "npm run orders -- verify --alarm-path: set back after the test",
+      }),
+    );
   }
   const setBack = `set back to ${alarm.StateValue}`;
-  if (summary?.startsWith("Successfully executed action")) return pass(`${name} went to ALARM and CloudWatch published to ${lastSegment(topic)}; ${setBack}`);
+  if (summary?.startsWith("Successfully executed action"))
+    return pass(`${name} went to ALARM and CloudWatch published to ${lastSegment(topic)}; ${setBack}`);
   const fix = `the alarm topic's policy or the key policy does not let CloudWatch publish: npx cdktf deploy ${options.stack} restores both`;
   if (summary) return fail(`${name}: ${summary}; ${setBack}`, fix);
-  return fail(`${name} went to ALARM but its history shows no action within ${ALARM_ACTION_TIMEOUT_MS / 1000} s; ${setBack}`, `look at the alarm's history in the CloudWatch console; ${fix}`);
+  return fail(
+    `${name} went to ALARM but its history shows no action within ${ALARM_ACTION_TIMEOUT_MS / 1000} s; ${setBack}`,
+    `look at the alarm's history in the CloudWatch console; ${fix}`,
+  );
 }
 
 /** In the order they run: settings first (seconds), then the smoke order (up to --timeout), then the alarm path. */
@@ -282,17 +410,29 @@ function failedCall(error: unknown): Finding {
   const name = (error as { name?: string })?.name ?? "Error";
   const message = error instanceof Error ? error.message : String(error);
   const denied = /AccessDenied|UnauthorizedOperation|not authorized/i.test(`${name} ${message}`);
-  return fail(`${name}: ${message}`, denied ? "your credentials lack a read permission verify needs (the README's runbook lists them)" : "run verify again; if it persists, look at the resource in the AWS console");
+  return fail(
+    `${name}: ${message}`,
+    denied
+      ? "your credentials lack a read permission verify needs (the README's runbook lists them)"
+      : "run verify again; if it persists, look at the resource in the AWS console",
+  );
 }
 
 export function formatFinding(check: string, finding: Finding): string {
   return `${finding.status.padEnd(4)}  ${check}: ${finding.detail}${finding.fix ? `. Do: ${finding.fix}` : ""}`;
 }
 
-export async function verify(outputs: StackOutputs, options: VerifyOptions, io: OrdersIO, clients: AwsClients = awsClients(regionOf(outputs.topic_arn))): Promise<number> {
+export async function verify(
+  outputs: StackOutputs,
+  options: VerifyOptions,
+  io: OrdersIO,
+  clients: AwsClients = awsClients(regionOf(outputs.topic_arn)),
+): Promise<number> {
   const expected = outputs.verify;
   if (!expected || !outputs.delivery_dlq_url || !outputs.alarm_topic_arn) {
-    throw new OperatorError(`The outputs of ${options.stack} lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output ${options.stack} --outputs-file outputs.json`);
+    throw new OperatorError(
+      `The outputs of ${options.stack} lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output ${options.stack} --outputs-file outputs.json`,
+    );
   }
   const counts: Record<Status, number> = { PASS: 0, FAIL: 0, WARN: 0, SKIP: 0 };
   for (const check of CHECKS) {
@@ -300,6 +440,8 @@ export async function verify(outputs: StackOutputs, options: VerifyOptions, io: 
     counts[finding.status] += 1;
     io.out(formatFinding(check.name, finding));
   }
-  io.out(`verify ${options.stack}: ${counts.PASS} passed, ${counts.FAIL} failed, ${counts.WARN} warnings, ${counts.SKIP} skipped`);
+  io.out(
+    `verify ${options.stack}: ${counts.PASS} passed, ${counts.FAIL} failed, ${counts.WARN} warnings, ${counts.SKIP} skipped`,
+  );
   return counts.FAIL > 0 ? 1 : 0;
 }

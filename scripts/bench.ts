@@ -24,9 +24,16 @@ type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /** dynalite in its own process, as a real server would be: the client side does not share its core. */
 async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void }> {
-  const child = spawn(process.execPath, ["-e", `require(${JSON.stringify(require.resolve("dynalite"))})({createTableMs:0}).listen(0,"127.0.0.1",function(){console.log(this.address().port)})`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `require(${JSON.stringify(require.resolve("dynalite"))})({createTableMs:0}).listen(0,"127.0.0.1",function(){console.log(this.address().port)})`,
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const port = await new Promise<string>((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
     child.once("exit", (code) => reject(new Error(`dynalite exited with ${code}`)));
@@ -36,14 +43,25 @@ async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void 
 
 function orderBodies(prefix: string): string[] {
   return Array.from({ length: ORDERS }, (_, i) =>
-    JSON.stringify({ orderId: `${prefix}-${i}`, userId: `U${i % 97}`, itemName: "Tablet", quantity: 1 + (i % 9), status: "new", timestamp: "2025-05-09T14:40:00Z" }),
+    JSON.stringify({
+      orderId: `${prefix}-${i}`,
+      userId: `U${i % 97}`,
+      itemName: "Tablet",
+      quantity: 1 + (i % 9),
+      status: "new",
+      timestamp: "2025-05-09T14:40:00Z",
+    }),
   );
 }
 
 function batches(bodies: string[]): SQSEvent[] {
   const out: SQSEvent[] = [];
   for (let i = 0; i < bodies.length; i += BATCH) {
-    out.push({ Records: bodies.slice(i, i + BATCH).map((body, j) => ({ messageId: `m${i + j}`, body }) as SQSEvent["Records"][number]) });
+    out.push({
+      Records: bodies
+        .slice(i, i + BATCH)
+        .map((body, j) => ({ messageId: `m${i + j}`, body }) as SQSEvent["Records"][number]),
+    });
   }
   return out;
 }
@@ -63,7 +81,10 @@ function median(values: number[]): number {
 /** Milliseconds a fresh node process spends requiring a bundle (measured inside that process). */
 function initMs(bundle: string): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-  const result = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, AWS_REGION: LOCAL_REGION, TABLE_NAME: "Orders" } });
+  const result = spawnSync(process.execPath, ["-e", script], {
+    encoding: "utf8",
+    env: { ...process.env, AWS_REGION: LOCAL_REGION, TABLE_NAME: "Orders" },
+  });
   if (result.status !== 0) throw new Error(`requiring ${bundle} failed: ${result.stderr}`);
   return Number(result.stdout);
 }
@@ -86,7 +107,14 @@ function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItem
     timestamp: { S: String(o.timestamp) },
   };
   return new PutItemCommand(
-    conditional ? { TableName: table, Item: item, ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" } : { TableName: table, Item: item },
+    conditional
+      ? {
+          TableName: table,
+          Item: item,
+          ConditionExpression: "attribute_not_exists(orderId)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }
+      : { TableName: table, Item: item },
   );
 }
 
@@ -102,7 +130,11 @@ function loadedHandler(bundle: string, endpoint: string): Handler {
 }
 
 /** One measurement of each variant against `endpoint`, on fresh tables, in rotated order. */
-async function throughputRound(endpoint: string, round: number, variants: Variant[]): Promise<Partial<Record<Variant, number>>> {
+async function throughputRound(
+  endpoint: string,
+  round: number,
+  variants: Variant[],
+): Promise<Partial<Record<Variant, number>>> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
@@ -117,7 +149,8 @@ async function throughputRound(endpoint: string, round: number, variants: Varian
         return await timed(async () => {
           for (const event of events) {
             const response = await handler(event);
-            if (response.batchItemFailures.length > 0) throw new Error(`handler failed ${response.batchItemFailures.length} records`);
+            if (response.batchItemFailures.length > 0)
+              throw new Error(`handler failed ${response.batchItemFailures.length} records`);
           }
         });
       } finally {
@@ -166,7 +199,10 @@ function putAll(client: DynamoDBClient, table: string, bodies: string[], conditi
  * dynalite), faults off, beside raw PutItem calls to an identically started local DynamoDB at the
  * pipeline's concurrency (maximum concurrency x batch size).
  */
-async function pipelineRound(stackDir: string, round: number): Promise<{ pipeline: number; raw: number; conditional: number; concurrency: number }> {
+async function pipelineRound(
+  stackDir: string,
+  round: number,
+): Promise<{ pipeline: number; raw: number; conditional: number; concurrency: number }> {
   const pipeline = await LocalPipeline.start({ stackDir });
   let pipelineRate: number;
   let concurrency: number;
@@ -174,7 +210,17 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
     const mapping = pipeline.stack.mappings[0];
     concurrency = (mapping.maximumConcurrency ?? 5) * mapping.batchSize;
     // Warm the execution environments first, as a steady-state pipeline would be.
-    for (let i = 0; i < concurrency; i++) pipeline.publish(JSON.stringify({ orderId: `warm-${round}-${i}`, userId: "U1", itemName: "Tablet", quantity: 1, status: "new", timestamp: "2025-05-09T14:40:00Z" }));
+    for (let i = 0; i < concurrency; i++)
+      pipeline.publish(
+        JSON.stringify({
+          orderId: `warm-${round}-${i}`,
+          userId: "U1",
+          itemName: "Tablet",
+          quantity: 1,
+          status: "new",
+          timestamp: "2025-05-09T14:40:00Z",
+        }),
+      );
     await pipeline.settled();
     const bodies = orderBodies(`p${round}`);
     pipelineRate = await timed(async () => {
@@ -182,12 +228,17 @@ async function pipelineRound(stackDir: string, round: number): Promise<{ pipelin
       await pipeline.settled();
     });
     const summary = await pipeline.summary();
-    if (summary.lost !== 0 || summary.deadLettered !== 0) throw new Error(`pipeline run lost or dead-lettered orders: ${JSON.stringify(summary)}`);
+    if (summary.lost !== 0 || summary.deadLettered !== 0)
+      throw new Error(`pipeline run lost or dead-lettered orders: ${JSON.stringify(summary)}`);
   } finally {
     await pipeline.close();
   }
   const local = await startLocalDynamoDB();
-  const client = new DynamoDBClient({ endpoint: local.directEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const client = new DynamoDBClient({
+    endpoint: local.directEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   try {
     /** PutItem calls from `concurrency` concurrent callers, as the pipeline's pollers make them. */
     const putConcurrently = async (table: string, prefix: string, conditional: boolean) => {
@@ -302,33 +353,75 @@ async function main(): Promise<void> {
     pipelineVsConditional: 0,
   };
   figures.pipelineVsRaw = Number((figures.pipelineOrdersPerSec / figures.pipelineRawPutsPerSec).toFixed(2));
-  figures.pipelineVsConditional = Number((figures.pipelineOrdersPerSec / figures.pipelineConditionalPutsPerSec).toFixed(2));
+  figures.pipelineVsConditional = Number(
+    (figures.pipelineOrdersPerSec / figures.pipelineConditionalPutsPerSec).toFixed(2),
+  );
   figures.handlerVsRaw = Number((figures.handlerOrdersPerSec / figures.rawPutsPerSec).toFixed(2));
   figures.handlerVsConditional = Number((figures.handlerOrdersPerSec / figures.conditionalPutsPerSec).toFixed(2));
   figures.handlerVsNaive = Number((figures.handlerOrdersPerSec / figures.naiveOrdersPerSec).toFixed(2));
-  figures.handlerVsNaiveWithLatency = Number((figures.handlerOrdersPerSecWithLatency / figures.naiveOrdersPerSecWithLatency).toFixed(2));
+  figures.handlerVsNaiveWithLatency = Number(
+    (figures.handlerOrdersPerSecWithLatency / figures.naiveOrdersPerSecWithLatency).toFixed(2),
+  );
   figures.coldInitVsFloor = Number((figures.coldInitMs / figures.floorInitMs).toFixed(2));
 
   const rows: [string, string, string][] = [
-    ["handler (10 records concurrently per batch)", `${figures.handlerOrdersPerSec} orders/s`, `${figures.handlerVsRaw}x raw, target >= 0.9`],
-    ["naive handler (sequential parse + put)", `${figures.naiveOrdersPerSec} orders/s`, `handler is ${figures.handlerVsNaive}x, target >= 5`],
+    [
+      "handler (10 records concurrently per batch)",
+      `${figures.handlerOrdersPerSec} orders/s`,
+      `${figures.handlerVsRaw}x raw, target >= 0.9`,
+    ],
+    [
+      "naive handler (sequential parse + put)",
+      `${figures.naiveOrdersPerSec} orders/s`,
+      `handler is ${figures.handlerVsNaive}x, target >= 5`,
+    ],
     ["raw PutItem, 10 concurrent (the limit)", `${figures.rawPutsPerSec} puts/s`, ""],
-    ["conditional PutItem, 10 concurrent", `${figures.conditionalPutsPerSec} puts/s`, `handler is ${figures.handlerVsConditional}x`],
-    [`handler, ${LATENCY_MS} ms DynamoDB latency`, `${figures.handlerOrdersPerSecWithLatency} orders/s`, `${figures.handlerVsNaiveWithLatency}x naive`],
+    [
+      "conditional PutItem, 10 concurrent",
+      `${figures.conditionalPutsPerSec} puts/s`,
+      `handler is ${figures.handlerVsConditional}x`,
+    ],
+    [
+      `handler, ${LATENCY_MS} ms DynamoDB latency`,
+      `${figures.handlerOrdersPerSecWithLatency} orders/s`,
+      `${figures.handlerVsNaiveWithLatency}x naive`,
+    ],
     [`naive handler, ${LATENCY_MS} ms DynamoDB latency`, `${figures.naiveOrdersPerSecWithLatency} orders/s`, ""],
     ["bundle size", `${(figures.bundleBytes / 1024).toFixed(0)} KiB`, "target <= 600 KB"],
     ["cold init (require bundle)", `${figures.coldInitMs} ms`, `${figures.coldInitVsFloor}x floor, target <= 1.2`],
-    ["floor init (document client only)", `${figures.floorInitMs} ms`, `${(figures.floorBundleBytes / 1024).toFixed(0)} KiB`],
-    ["offline pipeline end to end, faults off", `${figures.pipelineOrdersPerSec} orders/s`, `${figures.pipelineVsRaw}x raw, target >= 0.7`],
-    [`raw PutItem, ${pipelineConcurrency} concurrent, in-process dynalite`, `${figures.pipelineRawPutsPerSec} puts/s`, ""],
-    [`conditional PutItem, ${pipelineConcurrency} concurrent, in-process`, `${figures.pipelineConditionalPutsPerSec} puts/s`, `pipeline is ${figures.pipelineVsConditional}x`],
+    [
+      "floor init (document client only)",
+      `${figures.floorInitMs} ms`,
+      `${(figures.floorBundleBytes / 1024).toFixed(0)} KiB`,
+    ],
+    [
+      "offline pipeline end to end, faults off",
+      `${figures.pipelineOrdersPerSec} orders/s`,
+      `${figures.pipelineVsRaw}x raw, target >= 0.7`,
+    ],
+    [
+      `raw PutItem, ${pipelineConcurrency} concurrent, in-process dynalite`,
+      `${figures.pipelineRawPutsPerSec} puts/s`,
+      "",
+    ],
+    [
+      `conditional PutItem, ${pipelineConcurrency} concurrent, in-process`,
+      `${figures.pipelineConditionalPutsPerSec} puts/s`,
+      `pipeline is ${figures.pipelineVsConditional}x`,
+    ],
   ];
-  console.log(`order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`);
+  console.log(
+    `order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`,
+  );
   for (const [what, value, note] of rows) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);
   console.log(JSON.stringify(figures));
 }
 
-runMain(module, async () => {
-  await main();
-  return 0;
-}, { exitCodeOf: () => 1 });
+runMain(
+  module,
+  async () => {
+    await main();
+    return 0;
+  },
+  { exitCodeOf: () => 1 },
+);

@@ -4,6 +4,8 @@ import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { runMain } from "../common/run-main";
 
 runMain(module, () => {
-  console.log(`order processor bundle: ${path.relative(process.cwd(), bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir))}`);
+  console.log(
+    `order processor bundle: ${path.relative(process.cwd(), bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir))}`,
+  );
   return 0;
 });

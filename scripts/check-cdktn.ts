@@ -17,13 +17,25 @@ const PROJECT = path.resolve(__dirname, "..");
 
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
-  if (value && typeof value === "object") return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k])]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sorted((value as Record<string, unknown>)[k])]),
+    );
   return value;
 }
 
 function stacksOf(outdir: string): Record<string, string> {
   const dir = path.join(outdir, "stacks");
-  return Object.fromEntries(fs.readdirSync(dir).map((stack) => [stack, JSON.stringify(sorted(JSON.parse(fs.readFileSync(path.join(dir, stack, "cdk.tf.json"), "utf8"))))]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .map((stack) => [
+        stack,
+        JSON.stringify(sorted(JSON.parse(fs.readFileSync(path.join(dir, stack, "cdk.tf.json"), "utf8")))),
+      ]),
+  );
 }
 
 function main(): number {
@@ -33,7 +45,11 @@ function main(): number {
     console.log(`installing cdktn-cli ${CDKTN_CLI} and node ${NODE_22} into ${tools} ...`);
     fs.mkdirSync(tools, { recursive: true });
     fs.writeFileSync(path.join(tools, "package.json"), JSON.stringify({ name: "cdktn-check", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--save-exact", `cdktn-cli@${CDKTN_CLI}`, `node@${NODE_22}`], { cwd: tools, stdio: "inherit" });
+    execFileSync(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--save-exact", `cdktn-cli@${CDKTN_CLI}`, `node@${NODE_22}`],
+      { cwd: tools, stdio: "inherit" },
+    );
   }
   const env = { ...process.env, CHECKPOINT_DISABLE: "1", PATH: `${bin}${path.delimiter}${process.env.PATH}` };
 
@@ -47,11 +63,16 @@ function main(): number {
     const nodeVersion = execFileSync("node", ["--version"], { env, encoding: "utf8" }).trim();
     execFileSync("cdktn", ["synth"], { cwd: copy, env, stdio: ["ignore", "ignore", "inherit"] });
     const reference = path.join(copy, "reference.out");
-    execFileSync(process.execPath, ["-r", "esbuild-register", "main.ts"], { cwd: copy, env: { ...process.env, CDKTF_OUTDIR: reference } });
+    execFileSync(process.execPath, ["-r", "esbuild-register", "main.ts"], {
+      cwd: copy,
+      env: { ...process.env, CDKTF_OUTDIR: reference },
+    });
 
     const byCdktn = stacksOf(path.join(copy, "cdktf.out"));
     const byApp = stacksOf(reference);
-    const differences = [...new Set([...Object.keys(byCdktn), ...Object.keys(byApp)])].filter((stack) => byCdktn[stack] !== byApp[stack]);
+    const differences = [...new Set([...Object.keys(byCdktn), ...Object.keys(byApp)])].filter(
+      (stack) => byCdktn[stack] !== byApp[stack],
+    );
     console.log(`cdktn-cli ${CDKTN_CLI} on node ${nodeVersion}: synthesized ${Object.keys(byCdktn).join(", ")}`);
     if (differences.length > 0) {
       console.log(`DIFFERENT from the app's own synthesis: ${differences.join(", ")}`);

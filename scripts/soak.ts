@@ -39,11 +39,16 @@ export interface SoakReport extends PipelineSummary {
 
 const STATUSES = ["new", "paid", "shipped", "delivered"];
 const POISON = [
-  (id: string) => `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) => `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":0,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) => `{"orderId":"${id}","userId":"U1","itemName":"  ","quantity":1,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) => `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"lost","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) => `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"new","timestamp":"2025-02-30T14:40:00Z"}`,
+  (id: string) =>
+    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
+  (id: string) =>
+    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":0,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
+  (id: string) =>
+    `{"orderId":"${id}","userId":"U1","itemName":"  ","quantity":1,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
+  (id: string) =>
+    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"lost","timestamp":"2025-05-09T14:40:00Z"}`,
+  (id: string) =>
+    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"new","timestamp":"2025-02-30T14:40:00Z"}`,
   (id: string) => `{"orderId":"${id}" this is not JSON`,
 ];
 
@@ -61,7 +66,14 @@ export function soakWorkload(options: SoakOptions) {
     const id = `SOAK-${order++}`;
     const count = Math.min(versions - valid.length, 1 + Math.floor(random() * 3));
     for (let v = 0; v < count; v++) {
-      const item = { orderId: id, userId: `U${order % 50}`, itemName: `Item ${order}`, quantity: 1 + v, status: STATUSES[v], timestamp: new Date(Date.UTC(2025, 4, 9, 12, 0, v)).toISOString() };
+      const item = {
+        orderId: id,
+        userId: `U${order % 50}`,
+        itemName: `Item ${order}`,
+        quantity: 1 + v,
+        status: STATUSES[v],
+        timestamp: new Date(Date.UTC(2025, 4, 9, 12, 0, v)).toISOString(),
+      };
       valid.push(JSON.stringify(item));
       newest.set(id, item);
     }
@@ -96,7 +108,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const bar = progress("soak", { stream: options.progressStream });
     const show = (phase: string) => () => {
       const { delivered, settled } = pipeline.progress();
-      bar.update(settled, delivered, `${phase}, ${deadLettered.length} dead-lettered, ${pipeline.dynamodb.stats.injectedFaults} faults injected`);
+      bar.update(
+        settled,
+        delivered,
+        `${phase}, ${deadLettered.length} dead-lettered, ${pipeline.dynamodb.stats.injectedFaults} faults injected`,
+      );
     };
     for (const body of workload.bodies) {
       const traceIds = pipeline.publish(body);
@@ -113,21 +129,41 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const items = new Map((await pipeline.items()).map((item) => [item.orderId as string, item]));
 
     const failures: string[] = [];
-    const poisonDeadLetteredAfterExpectedReceives = deadLettered.filter((d) => poisonTraces.has(d.traceId) && d.receives === maxReceiveCount).length;
+    const poisonDeadLetteredAfterExpectedReceives = deadLettered.filter(
+      (d) => poisonTraces.has(d.traceId) && d.receives === maxReceiveCount,
+    ).length;
     const wrongReceives = deadLettered.filter((d) => d.receives !== maxReceiveCount);
-    if (wrongReceives.length > 0) failures.push(`${wrongReceives.length} messages were dead-lettered after a receive count other than ${maxReceiveCount}`);
+    if (wrongReceives.length > 0)
+      failures.push(
+        `${wrongReceives.length} messages were dead-lettered after a receive count other than ${maxReceiveCount}`,
+      );
     // Each poison message is dead-lettered twice: in the faulty pass and again after the redrive.
-    if (poisonDeadLetteredAfterExpectedReceives !== 2 * workload.poison) failures.push(`expected ${2 * workload.poison} poison dead-letterings after ${maxReceiveCount} receives, saw ${poisonDeadLetteredAfterExpectedReceives}`);
-    if (poisonTraces.size !== workload.poison) failures.push(`tracked ${poisonTraces.size} poison messages of ${workload.poison}`);
+    if (poisonDeadLetteredAfterExpectedReceives !== 2 * workload.poison)
+      failures.push(
+        `expected ${2 * workload.poison} poison dead-letterings after ${maxReceiveCount} receives, saw ${poisonDeadLetteredAfterExpectedReceives}`,
+      );
+    if (poisonTraces.size !== workload.poison)
+      failures.push(`tracked ${poisonTraces.size} poison messages of ${workload.poison}`);
     if (summary.lost !== 0) failures.push(`${summary.lost} messages lost`);
-    if (summary.deadLettered !== workload.poison) failures.push(`${summary.deadLettered} messages in the DLQ at the end, expected the ${workload.poison} poison ones`);
-    if (summary.processed + summary.deadLettered !== summary.published) failures.push(`processed ${summary.processed} + dead-lettered ${summary.deadLettered} != published ${summary.published}`);
+    if (summary.deadLettered !== workload.poison)
+      failures.push(
+        `${summary.deadLettered} messages in the DLQ at the end, expected the ${workload.poison} poison ones`,
+      );
+    if (summary.processed + summary.deadLettered !== summary.published)
+      failures.push(
+        `processed ${summary.processed} + dead-lettered ${summary.deadLettered} != published ${summary.published}`,
+      );
     let newestStateStored = 0;
     for (const [id, expected] of workload.newest) {
       const stored = items.get(id) ?? {};
-      if (JSON.stringify(stored, Object.keys(expected)) === JSON.stringify(expected) && Object.keys(stored).length === Object.keys(expected).length) newestStateStored += 1;
+      if (
+        JSON.stringify(stored, Object.keys(expected)) === JSON.stringify(expected) &&
+        Object.keys(stored).length === Object.keys(expected).length
+      )
+        newestStateStored += 1;
     }
-    if (newestStateStored !== workload.newest.size) failures.push(`${workload.newest.size - newestStateStored} orders not stored in their newest state`);
+    if (newestStateStored !== workload.newest.size)
+      failures.push(`${workload.newest.size - newestStateStored} orders not stored in their newest state`);
     if ([...items.keys()].some((id) => id.startsWith("POISON"))) failures.push("a poison order was stored");
 
     return {
@@ -152,8 +188,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 runMain(module, async () => {
-  const report = await runSoak({ orders: Number(process.env.SOAK_ORDERS ?? 10_000), failRate: Number(process.env.SOAK_FAIL_RATE ?? 0.2) });
-  console.log(`soak: ${report.published} published (${report.poison} poison, ${report.duplicates} duplicates, ${report.updates} updates of ${report.distinctOrders} orders), fail rate ${report.failRate}, ${report.injectedFaults} injected DynamoDB faults, ${report.seconds} s`);
+  const report = await runSoak({
+    orders: Number(process.env.SOAK_ORDERS ?? 10_000),
+    failRate: Number(process.env.SOAK_FAIL_RATE ?? 0.2),
+  });
+  console.log(
+    `soak: ${report.published} published (${report.poison} poison, ${report.duplicates} duplicates, ${report.updates} updates of ${report.distinctOrders} orders), fail rate ${report.failRate}, ${report.injectedFaults} injected DynamoDB faults, ${report.seconds} s`,
+  );
   for (const failure of report.failures) console.log(`FAILED: ${failure}`);
   console.log(JSON.stringify(report));
   return report.ok ? 0 : 1;

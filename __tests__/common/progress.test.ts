@@ -3,7 +3,9 @@ import { fakeTerminal } from "../support/terminal";
 
 describe("the progress line of long runs", () => {
   test("says how far, how fast and how long is left", () => {
-    expect(progressLine("soak", 250, 1000, 5000, "2 dead-lettered")).toBe("soak: 250/1000 (25%), 50/s, ETA 15 s, 2 dead-lettered");
+    expect(progressLine("soak", 250, 1000, 5000, "2 dead-lettered")).toBe(
+      "soak: 250/1000 (25%), 50/s, ETA 15 s, 2 dead-lettered",
+    );
     expect(progressLine("bench", 3, 10, 60_000)).toBe("bench: 3/10 (30%), 0.1/s, ETA 2 min 20 s");
     expect(progressLine("dlq redrive", 0, undefined, 1000)).toBe("dlq redrive: 0");
   });

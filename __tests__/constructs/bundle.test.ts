@@ -7,7 +7,8 @@ import { PROJECT_ROOT } from "../support/paths";
 
 const ROOT = PROJECT_ROOT;
 /** Runs node in a fresh process (no in-process memo), as separate `npm run build` / synth runs do. */
-const node = (script: string) => execFileSync(process.execPath, ["-r", "esbuild-register", "-e", script], { cwd: ROOT, encoding: "utf8" }).trim();
+const node = (script: string) =>
+  execFileSync(process.execPath, ["-r", "esbuild-register", "-e", script], { cwd: ROOT, encoding: "utf8" }).trim();
 
 test("npm run build's bundle is CommonJS whose index.js exports handler, the entry Terraform deploys as index.handler", () => {
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
@@ -22,7 +23,10 @@ test("a source change rebuilds the bundle in the next run; an unchanged source d
     const entry = path.join(dir, "src", "index.ts");
     const outdir = path.join(dir, "out");
     fs.mkdirSync(path.dirname(entry));
-    const build = () => node(`require("./constructs/function-bundle").bundleHandler(${JSON.stringify(entry)}, ${JSON.stringify(outdir)})`);
+    const build = () =>
+      node(
+        `require("./constructs/function-bundle").bundleHandler(${JSON.stringify(entry)}, ${JSON.stringify(outdir)})`,
+      );
     const read = () => fs.readFileSync(path.join(outdir, "index.js"), "utf8");
 
     fs.writeFileSync(entry, `export const handler = async () => "first";\n`);

@@ -50,42 +50,90 @@ const processorProps: OrderProcessorProps = {
 
 describe("EncryptionKey", () => {
   test("is rotated and lets SNS use it only for the named topics", () => {
-    const json = parsed((scope) => new EncryptionKey(scope, "Key", { alias: "alias/order-system", accountId: "123456789012", partition: "aws", snsSourceArns: [TOPIC_ARN] }));
+    const json = parsed(
+      (scope) =>
+        new EncryptionKey(scope, "Key", {
+          alias: "alias/order-system",
+          accountId: "123456789012",
+          partition: "aws",
+          snsSourceArns: [TOPIC_ARN],
+        }),
+    );
     expect(only(json, "aws_kms_key").body).toMatchObject({ enable_key_rotation: true, deletion_window_in_days: 30 });
     const policy = JSON.parse(only(json, "aws_kms_key_policy").body.policy);
     const sns = policy.Statement.find((s: TfJson) => s.Principal?.Service === "sns.amazonaws.com");
-    expect(sns).toMatchObject({ Effect: "Allow", Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Condition: { ArnLike: { "aws:SourceArn": [TOPIC_ARN] } } });
-    expect(policy.Statement.find((s: TfJson) => s.Principal?.AWS)).toMatchObject({ Principal: { AWS: "arn:aws:iam::123456789012:root" } });
+    expect(sns).toMatchObject({
+      Effect: "Allow",
+      Action: ["kms:GenerateDataKey*", "kms:Decrypt"],
+      Condition: { ArnLike: { "aws:SourceArn": [TOPIC_ARN] } },
+    });
+    expect(policy.Statement.find((s: TfJson) => s.Principal?.AWS)).toMatchObject({
+      Principal: { AWS: "arn:aws:iam::123456789012:root" },
+    });
   });
 
   test("refuses a key no topic may use", () => {
-    expect(() => synth((scope) => new EncryptionKey(scope, "Key", { alias: "alias/x", accountId: "1", partition: "aws", snsSourceArns: [] }))).toThrow(
-      /snsSourceArns is empty; pass the ARNs of the topics/,
-    );
+    expect(() =>
+      synth(
+        (scope) =>
+          new EncryptionKey(scope, "Key", { alias: "alias/x", accountId: "1", partition: "aws", snsSourceArns: [] }),
+      ),
+    ).toThrow(/snsSourceArns is empty; pass the ARNs of the topics/);
   });
 });
 
 describe("OrderTopic", () => {
   test("is encrypted with the customer key", () => {
-    expect(synth((scope) => new OrderTopic(scope, "Topic", { topicName: "OrderTopic", kmsKeyId: KEY_ID, accountId: "123456789012", partition: "aws" }))).toHaveResourceWithProperties(
-      SnsTopic,
-      { name: "OrderTopic", kms_master_key_id: KEY_ID },
-    );
+    expect(
+      synth(
+        (scope) =>
+          new OrderTopic(scope, "Topic", {
+            topicName: "OrderTopic",
+            kmsKeyId: KEY_ID,
+            accountId: "123456789012",
+            partition: "aws",
+          }),
+      ),
+    ).toHaveResourceWithProperties(SnsTopic, { name: "OrderTopic", kms_master_key_id: KEY_ID });
   });
 
   test("allows publishing only from the owning account, over TLS", () => {
-    const json = parsed((scope) => new OrderTopic(scope, "Topic", { topicName: "OrderTopic", kmsKeyId: KEY_ID, accountId: "123456789012", partition: "aws" }));
+    const json = parsed(
+      (scope) =>
+        new OrderTopic(scope, "Topic", {
+          topicName: "OrderTopic",
+          kmsKeyId: KEY_ID,
+          accountId: "123456789012",
+          partition: "aws",
+        }),
+    );
     const statements = JSON.parse(only(json, "aws_sns_topic_policy").body.policy).Statement;
     expect(statements).toEqual([
-      expect.objectContaining({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:root" }, Action: "sns:Publish" }),
-      expect.objectContaining({ Effect: "Deny", Principal: "*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      expect.objectContaining({
+        Effect: "Allow",
+        Principal: { AWS: "arn:aws:iam::123456789012:root" },
+        Action: "sns:Publish",
+      }),
+      expect.objectContaining({
+        Effect: "Deny",
+        Principal: "*",
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      }),
     ]);
   });
 
   test("refuses an AWS-managed key, which SNS cannot share with the queue", () => {
-    expect(() => synth((scope) => new OrderTopic(scope, "Topic", { topicName: "T", kmsKeyId: "alias/aws/sns", accountId: "1", partition: "aws" }))).toThrow(
-      /alias\/aws\/sns is an AWS-managed key.*pass the id of a customer-managed key/,
-    );
+    expect(() =>
+      synth(
+        (scope) =>
+          new OrderTopic(scope, "Topic", {
+            topicName: "T",
+            kmsKeyId: "alias/aws/sns",
+            accountId: "1",
+            partition: "aws",
+          }),
+      ),
+    ).toThrow(/alias\/aws\/sns is an AWS-managed key.*pass the id of a customer-managed key/);
   });
 });
 
@@ -115,8 +163,14 @@ describe("OrderQueue", () => {
   test.each([
     [{ kmsKeyId: "alias/aws/sqs" }, /alias\/aws\/sqs is an AWS-managed key/],
     [{ maxReceiveCount: 0 }, /maxReceiveCount must be a whole number from 1 to 1000, got 0/],
-    [{ deadLetterRetentionSeconds: 3600, retentionSeconds: 7200 }, /deadLetterRetentionSeconds \(3600\) must exceed retentionSeconds \(7200\)/],
-    [{ consumerTimeoutSeconds: 7200 }, /visibility timeout \(43201s = 6 x consumerTimeoutSeconds \+ batchingWindowSeconds\) exceeds SQS's 12 hours/],
+    [
+      { deadLetterRetentionSeconds: 3600, retentionSeconds: 7200 },
+      /deadLetterRetentionSeconds \(3600\) must exceed retentionSeconds \(7200\)/,
+    ],
+    [
+      { consumerTimeoutSeconds: 7200 },
+      /visibility timeout \(43201s = 6 x consumerTimeoutSeconds \+ batchingWindowSeconds\) exceeds SQS's 12 hours/,
+    ],
     [{ retentionSeconds: 30 }, /retentionSeconds must be a whole number of seconds from 60/],
   ])("rejects %j", (override, message) => {
     expect(() => synth((scope) => new OrderQueue(scope, "Q", { ...queueProps, ...override }))).toThrow(message);
@@ -127,13 +181,22 @@ describe("OrderSubscription", () => {
   test("subscribes the queue with its own delivery DLQ, after the queue policy exists", () => {
     const json = parsed((scope) => {
       const queue = new OrderQueue(scope, "Q", queueProps);
-      new OrderSubscription(scope, "S", { topicArn: TOPIC_ARN, queueArn: queue.queue.arn, queuePolicy: queue.queuePolicy, deliveryDeadLetterQueueName: "OrderTopicDeliveryDLQ" });
+      new OrderSubscription(scope, "S", {
+        topicArn: TOPIC_ARN,
+        queueArn: queue.queue.arn,
+        queuePolicy: queue.queuePolicy,
+        deliveryDeadLetterQueueName: "OrderTopicDeliveryDLQ",
+      });
     });
     const subscription = only(json, "aws_sns_topic_subscription").body;
     expect(subscription).toMatchObject({ protocol: "sqs", topic_arn: TOPIC_ARN, raw_message_delivery: true });
-    const queuePolicy = Object.keys(json.resource.aws_sqs_queue_policy).find((name) => name.startsWith("Q_QueuePolicy"))!;
+    const queuePolicy = Object.keys(json.resource.aws_sqs_queue_policy).find((name) =>
+      name.startsWith("Q_QueuePolicy"),
+    )!;
     expect(subscription.depends_on).toContain(`aws_sqs_queue_policy.${queuePolicy}`);
-    const dlq = Object.entries<TfJson>(json.resource.aws_sqs_queue).find(([, q]) => q.name === "OrderTopicDeliveryDLQ")!;
+    const dlq = Object.entries<TfJson>(json.resource.aws_sqs_queue).find(
+      ([, q]) => q.name === "OrderTopicDeliveryDLQ",
+    )!;
     expect(JSON.parse(subscription.redrive_policy).deadLetterTargetArn).toBe(`\${aws_sqs_queue.${dlq[0]}.arn}`);
     // Not the stack's key: the DLQ must keep working when that key or its SNS statement is what broke.
     expect(dlq[1]).toMatchObject({ sqs_managed_sse_enabled: true });
@@ -144,7 +207,13 @@ describe("OrderSubscription", () => {
     expect(
       synth((scope) => {
         const queue = new OrderQueue(scope, "Q", queueProps);
-        new OrderSubscription(scope, "S", { topicArn: TOPIC_ARN, queueArn: queue.queue.arn, queuePolicy: queue.queuePolicy, deliveryDeadLetterQueueName: "D", rawMessageDelivery: false });
+        new OrderSubscription(scope, "S", {
+          topicArn: TOPIC_ARN,
+          queueArn: queue.queue.arn,
+          queuePolicy: queue.queuePolicy,
+          deliveryDeadLetterQueueName: "D",
+          rawMessageDelivery: false,
+        });
       }),
     ).toHaveResourceWithProperties(SnsTopicSubscription, { raw_message_delivery: false });
   });
@@ -152,19 +221,24 @@ describe("OrderSubscription", () => {
 
 describe("OrdersTable", () => {
   test("is keyed by orderId, on-demand, encrypted and point-in-time recoverable", () => {
-    expect(synth((scope) => new OrdersTable(scope, "T", { tableName: "Orders" }))).toHaveResourceWithProperties(DynamodbTable, {
-      name: "Orders",
-      hash_key: "orderId",
-      attribute: [{ name: "orderId", type: "S" }],
-      billing_mode: "PAY_PER_REQUEST",
-      point_in_time_recovery: { enabled: true },
-      server_side_encryption: { enabled: true },
-      deletion_protection_enabled: false,
-    });
+    expect(synth((scope) => new OrdersTable(scope, "T", { tableName: "Orders" }))).toHaveResourceWithProperties(
+      DynamodbTable,
+      {
+        name: "Orders",
+        hash_key: "orderId",
+        attribute: [{ name: "orderId", type: "S" }],
+        billing_mode: "PAY_PER_REQUEST",
+        point_in_time_recovery: { enabled: true },
+        server_side_encryption: { enabled: true },
+        deletion_protection_enabled: false,
+      },
+    );
   });
 
   test("protects production data from deletion", () => {
-    expect(synth((scope) => new OrdersTable(scope, "T", { tableName: "Orders", deletionProtection: true }))).toHaveResourceWithProperties(DynamodbTable, {
+    expect(
+      synth((scope) => new OrdersTable(scope, "T", { tableName: "Orders", deletionProtection: true })),
+    ).toHaveResourceWithProperties(DynamodbTable, {
       deletion_protection_enabled: true,
     });
   });
@@ -201,15 +275,26 @@ describe("OrderProcessor", () => {
   });
 
   test("logs to its own log group with retention, created before the function", () => {
-    expect(processor).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "/aws/lambda/OrderProcessor", retention_in_days: 14 });
+    expect(processor).toHaveResourceWithProperties(CloudwatchLogGroup, {
+      name: "/aws/lambda/OrderProcessor",
+      retention_in_days: 14,
+    });
     const json = JSON.parse(processor);
-    expect(only(json, "aws_lambda_function").body.depends_on).toContain(`aws_cloudwatch_log_group.${only(json, "aws_cloudwatch_log_group").name}`);
+    expect(only(json, "aws_lambda_function").body.depends_on).toContain(
+      `aws_cloudwatch_log_group.${only(json, "aws_cloudwatch_log_group").name}`,
+    );
   });
 
   test.each([
     [{ reservedConcurrency: 3, maximumConcurrency: 5 }, /reservedConcurrency \(3\) is below maximumConcurrency \(5\)/],
-    [{ queueVisibilityTimeoutSeconds: 60 }, /visibility timeout \(60s\) is below 6 x timeoutSeconds \+ batchingWindowSeconds \(181s\)/],
-    [{ batchSize: 100, batchingWindowSeconds: 0, queueVisibilityTimeoutSeconds: 180 }, /batchSize above 10 \(100\) needs batchingWindowSeconds of at least 1/],
+    [
+      { queueVisibilityTimeoutSeconds: 60 },
+      /visibility timeout \(60s\) is below 6 x timeoutSeconds \+ batchingWindowSeconds \(181s\)/,
+    ],
+    [
+      { batchSize: 100, batchingWindowSeconds: 0, queueVisibilityTimeoutSeconds: 180 },
+      /batchSize above 10 \(100\) needs batchingWindowSeconds of at least 1/,
+    ],
     [{ maximumConcurrency: 1 }, /maximumConcurrency must be a whole number from 2 to 1000, got 1/],
     [{ timeoutSeconds: 901 }, /timeoutSeconds must be a whole number from 1 to 900, got 901/],
     [{ logRetentionDays: 10 }, /logRetentionDays must be one of 1, 3, 5, 7, 14/],
@@ -218,17 +303,29 @@ describe("OrderProcessor", () => {
   });
 
   test("accepts reserved concurrency at or above the mapping's maximum", () => {
-    expect(synth((scope) => new OrderProcessor(scope, "P", { ...processorProps, reservedConcurrency: 5 }))).toHaveResourceWithProperties(LambdaFunction, {
+    expect(
+      synth((scope) => new OrderProcessor(scope, "P", { ...processorProps, reservedConcurrency: 5 })),
+    ).toHaveResourceWithProperties(LambdaFunction, {
       reserved_concurrent_executions: 5,
     });
   });
 });
 
 describe("StateBucket", () => {
-  const bucket = synth((scope) => new StateBucket(scope, "B", { bucketName: "acme-tfstate", keyAlias: "alias/order-system-state", accountId: "123456789012", partition: "aws" }));
+  const bucket = synth(
+    (scope) =>
+      new StateBucket(scope, "B", {
+        bucketName: "acme-tfstate",
+        keyAlias: "alias/order-system-state",
+        accountId: "123456789012",
+        partition: "aws",
+      }),
+  );
 
   test("is versioned and blocks all public access", () => {
-    expect(bucket).toHaveResourceWithProperties(S3BucketVersioningA, { versioning_configuration: { status: "Enabled" } });
+    expect(bucket).toHaveResourceWithProperties(S3BucketVersioningA, {
+      versioning_configuration: { status: "Enabled" },
+    });
     expect(bucket).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {
       block_public_acls: true,
       block_public_policy: true,
@@ -242,12 +339,21 @@ describe("StateBucket", () => {
     // SSE-KMS with its own rotated customer-managed key, named by the alias the stacks' S3 backend uses.
     const key = only(json, "aws_kms_key");
     expect(key.body.enable_key_rotation).toBe(true);
-    expect(only(json, "aws_kms_alias").body).toMatchObject({ name: "alias/order-system-state", target_key_id: `\${aws_kms_key.${key.name}.key_id}` });
-    expect(only(json, "aws_s3_bucket_server_side_encryption_configuration").body.rule[0].apply_server_side_encryption_by_default).toEqual({
+    expect(only(json, "aws_kms_alias").body).toMatchObject({
+      name: "alias/order-system-state",
+      target_key_id: `\${aws_kms_key.${key.name}.key_id}`,
+    });
+    expect(
+      only(json, "aws_s3_bucket_server_side_encryption_configuration").body.rule[0]
+        .apply_server_side_encryption_by_default,
+    ).toEqual({
       sse_algorithm: "aws:kms",
       kms_master_key_id: `\${aws_kms_key.${key.name}.arn}`,
     });
-    expect(JSON.parse(only(json, "aws_s3_bucket_policy").body.policy).Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(JSON.parse(only(json, "aws_s3_bucket_policy").body.policy).Statement[0]).toMatchObject({
+      Effect: "Deny",
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
     expect(only(json, "aws_s3_bucket").body.lifecycle).toEqual({ prevent_destroy: true });
   });
 

@@ -1,13 +1,20 @@
 import { BASE_NAMES, ENVIRONMENT_NAMES, resolveEnvironment, resourceNames, settingsFrom } from "../../constructs";
 import { PROJECT_ROOT } from "../support/paths";
 
-const resolve = (env: NodeJS.ProcessEnv, context: Record<string, string> = {}) => resolveEnvironment(settingsFrom(env, (key) => context[key]));
+const resolve = (env: NodeJS.ProcessEnv, context: Record<string, string> = {}) =>
+  resolveEnvironment(settingsFrom(env, (key) => context[key]));
 
 describe("environment selection", () => {
   test("defaults to dev with the product's names and a zero-config state bucket", () => {
     const config = resolve({});
     expect(config.name).toBe("dev");
-    expect(config.names).toMatchObject({ stack: "OrderSystemStack", topic: "OrderTopic", queue: "OrderQueue", deadLetterQueue: "DLQ", table: "Orders" });
+    expect(config.names).toMatchObject({
+      stack: "OrderSystemStack",
+      topic: "OrderTopic",
+      queue: "OrderQueue",
+      deadLetterQueue: "DLQ",
+      table: "Orders",
+    });
     expect(config.production).toBe(false);
     expect(config.accountId).toBeUndefined();
     expect(config.stateBucket).toMatch(/\S/);
@@ -65,7 +72,8 @@ describe("bootstrap state across environments (cdktf synth prunes the stack fold
     };
     try {
       synth({});
-      const devBackend = JSON.parse(fs.readFileSync(path.join(out, "stacks", "OrderStateStack", "cdk.tf.json"), "utf8")).terraform.backend.local.path;
+      const devBackend = JSON.parse(fs.readFileSync(path.join(out, "stacks", "OrderStateStack", "cdk.tf.json"), "utf8"))
+        .terraform.backend.local.path;
       expect(devBackend).toBe(path.join(stateDir, "terraform.OrderStateStack.tfstate"));
       // What `cdktf deploy OrderStateStack` leaves behind: the only record of the state bucket.
       fs.mkdirSync(stateDir, { recursive: true });

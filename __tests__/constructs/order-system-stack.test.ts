@@ -1,5 +1,14 @@
 import * as path from "node:path";
-import { byName, only, ref, resourcesOf, synthOrderStack, synthStateStack, testConfig, TfJson } from "../support/stacks";
+import {
+  byName,
+  only,
+  ref,
+  resourcesOf,
+  synthOrderStack,
+  synthStateStack,
+  testConfig,
+  TfJson,
+} from "../support/stacks";
 
 describe("OrderSystemStack wiring (references followed in the synthesized JSON)", () => {
   const config = testConfig("dev");
@@ -14,13 +23,19 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
   const mapping = only(json, "aws_lambda_event_source_mapping");
 
   test("the queue's redrive target is the DLQ's ARN, after 3 receives", () => {
-    expect(JSON.parse(queue.body.redrive_policy)).toEqual({ deadLetterTargetArn: ref("aws_sqs_queue", dlq.name, "arn"), maxReceiveCount: 3 });
+    expect(JSON.parse(queue.body.redrive_policy)).toEqual({
+      deadLetterTargetArn: ref("aws_sqs_queue", dlq.name, "arn"),
+      maxReceiveCount: 3,
+    });
   });
 
   test("the DLQ accepts redrives from OrderQueue only", () => {
     const allow = only(json, "aws_sqs_queue_redrive_allow_policy").body;
     expect(allow.queue_url).toBe(ref("aws_sqs_queue", dlq.name, "url"));
-    expect(JSON.parse(allow.redrive_allow_policy)).toEqual({ redrivePermission: "byQueue", sourceQueueArns: [ref("aws_sqs_queue", queue.name, "arn")] });
+    expect(JSON.parse(allow.redrive_allow_policy)).toEqual({
+      redrivePermission: "byQueue",
+      sourceQueueArns: [ref("aws_sqs_queue", queue.name, "arn")],
+    });
   });
 
   test("the DLQ keeps messages longer than the queue", () => {
@@ -29,11 +44,17 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
 
   test("the subscription delivers the topic to the queue", () => {
     const subscription = only(json, "aws_sns_topic_subscription").body;
-    expect(subscription).toMatchObject({ topic_arn: ref("aws_sns_topic", topic.name, "arn"), endpoint: ref("aws_sqs_queue", queue.name, "arn"), protocol: "sqs" });
+    expect(subscription).toMatchObject({
+      topic_arn: ref("aws_sns_topic", topic.name, "arn"),
+      endpoint: ref("aws_sqs_queue", queue.name, "arn"),
+      protocol: "sqs",
+    });
   });
 
   test("the queue policy lets SNS send only from the order topic", () => {
-    const policy = resourcesOf(json, "aws_sqs_queue_policy").find((p) => p.body.queue_url === ref("aws_sqs_queue", queue.name, "url"))!;
+    const policy = resourcesOf(json, "aws_sqs_queue_policy").find(
+      (p) => p.body.queue_url === ref("aws_sqs_queue", queue.name, "url"),
+    )!;
     const allow = JSON.parse(policy.body.policy).Statement.filter((s: TfJson) => s.Effect === "Allow");
     expect(allow).toEqual([
       expect.objectContaining({
@@ -46,8 +67,12 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
   });
 
   test("the key policy's SNS statement names this stack's topic", () => {
-    const statement = JSON.parse(only(json, "aws_kms_key_policy").body.policy).Statement.find((s: TfJson) => s.Principal?.Service === "sns.amazonaws.com");
-    expect(statement.Condition.ArnLike["aws:SourceArn"]).toEqual([`arn:\${data.aws_partition.partition.partition}:sns:us-east-1:\${data.aws_caller_identity.caller.account_id}:OrderTopic`]);
+    const statement = JSON.parse(only(json, "aws_kms_key_policy").body.policy).Statement.find(
+      (s: TfJson) => s.Principal?.Service === "sns.amazonaws.com",
+    );
+    expect(statement.Condition.ArnLike["aws:SourceArn"]).toEqual([
+      `arn:\${data.aws_partition.partition.partition}:sns:us-east-1:\${data.aws_caller_identity.caller.account_id}:OrderTopic`,
+    ]);
   });
 
   test("the role's resources are exactly the log group, table, queue and key", () => {
@@ -61,7 +86,9 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
         ref("aws_kms_key", key.name, "arn"),
       ].sort(),
     );
-    expect(only(json, "aws_iam_role_policy").body.role).toBe(ref("aws_iam_role", only(json, "aws_iam_role").name, "id"));
+    expect(only(json, "aws_iam_role_policy").body.role).toBe(
+      ref("aws_iam_role", only(json, "aws_iam_role").name, "id"),
+    );
     expect(fn.body.role).toBe(ref("aws_iam_role", only(json, "aws_iam_role").name, "arn"));
   });
 
@@ -73,7 +100,9 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
   });
 
   test("visibility timeout >= 6 x function timeout + batching window", () => {
-    expect(queue.body.visibility_timeout_seconds).toBeGreaterThanOrEqual(6 * fn.body.timeout + mapping.body.maximum_batching_window_in_seconds);
+    expect(queue.body.visibility_timeout_seconds).toBeGreaterThanOrEqual(
+      6 * fn.body.timeout + mapping.body.maximum_batching_window_in_seconds,
+    );
   });
 
   test("state goes to the S3 backend, encrypted, with S3-native locking", () => {
@@ -114,12 +143,18 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       subscription_arn: ref("aws_sns_topic_subscription", subscription.name, "arn"),
       key_arn: ref("aws_kms_key", key.name, "arn"),
       role_arn: ref("aws_iam_role", only(json, "aws_iam_role").name, "arn"),
-      alarm_names: expect.arrayContaining(resourcesOf(json, "aws_cloudwatch_metric_alarm").map((alarm) => ref("aws_cloudwatch_metric_alarm", alarm.name, "alarm_name"))),
+      alarm_names: expect.arrayContaining(
+        resourcesOf(json, "aws_cloudwatch_metric_alarm").map((alarm) =>
+          ref("aws_cloudwatch_metric_alarm", alarm.name, "alarm_name"),
+        ),
+      ),
     });
     expect(expected.alarm_names).toHaveLength(resourcesOf(json, "aws_cloudwatch_metric_alarm").length);
     // Exactly the role policy's grants, so the policy simulation checks what was deployed.
     const statements = JSON.parse(only(json, "aws_iam_role_policy").body.policy).Statement;
-    expect(expected.role_access).toEqual(statements.map((s: TfJson) => ({ resource: s.Resource, actions: [s.Action].flat() })));
+    expect(expected.role_access).toEqual(
+      statements.map((s: TfJson) => ({ resource: s.Resource, actions: [s.Action].flat() })),
+    );
     const changed = synthOrderStack(config, { batchSize: 5, maximumConcurrency: 8 }).output.verify.value;
     expect(changed).toMatchObject({ batch_size: 5, maximum_concurrency: 8 });
   });
@@ -142,38 +177,56 @@ describe("environments", () => {
     byName(json, "aws_sns_topic", "OrderTopic-prod");
     expect(json.provider.aws[0]).toMatchObject({ region: "eu-west-1", allowed_account_ids: ["222222222222"] });
     expect(json.provider.aws[0].default_tags[0].tags).toEqual({ project: "order-system", environment: "prod" });
-    expect(json.terraform.backend.s3).toMatchObject({ bucket: "example-order-tfstate-prod", key: "order-system/prod/terraform.tfstate" });
+    expect(json.terraform.backend.s3).toMatchObject({
+      bucket: "example-order-tfstate-prod",
+      key: "order-system/prod/terraform.tfstate",
+    });
     expect(json.data.aws_caller_identity).toBeUndefined();
   });
 
-  test.each(["dev", "staging", "prod"])("%s: state and lock objects are SSE-KMS with the key of the bucket the state stack creates", (environment) => {
-    const config = testConfig(environment);
-    const backend = synthOrderStack(config).terraform.backend.s3;
-    const state = synthStateStack(config);
-    // Without kms_key_id, `encrypt` would ask S3 for SSE-S3 on every object, overriding the bucket default.
-    expect(backend).toMatchObject({ encrypt: true, kms_key_id: config.names.stateKeyAlias, bucket: only(state, "aws_s3_bucket").body.bucket });
-    expect(only(state, "aws_kms_alias").body.name).toBe(backend.kms_key_id);
-  });
+  test.each(["dev", "staging", "prod"])(
+    "%s: state and lock objects are SSE-KMS with the key of the bucket the state stack creates",
+    (environment) => {
+      const config = testConfig(environment);
+      const backend = synthOrderStack(config).terraform.backend.s3;
+      const state = synthStateStack(config);
+      // Without kms_key_id, `encrypt` would ask S3 for SSE-S3 on every object, overriding the bucket default.
+      expect(backend).toMatchObject({
+        encrypt: true,
+        kms_key_id: config.names.stateKeyAlias,
+        bucket: only(state, "aws_s3_bucket").body.bucket,
+      });
+      expect(only(state, "aws_kms_alias").body.name).toBe(backend.kms_key_id);
+    },
+  );
 
   test("the state stack keeps its own state locally and creates the configured bucket", () => {
     const json = synthStateStack(testConfig("staging"));
     // Absolute, in the project's terraform-state folder: outside cdktf.out, which `cdktf synth` prunes.
-    expect(json.terraform.backend).toEqual({ local: { path: path.resolve("terraform-state", "terraform.OrderStateStack-staging.tfstate") } });
+    expect(json.terraform.backend).toEqual({
+      local: { path: path.resolve("terraform-state", "terraform.OrderStateStack-staging.tfstate") },
+    });
     expect(only(json, "aws_s3_bucket").body.bucket).toBe("example-order-tfstate-staging");
   });
 });
 
 describe("deploy-day safeguards", () => {
-  test.each(["dev", "staging", "prod"])("%s: both stacks declare the Terraform version use_lockfile needs", (environment) => {
-    for (const json of [synthOrderStack(testConfig(environment)), synthStateStack(testConfig(environment))]) {
-      expect(json.terraform.required_version).toBe(">= 1.10");
-    }
-  });
+  test.each(["dev", "staging", "prod"])(
+    "%s: both stacks declare the Terraform version use_lockfile needs",
+    (environment) => {
+      for (const json of [synthOrderStack(testConfig(environment)), synthStateStack(testConfig(environment))]) {
+        expect(json.terraform.required_version).toBe(">= 1.10");
+      }
+    },
+  );
 
   test("prod reserves exactly the mapping's maximum concurrency, so other functions cannot throttle its polls; dev and staging do not", () => {
     const reserved = (environment: string) => {
       const json = synthOrderStack(testConfig(environment));
-      return { reserved: only(json, "aws_lambda_function").body.reserved_concurrent_executions, maximum: only(json, "aws_lambda_event_source_mapping").body.scaling_config.maximum_concurrency };
+      return {
+        reserved: only(json, "aws_lambda_function").body.reserved_concurrent_executions,
+        maximum: only(json, "aws_lambda_event_source_mapping").body.scaling_config.maximum_concurrency,
+      };
     };
     expect(reserved("prod")).toEqual({ reserved: 5, maximum: 5 });
     expect(reserved("dev").reserved).toBeUndefined();
@@ -183,10 +236,14 @@ describe("deploy-day safeguards", () => {
   test("every alarm is created after the topic and key policies that let CloudWatch notify", () => {
     const json = synthOrderStack(testConfig("dev"));
     const alarmTopic = byName(json, "aws_sns_topic", "OrderAlarms");
-    const topicPolicy = resourcesOf(json, "aws_sns_topic_policy").find((p) => p.body.arn === ref("aws_sns_topic", alarmTopic.name, "arn"))!;
+    const topicPolicy = resourcesOf(json, "aws_sns_topic_policy").find(
+      (p) => p.body.arn === ref("aws_sns_topic", alarmTopic.name, "arn"),
+    )!;
     const keyPolicy = only(json, "aws_kms_key_policy");
     for (const alarm of resourcesOf(json, "aws_cloudwatch_metric_alarm")) {
-      expect(alarm.body.depends_on).toEqual(expect.arrayContaining([`aws_sns_topic_policy.${topicPolicy.name}`, `aws_kms_key_policy.${keyPolicy.name}`]));
+      expect(alarm.body.depends_on).toEqual(
+        expect.arrayContaining([`aws_sns_topic_policy.${topicPolicy.name}`, `aws_kms_key_policy.${keyPolicy.name}`]),
+      );
     }
   });
 });

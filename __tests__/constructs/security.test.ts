@@ -1,4 +1,15 @@
-import { asList, byName, only, policiesOf, resourcesOf, synthOrderStack, synthStateStack, TEST_ENVIRONMENTS, testConfig, TfJson } from "../support/stacks";
+import {
+  asList,
+  byName,
+  only,
+  policiesOf,
+  resourcesOf,
+  synthOrderStack,
+  synthStateStack,
+  TEST_ENVIRONMENTS,
+  testConfig,
+  TfJson,
+} from "../support/stacks";
 
 /**
  * Security rules checked on every environment's synthesized JSON. The one exemption is AWS's
@@ -15,7 +26,8 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
         if (statement.Effect !== "Allow") continue;
         // A key policy, on the key (the state key) or as its own resource (the pipeline key).
         const keyAdministration = where.startsWith("aws_kms_key") && statement.Sid === "AccountAdministersKey";
-        const servicePrincipalOnKey = where.startsWith("aws_kms_key_policy") && statement.Principal?.Service && statement.Condition;
+        const servicePrincipalOnKey =
+          where.startsWith("aws_kms_key_policy") && statement.Principal?.Service && statement.Condition;
         for (const action of asList<string>(statement.Action)) {
           if (keyAdministration) continue;
           expect({ where, action }).toEqual({ where, action: expect.not.stringMatching(/(^\*$)|(:\*$)/) });
@@ -36,22 +48,33 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
   test("every topic and queue is encrypted with the customer-managed key, but the delivery DLQ with SSE-SQS", () => {
     const key = only(stacks.order, "aws_kms_key").name;
     const deliveryDlq = byName(stacks.order, "aws_sqs_queue", config.names.deliveryDeadLetterQueue);
-    const encrypted = [...resourcesOf(stacks.order, "aws_sns_topic"), ...resourcesOf(stacks.order, "aws_sqs_queue")].filter((r) => r.name !== deliveryDlq.name);
+    const encrypted = [
+      ...resourcesOf(stacks.order, "aws_sns_topic"),
+      ...resourcesOf(stacks.order, "aws_sqs_queue"),
+    ].filter((r) => r.name !== deliveryDlq.name);
     expect(encrypted.length).toBe(4);
     for (const { name, body } of encrypted) {
       expect({ name, key: body.kms_master_key_id }).toEqual({ name, key: `\${aws_kms_key.${key}.key_id}` });
     }
     // Independent of that key, so a broken key or key policy cannot also stop the redrive of failed deliveries.
-    expect({ sse: deliveryDlq.body.sqs_managed_sse_enabled, key: deliveryDlq.body.kms_master_key_id }).toEqual({ sse: true, key: undefined });
+    expect({ sse: deliveryDlq.body.sqs_managed_sse_enabled, key: deliveryDlq.body.kms_master_key_id }).toEqual({
+      sse: true,
+      key: undefined,
+    });
   });
 
   test("every topic, queue and bucket policy denies requests without TLS", () => {
-    const policies = ["aws_sns_topic_policy", "aws_sqs_queue_policy"].flatMap((type) => resourcesOf(stacks.order, type));
+    const policies = ["aws_sns_topic_policy", "aws_sqs_queue_policy"].flatMap((type) =>
+      resourcesOf(stacks.order, type),
+    );
     policies.push(...resourcesOf(stacks.state, "aws_s3_bucket_policy"));
-    const topicsAndQueues = resourcesOf(stacks.order, "aws_sns_topic").length + resourcesOf(stacks.order, "aws_sqs_queue").length;
+    const topicsAndQueues =
+      resourcesOf(stacks.order, "aws_sns_topic").length + resourcesOf(stacks.order, "aws_sqs_queue").length;
     expect(policies.length).toBe(topicsAndQueues + 1);
     for (const { name, body } of policies) {
-      const deny = JSON.parse(body.policy).Statement.find((s: TfJson) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false");
+      const deny = JSON.parse(body.policy).Statement.find(
+        (s: TfJson) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false",
+      );
       expect({ name, deny: Boolean(deny) }).toEqual({ name, deny: true });
     }
   });
@@ -61,7 +84,8 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
     expect(table.point_in_time_recovery).toEqual({ enabled: true });
     expect(table.server_side_encryption).toEqual({ enabled: true });
     expect(table.deletion_protection_enabled).toBe(config.production);
-    for (const { body } of resourcesOf(stacks.order, "aws_cloudwatch_log_group")) expect(body.retention_in_days).toBeGreaterThan(0);
+    for (const { body } of resourcesOf(stacks.order, "aws_cloudwatch_log_group"))
+      expect(body.retention_in_days).toBeGreaterThan(0);
   });
 
   test("the KMS key rotates", () => {

@@ -29,7 +29,18 @@ interface CheckovReport {
 
 function checkov(files: string[], extra: string[] = []): CheckovReport[] {
   // --skip-download: Checkov would otherwise call its vendor's API for guidelines (no network here, none needed).
-  const args = ["--framework", "terraform_json", "-o", "json", "--quiet", "--compact", "--skip-download", ...extra, "-f", ...files];
+  const args = [
+    "--framework",
+    "terraform_json",
+    "-o",
+    "json",
+    "--quiet",
+    "--compact",
+    "--skip-download",
+    ...extra,
+    "-f",
+    ...files,
+  ];
   const result = spawnSync(path.join(venvOf("checkov"), "bin", "checkov"), args, {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
@@ -65,7 +76,9 @@ function readmeExceptions(): string[] {
 describeCheckov("Checkov on every environment's synthesized stacks", () => {
   const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "order-checkov-"));
   const files = Object.keys(TEST_ENVIRONMENTS).flatMap((environment) =>
-    Object.values(synthAppTo(testConfig(environment), path.join(workRoot, environment))).map((dir) => checkable(path.join(dir, "cdk.tf.json"))),
+    Object.values(synthAppTo(testConfig(environment), path.join(workRoot, environment))).map((dir) =>
+      checkable(path.join(dir, "cdk.tf.json")),
+    ),
   );
   const skipped: string[] = parse(fs.readFileSync(CONFIG, "utf8"))["skip-check"];
   afterAll(() => fs.rmSync(workRoot, { recursive: true, force: true }));
@@ -77,7 +90,11 @@ describeCheckov("Checkov on every environment's synthesized stacks", () => {
 
   test("with that configuration, every check passes on all six stacks", () => {
     const reports = checkov(files, ["--config-file", CONFIG]);
-    const failed = reports.flatMap((r) => r.results.failed_checks.map((f) => `${f.check_id} ${f.resource} (${path.relative(workRoot, f.file_path)}): ${f.check_name}`));
+    const failed = reports.flatMap((r) =>
+      r.results.failed_checks.map(
+        (f) => `${f.check_id} ${f.resource} (${path.relative(workRoot, f.file_path)}): ${f.check_name}`,
+      ),
+    );
     expect(failed).toEqual([]);
     expect(reports.reduce((n, r) => n + r.summary.passed, 0)).toBeGreaterThan(50);
   });

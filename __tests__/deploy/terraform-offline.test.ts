@@ -1,7 +1,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { mapLimit, offlineTerraform, OfflineTerraform, plannedCreates, prepareOffline, runTerraformAsync, TerraformRun } from "../support/terraform";
+import {
+  mapLimit,
+  offlineTerraform,
+  OfflineTerraform,
+  plannedCreates,
+  prepareOffline,
+  runTerraformAsync,
+  TerraformRun,
+} from "../support/terraform";
 import { resourceAddresses, synthAppTo, TEST_ENVIRONMENTS, testConfig } from "../support/stacks";
 import { PROJECT_ROOT } from "../support/paths";
 
@@ -24,42 +32,71 @@ interface StackProof {
   readonly plan?: TerraformRun;
 }
 
-describeOffline("offline Terraform proof with the real AWS provider (archive_file replaced by a zip built by the test)", () => {
-  const terraform = tools as OfflineTerraform;
-  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "order-offline-"));
-  const stacks = Object.keys(TEST_ENVIRONMENTS).flatMap((environment) => {
-    const stackDirs = synthAppTo(testConfig(environment), path.join(workRoot, environment, "out"));
-    return Object.entries(stackDirs).map(([stack, stackDir]) => ({ environment, stack, stackDir }));
-  });
-  const proofs = new Map<string, StackProof>();
-  const record: Record<string, { resources: number; planned: number; replaced: string[] }> = {};
-
-  // Every stack is planned side by side (Terraform spends its time in the provider, one process per stack).
-  // `plan` runs Terraform's validation first, so a separate `validate` would only load the provider again.
-  beforeAll(async () => {
-    await mapLimit(stacks, Math.max(2, os.availableParallelism()), async ({ stack, stackDir, environment }) => {
-      const synthesized = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
-      const workDir = path.join(workRoot, environment, "plan", stack);
-      const { replaced } = prepareOffline(stackDir, workDir);
-      const proof = { expected: resourceAddresses(synthesized).sort(), replaced };
-      const init = await runTerraformAsync(terraform, workDir, ["init", "-backend=false", "-input=false", "-no-color"]);
-      const plan = init.status === 0 ? await runTerraformAsync(terraform, workDir, ["plan", "-refresh=false", "-input=false", "-lock=false", "-json"]) : undefined;
-      proofs.set(stack, { ...proof, init, plan });
+describeOffline(
+  "offline Terraform proof with the real AWS provider (archive_file replaced by a zip built by the test)",
+  () => {
+    const terraform = tools as OfflineTerraform;
+    const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "order-offline-"));
+    const stacks = Object.keys(TEST_ENVIRONMENTS).flatMap((environment) => {
+      const stackDirs = synthAppTo(testConfig(environment), path.join(workRoot, environment, "out"));
+      return Object.entries(stackDirs).map(([stack, stackDir]) => ({ environment, stack, stackDir }));
     });
-  });
+    const proofs = new Map<string, StackProof>();
+    const record: Record<string, { resources: number; planned: number; replaced: string[] }> = {};
 
-  afterAll(() => {
-    fs.mkdirSync(path.dirname(PROOF_RECORD), { recursive: true });
-    fs.writeFileSync(PROOF_RECORD, JSON.stringify({ terraform: terraform.terraform, stacks: record }, null, 2));
-    fs.rmSync(workRoot, { recursive: true, force: true });
-  });
+    // Every stack is planned side by side (Terraform spends its time in the provider, one process per stack).
+    // `plan` runs Terraform's validation first, so a separate `validate` would only load the provider again.
+    beforeAll(async () => {
+      await mapLimit(stacks, Math.max(2, os.availableParallelism()), async ({ stack, stackDir, environment }) => {
+        const synthesized = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
+        const workDir = path.join(workRoot, environment, "plan", stack);
+        const { replaced } = prepareOffline(stackDir, workDir);
+        const proof = { expected: resourceAddresses(synthesized).sort(), replaced };
+        const init = await runTerraformAsync(terraform, workDir, [
+          "init",
+          "-backend=false",
+          "-input=false",
+          "-no-color",
+        ]);
+        const plan =
+          init.status === 0
+            ? await runTerraformAsync(terraform, workDir, [
+                "plan",
+                "-refresh=false",
+                "-input=false",
+                "-lock=false",
+                "-json",
+              ])
+            : undefined;
+        proofs.set(stack, { ...proof, init, plan });
+      });
+    });
 
-  test.each(stacks.map((s) => s.stack))("%s: init from the mirror, then a plan that validates and creates every resource", (stack) => {
-    const { expected, replaced, init, plan } = proofs.get(stack)!;
-    expect({ step: "init", status: init.status, stderr: init.stderr }).toEqual({ step: "init", status: 0, stderr: "" });
-    const { created, diagnostics } = plannedCreates(plan!.stdout);
-    expect({ step: "plan", status: plan!.status, diagnostics, stderr: plan!.stderr }).toEqual({ step: "plan", status: 0, diagnostics: [], stderr: "" });
-    expect(created.sort()).toEqual(expected);
-    record[stack] = { resources: expected.length, planned: created.length, replaced };
-  });
-});
+    afterAll(() => {
+      fs.mkdirSync(path.dirname(PROOF_RECORD), { recursive: true });
+      fs.writeFileSync(PROOF_RECORD, JSON.stringify({ terraform: terraform.terraform, stacks: record }, null, 2));
+      fs.rmSync(workRoot, { recursive: true, force: true });
+    });
+
+    test.each(stacks.map((s) => s.stack))(
+      "%s: init from the mirror, then a plan that validates and creates every resource",
+      (stack) => {
+        const { expected, replaced, init, plan } = proofs.get(stack)!;
+        expect({ step: "init", status: init.status, stderr: init.stderr }).toEqual({
+          step: "init",
+          status: 0,
+          stderr: "",
+        });
+        const { created, diagnostics } = plannedCreates(plan!.stdout);
+        expect({ step: "plan", status: plan!.status, diagnostics, stderr: plan!.stderr }).toEqual({
+          step: "plan",
+          status: 0,
+          diagnostics: [],
+          stderr: "",
+        });
+        expect(created.sort()).toEqual(expected);
+        record[stack] = { resources: expected.length, planned: created.length, replaced };
+      },
+    );
+  },
+);

@@ -6,11 +6,15 @@ import { LAMBDA_RUNTIME } from "../../constructs/function-bundle";
 import { PROJECT_ROOT } from "../support/paths";
 
 type Json = Record<string, any>;
-const load = (name: string): Json => parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", name), "utf8"));
+const load = (name: string): Json =>
+  parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", name), "utf8"));
 const main = load("infrastructure.yml");
 const environment = load("environment.yml");
 const steps = (job: Json): Json[] => job.steps ?? [];
-const runs = (job: Json) => steps(job).map((s) => s.run ?? "").join("\n");
+const runs = (job: Json) =>
+  steps(job)
+    .map((s) => s.run ?? "")
+    .join("\n");
 const uses = (job: Json, action: string) => steps(job).find((s) => String(s.uses ?? "").startsWith(`${action}@`));
 
 describe("the GitHub workflow", () => {
@@ -41,7 +45,9 @@ describe("the GitHub workflow", () => {
     expect(diff.with.command).toBe("diff");
     expect(diff.permissions).toEqual({ contents: "read", "id-token": "write" });
     const job = environment.jobs.diff;
-    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toMatch(/vars\[format\('AWS_ROLE_ARN_/);
+    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toMatch(
+      /vars\[format\('AWS_ROLE_ARN_/,
+    );
     expect(uses(job, "hashicorp/setup-terraform")?.with.terraform_version).toBe("1.11.4");
     expect(runs(job)).toMatch(/npx cdktf diff "\$STACK"/);
     expect(runs(job)).toMatch(/GITHUB_STEP_SUMMARY/);
@@ -52,7 +58,11 @@ describe("the GitHub workflow", () => {
     expect(main.jobs["deploy-dev"].if).toMatch(/refs\/heads\/main/);
     expect(main.jobs["deploy-staging"].needs).toBe("deploy-dev");
     expect(main.jobs["deploy-prod"].needs).toBe("deploy-staging");
-    for (const [name, env] of [["deploy-dev", "dev"], ["deploy-staging", "staging"], ["deploy-prod", "prod"]]) {
+    for (const [name, env] of [
+      ["deploy-dev", "dev"],
+      ["deploy-staging", "staging"],
+      ["deploy-prod", "prod"],
+    ]) {
       expect(main.jobs[name].with).toEqual({ environment: env, command: "deploy" });
     }
     const job = environment.jobs.deploy;
@@ -82,13 +92,17 @@ describe("the GitHub workflow", () => {
     const engines: string = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).engines.node;
     expect(engines).toBe(`>=${nvmrc}`);
     expect(LAMBDA_RUNTIME.runtime).toBe(`nodejs${nvmrc}.x`);
-    const setups = [main.jobs.test, environment.jobs.diff, environment.jobs.deploy].map((job) => uses(job, "actions/setup-node")?.with);
+    const setups = [main.jobs.test, environment.jobs.diff, environment.jobs.deploy].map(
+      (job) => uses(job, "actions/setup-node")?.with,
+    );
     for (const setup of setups) expect(setup).toEqual({ "node-version-file": ".nvmrc", cache: "npm" });
   });
 
   test.each(ENVIRONMENT_NAMES)("the stack it diffs and deploys for %s is that environment's stack", (env) => {
     // Evaluate the workflow's `a == 'x' && 'y' || format('z{0}', a)` expression for this environment.
-    const m = /inputs\.environment == '(\w+)' && '([\w-]+)' \|\| format\('([\w-]*)\{0\}', inputs\.environment\)/.exec(environment.env.STACK);
+    const m = /inputs\.environment == '(\w+)' && '([\w-]+)' \|\| format\('([\w-]*)\{0\}', inputs\.environment\)/.exec(
+      environment.env.STACK,
+    );
     expect(m).not.toBeNull();
     const [, special, specialStack, prefix] = m!;
     expect(env === special ? specialStack : `${prefix}${env}`).toBe(resourceNames(env).stack);

@@ -5,7 +5,8 @@ import { snsEnvelope, sqsRecord } from "../support/orders";
 /** An oracle written apart from the handler's schema: what the order schema (README, "The order processor") says is a valid order. */
 const STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 function validTimestamp(value: unknown): boolean {
   const m = typeof value === "string" ? TIMESTAMP.exec(value) : null;
   if (!m) return false;
@@ -18,19 +19,38 @@ function oracle(payload: unknown): Record<string, unknown> | undefined {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return undefined;
   const o = payload as Record<string, unknown>;
   const ok =
-    typeof o.orderId === "string" && ID.test(o.orderId) &&
-    typeof o.userId === "string" && ID.test(o.userId) &&
-    typeof o.itemName === "string" && o.itemName.length >= 1 && o.itemName.length <= 256 && o.itemName.trim() !== "" &&
-    Number.isInteger(o.quantity) && (o.quantity as number) >= 1 && (o.quantity as number) <= 10000 &&
-    typeof o.status === "string" && STATUSES.includes(o.status) &&
+    typeof o.orderId === "string" &&
+    ID.test(o.orderId) &&
+    typeof o.userId === "string" &&
+    ID.test(o.userId) &&
+    typeof o.itemName === "string" &&
+    o.itemName.length >= 1 &&
+    o.itemName.length <= 256 &&
+    o.itemName.trim() !== "" &&
+    Number.isInteger(o.quantity) &&
+    (o.quantity as number) >= 1 &&
+    (o.quantity as number) <= 10000 &&
+    typeof o.status === "string" &&
+    STATUSES.includes(o.status) &&
     validTimestamp(o.timestamp);
   if (!ok) return undefined;
-  return { orderId: o.orderId, userId: o.userId, itemName: o.itemName, quantity: o.quantity, status: o.status, timestamp: o.timestamp };
+  return {
+    orderId: o.orderId,
+    userId: o.userId,
+    itemName: o.itemName,
+    quantity: o.quantity,
+    status: o.status,
+    timestamp: o.timestamp,
+  };
 }
 
 const offsets = fc.constantFrom("Z", "+02:00", "-05:30", "+00:00", "-23:59", "+14:00");
 const timestamp = fc
-  .tuple(fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }), offsets, fc.boolean())
+  .tuple(
+    fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }),
+    offsets,
+    fc.boolean(),
+  )
   .map(([date, offset, fraction]) => date.toISOString().slice(0, fraction ? 23 : 19) + offset);
 const validFields = fc.record({
   userId: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
@@ -45,11 +65,31 @@ const badValues: Record<string, unknown[]> = {
   itemName: ["", "   ", "\t\n", "x".repeat(257), 5, null],
   quantity: [0, -1, 10001, 2.5, "3", null, 1e21, true],
   status: ["NEW", "", "refunded", null, 1],
-  timestamp: ["2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2025-05-09", "2025-05-09T14:40:00", "2025-05-09T24:00:00Z", "2025-05-09T14:40Z", 1746801600, ""],
+  timestamp: [
+    "2025-13-01T00:00:00Z",
+    "2025-02-29T00:00:00Z",
+    "2025-05-09",
+    "2025-05-09T14:40:00",
+    "2025-05-09T24:00:00Z",
+    "2025-05-09T14:40Z",
+    1746801600,
+    "",
+  ],
 };
-type Shape = { kind: "order"; fields: Record<string, unknown>; mutate?: [string, unknown] | [string]; extra?: Record<string, unknown>; envelope: boolean } | { kind: "noise"; body: string };
+type Shape =
+  | {
+      kind: "order";
+      fields: Record<string, unknown>;
+      mutate?: [string, unknown] | [string];
+      extra?: Record<string, unknown>;
+      envelope: boolean;
+    }
+  | { kind: "noise"; body: string };
 const shape: fc.Arbitrary<Shape> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("order" as const), fields: validFields, envelope: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant("order" as const), fields: validFields, envelope: fc.boolean() }),
+  },
   {
     weight: 3,
     arbitrary: fc
@@ -64,10 +104,20 @@ const shape: fc.Arbitrary<Shape> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(validFields, fc.dictionary(fc.constantFrom("__proto__", "constructor", "prototype", "discount", "toString", "Type"), fc.jsonValue()), fc.boolean())
+      .tuple(
+        validFields,
+        fc.dictionary(
+          fc.constantFrom("__proto__", "constructor", "prototype", "discount", "toString", "Type"),
+          fc.jsonValue(),
+        ),
+        fc.boolean(),
+      )
       .map(([fields, extra, envelope]): Shape => ({ kind: "order", fields, extra, envelope })),
   },
-  { weight: 1, arbitrary: fc.oneof(fc.string({ unit: "binary" }), fc.json()).map((body): Shape => ({ kind: "noise", body })) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(fc.string({ unit: "binary" }), fc.json()).map((body): Shape => ({ kind: "noise", body })),
+  },
 );
 
 describe("property: the handler against dynalite, 10,000 generated bodies", () => {
@@ -88,8 +138,15 @@ describe("property: the handler against dynalite, 10,000 generated bodies", () =
             else payload[s.mutate[0]] = s.mutate[1];
           }
           // Extra keys go in as JSON text so "__proto__" is a real own key, as it would arrive.
-          const json = s.extra ? `{${Object.entries(s.extra).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`).join("")}${JSON.stringify(payload).slice(1)}` : JSON.stringify(payload);
-          return { body: s.envelope ? snsEnvelope(json) : json, id: typeof payload.orderId === "string" ? payload.orderId : undefined };
+          const json = s.extra
+            ? `{${Object.entries(s.extra)
+                .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`)
+                .join("")}${JSON.stringify(payload).slice(1)}`
+            : JSON.stringify(payload);
+          return {
+            body: s.envelope ? snsEnvelope(json) : json,
+            id: typeof payload.orderId === "string" ? payload.orderId : undefined,
+          };
         });
         const records = bodies.map(({ body }) => sqsRecord(body));
         const { result } = await capturingLogs(() => local.handler({ Records: records }));
@@ -98,7 +155,9 @@ describe("property: the handler against dynalite, 10,000 generated bodies", () =
           const raw = (() => {
             try {
               const parsed = JSON.parse(record.body);
-              return parsed && parsed.Type === "Notification" && typeof parsed.Message === "string" ? JSON.parse(parsed.Message) : parsed;
+              return parsed && parsed.Type === "Notification" && typeof parsed.Message === "string"
+                ? JSON.parse(parsed.Message)
+                : parsed;
             } catch {
               return undefined;
             }
@@ -106,7 +165,10 @@ describe("property: the handler against dynalite, 10,000 generated bodies", () =
           const valid = oracle(raw);
           valid ? counts.valid++ : counts.invalid++;
           if (bodies[i].id !== undefined) expected.set(bodies[i].id!, valid);
-          expect({ body: record.body, failed: failed.has(record.messageId) }).toEqual({ body: record.body, failed: valid === undefined });
+          expect({ body: record.body, failed: failed.has(record.messageId) }).toEqual({
+            body: record.body,
+            failed: valid === undefined,
+          });
         });
       }),
       { numRuns: 1000, seed: Number(process.env.PROPERTY_SEED ?? 20251126) },

@@ -5,7 +5,8 @@ import { order, SAMPLE_ORDER, snsEnvelope, sqsEvent, sqsRecord } from "../suppor
 import { only, synthOrderStack, testConfig } from "../support/stacks";
 
 const body = (o: unknown) => JSON.stringify(o);
-const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier).sort();
+const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
+  response.batchItemFailures.map((f) => f.itemIdentifier).sort();
 
 test("these tests run on the Node.js major of the function's runtime in the synthesized stack", () => {
   const runtime: string = only(synthOrderStack(testConfig("dev")), "aws_lambda_function").body.runtime;
@@ -28,7 +29,11 @@ describe("the built order processor against dynalite", () => {
     expect(result.batchItemFailures).toEqual([]);
     // Exactly the validated fields, with their JSON types: nothing else is stored.
     expect(await stored("O9876")).toEqual(SAMPLE_ORDER);
-    expect(lines.find((l) => l.message === "order stored")).toMatchObject({ outcome: "stored", orderId: "O9876", messageId: event.Records[0].messageId });
+    expect(lines.find((l) => l.message === "order stored")).toMatchObject({
+      outcome: "stored",
+      orderId: "O9876",
+      messageId: event.Records[0].messageId,
+    });
   });
 
   test("stores a raw-delivery order, dropping unknown fields", async () => {
@@ -38,12 +43,24 @@ describe("the built order processor against dynalite", () => {
 
   test("a mixed batch of 10 fails exactly its bad records", async () => {
     const good = Array.from({ length: 6 }, (_, i) => body(order({ orderId: `MIX${i}` })));
-    const bad = ["not json", body(order({ orderId: "MIXBAD1", quantity: 0 })), body(order({ orderId: "MIXBAD2", status: "lost" })), snsEnvelope("{}")];
+    const bad = [
+      "not json",
+      body(order({ orderId: "MIXBAD1", quantity: 0 })),
+      body(order({ orderId: "MIXBAD2", status: "lost" })),
+      snsEnvelope("{}"),
+    ];
     const event = sqsEvent([...good.slice(0, 3), bad[0], bad[1], ...good.slice(3), bad[2], bad[3]]);
     const { result, lines } = await run(event);
-    const badIds = event.Records.filter((r) => bad.includes(r.body)).map((r) => r.messageId).sort();
+    const badIds = event.Records.filter((r) => bad.includes(r.body))
+      .map((r) => r.messageId)
+      .sort();
     expect(failedIds(result)).toEqual(badIds);
-    expect((await items()).filter((i) => String(i.orderId).startsWith("MIX")).map((i) => i.orderId).sort()).toEqual(["MIX0", "MIX1", "MIX2", "MIX3", "MIX4", "MIX5"]);
+    expect(
+      (await items())
+        .filter((i) => String(i.orderId).startsWith("MIX"))
+        .map((i) => i.orderId)
+        .sort(),
+    ).toEqual(["MIX0", "MIX1", "MIX2", "MIX3", "MIX4", "MIX5"]);
     const invalid = lines.filter((l) => l.outcome === "invalid");
     expect(invalid).toHaveLength(4);
     for (const line of invalid) expect(line.reason).toMatch(/\S/);
@@ -51,7 +68,13 @@ describe("the built order processor against dynalite", () => {
     expect(lines.map((l) => JSON.stringify(l)).join("\n")).not.toContain("Tablet");
     const metrics = lines.find((l) => l._aws)!;
     expect(metrics).toMatchObject({ stored: 6, invalid: 4, failed: 0, duplicate: 0, stale: 0 });
-    expect(metrics._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)).toEqual(["stored", "duplicate", "stale", "invalid", "failed"]);
+    expect(metrics._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)).toEqual([
+      "stored",
+      "duplicate",
+      "stale",
+      "invalid",
+      "failed",
+    ]);
   });
 
   test("duplicates within and across batches leave one item and succeed", async () => {
@@ -61,12 +84,19 @@ describe("the built order processor against dynalite", () => {
     expect(first.result.batchItemFailures).toEqual([]);
     expect(second.result.batchItemFailures).toEqual([]);
     expect((await items()).filter((i) => i.orderId === "DUP1")).toHaveLength(1);
-    expect([...first.lines, ...second.lines].filter((l) => l.orderId === "DUP1").map((l) => l.outcome).sort()).toEqual(["duplicate", "duplicate", "duplicate", "stored"]);
+    expect(
+      [...first.lines, ...second.lines]
+        .filter((l) => l.orderId === "DUP1")
+        .map((l) => l.outcome)
+        .sort(),
+    ).toEqual(["duplicate", "duplicate", "duplicate", "stored"]);
   });
 
   test("an older message after a newer one keeps the newer state", async () => {
     await run(sqsEvent([body(order({ orderId: "ORD1", status: "shipped", timestamp: "2025-05-10T10:00:00Z" }))]));
-    const { result, lines } = await run(sqsEvent([body(order({ orderId: "ORD1", status: "paid", timestamp: "2025-05-09T10:00:00Z" }))]));
+    const { result, lines } = await run(
+      sqsEvent([body(order({ orderId: "ORD1", status: "paid", timestamp: "2025-05-09T10:00:00Z" }))]),
+    );
     expect(result.batchItemFailures).toEqual([]);
     expect(lines[0].outcome).toBe("stale");
     expect(await stored("ORD1")).toMatchObject({ status: "shipped", timestamp: "2025-05-10T10:00:00Z" });
@@ -78,13 +108,17 @@ describe("the built order processor against dynalite", () => {
     await run(sqsEvent([body(order({ orderId: "ORD2", status: "shipped", timestamp: "2025-05-09T10:00:00-05:00" }))]));
     expect(await stored("ORD2")).toMatchObject({ status: "shipped", timestamp: "2025-05-09T10:00:00-05:00" });
     // 16:00 at UTC+02:00 is 14:00Z: older, although the string sorts last.
-    const { lines } = await run(sqsEvent([body(order({ orderId: "ORD2", status: "cancelled", timestamp: "2025-05-09T16:00:00+02:00" }))]));
+    const { lines } = await run(
+      sqsEvent([body(order({ orderId: "ORD2", status: "cancelled", timestamp: "2025-05-09T16:00:00+02:00" }))]),
+    );
     expect(lines[0].outcome).toBe("stale");
     expect((await stored("ORD2"))!.status).toBe("shipped");
   });
 
   test("newest wins when updates of one order arrive in one batch in any order", async () => {
-    const updates = ["new", "paid", "shipped", "delivered"].map((status, i) => body(order({ orderId: "ORD3", status, timestamp: `2025-05-0${i + 1}T00:00:00Z` })));
+    const updates = ["new", "paid", "shipped", "delivered"].map((status, i) =>
+      body(order({ orderId: "ORD3", status, timestamp: `2025-05-0${i + 1}T00:00:00Z` })),
+    );
     await run(sqsEvent([updates[2], updates[0], updates[3], updates[1]]));
     expect((await stored("ORD3"))!.status).toBe("delivered");
   });
@@ -95,7 +129,12 @@ describe("the built order processor against dynalite", () => {
       const event = sqsEvent([body(order({ orderId: "THR1" })), body(order({ orderId: "THR2" }))]);
       const { result, lines } = await run(event);
       expect(failedIds(result)).toEqual(event.Records.map((r) => r.messageId).sort());
-      expect(lines.filter((l) => l.outcome === "failed").map((l) => l.reason).join(" ")).toMatch(/ProvisionedThroughputExceeded|InternalServerError/);
+      expect(
+        lines
+          .filter((l) => l.outcome === "failed")
+          .map((l) => l.reason)
+          .join(" "),
+      ).toMatch(/ProvisionedThroughputExceeded|InternalServerError/);
     } finally {
       local.db.setFailRate(0);
     }

@@ -29,7 +29,9 @@ describe("parseOrderBody", () => {
   });
 
   test("neither stores nor is polluted by __proto__ / constructor keys", () => {
-    const parsed = parseOrderBody(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},${body(SAMPLE_ORDER).slice(1)}`);
+    const parsed = parseOrderBody(
+      `{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},${body(SAMPLE_ORDER).slice(1)}`,
+    );
     expect(Object.keys(parsed).sort()).toEqual(Object.keys(SAMPLE_ORDER).sort());
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);

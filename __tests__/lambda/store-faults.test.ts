@@ -11,7 +11,9 @@ import { SAMPLE_ORDER, sqsRecord } from "../support/orders";
 // and a failed condition without the stored item. aws-sdk-client-mock stands in for DynamoDB here only.
 const dynamodb = mockClient(DynamoDBDocumentClient);
 const restoreEnv = saveEnv();
-beforeAll(() => Object.assign(process.env, { AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" }));
+beforeAll(() =>
+  Object.assign(process.env, { AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" }),
+);
 afterAll(() => {
   dynamodb.restore();
   restoreEnv();
@@ -19,13 +21,23 @@ afterAll(() => {
 beforeEach(() => dynamodb.reset());
 
 const conditionFailed = (item?: Record<string, unknown>) =>
-  new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {}, Item: item ? marshall(item) : undefined });
+  new ConditionalCheckFailedException({
+    message: "The conditional request failed",
+    $metadata: {},
+    Item: item ? marshall(item) : undefined,
+  });
 
 test("a newer order replaces the stored one only if the stored timestamp is still the one compared against", async () => {
-  dynamodb.on(PutCommand).rejectsOnce(conditionFailed({ ...SAMPLE_ORDER, timestamp: "2025-05-09T14:00:00Z" })).resolves({});
+  dynamodb
+    .on(PutCommand)
+    .rejectsOnce(conditionFailed({ ...SAMPLE_ORDER, timestamp: "2025-05-09T14:00:00Z" }))
+    .resolves({});
   expect(await storeOrder("Orders", SAMPLE_ORDER)).toBe("stored");
   const [insert, replace] = dynamodb.commandCalls(PutCommand).map((c) => c.args[0].input);
-  expect(insert).toMatchObject({ ConditionExpression: "attribute_not_exists(orderId)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" });
+  expect(insert).toMatchObject({
+    ConditionExpression: "attribute_not_exists(orderId)",
+    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+  });
   expect(replace).toMatchObject({
     ConditionExpression: "#timestamp = :seen",
     ExpressionAttributeNames: { "#timestamp": "timestamp" },
@@ -38,7 +50,11 @@ test("an order that keeps changing under every write is reported failed, not ack
   let minute = 0;
   dynamodb.on(PutCommand).callsFake(() => {
     minute += 1;
-    throw conditionFailed({ ...SAMPLE_ORDER, timestamp: `2025-05-09T14:${String(minute).padStart(2, "0")}:00Z`, status: "paid" });
+    throw conditionFailed({
+      ...SAMPLE_ORDER,
+      timestamp: `2025-05-09T14:${String(minute).padStart(2, "0")}:00Z`,
+      status: "paid",
+    });
   });
   const newest = { ...SAMPLE_ORDER, timestamp: "2025-05-09T15:00:00Z" };
   await expect(storeOrder("Orders", newest)).rejects.toThrow(/kept changing during 5 conditional writes/);

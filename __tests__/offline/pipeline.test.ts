@@ -26,7 +26,12 @@ async function run(options: RunOptions) {
   const result = await runOffline({ stackDir, ...options, write: (line) => lines.push(line) });
   return { ...result, lines, last: JSON.parse(lines[lines.length - 1]) };
 }
-const items = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+const items = (file: string) =>
+  fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 const body = (o: unknown) => JSON.stringify(o);
 
 describe("npm start: the default run (sample order stored, invalid one dead-lettered, nothing lost)", () => {
@@ -41,7 +46,11 @@ describe("npm start: the default run (sample order stored, invalid one dead-lett
     expect(exitCode).toBe(0);
     const [stored] = items(exportFile);
     expect(stored).toMatchObject(SAMPLE_ORDER);
-    expect(lines.filter((l) => /received #\d+ .*order=O9877/.test(l)).map((l) => /#(\d)/.exec(l)![1])).toEqual(["1", "2", "3"]);
+    expect(lines.filter((l) => /received #\d+ .*order=O9877/.test(l)).map((l) => /#(\d)/.exec(l)![1])).toEqual([
+      "1",
+      "2",
+      "3",
+    ]);
     expect(lines.some((l) => /moved to DLQ .*order=O9877 OrderQueue -> DLQ after 3 receives/.test(l))).toBe(true);
     expect(lines.some((l) => /stored .*order=O9877/.test(l))).toBe(false);
   });
@@ -63,11 +72,20 @@ describe("npm start: the default run (sample order stored, invalid one dead-lett
 
 describe("semantics", () => {
   test("duplicates and out-of-order updates leave one item in its newest state", async () => {
-    const v = (status: string, minute: number) => body(order({ status, timestamp: `2025-05-09T14:${String(minute).padStart(2, "0")}:00Z` }));
+    const v = (status: string, minute: number) =>
+      body(order({ status, timestamp: `2025-05-09T14:${String(minute).padStart(2, "0")}:00Z` }));
     const exportFile = path.join(work, "newest.jsonl");
-    const { last } = await run({ bodies: [v("shipped", 42), v("new", 40), v("shipped", 42), v("delivered", 45), v("new", 40), v("paid", 41)], exportFile, quiet: true });
+    const { last } = await run({
+      bodies: [v("shipped", 42), v("new", 40), v("shipped", 42), v("delivered", 45), v("new", 40), v("paid", 41)],
+      exportFile,
+      quiet: true,
+    });
     expect(last).toMatchObject({ published: 6, processed: 6, deadLettered: 0, lost: 0, items: 1 });
-    expect(items(exportFile)[0]).toMatchObject({ orderId: "O9876", status: "delivered", timestamp: "2025-05-09T14:45:00Z" });
+    expect(items(exportFile)[0]).toMatchObject({
+      orderId: "O9876",
+      status: "delivered",
+      timestamp: "2025-05-09T14:45:00Z",
+    });
   });
 
   test("--redrive recovers orders dead-lettered during a DynamoDB outage", async () => {
@@ -80,11 +98,16 @@ describe("semantics", () => {
   test("a stack synthesized with other settings behaves accordingly (the runtime reads the JSON)", async () => {
     const changed = synthOrderStackTo(path.join(work, "changed"), { maxReceiveCount: 5, batchSize: 2 });
     const lines: string[] = [];
-    const bodies = [...Array.from({ length: 6 }, (_, i) => body(order({ orderId: `B${i}` }))), body(order({ orderId: "BAD", quantity: 0 }))];
+    const bodies = [
+      ...Array.from({ length: 6 }, (_, i) => body(order({ orderId: `B${i}` }))),
+      body(order({ orderId: "BAD", quantity: 0 })),
+    ];
     const result = await runOffline({ stackDir: changed, bodies, write: (l) => lines.push(l) });
     expect(result.summary).toMatchObject({ published: 7, processed: 6, deadLettered: 1, lost: 0 });
     expect(lines.some((l) => /moved to DLQ .*order=BAD .*after 5 receives/.test(l))).toBe(true);
-    const batchSizes = lines.filter((l) => /invoke .* with \d+ record/.test(l)).map((l) => Number(/with (\d+)/.exec(l)![1]));
+    const batchSizes = lines
+      .filter((l) => /invoke .* with \d+ record/.test(l))
+      .map((l) => Number(/with (\d+)/.exec(l)![1]));
     expect(Math.max(...batchSizes)).toBe(2);
   });
 });
@@ -132,7 +155,8 @@ describe("Lambda failure semantics, with a misbehaving handler in the synthesize
     const plain = path.join(work, "misbehaving-plain");
     fs.cpSync(misbehaving, plain, { recursive: true });
     editStack(plain, (json) => {
-      for (const mapping of Object.values<TfJson>(json.resource.aws_lambda_event_source_mapping)) delete mapping.function_response_types;
+      for (const mapping of Object.values<TfJson>(json.resource.aws_lambda_event_source_mapping))
+        delete mapping.function_response_types;
     });
     const { summary } = await runMisbehaving(["ok-1", "report-failure-1"], plain);
     expect(summary).toMatchObject({ processed: 2, deadLettered: 0, lost: 0 });
@@ -148,16 +172,34 @@ describe("stacks the runtime cannot run faithfully fail clearly", () => {
   };
 
   test.each([
-    ["a FIFO queue", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sqs_queue)[0].fifo_queue = true), /sets "fifo_queue", which would change behaviour and is not emulated/],
-    ["a filter policy", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sns_topic_subscription)[0].filter_policy = "{}"), /sets "filter_policy"/],
-    ["an unknown resource type", (j: TfJson) => (j.resource.aws_sns_platform_application = { x: {} }), /resource type aws_sns_platform_application .* is not supported/],
-    ["a Python function", (j: TfJson) => (Object.values<TfJson>(j.resource.aws_lambda_function)[0].runtime = "python3.12"), /runtime python3.12; the offline runtime runs Node.js functions only/],
+    [
+      "a FIFO queue",
+      (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sqs_queue)[0].fifo_queue = true),
+      /sets "fifo_queue", which would change behaviour and is not emulated/,
+    ],
+    [
+      "a filter policy",
+      (j: TfJson) => (Object.values<TfJson>(j.resource.aws_sns_topic_subscription)[0].filter_policy = "{}"),
+      /sets "filter_policy"/,
+    ],
+    [
+      "an unknown resource type",
+      (j: TfJson) => (j.resource.aws_sns_platform_application = { x: {} }),
+      /resource type aws_sns_platform_application .* is not supported/,
+    ],
+    [
+      "a Python function",
+      (j: TfJson) => (Object.values<TfJson>(j.resource.aws_lambda_function)[0].runtime = "python3.12"),
+      /runtime python3.12; the offline runtime runs Node.js functions only/,
+    ],
   ])("%s", (name, edit, message) => {
     expect(() => loadStack(variant(name.replace(/\W+/g, "-"), edit))).toThrow(message);
   });
 
   test("a missing stack says to synthesize", async () => {
-    await expect(LocalPipeline.start({ stackDir: path.join(work, "nowhere") })).rejects.toThrow(/synthesize the stack first/);
+    await expect(LocalPipeline.start({ stackDir: path.join(work, "nowhere") })).rejects.toThrow(
+      /synthesize the stack first/,
+    );
   });
 });
 
@@ -175,7 +217,8 @@ describe("the CLI", () => {
     } finally {
       log.mockRestore();
     }
-    for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"]) expect(USAGE).toContain(option);
+    for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"])
+      expect(USAGE).toContain(option);
   });
 });
 
@@ -185,21 +228,42 @@ describe("npm start as a user runs it", () => {
     const orders = path.join(work, "orders.jsonl");
     fs.writeFileSync(orders, `${body(order({ orderId: "CLI1" }))}\n\n${body(order({ orderId: "CLI2" }))}\n`);
     const run = (args: string[]) => {
-      const result = spawnSync("npm", ["start", "--silent", "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, CI: "true", ORDER_ENV: "" } });
+      const result = spawnSync("npm", ["start", "--silent", "--", ...args], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        env: { ...process.env, CI: "true", ORDER_ENV: "" },
+      });
       expect(result.status).toBe(0);
       // stderr is a pipe here, not a terminal: no progress line.
       expect(result.stderr).not.toMatch(/npm start: \d/);
       return result.stdout;
     };
     const lines = run([]).trim().split("\n");
-    expect(JSON.parse(lines[lines.length - 1])).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
+    expect(JSON.parse(lines[lines.length - 1])).toEqual({
+      published: 2,
+      processed: 1,
+      deadLettered: 1,
+      redriven: 0,
+      lost: 0,
+      items: 1,
+    });
     expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal
-    expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({ published: 2, processed: 2, deadLettered: 0, redriven: 0, lost: 0, items: 2 });
+    expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({
+      published: 2,
+      processed: 2,
+      deadLettered: 0,
+      redriven: 0,
+      lost: 0,
+      items: 2,
+    });
   });
 
   test("a bad option exits 2 with the reason and where to look", () => {
     const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
-    const result = spawnSync("npm", ["start", "--silent", "--", "--fail-rate", "7"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+    const result = spawnSync("npm", ["start", "--silent", "--", "--fail-rate", "7"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    });
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/--fail-rate must be a number from 0 to 1, got "7"[\s\S]*npm start -- --help/);
   });

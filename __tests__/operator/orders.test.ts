@@ -1,5 +1,10 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  DescribeAlarmHistoryCommand,
+  DescribeAlarmsCommand,
+  SetAlarmStateCommand,
+} from "@aws-sdk/client-cloudwatch";
 import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
@@ -73,13 +78,18 @@ describe("orders publish", () => {
     expect(code).toBe(0);
     const calls = sns.commandCalls(PublishBatchCommand).map((c) => c.args[0].input);
     expect(calls).toHaveLength(2);
-    expect(calls[0]).toEqual({ TopicArn: OUTPUTS.topic_arn, PublishBatchRequestEntries: lines.slice(0, 10).map((Message, i) => ({ Id: `line-${i + 1}`, Message })) });
+    expect(calls[0]).toEqual({
+      TopicArn: OUTPUTS.topic_arn,
+      PublishBatchRequestEntries: lines.slice(0, 10).map((Message, i) => ({ Id: `line-${i + 1}`, Message })),
+    });
     expect(calls[1].PublishBatchRequestEntries).toHaveLength(2);
     expect(out.lines.at(-1)).toBe(`published 12 of 12 orders to ${OUTPUTS.topic_arn}`);
   });
 
   test("reports failed entries and exits 1", async () => {
-    sns.on(PublishBatchCommand).resolves({ Failed: [{ Id: "line-1", Code: "KMSAccessDenied", SenderFault: true, Message: "no key access" }] });
+    sns
+      .on(PublishBatchCommand)
+      .resolves({ Failed: [{ Id: "line-1", Code: "KMSAccessDenied", SenderFault: true, Message: "no key access" }] });
     const out = io("{}");
     expect(await run(["publish", "-"], out)).toBe(1);
     expect(out.lines[0]).toBe("failed line-1: KMSAccessDenied no key access");
@@ -89,23 +99,42 @@ describe("orders publish", () => {
 describe("orders smoke", () => {
   test("publishes a unique order, waits until it is stored, then deletes it", async () => {
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
-    dynamodb.on(GetItemCommand).resolvesOnce({}).resolves({ Item: { orderId: { S: "x" } } });
+    dynamodb
+      .on(GetItemCommand)
+      .resolvesOnce({})
+      .resolves({ Item: { orderId: { S: "x" } } });
     const out = io();
     expect(await run(["smoke"], out)).toBe(0);
     const published = JSON.parse(sns.commandCalls(PublishCommand)[0].args[0].input.Message!);
-    expect(published).toMatchObject({ userId: "SMOKE", quantity: 1, status: "new", timestamp: "2025-05-09T14:40:00.000Z" });
+    expect(published).toMatchObject({
+      userId: "SMOKE",
+      quantity: 1,
+      status: "new",
+      timestamp: "2025-05-09T14:40:00.000Z",
+    });
     expect(published.orderId).toMatch(/^SMOKE-20250509144000-[0-9a-f]{6}$/);
     expect(sns.commandCalls(PublishCommand)[0].args[0].input.TopicArn).toBe(OUTPUTS.topic_arn);
-    expect(dynamodb.commandCalls(GetItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } }, ConsistentRead: true });
-    expect(dynamodb.commandCalls(DeleteItemCommand)[0].args[0].input).toEqual({ TableName: "Orders", Key: { orderId: { S: published.orderId } } });
+    expect(dynamodb.commandCalls(GetItemCommand)[0].args[0].input).toEqual({
+      TableName: "Orders",
+      Key: { orderId: { S: published.orderId } },
+      ConsistentRead: true,
+    });
+    expect(dynamodb.commandCalls(DeleteItemCommand)[0].args[0].input).toEqual({
+      TableName: "Orders",
+      Key: { orderId: { S: published.orderId } },
+    });
     expect(out.lines.at(-1)).toBe(`${published.orderId} stored after 2.0 s (then deleted)`);
   });
 
   test("times out with what it saw in the queue and the DLQ", async () => {
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
     dynamodb.on(GetItemCommand).resolves({});
-    sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.queue_url }).resolves({ Attributes: { ApproximateNumberOfMessages: "7", ApproximateNumberOfMessagesNotVisible: "2" } });
-    sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.dlq_url }).resolves({ Attributes: { ApproximateNumberOfMessages: "1" } });
+    sqs
+      .on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.queue_url })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: "7", ApproximateNumberOfMessagesNotVisible: "2" } });
+    sqs
+      .on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.dlq_url })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: "1" } });
     const out = io();
     expect(await run(["smoke", "--timeout", "10"], out)).toBe(1);
     expect(out.lines.at(-1)).toMatch(/was not stored within 10 s\. queue: 7 waiting, 2 in flight; DLQ: 1 messages/);
@@ -117,7 +146,15 @@ describe("orders dlq", () => {
   test("list peeks at dead-lettered messages with their receive counts", async () => {
     sqs
       .on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: [{ MessageId: "d1", Body: '{"orderId":"O1","quantity":"3"}', Attributes: { ApproximateReceiveCount: "3", SentTimestamp: "1746801600000" } }] })
+      .resolvesOnce({
+        Messages: [
+          {
+            MessageId: "d1",
+            Body: '{"orderId":"O1","quantity":"3"}',
+            Attributes: { ApproximateReceiveCount: "3", SentTimestamp: "1746801600000" },
+          },
+        ],
+      })
       .resolves({ Messages: [] });
     const out = io();
     expect(await run(["dlq", "list"], out)).toBe(0);
@@ -135,13 +172,20 @@ describe("orders dlq", () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
     sqs
       .on(ListMessageMoveTasksCommand)
-      .resolvesOnce({ Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] })
-      .resolves({ Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+      .resolvesOnce({
+        Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }],
+      })
+      .resolves({
+        Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }],
+      });
     const terminal = fakeTerminal();
     const out = { ...io(), progress: (label: string) => progress(label, { stream: terminal, intervalMs: 0 }) };
     expect(await run(["dlq", "redrive"], out)).toBe(0);
     expect(sqs.commandCalls(StartMessageMoveTaskCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn });
-    expect(sqs.commandCalls(ListMessageMoveTasksCommand)[0].args[0].input).toEqual({ SourceArn: OUTPUTS.dlq_arn, MaxResults: 1 });
+    expect(sqs.commandCalls(ListMessageMoveTasksCommand)[0].args[0].input).toEqual({
+      SourceArn: OUTPUTS.dlq_arn,
+      MaxResults: 1,
+    });
     // Running states go to the terminal's progress line; the output keeps only the outcome.
     expect(out.lines.slice(1)).toEqual(["COMPLETED: 3 of 3 moved"]);
     expect(terminal.text()).toContain("dlq redrive: 1/3 (33%)");
@@ -149,7 +193,14 @@ describe("orders dlq", () => {
 
   test("redrive draws no progress when stderr is not a terminal", async () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
-    sqs.on(ListMessageMoveTasksCommand).resolvesOnce({ Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] }).resolves({ Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+    sqs
+      .on(ListMessageMoveTasksCommand)
+      .resolvesOnce({
+        Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }],
+      })
+      .resolves({
+        Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }],
+      });
     const pipe = fakeTerminal(false);
     const out = { ...io(), progress: (label: string) => progress(label, { stream: pipe, intervalMs: 0 }) };
     expect(await run(["dlq", "redrive"], out)).toBe(0);
@@ -158,7 +209,9 @@ describe("orders dlq", () => {
 
   test("a failed move task exits 1 with its reason", async () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
-    sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ Status: "FAILED", FailureReason: "AWS.SimpleQueueService.NonExistentQueue" }] });
+    sqs
+      .on(ListMessageMoveTasksCommand)
+      .resolves({ Results: [{ Status: "FAILED", FailureReason: "AWS.SimpleQueueService.NonExistentQueue" }] });
     const out = io();
     expect(await run(["dlq", "redrive"], out)).toBe(1);
     expect(out.lines.at(-1)).toBe("the task ended FAILED: AWS.SimpleQueueService.NonExistentQueue");
@@ -171,14 +224,24 @@ describe("delivery-dlq move (the moves against a real SQS API run in the deploy 
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "2" } });
     sqs
       .on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1", Body: "{}" }, { MessageId: "m2", ReceiptHandle: "r2", Body: "{}" }] })
+      .resolvesOnce({
+        Messages: [
+          { MessageId: "m1", ReceiptHandle: "r1", Body: "{}" },
+          { MessageId: "m2", ReceiptHandle: "r2", Body: "{}" },
+        ],
+      })
       .resolves({ Messages: [] });
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: "0", MessageId: "n1", MD5OfMessageBody: "" }], Failed: [{ Id: "1", Code: "InternalError", SenderFault: false, Message: "try again" }] });
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [{ Id: "0", MessageId: "n1", MD5OfMessageBody: "" }],
+      Failed: [{ Id: "1", Code: "InternalError", SenderFault: false, Message: "try again" }],
+    });
     sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: "0" }] });
     const out = io();
     expect(await run(["delivery-dlq", "move"], out)).toBe(1);
     expect(sqs.commandCalls(SendMessageBatchCommand)[0].args[0].input.QueueUrl).toBe(OUTPUTS.queue_url);
-    expect(sqs.commandCalls(DeleteMessageBatchCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: OUTPUTS.delivery_dlq_url, Entries: [{ Id: "0", ReceiptHandle: "r1" }] }]);
+    expect(sqs.commandCalls(DeleteMessageBatchCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: OUTPUTS.delivery_dlq_url, Entries: [{ Id: "0", ReceiptHandle: "r1" }] },
+    ]);
     expect(out.lines).toEqual([
       "not moved (stays in the delivery DLQ): m2 InternalError try again",
       `moved 1 messages from ${OUTPUTS.delivery_dlq_url} to ${OUTPUTS.queue_url}; 1 not moved, run the command again`,
@@ -194,11 +257,17 @@ describe("errors say exactly what to run", () => {
   });
 
   test("outputs of another stack", async () => {
-    await expect(runOrders(["smoke", "--outputs", outputsFile], io(), { ORDER_ENV: "prod" })).rejects.toThrow(/has no outputs of OrderSystemStack-prod \(it has: OrderSystemStack\)/);
+    await expect(runOrders(["smoke", "--outputs", outputsFile], io(), { ORDER_ENV: "prod" })).rejects.toThrow(
+      /has no outputs of OrderSystemStack-prod \(it has: OrderSystemStack\)/,
+    );
   });
 
   test("no credentials", async () => {
-    sns.on(PublishCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    sns
+      .on(PublishCommand)
+      .rejects(
+        Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }),
+      );
     await expect(run(["smoke"])).rejects.toThrow(/No AWS credentials found\. Sign in .* set AWS_PROFILE/);
   });
 
@@ -207,7 +276,16 @@ describe("errors say exactly what to run", () => {
     const out = io();
     expect(await runOrders(["--help"], out, {})).toBe(0);
     expect(out.lines).toEqual([ORDERS_USAGE]);
-    for (const command of ["publish <file|->", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify", "--alarm-path"]) expect(ORDERS_USAGE).toContain(command);
+    for (const command of [
+      "publish <file|->",
+      "smoke",
+      "dlq list",
+      "dlq redrive",
+      "delivery-dlq move",
+      "verify",
+      "--alarm-path",
+    ])
+      expect(ORDERS_USAGE).toContain(command);
   });
 });
 
@@ -234,24 +312,47 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     alarm_names: ["OrderAlarms-dlq-not-empty", "OrderAlarms-backlog-age"],
   };
   const verifyOutputs = path.join(work, "verify-outputs.json");
-  fs.writeFileSync(verifyOutputs, JSON.stringify({ OrderSystemStack: { ...OUTPUTS, alarm_topic_arn: ALARM_TOPIC, verify: VERIFY } }));
-  const verify = (extra: string[] = [], out = io()) => runOrders(["verify", ...extra, "--outputs", verifyOutputs], out, {});
+  fs.writeFileSync(
+    verifyOutputs,
+    JSON.stringify({ OrderSystemStack: { ...OUTPUTS, alarm_topic_arn: ALARM_TOPIC, verify: VERIFY } }),
+  );
+  const verify = (extra: string[] = [], out = io()) =>
+    runOrders(["verify", ...extra, "--outputs", verifyOutputs], out, {});
 
   /** An account where every check passes. */
   beforeEach(() => {
     for (const mock of [lambda, iam, kms, cloudwatch]) mock.reset();
     iam.on(SimulatePrincipalPolicyCommand).callsFake((input) => ({
-      EvaluationResults: input.ActionNames.map((action: string) => ({ EvalActionName: action, EvalDecision: action === "dynamodb:PutItem" ? "allowed" : "implicitDeny" })),
+      EvaluationResults: input.ActionNames.map((action: string) => ({
+        EvalActionName: action,
+        EvalDecision: action === "dynamodb:PutItem" ? "allowed" : "implicitDeny",
+      })),
     }));
-    lambda.on(GetEventSourceMappingCommand).resolves({ State: "Enabled", BatchSize: 10, MaximumBatchingWindowInSeconds: 1, ScalingConfig: { MaximumConcurrency: 5 }, FunctionResponseTypes: ["ReportBatchItemFailures"] });
-    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab", KeyState: "Enabled" } });
+    lambda.on(GetEventSourceMappingCommand).resolves({
+      State: "Enabled",
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 5 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    kms
+      .on(DescribeKeyCommand)
+      .resolves({ KeyMetadata: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab", KeyState: "Enabled" } });
     kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
-    sns.on(GetSubscriptionAttributesCommand).resolves({ Attributes: { PendingConfirmation: "false", RawMessageDelivery: "true", RedrivePolicy: "{}" } });
+    sns
+      .on(GetSubscriptionAttributesCommand)
+      .resolves({ Attributes: { PendingConfirmation: "false", RawMessageDelivery: "true", RedrivePolicy: "{}" } });
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
     dynamodb.on(GetItemCommand).resolves({ Item: { orderId: { S: "x" } } });
-    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
+    sqs
+      .on(GetQueueAttributesCommand)
+      .resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
     cloudwatch.on(DescribeAlarmsCommand).resolves({
-      MetricAlarms: VERIFY.alarm_names.map((AlarmName) => ({ AlarmName, StateValue: "OK", AlarmActions: [ALARM_TOPIC] })),
+      MetricAlarms: VERIFY.alarm_names.map((AlarmName) => ({
+        AlarmName,
+        StateValue: "OK",
+        AlarmActions: [ALARM_TOPIC],
+      })),
     });
   });
 
@@ -280,7 +381,16 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
   });
 
   test("a call the credentials may not make fails that check with the reason; the other checks still run", async () => {
-    iam.on(SimulatePrincipalPolicyCommand).rejects(Object.assign(new Error("User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy"), { name: "AccessDenied" }));
+    iam
+      .on(SimulatePrincipalPolicyCommand)
+      .rejects(
+        Object.assign(
+          new Error(
+            "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy",
+          ),
+          { name: "AccessDenied" },
+        ),
+      );
     const out = io();
     expect(await verify([], out)).toBe(1);
     expect(out.lines[0]).toBe(
@@ -305,18 +415,28 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
         { AlarmName: "OrderAlarms-backlog-age", StateValue: "INSUFFICIENT_DATA", AlarmActions: [ALARM_TOPIC] },
       ],
     });
-    cloudwatch.on(DescribeAlarmHistoryCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
+    cloudwatch
+      .on(DescribeAlarmHistoryCommand)
+      .rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
     const out = io();
     expect(await verify(["--alarm-path"], out)).toBe(1);
     // The alarm already in ALARM is left alone; the other one goes to ALARM and back to where it was.
-    expect(cloudwatch.commandCalls(SetAlarmStateCommand).map((call) => [call.args[0].input.AlarmName, call.args[0].input.StateValue])).toEqual([
+    expect(
+      cloudwatch
+        .commandCalls(SetAlarmStateCommand)
+        .map((call) => [call.args[0].input.AlarmName, call.args[0].input.StateValue]),
+    ).toEqual([
       ["OrderAlarms-backlog-age", "ALARM"],
       ["OrderAlarms-backlog-age", "INSUFFICIENT_DATA"],
     ]);
-    expect(out.lines[6]).toBe("FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console");
+    expect(out.lines[6]).toBe(
+      "FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console",
+    );
   });
 
   test("outputs of a stack deployed before verify existed", async () => {
-    await expect(run(["verify"])).rejects.toThrow(/lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output OrderSystemStack --outputs-file outputs.json/);
+    await expect(run(["verify"])).rejects.toThrow(
+      /lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output OrderSystemStack --outputs-file outputs.json/,
+    );
   });
 });

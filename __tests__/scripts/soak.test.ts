@@ -16,7 +16,12 @@ afterAll(() => {
 
 test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates and shuffled updates, then redrive: nothing lost", async () => {
   const terminal = fakeTerminal();
-  const report = await runSoak({ orders: 1000, failRate: 0.2, stackDir: synthOrderStackTo(work), progressStream: terminal });
+  const report = await runSoak({
+    orders: 1000,
+    failRate: 0.2,
+    stackDir: synthOrderStackTo(work),
+    progressStream: terminal,
+  });
   expect(report.failures).toEqual([]);
   expect(report).toMatchObject({ ok: true, published: 1000, lost: 0, poison: 50, deadLettered: 50 });
   // Every poison message was dead-lettered after exactly 3 receives, in both passes.
@@ -32,7 +37,11 @@ test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates an
 
 test("npm run soak in a pipe prints no progress, only its report", () => {
   const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
-  const result = spawnSync("npm", ["run", "--silent", "soak"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, SOAK_ORDERS: "60" } });
+  const result = spawnSync("npm", ["run", "--silent", "soak"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, SOAK_ORDERS: "60" },
+  });
   expect(result.status).toBe(0);
   expect(result.stderr).toBe("");
   expect(JSON.parse(result.stdout.trim().split("\n").at(-1)!)).toMatchObject({ ok: true, published: 60, lost: 0 });

@@ -15,9 +15,13 @@ export const EMULATOR_CREDENTIALS = { accessKeyId: "testing", secretAccessKey: "
 
 /** What is missing for the Python tools, or undefined when they are installed. */
 export function missingPythonTools(): string | undefined {
-  for (const [tool, command] of [["moto", "moto_server"], ["checkov", "checkov"]] as const) {
+  for (const [tool, command] of [
+    ["moto", "moto_server"],
+    ["checkov", "checkov"],
+  ] as const) {
     const file = path.join(venvOf(tool), "bin", command);
-    if (!fs.existsSync(file)) return `${command} is not installed in .venv/${tool}; run \`npm run setup:python\` (needs python3 with venv and pip)`;
+    if (!fs.existsSync(file))
+      return `${command} is not installed in .venv/${tool}; run \`npm run setup:python\` (needs python3 with venv and pip)`;
   }
   return undefined;
 }
@@ -48,7 +52,11 @@ export async function startMoto(logFile: string): Promise<Emulator> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log = fs.openSync(logFile, "a");
-  const child: ChildProcess = spawn(path.join(venvOf("moto"), "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", log, log] });
+  const child: ChildProcess = spawn(
+    path.join(venvOf("moto"), "bin", "moto_server"),
+    ["-H", "127.0.0.1", "-p", String(port)],
+    { stdio: ["ignore", log, log] },
+  );
   fs.closeSync(log);
   const stderr = () => fs.readFileSync(logFile, "utf8").slice(-4000);
   const deadline = Date.now() + 30_000;
@@ -63,11 +71,12 @@ export async function startMoto(logFile: string): Promise<Emulator> {
     if (Date.now() > deadline) throw new Error(`moto server did not answer on ${endpoint} within 30 s: ${stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const version = fs
-    .readdirSync(path.join(venvOf("moto"), "lib"))
-    .flatMap((python) => fs.readdirSync(path.join(venvOf("moto"), "lib", python, "site-packages")))
-    .find((name) => /^moto-[\d.]+\.dist-info$/.test(name))
-    ?.replace(/^moto-([\d.]+)\.dist-info$/, "$1") ?? "unknown";
+  const version =
+    fs
+      .readdirSync(path.join(venvOf("moto"), "lib"))
+      .flatMap((python) => fs.readdirSync(path.join(venvOf("moto"), "lib", python, "site-packages")))
+      .find((name) => /^moto-[\d.]+\.dist-info$/.test(name))
+      ?.replace(/^moto-([\d.]+)\.dist-info$/, "$1") ?? "unknown";
   return {
     endpoint,
     version,
@@ -94,7 +103,11 @@ type Json = Record<string, any>;
  * returned `-backend-config` file at `init`). Only the `archive_file` data source is replaced by a zip
  * of the same folder, because the archive provider is not installable here.
  */
-export function prepareForEmulator(stackDir: string, workDir: string, endpoint: string): { backendConfig?: string; gaps: string[] } {
+export function prepareForEmulator(
+  stackDir: string,
+  workDir: string,
+  endpoint: string,
+): { backendConfig?: string; gaps: string[] } {
   const doc = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as Json;
   fs.mkdirSync(workDir, { recursive: true });
   const emulated = replaceArchives(doc, stackDir, workDir);
@@ -108,7 +121,8 @@ export function prepareForEmulator(stackDir: string, workDir: string, endpoint: 
     endpoints: [Object.fromEntries(SERVICES.map((service) => [service, endpoint]))],
   }));
   // The bootstrap's local state stays with this copy, not in the project's terraform-state folder.
-  if (emulated.terraform?.backend?.local) emulated.terraform.backend.local.path = path.join(workDir, "terraform.tfstate");
+  if (emulated.terraform?.backend?.local)
+    emulated.terraform.backend.local.path = path.join(workDir, "terraform.tfstate");
   const gaps = applyEmulatorWorkarounds(emulated);
   fs.writeFileSync(path.join(workDir, "main.tf.json"), JSON.stringify(emulated, null, 2));
   if (!emulated.terraform?.backend?.s3) return { gaps };
@@ -141,13 +155,17 @@ export function applyEmulatorWorkarounds(doc: Json): string[] {
     const document = JSON.parse(policy.policy);
     const kept = document.Statement.filter((statement: Json) => !(statement.Effect === "Deny" && statement.Condition));
     if (kept.length === document.Statement.length) continue;
-    gaps.push(`aws_s3_bucket_policy.${name}: conditional Deny statements dropped (moto ignores conditions in bucket policies)`);
+    gaps.push(
+      `aws_s3_bucket_policy.${name}: conditional Deny statements dropped (moto ignores conditions in bucket policies)`,
+    );
     policy.policy = JSON.stringify({ ...document, Statement: kept });
   }
   // moto neither stores nor returns SQS's RedriveAllowPolicy attribute, so the provider would wait
   // for it forever. The DLQ's redrive-allow policy is planned by the offline proof instead.
   for (const name of Object.keys(doc.resource?.aws_sqs_queue_redrive_allow_policy ?? {})) {
-    gaps.push(`aws_sqs_queue_redrive_allow_policy.${name}: not applied (moto does not keep the RedriveAllowPolicy queue attribute)`);
+    gaps.push(
+      `aws_sqs_queue_redrive_allow_policy.${name}: not applied (moto does not keep the RedriveAllowPolicy queue attribute)`,
+    );
   }
   if (doc.resource?.aws_sqs_queue_redrive_allow_policy) delete doc.resource.aws_sqs_queue_redrive_allow_policy;
   // moto's Lambda does not keep a function's LoggingConfig, so every plan would add it again.
@@ -160,14 +178,21 @@ export function applyEmulatorWorkarounds(doc: Json): string[] {
   // code runs without Docker) and deletes the messages, so orders sent to OrderQueue would vanish.
   for (const [name, mapping] of Object.entries<Json>(doc.resource?.aws_lambda_event_source_mapping ?? {})) {
     mapping.enabled = false;
-    gaps.push(`aws_lambda_event_source_mapping.${name}: applied disabled (moto consumes the queue's messages without running the function)`);
+    gaps.push(
+      `aws_lambda_event_source_mapping.${name}: applied disabled (moto consumes the queue's messages without running the function)`,
+    );
   }
   // moto returns a queue's RedrivePolicy as JSON with spaces, which this provider version reports as a
   // change of the compact JSON it wrote (AWS returns it compact).
   for (const [name, queue] of Object.entries<Json>(doc.resource?.aws_sqs_queue ?? {})) {
     if (!queue.redrive_policy) continue;
-    queue.lifecycle = { ...queue.lifecycle, ignore_changes: [...(queue.lifecycle?.ignore_changes ?? []), "redrive_policy"] };
-    gaps.push(`aws_sqs_queue.${name}: redrive_policy changes ignored on re-plan (moto returns the JSON with whitespace)`);
+    queue.lifecycle = {
+      ...queue.lifecycle,
+      ignore_changes: [...(queue.lifecycle?.ignore_changes ?? []), "redrive_policy"],
+    };
+    gaps.push(
+      `aws_sqs_queue.${name}: redrive_policy changes ignored on re-plan (moto returns the JSON with whitespace)`,
+    );
   }
   return gaps;
 }

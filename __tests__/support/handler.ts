@@ -1,6 +1,13 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { bundleHandler, ORDER_PROCESSOR } from "../../constructs/function-bundle";
-import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../../offline/dynamodb";
+import {
+  createTable,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  LocalDynamoDB,
+  scanTable,
+  startLocalDynamoDB,
+} from "../../offline/dynamodb";
 
 export type Handler = (event: SQSEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<SQSBatchResponse>;
 
@@ -16,7 +23,14 @@ export async function capturingLogs<T>(fn: () => Promise<T>): Promise<{ result: 
   }) as typeof process.stdout.write;
   try {
     const result = await fn();
-    return { result, lines: lines.join("").split("\n").filter(Boolean).map((line) => JSON.parse(line)) };
+    return {
+      result,
+      lines: lines
+        .join("")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    };
   } finally {
     process.stdout.write = original;
   }
@@ -43,9 +57,17 @@ export function loadBuiltHandler(endpoint: string): Handler {
 }
 
 /** dynalite with the Orders table, and the built handler pointed at it. */
-export async function startHandlerWithTable(): Promise<{ db: LocalDynamoDB; handler: Handler; items: () => Promise<Record<string, unknown>[]> }> {
+export async function startHandlerWithTable(): Promise<{
+  db: LocalDynamoDB;
+  handler: Handler;
+  items: () => Promise<Record<string, unknown>[]>;
+}> {
   const db = await startLocalDynamoDB();
-  await createTable(db.directEndpoint, { name: TABLE_NAME, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+  await createTable(db.directEndpoint, {
+    name: TABLE_NAME,
+    hashKey: "orderId",
+    attributes: [{ name: "orderId", type: "S" }],
+  });
   return { db, handler: loadBuiltHandler(db.endpoint), items: () => scanTable(db.directEndpoint, TABLE_NAME) };
 }
 
@@ -59,7 +81,11 @@ export function saveEnv(): () => void {
 }
 
 /** In a describe block: dynalite with the Orders table and the built handler, started before and stopped after its tests. */
-export function useHandlerWithTable(): { db: LocalDynamoDB; handler: Handler; items: () => Promise<Record<string, unknown>[]> } {
+export function useHandlerWithTable(): {
+  db: LocalDynamoDB;
+  handler: Handler;
+  items: () => Promise<Record<string, unknown>[]>;
+} {
   const context = {} as { db: LocalDynamoDB; handler: Handler; items: () => Promise<Record<string, unknown>[]> };
   const restoreEnv = saveEnv();
   beforeAll(async () => {

@@ -8,9 +8,21 @@
  *   words it, succeeded when the alarm topic's policy (as moto holds it) admits CloudWatch, else failed.
  * Every other call verify makes goes to moto unchanged.
  */
-import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmHistoryCommandInput, DescribeAlarmsCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  DescribeAlarmHistoryCommand,
+  DescribeAlarmHistoryCommandInput,
+  DescribeAlarmsCommand,
+  SetAlarmStateCommand,
+} from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, SimulatePrincipalPolicyCommand, SimulatePrincipalPolicyCommandInput } from "@aws-sdk/client-iam";
+import {
+  GetRolePolicyCommand,
+  IAMClient,
+  ListRolePoliciesCommand,
+  SimulatePrincipalPolicyCommand,
+  SimulatePrincipalPolicyCommandInput,
+} from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -22,11 +34,20 @@ import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
 
 type Statement = { Effect: string; Action?: string | string[]; Resource?: string | string[]; Principal?: unknown };
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-const glob = (pattern: string) => new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+const list = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+const glob = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+    "i",
+  );
 const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
 /** IAM returns policy documents URL-encoded; moto may not. */
-const policyDocument = (text: string): { Statement: Statement[] } => JSON.parse(text.trim().startsWith("{") ? text : decodeURIComponent(text));
+const policyDocument = (text: string): { Statement: Statement[] } =>
+  JSON.parse(text.trim().startsWith("{") ? text : decodeURIComponent(text));
 
 /** SimulatePrincipalPolicy for a role, from the inline policies moto holds for it. */
 async function simulateFromInlinePolicies(iam: IAMClient, input: SimulatePrincipalPolicyCommandInput) {
@@ -43,7 +64,14 @@ async function simulateFromInlinePolicies(iam: IAMClient, input: SimulatePrincip
     if (applicable.some((s) => s.Effect === "Deny")) return "explicitDeny";
     return applicable.some((s) => s.Effect === "Allow") ? "allowed" : "implicitDeny";
   };
-  return { EvaluationResults: input.ActionNames!.map((action) => ({ EvalActionName: action, EvalResourceName: resource, EvalDecision: decide(action) as "allowed" })), IsTruncated: false };
+  return {
+    EvaluationResults: input.ActionNames!.map((action) => ({
+      EvalActionName: action,
+      EvalResourceName: resource,
+      EvalDecision: decide(action) as "allowed",
+    })),
+    IsTruncated: false,
+  };
 }
 
 /** DescribeAlarmHistory's Action items: one per SNS action of an alarm in ALARM, judged by the topic's policy. */
@@ -55,12 +83,20 @@ async function actionHistory(cloudwatch: CloudWatchClient, sns: SNSClient, input
   for (const topic of alarm.AlarmActions ?? []) {
     const { Attributes = {} } = await sns.send(new GetTopicAttributesCommand({ TopicArn: topic }));
     const admitsCloudWatch = policyDocument(Attributes.Policy ?? '{"Statement":[]}').Statement.some(
-      (s) => s.Effect === "Allow" && JSON.stringify(s.Principal ?? "").includes("cloudwatch.amazonaws.com") && matches(list(s.Action), "sns:Publish"),
+      (s) =>
+        s.Effect === "Allow" &&
+        JSON.stringify(s.Principal ?? "").includes("cloudwatch.amazonaws.com") &&
+        matches(list(s.Action), "sns:Publish"),
     );
     const summary = admitsCloudWatch
       ? `Successfully executed action ${topic}`
       : `Failed to execute action ${topic}. Received error: "Resource: ${alarm.AlarmArn} is not authorized to perform: SNS:Publish on resource: ${topic}"`;
-    items.push({ AlarmName: alarm.AlarmName, HistoryItemType: "Action" as const, Timestamp: new Date(), HistorySummary: summary });
+    items.push({
+      AlarmName: alarm.AlarmName,
+      HistoryItemType: "Action" as const,
+      Timestamp: new Date(),
+      HistorySummary: summary,
+    });
   }
   return { AlarmHistoryItems: items };
 }
@@ -81,7 +117,15 @@ export function verifyClientsOnMoto(endpoint: string, region: string): AwsClient
     .callsFake((input) => real.cloudwatch.send(new DescribeAlarmsCommand(input)))
     .on(SetAlarmStateCommand)
     .callsFake((input) => real.cloudwatch.send(new SetAlarmStateCommand(input)));
-  return { iam, cloudwatch, sns: real.sns, sqs: new SQSClient(config), dynamodb: new DynamoDBClient(config), lambda: new LambdaClient(config), kms: new KMSClient(config) };
+  return {
+    iam,
+    cloudwatch,
+    sns: real.sns,
+    sqs: new SQSClient(config),
+    dynamodb: new DynamoDBClient(config),
+    lambda: new LambdaClient(config),
+    kms: new KMSClient(config),
+  };
 }
 
 /**
@@ -89,7 +133,13 @@ export function verifyClientsOnMoto(endpoint: string, region: string): AwsClient
  * worker, with the function's own environment pointed at moto), and deletes what the handler did not
  * report in `batchItemFailures`; a failed invocation leaves the whole batch to reappear.
  */
-export function startLambdaStandIn(fn: FunctionModel, queueUrl: string, queueArn: string, endpoint: string, region: string): { stop(): Promise<void> } {
+export function startLambdaStandIn(
+  fn: FunctionModel,
+  queueUrl: string,
+  queueArn: string,
+  endpoint: string,
+  region: string,
+): { stop(): Promise<void> } {
   const sqs = new SQSClient(emulatorClientConfig(endpoint, region));
   const environment = new ExecutionEnvironment(fn, {
     ...fn.environment,
@@ -101,13 +151,36 @@ export function startLambdaStandIn(fn: FunctionModel, queueUrl: string, queueArn
   let running = true;
   const poll = async () => {
     while (running) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }));
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
       if (Messages.length === 0) continue;
-      const Records = Messages.map((m) => ({ messageId: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body, attributes: m.Attributes, messageAttributes: {}, eventSource: "aws:sqs", eventSourceARN: queueArn, awsRegion: region }));
+      const Records = Messages.map((m) => ({
+        messageId: m.MessageId,
+        receiptHandle: m.ReceiptHandle,
+        body: m.Body,
+        attributes: m.Attributes,
+        messageAttributes: {},
+        eventSource: "aws:sqs",
+        eventSourceARN: queueArn,
+        awsRegion: region,
+      }));
       const result = await environment.invoke({ Records }, fn.timeoutSeconds * 1000, 1);
       if (result.kind !== "returned") continue;
-      const failed = new Set(((result.value as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      const done = Messages.filter((m) => !failed.has(m.MessageId!)).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! }));
+      const failed = new Set(
+        ((result.value as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []).map(
+          (f) => f.itemIdentifier,
+        ),
+      );
+      const done = Messages.filter((m) => !failed.has(m.MessageId!)).map((m, i) => ({
+        Id: String(i),
+        ReceiptHandle: m.ReceiptHandle!,
+      }));
       if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done }));
     }
   };

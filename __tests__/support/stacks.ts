@@ -1,14 +1,31 @@
 import { App, Testing } from "cdktf";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { EnvironmentConfig, OrderSystemStack, OrderSystemStackProps, resolveEnvironment, settingsFrom, StateStack } from "../../constructs";
+import {
+  EnvironmentConfig,
+  OrderSystemStack,
+  OrderSystemStackProps,
+  resolveEnvironment,
+  settingsFrom,
+  StateStack,
+} from "../../constructs";
 
 /** The configuration each environment is tested with, as a user would set it. */
 export const TEST_ENVIRONMENTS: Record<string, NodeJS.ProcessEnv> = {
   // The zero-configuration default: no account, so the caller's account is looked up.
   dev: {},
-  staging: { ORDER_ENV: "staging", ORDER_ACCOUNT_ID: "111111111111", ORDER_STATE_BUCKET: "example-order-tfstate-staging" },
-  prod: { ORDER_ENV: "prod", ORDER_ACCOUNT_ID: "222222222222", ORDER_STATE_BUCKET: "example-order-tfstate-prod", ORDER_REGION: "eu-west-1", ORDER_ALARM_EMAIL: "ops@example.com" },
+  staging: {
+    ORDER_ENV: "staging",
+    ORDER_ACCOUNT_ID: "111111111111",
+    ORDER_STATE_BUCKET: "example-order-tfstate-staging",
+  },
+  prod: {
+    ORDER_ENV: "prod",
+    ORDER_ACCOUNT_ID: "222222222222",
+    ORDER_STATE_BUCKET: "example-order-tfstate-prod",
+    ORDER_REGION: "eu-west-1",
+    ORDER_ALARM_EMAIL: "ops@example.com",
+  },
 };
 
 export function testConfig(environment: string): EnvironmentConfig {
@@ -60,7 +77,9 @@ export function ref(type: string, name: string, attribute: string): string {
 
 /** Every resource as `type.name`. */
 export function resourceAddresses(json: TfJson): string[] {
-  return Object.entries<TfJson>(json.resource ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((name) => `${type}.${name}`));
+  return Object.entries<TfJson>(json.resource ?? {}).flatMap(([type, byName]) =>
+    Object.keys(byName).map((name) => `${type}.${name}`),
+  );
 }
 
 /** Every IAM-style policy document in the stack: resource policies, key policy, role policies, trust policies. */
@@ -69,7 +88,8 @@ export function policiesOf(json: TfJson): { where: string; document: TfJson }[] 
   for (const [type, resources] of Object.entries<TfJson>(json.resource ?? {})) {
     for (const [name, body] of Object.entries<TfJson>(resources)) {
       for (const key of ["policy", "assume_role_policy"]) {
-        if (typeof body[key] === "string") out.push({ where: `${type}.${name}.${key}`, document: JSON.parse(body[key]) });
+        if (typeof body[key] === "string")
+          out.push({ where: `${type}.${name}.${key}`, document: JSON.parse(body[key]) });
       }
     }
   }

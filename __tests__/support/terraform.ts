@@ -11,7 +11,10 @@ const SEARCH_DEPTH = 5;
 const NOT_SEARCHED = new Set(["proc", "sys", "dev", "run", "tmp", "node_modules", ".git", "cdktf.out"]);
 
 export function terraformVersion(): string | undefined {
-  const result = spawnSync("terraform", ["version", "-json"], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
+  const result = spawnSync("terraform", ["version", "-json"], {
+    encoding: "utf8",
+    env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+  });
   if (result.status !== 0) return undefined;
   return JSON.parse(result.stdout).terraform_version as string;
 }
@@ -21,7 +24,9 @@ function hasAwsProvider(mirror: string): boolean {
   const dir = path.join(mirror, "registry.terraform.io", "hashicorp", "aws");
   if (fs.existsSync(path.join(dir, AWS_PROVIDER_VERSION))) return true;
   try {
-    return fs.readdirSync(dir).some((name) => name.startsWith(`terraform-provider-aws_${AWS_PROVIDER_VERSION}_`) && name.endsWith(".zip"));
+    return fs
+      .readdirSync(dir)
+      .some((name) => name.startsWith(`terraform-provider-aws_${AWS_PROVIDER_VERSION}_`) && name.endsWith(".zip"));
   } catch {
     return false;
   }
@@ -32,7 +37,9 @@ export function findProviderMirror(): string | undefined {
   const override = process.env[MIRROR_VARIABLE];
   if (override) {
     if (!hasAwsProvider(override)) {
-      throw new Error(`${MIRROR_VARIABLE}=${override} holds no registry.terraform.io/hashicorp/aws/${AWS_PROVIDER_VERSION}; point it at the folder that contains registry.terraform.io.`);
+      throw new Error(
+        `${MIRROR_VARIABLE}=${override} holds no registry.terraform.io/hashicorp/aws/${AWS_PROVIDER_VERSION}; point it at the folder that contains registry.terraform.io.`,
+      );
     }
     return override;
   }
@@ -108,7 +115,8 @@ function substitute(node: unknown, references: Map<string, string>): unknown {
     return out;
   }
   if (Array.isArray(node)) return node.map((item) => substitute(item, references));
-  if (node && typeof node === "object") return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substitute(v, references)]));
+  if (node && typeof node === "object")
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substitute(v, references)]));
   return node;
 }
 
@@ -117,7 +125,12 @@ function substitute(node: unknown, references: Map<string, string>): unknown {
  * same folder (the archive provider is not installable here), and drops that provider. Returns the
  * document with every reference to the zips resolved.
  */
-export function replaceArchives(doc: Json, stackDir: string, workDir: string, references = new Map<string, string>()): Json {
+export function replaceArchives(
+  doc: Json,
+  stackDir: string,
+  workDir: string,
+  references = new Map<string, string>(),
+): Json {
   for (const [name, archive] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
     const zipPath = path.join(workDir, `${name}.zip`);
     const hash = zipFolder(path.resolve(stackDir, archive.source_dir), zipPath);
@@ -188,7 +201,12 @@ function terraformEnv(tools: OfflineTerraform): NodeJS.ProcessEnv {
 
 /** Runs terraform in `workDir` with the private CLI config and no way to reach AWS. */
 export function runTerraform(tools: OfflineTerraform, workDir: string, args: string[]): TerraformRun {
-  const result = spawnSync("terraform", args, { cwd: workDir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: terraformEnv(tools) });
+  const result = spawnSync("terraform", args, {
+    cwd: workDir,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: terraformEnv(tools),
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -221,8 +239,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
 
 /** What `terraform plan -json` said: the addresses it plans to create, and every diagnostic (warnings too). */
 export function plannedCreates(planJsonLines: string): { created: string[]; diagnostics: string[] } {
-  const messages = planJsonLines.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Json);
-  const created = messages.filter((m) => m.type === "planned_change" && m.change?.action === "create").map((m) => m.change.resource.addr as string);
-  const diagnostics = messages.filter((m) => m.type === "diagnostic").map((m) => `${m["@level"]}: ${m.diagnostic.summary}: ${m.diagnostic.detail ?? ""}`);
+  const messages = planJsonLines
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Json);
+  const created = messages
+    .filter((m) => m.type === "planned_change" && m.change?.action === "create")
+    .map((m) => m.change.resource.addr as string);
+  const diagnostics = messages
+    .filter((m) => m.type === "diagnostic")
+    .map((m) => `${m["@level"]}: ${m.diagnostic.summary}: ${m.diagnostic.detail ?? ""}`);
   return { created, diagnostics };
 }
