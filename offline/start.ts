@@ -11,13 +11,14 @@ import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { progress, ProgressStream } from "../common/progress";
 import { traceWriter } from "./trace";
 import { runMain } from "../common/run-main";
+import { sampleOrderBody } from "../common/sample-order";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 
 /** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
 export const DEFAULT_BODIES = [
-  `{"orderId":"O9876","userId":"U432","itemName":"Tablet","quantity":3,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  `{"orderId":"O9877","userId":"U432","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:41:00Z"}`,
+  sampleOrderBody(),
+  sampleOrderBody({ orderId: "O9877", quantity: "3", timestamp: "2025-05-09T14:41:00Z" }),
 ];
 
 export const USAGE = `Usage: npm start -- [options]

@@ -1,5 +1,5 @@
 /** The human-readable trace: one line per event, coloured only on a terminal. */
-import { PipelineEvent } from "./pipeline";
+import { PipelineEvent } from "./events";
 
 const COLOURS = { green: 32, yellow: 33, red: 31, cyan: 36, grey: 90, magenta: 35 } as const;
 type Colour = keyof typeof COLOURS;

@@ -13,6 +13,7 @@ import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from
 import { LocalPipeline } from "../offline/pipeline";
 import { progress } from "../common/progress";
 import { runMain } from "../common/run-main";
+import { sampleOrderBody } from "../common/sample-order";
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 5000);
 const BATCH = 10;
@@ -43,14 +44,7 @@ async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void 
 
 function orderBodies(prefix: string): string[] {
   return Array.from({ length: ORDERS }, (_, i) =>
-    JSON.stringify({
-      orderId: `${prefix}-${i}`,
-      userId: `U${i % 97}`,
-      itemName: "Tablet",
-      quantity: 1 + (i % 9),
-      status: "new",
-      timestamp: "2025-05-09T14:40:00Z",
-    }),
+    sampleOrderBody({ orderId: `${prefix}-${i}`, userId: `U${i % 97}`, quantity: 1 + (i % 9) }),
   );
 }
 
@@ -211,16 +205,7 @@ async function pipelineRound(
     concurrency = (mapping.maximumConcurrency ?? 5) * mapping.batchSize;
     // Warm the execution environments first, as a steady-state pipeline would be.
     for (let i = 0; i < concurrency; i++)
-      pipeline.publish(
-        JSON.stringify({
-          orderId: `warm-${round}-${i}`,
-          userId: "U1",
-          itemName: "Tablet",
-          quantity: 1,
-          status: "new",
-          timestamp: "2025-05-09T14:40:00Z",
-        }),
-      );
+      pipeline.publish(sampleOrderBody({ orderId: `warm-${round}-${i}`, userId: "U1", quantity: 1 }));
     await pipeline.settled();
     const bodies = orderBodies(`p${round}`);
     pipelineRate = await timed(async () => {

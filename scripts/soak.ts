@@ -9,6 +9,7 @@ import { LocalPipeline, PipelineSummary } from "../offline/pipeline";
 import { progress, ProgressStream } from "../common/progress";
 import { seededRandom } from "../common/random";
 import { runMain } from "../common/run-main";
+import { sampleOrderBody } from "../common/sample-order";
 
 export interface SoakOptions {
   readonly orders: number;
@@ -38,17 +39,13 @@ export interface SoakReport extends PipelineSummary {
 }
 
 const STATUSES = ["new", "paid", "shipped", "delivered"];
+/** Bodies the handler must reject: each breaks one rule of the order schema, or is not JSON. */
 const POISON = [
-  (id: string) =>
-    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":"3","status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) =>
-    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":0,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) =>
-    `{"orderId":"${id}","userId":"U1","itemName":"  ","quantity":1,"status":"new","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) =>
-    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"lost","timestamp":"2025-05-09T14:40:00Z"}`,
-  (id: string) =>
-    `{"orderId":"${id}","userId":"U1","itemName":"Tablet","quantity":1,"status":"new","timestamp":"2025-02-30T14:40:00Z"}`,
+  (id: string) => sampleOrderBody({ orderId: id, userId: "U1", quantity: "3" }),
+  (id: string) => sampleOrderBody({ orderId: id, userId: "U1", quantity: 0 }),
+  (id: string) => sampleOrderBody({ orderId: id, userId: "U1", itemName: "  ", quantity: 1 }),
+  (id: string) => sampleOrderBody({ orderId: id, userId: "U1", quantity: 1, status: "lost" }),
+  (id: string) => sampleOrderBody({ orderId: id, userId: "U1", quantity: 1, timestamp: "2025-02-30T14:40:00Z" }),
   (id: string) => `{"orderId":"${id}" this is not JSON`,
 ];
 

@@ -1,0 +1,61 @@
+/**
+ * The execution environments of the stack's functions. In this runtime "environment" means one of these:
+ * a worker running one function's bundle. An idle warm one is reused, as Lambda does; otherwise a cold
+ * one starts (and is reported as a cold start). What the function sees of its surroundings (variables,
+ * region, credentials, the local DynamoDB endpoint) is `functionVariables`.
+ */
+import { LOCAL_CREDENTIALS } from "./dynamodb";
+import { ExecutionEnvironment } from "./lambda-host";
+import { FunctionModel } from "./stack-model";
+
+/** What Lambda gives the function: its variables, region, credentials; here also the local endpoint. */
+export function functionVariables(fn: FunctionModel, region: string, dynamodbEndpoint: string): Record<string, string> {
+  return {
+    ...fn.environment,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+  };
+}
+
+export class EnvironmentPool {
+  /** Warm environments waiting for an invocation, per function; busy ones are not here. */
+  private readonly idle = new Map<string, ExecutionEnvironment[]>();
+  private readonly started: ExecutionEnvironment[] = [];
+
+  constructor(
+    private readonly create: (fn: FunctionModel) => ExecutionEnvironment,
+    private readonly onColdStart: (fn: FunctionModel, environmentsStarted: number) => void,
+  ) {}
+
+  /** A warm environment of the function if one is idle, else a cold one. */
+  acquire(fn: FunctionModel): ExecutionEnvironment {
+    const idle = this.idleOf(fn);
+    while (idle.length > 0) {
+      const warm = idle.pop()!;
+      if (warm.alive) return warm;
+    }
+    const environment = this.create(fn);
+    this.started.push(environment);
+    this.onColdStart(fn, this.started.length);
+    return environment;
+  }
+
+  /** Back to the idle list after an invocation, unless it was terminated (a timeout kills it). */
+  release(fn: FunctionModel, environment: ExecutionEnvironment): void {
+    if (environment.alive) this.idleOf(fn).push(environment);
+  }
+
+  async terminateAll(): Promise<void> {
+    await Promise.all(this.started.map((environment) => environment.terminate()));
+  }
+
+  private idleOf(fn: FunctionModel): ExecutionEnvironment[] {
+    const idle = this.idle.get(fn.arn) ?? [];
+    this.idle.set(fn.arn, idle);
+    return idle;
+  }
+}
