@@ -12,9 +12,9 @@ import { EnvironmentPool, functionVariables } from "./environment-pool";
 import { EventSourcePoller, sleep } from "./event-source-poller";
 import { Emit, logLineEvent, orderIdOf, PipelineEvent } from "./events";
 import { ExecutionEnvironment } from "./lambda-host";
-import { redriveDeadLetters } from "./redrive";
+import { deadLetterTargets, redriveDeadLetters } from "./redrive";
 import { fanOut, resolveTopic } from "./sns";
-import { LocalQueue, QueueEvent } from "./sqs";
+import { createQueues, LocalQueue, QueueEvent } from "./sqs";
 import { FunctionModel, loadStack, StackModel, UnsupportedStackError } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
@@ -112,11 +112,8 @@ export class LocalPipeline {
         orderId: this.orderIdOf(body),
       });
     };
-    for (const model of this.stack.queues)
-      this.queues.set(model.arn, new LocalQueue(model, this.timeScale, onQueueEvent));
-    for (const queue of this.queues.values()) {
-      if (queue.model.redrive) queue.deadLetterQueue = this.queues.get(queue.model.redrive.deadLetterTargetArn);
-    }
+    for (const [arn, queue] of createQueues(this.stack.queues, this.timeScale, onQueueEvent))
+      this.queues.set(arn, queue);
   }
 
   /** As many pollers per enabled mapping as its maximum concurrency (capped by reserved concurrency). */
@@ -197,11 +194,7 @@ export class LocalPipeline {
 
   /** Queues that are some queue's (or subscription's) dead-letter target. */
   deadLetterQueues(): LocalQueue[] {
-    const arns = new Set([
-      ...this.stack.queues.map((q) => q.redrive?.deadLetterTargetArn),
-      ...this.stack.subscriptions.map((s) => s.deadLetterTargetArn),
-    ]);
-    return [...this.queues.values()].filter((q) => arns.has(q.arn));
+    return deadLetterTargets(this.stack, [...this.queues.values()]);
   }
 
   /** Moves every dead-lettered message back to the queue it came from (see `redrive.ts`). Returns how many moved. */

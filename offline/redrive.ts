@@ -4,6 +4,7 @@
  */
 import { Emit } from "./events";
 import { LocalQueue } from "./sqs";
+import { StackModel } from "./stack-model";
 
 function requirePermitted(dlq: LocalQueue, sources: LocalQueue[]): void {
   const allow = dlq.model.redriveAllow;
@@ -37,4 +38,13 @@ export function redriveDeadLetters(queues: LocalQueue[], deadLetterQueues: Local
     emit({ type: "redriven", from: dlq.name, to: sources[0].name, count: messages.length });
   }
   return moved;
+}
+
+/** Queues that are some queue's (or subscription's) dead-letter target. */
+export function deadLetterTargets(stack: StackModel, queues: LocalQueue[]): LocalQueue[] {
+  const arns = new Set([
+    ...stack.queues.map((q) => q.redrive?.deadLetterTargetArn),
+    ...stack.subscriptions.map((s) => s.deadLetterTargetArn),
+  ]);
+  return queues.filter((q) => arns.has(q.arn));
 }

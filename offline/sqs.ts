@@ -184,3 +184,16 @@ export class LocalQueue {
     for (const resolve of waiters) resolve();
   }
 }
+
+/** The stack's queues by ARN, each linked to its dead-letter queue as its redrive policy says. */
+export function createQueues(
+  models: QueueModel[],
+  timeScale: number,
+  onEvent: (event: QueueEvent) => void,
+): Map<string, LocalQueue> {
+  const queues = new Map(models.map((model) => [model.arn, new LocalQueue(model, timeScale, onEvent)]));
+  for (const queue of queues.values()) {
+    if (queue.model.redrive) queue.deadLetterQueue = queues.get(queue.model.redrive.deadLetterTargetArn);
+  }
+  return queues;
+}

@@ -81,7 +81,6 @@ const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
 };
 /** Subscriptions that notify people (alarm e-mails): no part of the order flow, so read, not emulated. */
 const NOTIFY_PEOPLE = new Set(["email", "email-json", "sms"]);
-const DATA_SOURCES = new Set(["archive_file", "aws_partition", "aws_caller_identity"]);
 
 export interface QueueModel {
   readonly key: string;
@@ -155,100 +154,139 @@ export class UnsupportedStackError extends Error {
 }
 
 type Json = Record<string, any>;
+type Attributes = Record<string, string>;
 const REFERENCE = /\$\{([^}]+)\}/g;
 
-export function loadStack(stackDir: string): StackModel {
-  const file = path.join(stackDir, "cdk.tf.json");
-  if (!fs.existsSync(file))
-    throw new UnsupportedStackError(`${file} does not exist; synthesize the stack first (npx cdktf synth).`);
-  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as Json;
-  const resources: Json = doc.resource ?? {};
-  const region: string = doc.provider?.aws?.[0]?.region ?? "us-east-1";
+const localArn = (service: string, region: string, resource: string) =>
+  `arn:${LOCAL_PARTITION}:${service}:${region}:${LOCAL_ACCOUNT}:${resource}`;
 
+/**
+ * The local identity of each resource type others refer to: what `${type.key.attribute}` resolves to.
+ * Names must be literal (the stack makes them from the environment), so the identities are known.
+ */
+const IDENTITIES: Record<string, (key: string, body: Json, region: string) => Attributes> = {
+  aws_sqs_queue: (key, body, region) => {
+    const name = literal(body.name, `aws_sqs_queue.${key}.name`);
+    return { name, arn: localArn("sqs", region, name), url: `local://sqs/${name}`, id: `local://sqs/${name}` };
+  },
+  aws_sns_topic: (key, body, region) => {
+    const name = literal(body.name, `aws_sns_topic.${key}.name`);
+    return { name, arn: localArn("sns", region, name), id: localArn("sns", region, name) };
+  },
+  aws_dynamodb_table: (key, body, region) => {
+    const name = literal(body.name, `aws_dynamodb_table.${key}.name`);
+    return { name, id: name, arn: localArn("dynamodb", region, `table/${name}`) };
+  },
+  aws_lambda_function: (key, body, region) => {
+    const name = literal(body.function_name, `aws_lambda_function.${key}.function_name`);
+    return { function_name: name, arn: localArn("lambda", region, `function:${name}`), id: name };
+  },
+};
+
+/** The data sources the runtime answers, and what each answers. */
+const DATA_IDENTITIES: Record<string, (key: string, body: Json) => Attributes> = {
+  archive_file: (key, body) => ({ output_path: `archive:${key}`, source_dir: String(body.source_dir) }),
+  aws_partition: () => ({ partition: LOCAL_PARTITION }),
+  aws_caller_identity: () => ({ account_id: LOCAL_ACCOUNT }),
+};
+
+/** What every reader gets: the stack's resources of a type, the local identities, and a reference resolver. */
+interface ReadContext {
+  readonly stackDir: string;
+  readonly region: string;
+  readonly entries: (type: string) => [string, Json][];
+  readonly identity: (address: string) => Attributes;
+  /** Replaces every `${address.attribute}` by the local value; an unknown one is an error. */
+  readonly resolve: (value: unknown, where: string) => string;
+  /** Resources read but not emulated, as `type.name`; readers add to it. */
+  readonly notEmulated: string[];
+}
+
+function readDocument(stackDir: string): Json {
+  const file = path.join(stackDir, "cdk.tf.json");
+  if (!fs.existsSync(file)) {
+    throw new UnsupportedStackError(`${file} does not exist; synthesize the stack first (npx cdktf synth).`);
+  }
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Json;
+}
+
+/** Refuses what the runtime cannot run faithfully; returns the resources it reads but does not emulate. */
+function checkSupported(doc: Json): string[] {
   for (const type of Object.keys(doc.data ?? {})) {
-    if (!DATA_SOURCES.has(type))
+    if (!(type in DATA_IDENTITIES)) {
+      const supported = Object.keys(DATA_IDENTITIES).join(", ");
       throw new UnsupportedStackError(
-        `data source ${type} is not supported by the offline runtime (it supports ${[...DATA_SOURCES].join(", ")}).`,
+        `data source ${type} is not supported by the offline runtime (it supports ${supported}).`,
       );
+    }
   }
   const notEmulated: string[] = [];
-  for (const [type, byName] of Object.entries<Json>(resources)) {
+  for (const [type, byName] of Object.entries<Json>(doc.resource ?? {})) {
     if (NOT_EMULATED.has(type)) {
       notEmulated.push(...Object.keys(byName).map((name) => `${type}.${name}`));
       continue;
     }
     const attributes = ATTRIBUTES[type];
-    if (!attributes)
+    if (!attributes) {
+      const runs = Object.keys(ATTRIBUTES).join(", ");
       throw new UnsupportedStackError(
-        `resource type ${type} (${Object.keys(byName).join(", ")}) is not supported by the offline runtime; it runs ${Object.keys(ATTRIBUTES).join(", ")}.`,
+        `resource type ${type} (${Object.keys(byName).join(", ")}) is not supported by the offline runtime; it runs ${runs}.`,
       );
+    }
     for (const [name, body] of Object.entries<Json>(byName)) {
-      for (const attribute of Object.keys(body)) {
-        if (attribute === "//" || attributes.used.includes(attribute) || attributes.inert.includes(attribute)) continue;
+      const unknown = Object.keys(body).find(
+        (a) => a !== "//" && !attributes.used.includes(a) && !attributes.inert.includes(a),
+      );
+      if (unknown !== undefined) {
         throw new UnsupportedStackError(
-          `${type}.${name} sets "${attribute}", which would change behaviour and is not emulated by the offline runtime.`,
+          `${type}.${name} sets "${unknown}", which would change behaviour and is not emulated by the offline runtime.`,
         );
       }
     }
   }
+  return notEmulated;
+}
 
-  const entries = (type: string) => Object.entries<Json>(resources[type] ?? {});
-  const queueArn = (name: string) => `arn:${LOCAL_PARTITION}:sqs:${region}:${LOCAL_ACCOUNT}:${name}`;
-  const attributesOf = new Map<string, Record<string, string>>();
-  for (const [key, body] of entries("aws_sqs_queue")) {
-    const name = literal(body.name, `aws_sqs_queue.${key}.name`);
-    attributesOf.set(`aws_sqs_queue.${key}`, {
-      name,
-      arn: queueArn(name),
-      url: `local://sqs/${name}`,
-      id: `local://sqs/${name}`,
-    });
+function readContext(stackDir: string, doc: Json, notEmulated: string[]): ReadContext {
+  const region: string = doc.provider?.aws?.[0]?.region ?? "us-east-1";
+  const entries = (type: string) => Object.entries<Json>(doc.resource?.[type] ?? {});
+  const identities = new Map<string, Attributes>();
+  for (const [type, identify] of Object.entries(IDENTITIES)) {
+    for (const [key, body] of entries(type)) identities.set(`${type}.${key}`, identify(key, body, region));
   }
-  for (const [key, body] of entries("aws_sns_topic")) {
-    const name = literal(body.name, `aws_sns_topic.${key}.name`);
-    const arn = `arn:${LOCAL_PARTITION}:sns:${region}:${LOCAL_ACCOUNT}:${name}`;
-    attributesOf.set(`aws_sns_topic.${key}`, { name, arn, id: arn });
+  for (const [type, identify] of Object.entries(DATA_IDENTITIES)) {
+    for (const [key, body] of Object.entries<Json>(doc.data?.[type] ?? {}))
+      identities.set(`data.${type}.${key}`, identify(key, body));
   }
-  for (const [key, body] of entries("aws_dynamodb_table")) {
-    const name = literal(body.name, `aws_dynamodb_table.${key}.name`);
-    attributesOf.set(`aws_dynamodb_table.${key}`, {
-      name,
-      id: name,
-      arn: `arn:${LOCAL_PARTITION}:dynamodb:${region}:${LOCAL_ACCOUNT}:table/${name}`,
-    });
-  }
-  for (const [key, body] of entries("aws_lambda_function")) {
-    const name = literal(body.function_name, `aws_lambda_function.${key}.function_name`);
-    const arn = `arn:${LOCAL_PARTITION}:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
-    attributesOf.set(`aws_lambda_function.${key}`, { function_name: name, arn, id: name });
-  }
-  for (const [key, body] of Object.entries<Json>(doc.data?.archive_file ?? {})) {
-    attributesOf.set(`data.archive_file.${key}`, {
-      output_path: `archive:${key}`,
-      source_dir: String(body.source_dir),
-    });
-  }
-  for (const key of Object.keys(doc.data?.aws_partition ?? {}))
-    attributesOf.set(`data.aws_partition.${key}`, { partition: LOCAL_PARTITION });
-  for (const key of Object.keys(doc.data?.aws_caller_identity ?? {}))
-    attributesOf.set(`data.aws_caller_identity.${key}`, { account_id: LOCAL_ACCOUNT });
-
-  /** Replaces every `${address.attribute}` by the local value; an unknown one is an error. */
   const resolve = (value: unknown, where: string): string =>
     String(value).replace(REFERENCE, (_, expression: string) => {
       const dot = expression.lastIndexOf(".");
-      const found = attributesOf.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
-      if (found === undefined)
+      const found = identities.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
+      if (found === undefined) {
         throw new UnsupportedStackError(
           `${where} refers to \${${expression}}, which the offline runtime cannot resolve.`,
         );
+      }
       return found;
     });
+  return { stackDir, region, entries, identity: (address) => identities.get(address)!, resolve, notEmulated };
+}
 
-  const queues: QueueModel[] = entries("aws_sqs_queue").map(([key, body]) => {
-    const a = attributesOf.get(`aws_sqs_queue.${key}`)!;
+type QueueFinder = (arnOrUrl: string, where: string) => QueueModel;
+
+function queueFinder(queues: QueueModel[]): QueueFinder {
+  return (arnOrUrl, where) => {
+    const queue = queues.find((q) => q.arn === arnOrUrl || q.url === arnOrUrl);
+    if (!queue) throw new UnsupportedStackError(`${where} names ${arnOrUrl}, which is not a queue of this stack.`);
+    return queue;
+  };
+}
+
+function readQueues(ctx: ReadContext): QueueModel[] {
+  return ctx.entries("aws_sqs_queue").map(([key, body]) => {
+    const a = ctx.identity(`aws_sqs_queue.${key}`);
     const redrive = body.redrive_policy
-      ? JSON.parse(resolve(body.redrive_policy, `aws_sqs_queue.${key}.redrive_policy`))
+      ? JSON.parse(ctx.resolve(body.redrive_policy, `aws_sqs_queue.${key}.redrive_policy`))
       : undefined;
     return {
       key,
@@ -262,99 +300,112 @@ export function loadStack(stackDir: string): StackModel {
         : undefined,
     };
   });
-  const queueBy = (arnOrUrl: string, where: string) => {
-    const queue = queues.find((q) => q.arn === arnOrUrl || q.url === arnOrUrl);
-    if (!queue) throw new UnsupportedStackError(`${where} names ${arnOrUrl}, which is not a queue of this stack.`);
-    return queue;
-  };
-  for (const queue of queues)
+}
+
+/** Checks every redrive target, and records each dead-letter queue's redrive-allow policy. */
+function readRedriveTargets(ctx: ReadContext, queues: QueueModel[], queueBy: QueueFinder): void {
+  for (const queue of queues) {
     if (queue.redrive) queueBy(queue.redrive.deadLetterTargetArn, `aws_sqs_queue.${queue.key}.redrive_policy`);
-  for (const [key, body] of entries("aws_sqs_queue_redrive_allow_policy")) {
-    const target = queueBy(
-      resolve(body.queue_url, `aws_sqs_queue_redrive_allow_policy.${key}.queue_url`),
-      `aws_sqs_queue_redrive_allow_policy.${key}`,
-    );
-    const policy = JSON.parse(resolve(body.redrive_allow_policy, `aws_sqs_queue_redrive_allow_policy.${key}`));
+  }
+  for (const [key, body] of ctx.entries("aws_sqs_queue_redrive_allow_policy")) {
+    const where = `aws_sqs_queue_redrive_allow_policy.${key}`;
+    const target = queueBy(ctx.resolve(body.queue_url, `${where}.queue_url`), where);
+    const policy = JSON.parse(ctx.resolve(body.redrive_allow_policy, where));
     target.redriveAllow = { permission: policy.redrivePermission, sourceQueueArns: policy.sourceQueueArns ?? [] };
   }
+}
 
-  const topics: TopicModel[] = entries("aws_sns_topic").map(([key]) => {
-    const a = attributesOf.get(`aws_sns_topic.${key}`)!;
+function readTopics(ctx: ReadContext): TopicModel[] {
+  return ctx.entries("aws_sns_topic").map(([key]) => {
+    const a = ctx.identity(`aws_sns_topic.${key}`);
     return { key, name: a.name, arn: a.arn };
   });
+}
+
+function readSubscriptions(ctx: ReadContext, topics: TopicModel[], queueBy: QueueFinder): SubscriptionModel[] {
   const subscriptions: SubscriptionModel[] = [];
-  for (const [key, body] of entries("aws_sns_topic_subscription")) {
+  for (const [key, body] of ctx.entries("aws_sns_topic_subscription")) {
     const where = `aws_sns_topic_subscription.${key}`;
     if (NOTIFY_PEOPLE.has(body.protocol)) {
-      notEmulated.push(where);
+      ctx.notEmulated.push(where);
       continue;
     }
-    if (body.protocol !== "sqs")
+    if (body.protocol !== "sqs") {
       throw new UnsupportedStackError(
         `${where} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`,
       );
-    const topicArn = resolve(body.topic_arn, `${where}.topic_arn`);
-    if (!topics.some((t) => t.arn === topicArn))
+    }
+    const topicArn = ctx.resolve(body.topic_arn, `${where}.topic_arn`);
+    if (!topics.some((t) => t.arn === topicArn)) {
       throw new UnsupportedStackError(`${where} subscribes to ${topicArn}, which is not a topic of this stack.`);
-    const queue = queueBy(resolve(body.endpoint, `${where}.endpoint`), `${where}.endpoint`);
+    }
+    const queue = queueBy(ctx.resolve(body.endpoint, `${where}.endpoint`), `${where}.endpoint`);
     const redrive = body.redrive_policy
-      ? JSON.parse(resolve(body.redrive_policy, `${where}.redrive_policy`))
+      ? JSON.parse(ctx.resolve(body.redrive_policy, `${where}.redrive_policy`))
       : undefined;
     if (redrive) queueBy(redrive.deadLetterTargetArn, `${where}.redrive_policy`);
-    subscriptions.push({
-      key,
-      topicArn,
-      queueArn: queue.arn,
-      raw: body.raw_message_delivery === true || body.raw_message_delivery === "true",
-      deadLetterTargetArn: redrive?.deadLetterTargetArn,
-    });
+    const raw = body.raw_message_delivery === true || body.raw_message_delivery === "true";
+    subscriptions.push({ key, topicArn, queueArn: queue.arn, raw, deadLetterTargetArn: redrive?.deadLetterTargetArn });
   }
+  return subscriptions;
+}
 
-  const functions: FunctionModel[] = entries("aws_lambda_function").map(([key, body]) => {
+/** The bundle's folder (the archive_file's source) and the handler's file and export. */
+function readCode(ctx: ReadContext, where: string, body: Json) {
+  const filename = ctx.resolve(body.filename, `${where}.filename`);
+  const archive = /^archive:(.+)$/.exec(filename);
+  if (!archive) {
+    throw new UnsupportedStackError(`${where}.filename must come from an archive_file data source, got ${filename}.`);
+  }
+  const codeDir = path.resolve(ctx.stackDir, ctx.identity(`data.archive_file.${archive[1]}`).source_dir);
+  const [module, exportName] = String(body.handler).split(/\.(?=[^.]+$)/);
+  const file = path.join(codeDir, `${module}.js`);
+  if (!fs.existsSync(file)) {
+    throw new UnsupportedStackError(
+      `${where}: handler ${body.handler} needs ${file}, which does not exist; build the bundle (npm run build) and synthesize again.`,
+    );
+  }
+  return { codeDir, file, exportName };
+}
+
+function readFunctions(ctx: ReadContext): FunctionModel[] {
+  return ctx.entries("aws_lambda_function").map(([key, body]) => {
     const where = `aws_lambda_function.${key}`;
-    const a = attributesOf.get(where)!;
-    if (!String(body.runtime).startsWith("nodejs"))
+    const a = ctx.identity(where);
+    if (!String(body.runtime).startsWith("nodejs")) {
       throw new UnsupportedStackError(
         `${where} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`,
       );
-    const filename = resolve(body.filename, `${where}.filename`);
-    const archive = /^archive:(.+)$/.exec(filename);
-    if (!archive)
-      throw new UnsupportedStackError(`${where}.filename must come from an archive_file data source, got ${filename}.`);
-    const codeDir = path.resolve(stackDir, attributesOf.get(`data.archive_file.${archive[1]}`)!.source_dir);
-    const [module, exportName] = String(body.handler).split(/\.(?=[^.]+$)/);
-    const file = path.join(codeDir, `${module}.js`);
-    if (!fs.existsSync(file))
-      throw new UnsupportedStackError(
-        `${where}: handler ${body.handler} needs ${file}, which does not exist; build the bundle (npm run build) and synthesize again.`,
-      );
+    }
     const environment: Record<string, string> = {};
-    for (const [name, value] of Object.entries(body.environment?.variables ?? {}))
-      environment[name] = resolve(value, `${where}.environment.${name}`);
+    for (const [name, value] of Object.entries(body.environment?.variables ?? {})) {
+      environment[name] = ctx.resolve(value, `${where}.environment.${name}`);
+    }
     return {
       key,
       name: a.function_name,
       arn: a.arn,
-      codeDir,
-      file,
-      exportName,
+      ...readCode(ctx, where, body),
       runtime: body.runtime,
       timeoutSeconds: body.timeout ?? 3,
       environment,
       reservedConcurrency: body.reserved_concurrent_executions,
     };
   });
+}
 
-  const mappings: MappingModel[] = entries("aws_lambda_event_source_mapping").map(([key, body]) => {
+function readMappings(ctx: ReadContext, functions: FunctionModel[], queueBy: QueueFinder): MappingModel[] {
+  return ctx.entries("aws_lambda_event_source_mapping").map(([key, body]) => {
     const where = `aws_lambda_event_source_mapping.${key}`;
-    const queue = queueBy(resolve(body.event_source_arn, `${where}.event_source_arn`), `${where}.event_source_arn`);
-    const functionRef = resolve(body.function_name, `${where}.function_name`);
+    const queue = queueBy(ctx.resolve(body.event_source_arn, `${where}.event_source_arn`), `${where}.event_source_arn`);
+    const functionRef = ctx.resolve(body.function_name, `${where}.function_name`);
     const fn = functions.find((f) => f.arn === functionRef || f.name === functionRef);
     if (!fn) throw new UnsupportedStackError(`${where} invokes ${functionRef}, which is not a function of this stack.`);
     const types: string[] = body.function_response_types ?? [];
     const unknown = types.filter((t) => t !== "ReportBatchItemFailures");
-    if (unknown.length > 0)
+    if (unknown.length > 0) {
       throw new UnsupportedStackError(`${where}: function_response_types ${unknown.join(", ")} not supported.`);
+    }
     return {
       key,
       queueArn: queue.arn,
@@ -366,16 +417,40 @@ export function loadStack(stackDir: string): StackModel {
       enabled: body.enabled ?? true,
     };
   });
+}
 
-  const tables: TableModel[] = entries("aws_dynamodb_table").map(([key, body]) => ({
+function readTables(ctx: ReadContext): TableModel[] {
+  return ctx.entries("aws_dynamodb_table").map(([key, body]) => ({
     key,
-    name: attributesOf.get(`aws_dynamodb_table.${key}`)!.name,
+    name: ctx.identity(`aws_dynamodb_table.${key}`).name,
     hashKey: body.hash_key,
     rangeKey: body.range_key,
     attributes: body.attribute ?? [],
   }));
+}
 
-  return { stackDir, region, topics, subscriptions, queues, functions, mappings, tables, notEmulated };
+export function loadStack(stackDir: string): StackModel {
+  const doc = readDocument(stackDir);
+  const ctx = readContext(stackDir, doc, checkSupported(doc));
+  const queues = readQueues(ctx);
+  const queueBy = queueFinder(queues);
+  readRedriveTargets(ctx, queues, queueBy);
+  const topics = readTopics(ctx);
+  const subscriptions = readSubscriptions(ctx, topics, queueBy);
+  const functions = readFunctions(ctx);
+  const mappings = readMappings(ctx, functions, queueBy);
+  const tables = readTables(ctx);
+  return {
+    stackDir,
+    region: ctx.region,
+    topics,
+    subscriptions,
+    queues,
+    functions,
+    mappings,
+    tables,
+    notEmulated: ctx.notEmulated,
+  };
 }
 
 function literal(value: unknown, where: string): string {
