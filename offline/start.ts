@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { resolveEnvironment, settingsFrom } from "../constructs/environments";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
+import { StackModel } from "./stack-model";
 import { progress, ProgressStream } from "../common/progress";
 import { traceWriter } from "./trace";
 import { runMain } from "../common/run-main";
@@ -80,6 +81,16 @@ export function synthesize(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "stacks", config.names.stack);
 }
 
+/** The run's first lines: what is emulated, and what is read but not emulated. */
+function describeRun(stackDir: string, stack: StackModel): string[] {
+  const where = path.relative(process.cwd(), stackDir) || stackDir;
+  const notEmulated = [...new Set(stack.notEmulated.map((resource) => resource.split(".")[0]))].join(", ");
+  return [
+    `offline run of ${where}: ${stack.topics.length} topic, ${stack.queues.length} queues, ${stack.functions.length} function, ${stack.tables.length} table on dynalite`,
+    `not emulated (access control, encryption, logs): ${notEmulated}`,
+  ];
+}
+
 export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   const bar = progress("npm start", { stream: options.progressStream });
   const emit = options.write ?? ((line: string) => console.log(line));
@@ -100,17 +111,7 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   });
   let inFlight = 0;
   try {
-    if (!options.quiet) {
-      write(
-        `offline run of ${path.relative(process.cwd(), stackDir) || stackDir}: ${pipeline.stack.topics.length} topic, ${pipeline.stack.queues.length} queues, ${pipeline.stack.functions.length} function, ${pipeline.stack.tables.length} table on dynalite`,
-      );
-      write(
-        `not emulated (access control, encryption, logs): ${pipeline.stack.notEmulated
-          .map((r) => r.split(".")[0])
-          .filter((t, i, all) => all.indexOf(t) === i)
-          .join(", ")}`,
-      );
-    }
+    if (!options.quiet) for (const line of describeRun(stackDir, pipeline.stack)) write(line);
     const maxMs = (options.maxSeconds ?? 600) * 1000;
     for (const body of options.bodies ?? DEFAULT_BODIES) pipeline.publish(body);
     const show = (phase: string) => () => {
