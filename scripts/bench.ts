@@ -247,7 +247,8 @@ async function pipelineRound(
   }
 }
 
-async function main(): Promise<void> {
+/** The handler's bundle, and the floor: a bundle holding only the document client, for the cold-init ratio. */
+function buildBundles(): { bundle: string; floor: string } {
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   // Inside the project (an ignored folder), so the floor bundles the same SDK from node_modules.
   const floorDir = path.join(path.dirname(ORDER_PROCESSOR.outdir), "bench-floor");
@@ -257,8 +258,11 @@ async function main(): Promise<void> {
     floorEntry,
     `import { DynamoDBClient } from "@aws-sdk/client-dynamodb";\nimport { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";\nexport const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));\n`,
   );
-  const floor = bundleHandler(floorEntry, path.join(floorDir, "out"));
+  return { bundle, floor: bundleHandler(floorEntry, path.join(floorDir, "out")) };
+}
 
+/** Handler vs naive vs raw vs conditional puts, on dynalite in its own process, and again behind added latency. */
+async function measureThroughput(advance: (what: string) => void) {
   const dynamo = await startDynaliteProcess();
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
@@ -268,11 +272,6 @@ async function main(): Promise<void> {
   // The same server behind a front that adds DynamoDB-like network latency (single-digit ms in AWS).
   const distant = await startLocalDynamoDB({ backendEndpoint: dynamo.endpoint, latencyMs: LATENCY_MS });
   const results = { handler: [] as number[], naive: [] as number[], raw: [] as number[], conditional: [] as number[] };
-  // Steps: warm-up and measured throughput rounds, pipeline rounds, cold-init samples.
-  const bar = progress("bench");
-  const steps = ROUNDS + 1 + ROUNDS + INIT_SAMPLES;
-  let step = 0;
-  const advance = (what: string) => bar.update(++step, steps, what);
   const latent = { handler: [] as number[], naive: [] as number[] };
   try {
     // Round 0 warms the JIT and the server and is not counted; the order of the variants rotates.
@@ -289,117 +288,147 @@ async function main(): Promise<void> {
     await distant.close();
     dynamo.stop();
   }
+  return { results, latent };
+}
 
+/** The offline pipeline end to end, against raw and conditional puts at the pipeline's concurrency. */
+async function measurePipeline(advance: (what: string) => void) {
   const stackDir = synthesize();
-  const pipelineRuns = { pipeline: [] as number[], raw: [] as number[], conditional: [] as number[] };
-  let pipelineConcurrency = 0;
+  const runs = { pipeline: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  let concurrency = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const r = await pipelineRound(stackDir, round);
-    pipelineRuns.pipeline.push(r.pipeline);
-    pipelineRuns.raw.push(r.raw);
-    pipelineRuns.conditional.push(r.conditional);
-    pipelineConcurrency = r.concurrency;
+    runs.pipeline.push(r.pipeline);
+    runs.raw.push(r.raw);
+    runs.conditional.push(r.conditional);
+    concurrency = r.concurrency;
     advance(`pipeline round ${round + 1} of ${ROUNDS}`);
   }
+  return { runs, concurrency };
+}
 
+function measureInits(bundles: { bundle: string; floor: string }, advance: (what: string) => void) {
   const inits = { cold: [] as number[], floor: [] as number[] };
   for (let i = 0; i < INIT_SAMPLES; i++) {
-    inits.cold.push(initMs(bundle));
-    inits.floor.push(initMs(floor));
+    inits.cold.push(initMs(bundles.bundle));
+    inits.floor.push(initMs(bundles.floor));
     advance(`cold init sample ${i + 1} of ${INIT_SAMPLES}`);
   }
-  bar.clear();
+  return inits;
+}
 
-  const figures = {
+const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+const rate = (samples: number[]) => Math.round(median(samples));
+
+type Throughput = Awaited<ReturnType<typeof measureThroughput>>;
+type PipelineRuns = Awaited<ReturnType<typeof measurePipeline>>;
+
+/** The medians, and the ratios the README's targets are stated in. */
+function figuresFrom(
+  t: Throughput,
+  p: PipelineRuns,
+  inits: ReturnType<typeof measureInits>,
+  bundles: { bundle: string; floor: string },
+) {
+  const handler = rate(t.results.handler);
+  const naive = rate(t.results.naive);
+  const raw = rate(t.results.raw);
+  const conditional = rate(t.results.conditional);
+  const latentHandler = rate(t.latent.handler);
+  const latentNaive = rate(t.latent.naive);
+  const coldInitMs = Number(median(inits.cold).toFixed(1));
+  const floorInitMs = Number(median(inits.floor).toFixed(1));
+  const pipeline = rate(p.runs.pipeline);
+  const pipelineRaw = rate(p.runs.raw);
+  const pipelineConditional = rate(p.runs.conditional);
+  return {
     orders: ORDERS,
     batchSize: BATCH,
     rounds: ROUNDS,
-    handlerOrdersPerSec: Math.round(median(results.handler)),
-    naiveOrdersPerSec: Math.round(median(results.naive)),
-    rawPutsPerSec: Math.round(median(results.raw)),
-    conditionalPutsPerSec: Math.round(median(results.conditional)),
-    handlerVsRaw: 0,
-    handlerVsConditional: 0,
-    handlerVsNaive: 0,
+    handlerOrdersPerSec: handler,
+    naiveOrdersPerSec: naive,
+    rawPutsPerSec: raw,
+    conditionalPutsPerSec: conditional,
+    handlerVsRaw: ratio(handler, raw),
+    handlerVsConditional: ratio(handler, conditional),
+    handlerVsNaive: ratio(handler, naive),
     latencyMs: LATENCY_MS,
-    handlerOrdersPerSecWithLatency: Math.round(median(latent.handler)),
-    naiveOrdersPerSecWithLatency: Math.round(median(latent.naive)),
-    handlerVsNaiveWithLatency: 0,
-    bundleBytes: fs.statSync(bundle).size,
-    floorBundleBytes: fs.statSync(floor).size,
-    coldInitMs: Number(median(inits.cold).toFixed(1)),
-    floorInitMs: Number(median(inits.floor).toFixed(1)),
-    coldInitVsFloor: 0,
-    pipelineOrdersPerSec: Math.round(median(pipelineRuns.pipeline)),
-    pipelineRawPutsPerSec: Math.round(median(pipelineRuns.raw)),
-    pipelineConcurrency,
-    pipelineConditionalPutsPerSec: Math.round(median(pipelineRuns.conditional)),
-    pipelineVsRaw: 0,
-    pipelineVsConditional: 0,
+    handlerOrdersPerSecWithLatency: latentHandler,
+    naiveOrdersPerSecWithLatency: latentNaive,
+    handlerVsNaiveWithLatency: ratio(latentHandler, latentNaive),
+    bundleBytes: fs.statSync(bundles.bundle).size,
+    floorBundleBytes: fs.statSync(bundles.floor).size,
+    coldInitMs,
+    floorInitMs,
+    coldInitVsFloor: ratio(coldInitMs, floorInitMs),
+    pipelineOrdersPerSec: pipeline,
+    pipelineRawPutsPerSec: pipelineRaw,
+    pipelineConcurrency: p.concurrency,
+    pipelineConditionalPutsPerSec: pipelineConditional,
+    pipelineVsRaw: ratio(pipeline, pipelineRaw),
+    pipelineVsConditional: ratio(pipeline, pipelineConditional),
   };
-  figures.pipelineVsRaw = Number((figures.pipelineOrdersPerSec / figures.pipelineRawPutsPerSec).toFixed(2));
-  figures.pipelineVsConditional = Number(
-    (figures.pipelineOrdersPerSec / figures.pipelineConditionalPutsPerSec).toFixed(2),
-  );
-  figures.handlerVsRaw = Number((figures.handlerOrdersPerSec / figures.rawPutsPerSec).toFixed(2));
-  figures.handlerVsConditional = Number((figures.handlerOrdersPerSec / figures.conditionalPutsPerSec).toFixed(2));
-  figures.handlerVsNaive = Number((figures.handlerOrdersPerSec / figures.naiveOrdersPerSec).toFixed(2));
-  figures.handlerVsNaiveWithLatency = Number(
-    (figures.handlerOrdersPerSecWithLatency / figures.naiveOrdersPerSecWithLatency).toFixed(2),
-  );
-  figures.coldInitVsFloor = Number((figures.coldInitMs / figures.floorInitMs).toFixed(2));
+}
 
+function report(f: ReturnType<typeof figuresFrom>): void {
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
   const rows: [string, string, string][] = [
     [
       "handler (10 records concurrently per batch)",
-      `${figures.handlerOrdersPerSec} orders/s`,
-      `${figures.handlerVsRaw}x raw, target >= 0.9`,
+      `${f.handlerOrdersPerSec} orders/s`,
+      `${f.handlerVsRaw}x raw, target >= 0.9`,
     ],
     [
       "naive handler (sequential parse + put)",
-      `${figures.naiveOrdersPerSec} orders/s`,
-      `handler is ${figures.handlerVsNaive}x, target >= 5`,
+      `${f.naiveOrdersPerSec} orders/s`,
+      `handler is ${f.handlerVsNaive}x, target >= 5`,
     ],
-    ["raw PutItem, 10 concurrent (the limit)", `${figures.rawPutsPerSec} puts/s`, ""],
+    ["raw PutItem, 10 concurrent (the limit)", `${f.rawPutsPerSec} puts/s`, ""],
     [
       "conditional PutItem, 10 concurrent",
-      `${figures.conditionalPutsPerSec} puts/s`,
-      `handler is ${figures.handlerVsConditional}x`,
+      `${f.conditionalPutsPerSec} puts/s`,
+      `handler is ${f.handlerVsConditional}x`,
     ],
     [
       `handler, ${LATENCY_MS} ms DynamoDB latency`,
-      `${figures.handlerOrdersPerSecWithLatency} orders/s`,
-      `${figures.handlerVsNaiveWithLatency}x naive`,
+      `${f.handlerOrdersPerSecWithLatency} orders/s`,
+      `${f.handlerVsNaiveWithLatency}x naive`,
     ],
-    [`naive handler, ${LATENCY_MS} ms DynamoDB latency`, `${figures.naiveOrdersPerSecWithLatency} orders/s`, ""],
-    ["bundle size", `${(figures.bundleBytes / 1024).toFixed(0)} KiB`, "target <= 600 KB"],
-    ["cold init (require bundle)", `${figures.coldInitMs} ms`, `${figures.coldInitVsFloor}x floor, target <= 1.2`],
-    [
-      "floor init (document client only)",
-      `${figures.floorInitMs} ms`,
-      `${(figures.floorBundleBytes / 1024).toFixed(0)} KiB`,
-    ],
+    [`naive handler, ${LATENCY_MS} ms DynamoDB latency`, `${f.naiveOrdersPerSecWithLatency} orders/s`, ""],
+    ["bundle size", kib(f.bundleBytes), "target <= 600 KB"],
+    ["cold init (require bundle)", `${f.coldInitMs} ms`, `${f.coldInitVsFloor}x floor, target <= 1.2`],
+    ["floor init (document client only)", `${f.floorInitMs} ms`, kib(f.floorBundleBytes)],
     [
       "offline pipeline end to end, faults off",
-      `${figures.pipelineOrdersPerSec} orders/s`,
-      `${figures.pipelineVsRaw}x raw, target >= 0.7`,
+      `${f.pipelineOrdersPerSec} orders/s`,
+      `${f.pipelineVsRaw}x raw, target >= 0.7`,
     ],
+    [`raw PutItem, ${f.pipelineConcurrency} concurrent, in-process dynalite`, `${f.pipelineRawPutsPerSec} puts/s`, ""],
     [
-      `raw PutItem, ${pipelineConcurrency} concurrent, in-process dynalite`,
-      `${figures.pipelineRawPutsPerSec} puts/s`,
-      "",
-    ],
-    [
-      `conditional PutItem, ${pipelineConcurrency} concurrent, in-process`,
-      `${figures.pipelineConditionalPutsPerSec} puts/s`,
-      `pipeline is ${figures.pipelineVsConditional}x`,
+      `conditional PutItem, ${f.pipelineConcurrency} concurrent, in-process`,
+      `${f.pipelineConditionalPutsPerSec} puts/s`,
+      `pipeline is ${f.pipelineVsConditional}x`,
     ],
   ];
   console.log(
     `order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`,
   );
   for (const [what, value, note] of rows) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);
-  console.log(JSON.stringify(figures));
+  console.log(JSON.stringify(f));
+}
+
+async function main(): Promise<void> {
+  const bundles = buildBundles();
+  // Steps: warm-up and measured throughput rounds, pipeline rounds, cold-init samples.
+  const bar = progress("bench");
+  const steps = ROUNDS + 1 + ROUNDS + INIT_SAMPLES;
+  let step = 0;
+  const advance = (what: string) => bar.update(++step, steps, what);
+  const throughput = await measureThroughput(advance);
+  const pipeline = await measurePipeline(advance);
+  const inits = measureInits(bundles, advance);
+  bar.clear();
+  report(figuresFrom(throughput, pipeline, inits, bundles));
 }
 
 runMain(

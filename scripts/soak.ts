@@ -6,7 +6,7 @@
  */
 import { synthesize } from "../offline/start";
 import { LocalPipeline, PipelineSummary } from "../offline/pipeline";
-import { progress, ProgressStream } from "../common/progress";
+import { Progress, progress, ProgressStream } from "../common/progress";
 import { seededRandom } from "../common/random";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
@@ -85,6 +85,72 @@ export function soakWorkload(options: SoakOptions) {
   return { bodies, poisonBodies: new Set(poisonBodies), newest, poison, duplicates, updates: versions - newest.size };
 }
 
+type Workload = ReturnType<typeof soakWorkload>;
+
+/** How many orders are stored exactly in their newest state (every field, nothing more). */
+function countNewestStored(newest: Workload["newest"], items: Map<string, Record<string, unknown>>): number {
+  let stored = 0;
+  for (const [id, expected] of newest) {
+    const item = items.get(id) ?? {};
+    const same = JSON.stringify(item, Object.keys(expected)) === JSON.stringify(expected);
+    if (same && Object.keys(item).length === Object.keys(expected).length) stored += 1;
+  }
+  return stored;
+}
+
+/** What the soak promises: nothing lost, only poison dead-lettered (after exactly maxReceiveCount receives), every order in its newest state. */
+function judgeSoak(run: {
+  workload: Workload;
+  summary: PipelineSummary;
+  items: Map<string, Record<string, unknown>>;
+  deadLettered: { traceId: string; receives: number }[];
+  poisonTraces: Set<string>;
+  maxReceiveCount?: number;
+}) {
+  const { workload, summary, deadLettered, poisonTraces, maxReceiveCount } = run;
+  const failures: string[] = [];
+  const poisonDeadLetteredAfterExpectedReceives = deadLettered.filter(
+    (d) => poisonTraces.has(d.traceId) && d.receives === maxReceiveCount,
+  ).length;
+  const wrongReceives = deadLettered.filter((d) => d.receives !== maxReceiveCount);
+  if (wrongReceives.length > 0) {
+    failures.push(
+      `${wrongReceives.length} messages were dead-lettered after a receive count other than ${maxReceiveCount}`,
+    );
+  }
+  // Each poison message is dead-lettered twice: in the faulty pass and again after the redrive.
+  if (poisonDeadLetteredAfterExpectedReceives !== 2 * workload.poison) {
+    failures.push(
+      `expected ${2 * workload.poison} poison dead-letterings after ${maxReceiveCount} receives, saw ${poisonDeadLetteredAfterExpectedReceives}`,
+    );
+  }
+  if (poisonTraces.size !== workload.poison)
+    failures.push(`tracked ${poisonTraces.size} poison messages of ${workload.poison}`);
+  if (summary.lost !== 0) failures.push(`${summary.lost} messages lost`);
+  if (summary.deadLettered !== workload.poison) {
+    failures.push(
+      `${summary.deadLettered} messages in the DLQ at the end, expected the ${workload.poison} poison ones`,
+    );
+  }
+  if (summary.processed + summary.deadLettered !== summary.published) {
+    failures.push(
+      `processed ${summary.processed} + dead-lettered ${summary.deadLettered} != published ${summary.published}`,
+    );
+  }
+  const newestStateStored = countNewestStored(workload.newest, run.items);
+  if (newestStateStored !== workload.newest.size) {
+    failures.push(`${workload.newest.size - newestStateStored} orders not stored in their newest state`);
+  }
+  if ([...run.items.keys()].some((id) => id.startsWith("POISON"))) failures.push("a poison order was stored");
+  return { failures, poisonDeadLetteredAfterExpectedReceives, newestStateStored };
+}
+
+/** The progress line: messages settled of delivered, with the faults injected so far. */
+function showProgress(bar: Progress, pipeline: LocalPipeline, detail: string): void {
+  const { delivered, settled } = pipeline.progress();
+  bar.update(settled, delivered, `${detail}, ${pipeline.dynamodb.stats.injectedFaults} faults injected`);
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const failRate = options.failRate ?? 0.2;
   const workload = soakWorkload(options);
@@ -103,14 +169,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     const maxReceiveCount = pipeline.stack.queues.find((q) => q.redrive)?.redrive?.maxReceiveCount;
     const bar = progress("soak", { stream: options.progressStream });
-    const show = (phase: string) => () => {
-      const { delivered, settled } = pipeline.progress();
-      bar.update(
-        settled,
-        delivered,
-        `${phase}, ${deadLettered.length} dead-lettered, ${pipeline.dynamodb.stats.injectedFaults} faults injected`,
-      );
-    };
+    const show = (phase: string) => () => showProgress(bar, pipeline, `${phase}, ${deadLettered.length} dead-lettered`);
     for (const body of workload.bodies) {
       const traceIds = pipeline.publish(body);
       if (workload.poisonBodies.has(body)) for (const id of traceIds) poisonTraces.add(id);
@@ -125,44 +184,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const summary = await pipeline.summary();
     const items = new Map((await pipeline.items()).map((item) => [item.orderId as string, item]));
 
-    const failures: string[] = [];
-    const poisonDeadLetteredAfterExpectedReceives = deadLettered.filter(
-      (d) => poisonTraces.has(d.traceId) && d.receives === maxReceiveCount,
-    ).length;
-    const wrongReceives = deadLettered.filter((d) => d.receives !== maxReceiveCount);
-    if (wrongReceives.length > 0)
-      failures.push(
-        `${wrongReceives.length} messages were dead-lettered after a receive count other than ${maxReceiveCount}`,
-      );
-    // Each poison message is dead-lettered twice: in the faulty pass and again after the redrive.
-    if (poisonDeadLetteredAfterExpectedReceives !== 2 * workload.poison)
-      failures.push(
-        `expected ${2 * workload.poison} poison dead-letterings after ${maxReceiveCount} receives, saw ${poisonDeadLetteredAfterExpectedReceives}`,
-      );
-    if (poisonTraces.size !== workload.poison)
-      failures.push(`tracked ${poisonTraces.size} poison messages of ${workload.poison}`);
-    if (summary.lost !== 0) failures.push(`${summary.lost} messages lost`);
-    if (summary.deadLettered !== workload.poison)
-      failures.push(
-        `${summary.deadLettered} messages in the DLQ at the end, expected the ${workload.poison} poison ones`,
-      );
-    if (summary.processed + summary.deadLettered !== summary.published)
-      failures.push(
-        `processed ${summary.processed} + dead-lettered ${summary.deadLettered} != published ${summary.published}`,
-      );
-    let newestStateStored = 0;
-    for (const [id, expected] of workload.newest) {
-      const stored = items.get(id) ?? {};
-      if (
-        JSON.stringify(stored, Object.keys(expected)) === JSON.stringify(expected) &&
-        Object.keys(stored).length === Object.keys(expected).length
-      )
-        newestStateStored += 1;
-    }
-    if (newestStateStored !== workload.newest.size)
-      failures.push(`${workload.newest.size - newestStateStored} orders not stored in their newest state`);
-    if ([...items.keys()].some((id) => id.startsWith("POISON"))) failures.push("a poison order was stored");
-
+    const verdict = judgeSoak({ workload, summary, items, deadLettered, poisonTraces, maxReceiveCount });
+    const { failures, poisonDeadLetteredAfterExpectedReceives, newestStateStored } = verdict;
     return {
       ...summary,
       ok: failures.length === 0,
