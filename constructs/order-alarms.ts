@@ -84,37 +84,30 @@ const ANY_IN_FIVE_MINUTES = { statistic: "Sum", period: 300, evaluationPeriods: 
 
 /** The alarms, as data: what each watches and what its description tells the operator to do. */
 function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
-  const p = {
-    topicName: names.topic,
-    queueName: names.queue,
-    deadLetterQueueName: names.deadLetterQueue,
-    deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
-    functionName: names.function,
-  };
   const queue = (name: string) => ({ QueueName: name });
-  const fn = { FunctionName: p.functionName };
-  const topic = { TopicName: p.topicName };
+  const fn = { FunctionName: names.function };
+  const topic = { TopicName: names.topic };
   return [
     {
       id: "dlq-not-empty",
       ...QUEUE_NOT_EMPTY,
-      dimensions: queue(p.deadLetterQueueName),
-      description: `Orders failed 3 times and are in ${p.deadLetterQueueName}. Find the cause in the ${p.functionName} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
+      dimensions: queue(names.deadLetterQueue),
+      description: `Orders failed 3 times and are in ${names.deadLetterQueue}. Find the cause in the ${names.function} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
     },
     {
       id: "delivery-dlq-not-empty",
       ...QUEUE_NOT_EMPTY,
-      dimensions: queue(p.deliveryDeadLetterQueueName),
-      description: `SNS could not deliver orders from ${p.topicName} to ${p.queueName} (queue policy or KMS key?); they are kept in ${p.deliveryDeadLetterQueueName}. Fix access, then move them to ${p.queueName}.`,
+      dimensions: queue(names.deliveryDeadLetterQueue),
+      description: `SNS could not deliver orders from ${names.topic} to ${names.queue} (queue policy or KMS key?); they are kept in ${names.deliveryDeadLetterQueue}. Fix access, then move them to ${names.queue}.`,
     },
     {
       id: "backlog-age",
       ...QUEUE_NOT_EMPTY,
       metricName: "ApproximateAgeOfOldestMessage",
-      dimensions: queue(p.queueName),
+      dimensions: queue(names.queue),
       evaluationPeriods: 3,
       threshold: backlogAgeSeconds,
-      description: `The oldest order in ${p.queueName} waits longer than ${backlogAgeSeconds} s: ${p.functionName} is failing, throttled or too slow. Check its errors and throttles; raise maximum concurrency if it is only slow.`,
+      description: `The oldest order in ${names.queue} waits longer than ${backlogAgeSeconds} s: ${names.function} is failing, throttled or too slow. Check its errors and throttles; raise maximum concurrency if it is only slow.`,
     },
     {
       id: "function-errors",
@@ -122,7 +115,7 @@ function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
       metricName: "Errors",
       dimensions: fn,
       ...ANY_IN_FIVE_MINUTES,
-      description: `${p.functionName} invocations failed as a whole (crash, timeout, init error); their batches are retried and may reach ${p.deadLetterQueueName}. Read the function's logs.`,
+      description: `${names.function} invocations failed as a whole (crash, timeout, init error); their batches are retried and may reach ${names.deadLetterQueue}. Read the function's logs.`,
     },
     {
       id: "function-throttles",
@@ -130,7 +123,7 @@ function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
       metricName: "Throttles",
       dimensions: fn,
       ...ANY_IN_FIVE_MINUTES,
-      description: `${p.functionName} was throttled: the account's concurrency is exhausted or reserved concurrency is too low. Throttled polls count as receives and can dead-letter good orders.`,
+      description: `${names.function} was throttled: the account's concurrency is exhausted or reserved concurrency is too low. Throttled polls count as receives and can dead-letter good orders.`,
     },
     {
       id: "sns-delivery-failures",
@@ -138,7 +131,7 @@ function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
       metricName: "NumberOfNotificationsFailed",
       dimensions: topic,
       ...ANY_IN_FIVE_MINUTES,
-      description: `${p.topicName} failed to deliver notifications to ${p.queueName}; failed deliveries go to ${p.deliveryDeadLetterQueueName}. Check the queue policy and the KMS key policy.`,
+      description: `${names.topic} failed to deliver notifications to ${names.queue}; failed deliveries go to ${names.deliveryDeadLetterQueue}. Check the queue policy and the KMS key policy.`,
     },
     {
       id: "sns-redrive-to-dlq-failures",
@@ -146,7 +139,7 @@ function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
       metricName: "NumberOfNotificationsFailedToRedriveToDlq",
       dimensions: topic,
       ...ANY_IN_FIVE_MINUTES,
-      description: `${p.topicName} could not move failed deliveries to ${p.deliveryDeadLetterQueueName} either: those orders are lost. Check ${p.deliveryDeadLetterQueueName}'s queue policy (it must allow sns:SendMessage from ${p.topicName}).`,
+      description: `${names.topic} could not move failed deliveries to ${names.deliveryDeadLetterQueue} either: those orders are lost. Check ${names.deliveryDeadLetterQueue}'s queue policy (it must allow sns:SendMessage from ${names.topic}).`,
     },
   ];
 }

@@ -86,6 +86,43 @@ function resolveSettings(where: string, props: OrderProcessorProps) {
 }
 
 /**
+ * The function's role: Lambda may assume it, and it may do exactly what the handler needs, one grant
+ * per resource (`access`, also what `orders verify` simulates).
+ */
+function leastPrivilegeRole(scope: Construct, props: OrderProcessorProps, logGroup: CloudwatchLogGroup) {
+  const role = new IamRole(scope, "Role", {
+    name: `${props.functionName}Role`,
+    assumeRolePolicy: policyDocument([
+      {
+        Sid: "LambdaAssumesRole",
+        Effect: "Allow",
+        Principal: { Service: "lambda.amazonaws.com" },
+        Action: "sts:AssumeRole",
+      },
+    ]),
+  });
+  const access: RoleGrant[] = [
+    { sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: `${logGroup.arn}:*` },
+    // The handler's one storage call: a conditional PutItem.
+    { sid: "StoreOrders", actions: ["dynamodb:PutItem"], resource: props.tableArn },
+    {
+      sid: "ConsumeOrderQueue",
+      actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+      resource: props.queueArn,
+    },
+    { sid: "DecryptOrderMessages", actions: ["kms:Decrypt"], resource: props.kmsKeyArn },
+  ];
+  const rolePolicy = new IamRolePolicy(scope, "RolePolicy", {
+    name: "OrderProcessorAccess",
+    role: role.id,
+    policy: policyDocument(
+      access.map((grant) => ({ Sid: grant.sid, Effect: "Allow", Action: grant.actions, Resource: grant.resource })),
+    ),
+  });
+  return { role, access, rolePolicy };
+}
+
+/**
  * The order processor: the bundled handler, its log group, a least-privilege role, and the event
  * source mapping that feeds it OrderQueue batches with partial batch responses.
  */
@@ -111,44 +148,11 @@ export class OrderProcessor extends Construct {
       name: `/aws/lambda/${props.functionName}`,
       retentionInDays: props.logRetentionDays,
     });
-    this.role = new IamRole(this, "Role", {
-      name: `${props.functionName}Role`,
-      assumeRolePolicy: policyDocument([
-        {
-          Sid: "LambdaAssumesRole",
-          Effect: "Allow",
-          Principal: { Service: "lambda.amazonaws.com" },
-          Action: "sts:AssumeRole",
-        },
-      ]),
-    });
-    this.access = [
-      {
-        sid: "WriteOwnLogs",
-        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resource: `${this.logGroup.arn}:*`,
-      },
-      // The handler's one storage call: a conditional PutItem.
-      { sid: "StoreOrders", actions: ["dynamodb:PutItem"], resource: props.tableArn },
-      {
-        sid: "ConsumeOrderQueue",
-        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-        resource: props.queueArn,
-      },
-      { sid: "DecryptOrderMessages", actions: ["kms:Decrypt"], resource: props.kmsKeyArn },
-    ];
-    this.rolePolicy = new IamRolePolicy(this, "RolePolicy", {
-      name: "OrderProcessorAccess",
-      role: this.role.id,
-      policy: policyDocument(
-        this.access.map((grant) => ({
-          Sid: grant.sid,
-          Effect: "Allow",
-          Action: grant.actions,
-          Resource: grant.resource,
-        })),
-      ),
-    });
+    ({
+      role: this.role,
+      access: this.access,
+      rolePolicy: this.rolePolicy,
+    } = leastPrivilegeRole(this, props, this.logGroup));
     this.fn = new LambdaFunction(this, "Function", {
       functionName: props.functionName,
       role: this.role.arn,

@@ -29,6 +29,36 @@ export interface OrderQueueProps {
 const MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 const MAX_VISIBILITY_SECONDS = 12 * 3600;
 
+/** The props with their defaults applied, validated, and the visibility timeout derived from them. */
+function resolveSettings(where: string, props: OrderQueueProps) {
+  const batchingWindowSeconds = props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds;
+  const maxReceiveCount = props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount;
+  const retentionSeconds = props.retentionSeconds ?? PIPELINE_DEFAULTS.queueRetentionSeconds;
+  const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
+  requireWholeNumber(where, "maxReceiveCount", maxReceiveCount, 1, 1000);
+  // SQS keeps a message at most 14 days.
+  requireWholeNumber(where, "retentionSeconds", retentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
+  requireWholeNumber(
+    where,
+    "deadLetterRetentionSeconds",
+    deadLetterRetentionSeconds,
+    60,
+    MAX_RETENTION_SECONDS,
+    "seconds",
+  );
+  // A standard queue keeps a message's original enqueue time when it is dead-lettered.
+  requireThat(
+    deadLetterRetentionSeconds > retentionSeconds,
+    `${where}: deadLetterRetentionSeconds (${deadLetterRetentionSeconds}) must exceed retentionSeconds (${retentionSeconds}), or dead-lettered orders expire before anyone can redrive them.`,
+  );
+  const visibilityTimeoutSeconds = visibilityTimeoutFor(props.consumerTimeoutSeconds, batchingWindowSeconds);
+  requireThat(
+    visibilityTimeoutSeconds <= MAX_VISIBILITY_SECONDS,
+    `${where}: the derived visibility timeout (${visibilityTimeoutSeconds}s = 6 x consumerTimeoutSeconds + batchingWindowSeconds) exceeds SQS's 12 hours; lower the function timeout.`,
+  );
+  return { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds };
+}
+
 /** The order work queue and its dead-letter queue, encrypted, TLS only, fed only by the order topic. */
 export class OrderQueue extends Construct {
   public readonly queue: SqsQueue;
@@ -43,38 +73,11 @@ export class OrderQueue extends Construct {
   constructor(scope: Construct, id: string, props: OrderQueueProps) {
     super(scope, id);
     requireCustomerManagedKey(`OrderQueue "${id}"`, props.kmsKeyId);
-    const batchingWindowSeconds = props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds;
-    const maxReceiveCount = props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount;
-    const retentionSeconds = props.retentionSeconds ?? PIPELINE_DEFAULTS.queueRetentionSeconds;
-    const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
-    requireWholeNumber(`OrderQueue "${id}"`, "maxReceiveCount", maxReceiveCount, 1, 1000);
-    // SQS keeps a message at most 14 days.
-    requireWholeNumber(
+    const { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds } = resolveSettings(
       `OrderQueue "${id}"`,
-      "retentionSeconds",
-      retentionSeconds,
-      60,
-      MAX_RETENTION_SECONDS,
-      "seconds",
+      props,
     );
-    requireWholeNumber(
-      `OrderQueue "${id}"`,
-      "deadLetterRetentionSeconds",
-      deadLetterRetentionSeconds,
-      60,
-      MAX_RETENTION_SECONDS,
-      "seconds",
-    );
-    // A standard queue keeps a message's original enqueue time when it is dead-lettered.
-    requireThat(
-      deadLetterRetentionSeconds > retentionSeconds,
-      `OrderQueue "${id}": deadLetterRetentionSeconds (${deadLetterRetentionSeconds}) must exceed retentionSeconds (${retentionSeconds}), or dead-lettered orders expire before anyone can redrive them.`,
-    );
-    this.visibilityTimeoutSeconds = visibilityTimeoutFor(props.consumerTimeoutSeconds, batchingWindowSeconds);
-    requireThat(
-      this.visibilityTimeoutSeconds <= MAX_VISIBILITY_SECONDS,
-      `OrderQueue "${id}": the derived visibility timeout (${this.visibilityTimeoutSeconds}s = 6 x consumerTimeoutSeconds + batchingWindowSeconds) exceeds SQS's 12 hours; lower the function timeout.`,
-    );
+    this.visibilityTimeoutSeconds = visibilityTimeoutSeconds;
     this.maxReceiveCount = maxReceiveCount;
 
     const encryption = {

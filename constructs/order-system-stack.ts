@@ -38,15 +38,7 @@ export class OrderSystemStack extends TerraformStack {
     new ArchiveProvider(this, "archive");
     this.useStateBucket(config);
 
-    // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
-    const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
-    const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region }, names.alarmTopic);
-    this.key = new EncryptionKey(this, "EncryptionKey", {
-      alias: names.keyAlias,
-      ...aws,
-      snsSourceArns: [topicArn],
-      cloudWatchAlarmArns,
-    });
+    this.key = this.encryptionKey(config, aws);
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
     this.queue = new OrderQueue(this, "OrderQueue", {
       queueName: names.queue,
@@ -93,6 +85,20 @@ export class OrderSystemStack extends TerraformStack {
     });
 
     this.addOutputs();
+  }
+
+  /** The stack's key: its policy admits SNS for this environment's order topic and CloudWatch for its alarms only. */
+  private encryptionKey(config: EnvironmentConfig, aws: ReturnType<typeof configureAws>): EncryptionKey {
+    const names = config.names;
+    // ARN built from the known name: the key policy must name the topic that is encrypted with the key.
+    const topicArn = `arn:${aws.partition}:sns:${config.region}:${aws.accountId}:${names.topic}`;
+    const cloudWatchAlarmArns = alarmArns({ ...aws, region: config.region }, names.alarmTopic);
+    return new EncryptionKey(this, "EncryptionKey", {
+      alias: names.keyAlias,
+      ...aws,
+      snsSourceArns: [topicArn],
+      cloudWatchAlarmArns,
+    });
   }
 
   /** Terraform state in the environment's state bucket, SSE-KMS under its key, with S3-native locking. */

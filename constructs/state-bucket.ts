@@ -52,6 +52,30 @@ export class StateBucket extends Construct {
       ]),
     });
     new KmsAlias(this, "KeyAlias", { name: props.keyAlias, targetKeyId: this.key.keyId });
+    this.secureBucket();
+    new S3BucketLifecycleConfiguration(this, "Lifecycle", {
+      bucket: this.bucket.id,
+      rule: [
+        {
+          id: "expire-old-state-versions",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays ?? 90 }],
+          // Every state write and lock release leaves a delete marker or a superseded version; once the
+          // versions behind a marker expire, the marker itself is removed.
+          expiration: [{ expiredObjectDeleteMarker: true }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOADS_DAYS }],
+        },
+      ],
+    });
+    new S3BucketPolicy(this, "Policy", {
+      bucket: this.bucket.id,
+      policy: policyDocument([denyInsecureTransport("s3:*", [this.bucket.arn, `${this.bucket.arn}/*`])]),
+    });
+  }
+
+  /** Versioned, SSE-KMS under the state key, no public access, owner-enforced objects. */
+  private secureBucket(): void {
     new S3BucketVersioningA(this, "Versioning", {
       bucket: this.bucket.id,
       versioningConfiguration: { status: "Enabled" },
@@ -75,25 +99,6 @@ export class StateBucket extends Construct {
     new S3BucketOwnershipControls(this, "Ownership", {
       bucket: this.bucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" },
-    });
-    new S3BucketLifecycleConfiguration(this, "Lifecycle", {
-      bucket: this.bucket.id,
-      rule: [
-        {
-          id: "expire-old-state-versions",
-          status: "Enabled",
-          filter: [{ prefix: "" }],
-          noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays ?? 90 }],
-          // Every state write and lock release leaves a delete marker or a superseded version; once the
-          // versions behind a marker expire, the marker itself is removed.
-          expiration: [{ expiredObjectDeleteMarker: true }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOADS_DAYS }],
-        },
-      ],
-    });
-    new S3BucketPolicy(this, "Policy", {
-      bucket: this.bucket.id,
-      policy: policyDocument([denyInsecureTransport("s3:*", [this.bucket.arn, `${this.bucket.arn}/*`])]),
     });
   }
 }
