@@ -213,6 +213,25 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
   return failed === 0 ? 0 : 1;
 }
 
+function wholeOption(value: string | undefined, fallback: number, name: string): number {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
+  return n;
+}
+
+/** `publish`'s input: one JSON order per non-empty line of a file, or of stdin for "-". */
+function readOrderLines(file: string | undefined, io: OrdersIO): string[] {
+  if (!file) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
+  if (file !== "-" && !fs.existsSync(file)) throw new OperatorError(`${file} does not exist`);
+  const lines = io
+    .readInput(file)
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "");
+  if (lines.length === 0) throw new OperatorError(`${file} holds no orders (one JSON order per line)`);
+  return lines;
+}
+
 export async function runOrders(
   argv: string[],
   io: OrdersIO = defaultIO,
@@ -243,31 +262,16 @@ export async function runOrders(
     );
   const stack = values.stack ?? resourceNames(environment).stack;
   const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack);
-  const positive = (value: string | undefined, fallback: number, name: string) => {
-    const n = value === undefined ? fallback : Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new OperatorError(`--${name} must be a whole number of at least 1, got "${value}"`);
-    return n;
-  };
-  if (command === "publish") {
-    if (!sub) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
-    if (sub !== "-" && !fs.existsSync(sub)) throw new OperatorError(`${sub} does not exist`);
-    const lines = io
-      .readInput(sub)
-      .split(/\r?\n/)
-      .filter((l) => l.trim() !== "");
-    if (lines.length === 0) throw new OperatorError(`${sub} holds no orders (one JSON order per line)`);
-    return publishOrders(outputs(), lines, io);
-  }
+  if (command === "publish") return publishOrders(outputs(), readOrderLines(sub, io), io);
   switch (`${command}${sub ? ` ${sub}` : ""}`) {
     case "smoke":
       return smoke(
         outputs(),
-        { timeoutSeconds: positive(values.timeout, 120, "timeout"), keep: Boolean(values.keep) },
+        { timeoutSeconds: wholeOption(values.timeout, 120, "timeout"), keep: Boolean(values.keep) },
         io,
       );
     case "dlq list":
-      return listDeadLetters(outputs(), positive(values.max, 20, "max"), io);
+      return listDeadLetters(outputs(), wholeOption(values.max, 20, "max"), io);
     case "dlq redrive":
       return redrive(outputs(), io);
     case "delivery-dlq move":
@@ -275,7 +279,11 @@ export async function runOrders(
     case "verify":
       return verify(
         outputs(),
-        { stack, timeoutSeconds: positive(values.timeout, 120, "timeout"), alarmPath: Boolean(values["alarm-path"]) },
+        {
+          stack,
+          timeoutSeconds: wholeOption(values.timeout, 120, "timeout"),
+          alarmPath: Boolean(values["alarm-path"]),
+        },
         io,
       );
     default:
