@@ -18,6 +18,7 @@ import {
   OrderQueue,
   OrderQueueProps,
   OrderSubscription,
+  OrderSubscriptionProps,
   OrdersTable,
   OrderTopic,
   StateBucket,
@@ -48,14 +49,16 @@ const processorProps: OrderProcessorProps = {
   logRetentionDays: 14,
 };
 
+/** The account and partition the constructs are built for. */
+const ACCOUNT = { accountId: "123456789012", partition: "aws" };
+
 describe("EncryptionKey", () => {
   test("is rotated and lets SNS use it only for the named topics", () => {
     const json = parsed(
       (scope) =>
         new EncryptionKey(scope, "Key", {
           alias: "alias/order-system",
-          accountId: "123456789012",
-          partition: "aws",
+          ...ACCOUNT,
           snsSourceArns: [TOPIC_ARN],
         }),
     );
@@ -90,8 +93,7 @@ describe("OrderTopic", () => {
           new OrderTopic(scope, "Topic", {
             topicName: "OrderTopic",
             kmsKeyId: KEY_ID,
-            accountId: "123456789012",
-            partition: "aws",
+            ...ACCOUNT,
           }),
       ),
     ).toHaveResourceWithProperties(SnsTopic, { name: "OrderTopic", kms_master_key_id: KEY_ID });
@@ -103,8 +105,7 @@ describe("OrderTopic", () => {
         new OrderTopic(scope, "Topic", {
           topicName: "OrderTopic",
           kmsKeyId: KEY_ID,
-          accountId: "123456789012",
-          partition: "aws",
+          ...ACCOUNT,
         }),
     );
     const statements = JSON.parse(only(json, "aws_sns_topic_policy").body.policy).Statement;
@@ -178,16 +179,21 @@ describe("OrderQueue", () => {
 });
 
 describe("OrderSubscription", () => {
-  test("subscribes the queue with its own delivery DLQ, after the queue policy exists", () => {
-    const json = parsed((scope) => {
+  /** An OrderQueue, and a subscription of it with these props. */
+  const subscribedQueue =
+    (props: Pick<OrderSubscriptionProps, "deliveryDeadLetterQueueName" | "rawMessageDelivery">) =>
+    (scope: Construct) => {
       const queue = new OrderQueue(scope, "Q", queueProps);
       new OrderSubscription(scope, "S", {
         topicArn: TOPIC_ARN,
         queueArn: queue.queue.arn,
         queuePolicy: queue.queuePolicy,
-        deliveryDeadLetterQueueName: "OrderTopicDeliveryDLQ",
+        ...props,
       });
-    });
+    };
+
+  test("subscribes the queue with its own delivery DLQ, after the queue policy exists", () => {
+    const json = parsed(subscribedQueue({ deliveryDeadLetterQueueName: "OrderTopicDeliveryDLQ" }));
     const subscription = only(json, "aws_sns_topic_subscription").body;
     expect(subscription).toMatchObject({ protocol: "sqs", topic_arn: TOPIC_ARN, raw_message_delivery: true });
     const queuePolicy = Object.keys(json.resource.aws_sqs_queue_policy).find((name) =>
@@ -205,16 +211,7 @@ describe("OrderSubscription", () => {
 
   test("can deliver the SNS envelope instead of raw orders", () => {
     expect(
-      synth((scope) => {
-        const queue = new OrderQueue(scope, "Q", queueProps);
-        new OrderSubscription(scope, "S", {
-          topicArn: TOPIC_ARN,
-          queueArn: queue.queue.arn,
-          queuePolicy: queue.queuePolicy,
-          deliveryDeadLetterQueueName: "D",
-          rawMessageDelivery: false,
-        });
-      }),
+      synth(subscribedQueue({ deliveryDeadLetterQueueName: "D", rawMessageDelivery: false })),
     ).toHaveResourceWithProperties(SnsTopicSubscription, { raw_message_delivery: false });
   });
 });
@@ -317,8 +314,7 @@ describe("StateBucket", () => {
       new StateBucket(scope, "B", {
         bucketName: "acme-tfstate",
         keyAlias: "alias/order-system-state",
-        accountId: "123456789012",
-        partition: "aws",
+        ...ACCOUNT,
       }),
   );
 

@@ -125,6 +125,16 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
       dynamodb: new DynamoDBClient(emulatorClientConfig(moto.endpoint, config.region)),
     });
 
+    const recordApplied = (stack: string, applied: number, seconds: number) => {
+      const resources = expected(stack).length;
+      record.stacks[stack] = {
+        resources,
+        applied,
+        seconds: { apply: seconds, plan: 0, destroy: 0 },
+        emulatorWorkarounds: prepared[stack].gaps,
+      };
+    };
+
     test(
       "1. bootstrap: OrderStateStack creates the state bucket (its state in a local file)",
       () => {
@@ -138,12 +148,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
         const applied = appliedResources(tools, work(stack));
         // Every resource of the synthesized stack except those the emulator cannot hold.
         expect(applied).toBe(expected(stack).length);
-        record.stacks[stack] = {
-          resources: expected(stack).length,
-          applied,
-          seconds: { apply: apply.seconds, plan: 0, destroy: 0 },
-          emulatorWorkarounds: prepared[stack].gaps,
-        };
+        recordApplied(stack, applied, apply.seconds);
       },
       STEP_TIMEOUT_MS,
     );
@@ -180,12 +185,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
         await expect(
           s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: `${key}.tflock` })),
         ).rejects.toMatchObject({ name: "NotFound" });
-        record.stacks[stack] = {
-          resources: expected(stack).length,
-          applied,
-          seconds: { apply: apply.seconds, plan: 0, destroy: 0 },
-          emulatorWorkarounds: prepared[stack].gaps,
-        };
+        recordApplied(stack, applied, apply.seconds);
       },
       STEP_TIMEOUT_MS,
     );

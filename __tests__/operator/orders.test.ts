@@ -168,7 +168,8 @@ describe("orders dlq", () => {
     expect(out.lines).toEqual(['d1  receives=3  sent=2025-05-09T14:40:00.000Z  {"orderId":"O1","quantity":"3"}']);
   });
 
-  test("redrive starts SQS's message-move task from the DLQ and reports progress to completion", async () => {
+  /** A message-move task that has moved 1 of 3 at the first look and is done at the second. */
+  const moveTaskRunsThenCompletes = () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
     sqs
       .on(ListMessageMoveTasksCommand)
@@ -178,6 +179,10 @@ describe("orders dlq", () => {
       .resolves({
         Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }],
       });
+  };
+
+  test("redrive starts SQS's message-move task from the DLQ and reports progress to completion", async () => {
+    moveTaskRunsThenCompletes();
     const terminal = fakeTerminal();
     const out = { ...io(), progress: (label: string) => progress(label, { stream: terminal, intervalMs: 0 }) };
     expect(await run(["dlq", "redrive"], out)).toBe(0);
@@ -192,15 +197,7 @@ describe("orders dlq", () => {
   });
 
   test("redrive draws no progress when stderr is not a terminal", async () => {
-    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
-    sqs
-      .on(ListMessageMoveTasksCommand)
-      .resolvesOnce({
-        Results: [{ Status: "RUNNING", ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }],
-      })
-      .resolves({
-        Results: [{ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }],
-      });
+    moveTaskRunsThenCompletes();
     const pipe = fakeTerminal(false);
     const out = { ...io(), progress: (label: string) => progress(label, { stream: pipe, intervalMs: 0 }) };
     expect(await run(["dlq", "redrive"], out)).toBe(0);
