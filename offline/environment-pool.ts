@@ -11,7 +11,7 @@ import { FunctionModel } from "./stack-model";
 /** What Lambda gives the function: its variables, region, credentials; here also the local endpoint. */
 export function functionVariables(fn: FunctionModel, region: string, dynamodbEndpoint: string): Record<string, string> {
   return {
-    ...fn.environment,
+    ...fn.variables,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,

@@ -21,12 +21,13 @@ export class ExecutionEnvironment {
 
   constructor(
     readonly fn: FunctionModel,
-    environment: Record<string, string>,
+    /** The worker's environment variables: the function's own, nothing of this process's. */
+    variables: Record<string, string>,
     /** Receives the handler's log lines; without it they are dropped in the worker. */
     onLogLine?: (line: string) => void,
   ) {
     this.worker = new Worker(WORKER_FILE, {
-      env: environment,
+      env: variables,
       workerData: {
         file: fn.file,
         exportName: fn.exportName,

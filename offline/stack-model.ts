@@ -115,7 +115,8 @@ export interface FunctionModel {
   readonly exportName: string;
   readonly runtime: string;
   readonly timeoutSeconds: number;
-  readonly environment: Record<string, string>;
+  /** The function's environment variables, references resolved. */
+  readonly variables: Record<string, string>;
   readonly reservedConcurrency?: number;
 }
 export interface MappingModel {
@@ -377,9 +378,9 @@ function readFunctions(ctx: ReadContext): FunctionModel[] {
         `${where} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`,
       );
     }
-    const environment: Record<string, string> = {};
+    const variables: Record<string, string> = {};
     for (const [name, value] of Object.entries(body.environment?.variables ?? {})) {
-      environment[name] = ctx.resolve(value, `${where}.environment.${name}`);
+      variables[name] = ctx.resolve(value, `${where}.environment.${name}`);
     }
     return {
       key,
@@ -388,7 +389,7 @@ function readFunctions(ctx: ReadContext): FunctionModel[] {
       ...readCode(ctx, where, body),
       runtime: body.runtime,
       timeoutSeconds: body.timeout ?? 3,
-      environment,
+      variables,
       reservedConcurrency: body.reserved_concurrent_executions,
     };
   });

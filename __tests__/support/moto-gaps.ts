@@ -142,7 +142,7 @@ export function startLambdaStandIn(
 ): { stop(): Promise<void> } {
   const sqs = new SQSClient(emulatorClientConfig(endpoint, region));
   const environment = new ExecutionEnvironment(fn, {
-    ...fn.environment,
+    ...fn.variables,
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
