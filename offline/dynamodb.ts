@@ -92,7 +92,7 @@ export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local
 export const LOCAL_REGION = "us-east-1";
 
 export async function createTable(endpoint: string, table: LocalTableDefinition): Promise<void> {
-  const { CreateTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+  const { CreateTableCommand, DescribeTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     await client.send(
@@ -109,6 +109,13 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
         ],
       }),
     );
+    // CreateTable returns while the table is CREATING; a write before it is ACTIVE is "not found".
+    for (let waited = 0; ; waited += 20) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
+      if (Table?.TableStatus === "ACTIVE") break;
+      if (waited > 10_000) throw new Error(`table ${table.name} was not ACTIVE within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   } finally {
     client.destroy();
   }

@@ -25,16 +25,9 @@ type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /** dynalite in its own process, as a real server would be: the client side does not share its core. */
 async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "-e",
-      `require(${JSON.stringify(require.resolve("dynalite"))})({createTableMs:0}).listen(0,"127.0.0.1",function(){console.log(this.address().port)})`,
-    ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const child = spawn(process.execPath, [path.join(__dirname, "dynalite-server.js")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const port = await new Promise<string>((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
     child.once("exit", (code) => reject(new Error(`dynalite exited with ${code}`)));
