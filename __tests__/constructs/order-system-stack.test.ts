@@ -1,4 +1,8 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../support/paths";
 import {
   byName,
   only,
@@ -244,6 +248,23 @@ describe("deploy-day safeguards", () => {
       expect(alarm.body.depends_on).toEqual(
         expect.arrayContaining([`aws_sns_topic_policy.${topicPolicy.name}`, `aws_kms_key_policy.${keyPolicy.name}`]),
       );
+    }
+  });
+});
+
+describe("the app", () => {
+  test("synthesizes without a word on stderr (no deprecation warning from an output)", () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "order-app-"));
+    try {
+      const result = spawnSync(process.execPath, ["-r", "esbuild-register", "main.ts"], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        env: { ...process.env, CDKTF_OUTDIR: outdir, ORDER_ENV: "" },
+      });
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
+      expect(fs.existsSync(path.join(outdir, "stacks", "OrderSystemStack", "cdk.tf.json"))).toBe(true);
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
     }
   });
 });
