@@ -44,31 +44,34 @@ describeOffline(
     const proofs = new Map<string, StackProof>();
     const record: Record<string, { resources: number; planned: number; replaced: string[] }> = {};
 
-    // Every stack is planned side by side (Terraform spends its time in the provider, one process per stack).
-    // `plan` runs Terraform's validation first, so a separate `validate` would only load the provider again.
+    // Terraform's plugin cache is not safe for concurrent installs (two inits filling an empty cache at
+    // once can leave one without the provider's package folder), so the inits run one after another: the
+    // first fills the cache, the others link it. The plans then run side by side (Terraform spends its
+    // time in the provider, one process per stack). `plan` validates first, so no separate `validate`.
     beforeAll(async () => {
-      await mapLimit(stacks, Math.max(2, os.availableParallelism()), async ({ stack, stackDir, environment }) => {
+      const initialized: { stack: string; workDir: string }[] = [];
+      for (const { stack, stackDir, environment } of stacks) {
         const synthesized = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
         const workDir = path.join(workRoot, environment, "plan", stack);
         const { replaced } = prepareOffline(stackDir, workDir);
-        const proof = { expected: resourceAddresses(synthesized).sort(), replaced };
         const init = await runTerraformAsync(terraform, workDir, [
           "init",
           "-backend=false",
           "-input=false",
           "-no-color",
         ]);
-        const plan =
-          init.status === 0
-            ? await runTerraformAsync(terraform, workDir, [
-                "plan",
-                "-refresh=false",
-                "-input=false",
-                "-lock=false",
-                "-json",
-              ])
-            : undefined;
-        proofs.set(stack, { ...proof, init, plan });
+        proofs.set(stack, { expected: resourceAddresses(synthesized).sort(), replaced, init });
+        if (init.status === 0) initialized.push({ stack, workDir });
+      }
+      await mapLimit(initialized, Math.max(2, os.availableParallelism()), async ({ stack, workDir }) => {
+        const plan = await runTerraformAsync(terraform, workDir, [
+          "plan",
+          "-refresh=false",
+          "-input=false",
+          "-lock=false",
+          "-json",
+        ]);
+        proofs.set(stack, { ...proofs.get(stack)!, plan });
       });
     });
 
