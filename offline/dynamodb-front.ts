@@ -6,9 +6,10 @@
  * - two fronts that apply both: around dynalite's handler in this process, or as a proxy to a server
  *   elsewhere (the benchmark runs dynalite in its own process).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import * as http from "node:http";
 
-export const API = "DynamoDB_20120810";
+const API = "DynamoDB_20120810";
 const JSON_TYPE = { "content-type": "application/x-amz-json-1.0" };
 const FAULTS = [
   {
@@ -19,7 +20,7 @@ const FAULTS = [
   { status: 500, type: "InternalServerError", message: "Internal server error (injected fault)" },
 ] as const;
 
-export function readBody(stream: http.IncomingMessage): Promise<Buffer> {
+function readBody(stream: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     stream.on("data", (c: Buffer) => chunks.push(c));
@@ -33,7 +34,7 @@ function internalError(res: http.ServerResponse, error: unknown): void {
   res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: String(error) }));
 }
 
-export function validRate(rate: number): number {
+function validRate(rate: number): number {
   if (!(rate >= 0 && rate <= 1)) throw new Error(`fail rate must be a number from 0 to 1, got ${rate}`);
   return rate;
 }
@@ -173,7 +174,7 @@ export function proxyFront(forward: Forward, parts: FrontParts): http.RequestLis
   return async (req, res) => {
     try {
       const body = await readBody(req);
-      if (parts.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, parts.latencyMs));
+      if (parts.latencyMs > 0) await sleep(parts.latencyMs);
       if (parts.dice.injectFault(res)) return;
       const target = String(req.headers["x-amz-target"] ?? "");
       const response = await forward(target, req.headers, body);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { seededRandom } from "../common/random";
@@ -114,7 +115,7 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
       const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
       if (Table?.TableStatus === "ACTIVE") break;
       if (waited > 10_000) throw new Error(`table ${table.name} was not ACTIVE within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   } finally {
     client.destroy();

@@ -3,6 +3,7 @@
  * a batch for the batching window, invoke the function in an execution environment, then delete what
  * succeeded and let the failures reappear after the visibility timeout.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { RunAccounting } from "./accounting";
 import { sqsEvent } from "./aws-events";
 import { judgeBatch } from "./batch-response";
@@ -104,8 +105,4 @@ export class EventSourcePoller {
       }
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,11 +5,12 @@
  * `lambda-host.ts`), the function writes to tables on a local DynamoDB-API server (`dynamodb.ts`), and
  * every delivery is accounted for (`accounting.ts`).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import { PipelineSummary, RunAccounting } from "./accounting";
 import { createTable, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./dynamodb";
 import { EnvironmentPool, functionVariables } from "./environment-pool";
-import { EventSourcePoller, sleep } from "./event-source-poller";
+import { EventSourcePoller } from "./event-source-poller";
 import { Emit, logLineEvent, orderIdOf, PipelineEvent } from "./events";
 import { ExecutionEnvironment } from "./lambda-host";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";

@@ -2,6 +2,7 @@
  * What every operator command shares: the stack outputs it reads, its I/O, and the errors an operator
  * can fix (exit code 2, with what to do).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import { Progress } from "../common/progress";
 
@@ -53,7 +54,7 @@ export interface OrdersIO {
 export const defaultIO: OrdersIO = {
   out: (line) => console.log(line),
   readInput: (file) => fs.readFileSync(file === "-" ? 0 : file, "utf8"),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms) => sleep(ms),
   now: () => Date.now(),
 };
 
