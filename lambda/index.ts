@@ -52,8 +52,8 @@ export async function processRecord(
     if (!tableName) throw new Error("TABLE_NAME is not set; the function's environment must name the Orders table");
     const order = parseOrderBody(record.body);
     orderId = order.orderId;
-    const outcome = await storeOrder(tableName, order, abortSignal);
-    logOutcome({ outcome, messageId, orderId });
+    const { outcome, detail } = await storeOrder(tableName, order, abortSignal);
+    logOutcome({ outcome, messageId, orderId, reason: detail });
     return outcome;
   } catch (error) {
     const outcome: RecordOutcome = error instanceof InvalidOrderError ? "invalid" : "failed";

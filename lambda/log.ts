@@ -6,8 +6,15 @@
 const SERVICE = process.env.POWERTOOLS_SERVICE_NAME ?? "order-processor";
 export const METRICS_NAMESPACE = "OrderSystem";
 
-export type RecordOutcome = "stored" | "duplicate" | "stale" | "invalid" | "failed";
-export const RECORD_OUTCOMES: readonly RecordOutcome[] = ["stored", "duplicate", "stale", "invalid", "failed"];
+export type RecordOutcome = "stored" | "duplicate" | "stale" | "conflict" | "invalid" | "failed";
+export const RECORD_OUTCOMES: readonly RecordOutcome[] = [
+  "stored",
+  "duplicate",
+  "stale",
+  "conflict",
+  "invalid",
+  "failed",
+];
 
 /** One log line per record outcome; never the payload, only identifiers and the reason. */
 export function logOutcome(fields: {
@@ -16,7 +23,12 @@ export function logOutcome(fields: {
   orderId?: string;
   reason?: string;
 }): void {
-  const level = fields.outcome === "failed" ? "ERROR" : fields.outcome === "invalid" ? "WARN" : "INFO";
+  const level =
+    fields.outcome === "failed"
+      ? "ERROR"
+      : fields.outcome === "invalid" || fields.outcome === "conflict"
+        ? "WARN"
+        : "INFO";
   writeLine({
     timestamp: new Date().toISOString(),
     level,

@@ -68,11 +68,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const FRACTION_DIGITS = 20;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/;
 
-/** A validated timestamp's exact instant, in units of 10^-20 s since the epoch. */
-function instantUnits(timestamp: string): bigint {
+/** A validated timestamp's exact instant: whole seconds since the epoch and the fraction's digits (no trailing zeros). */
+interface Instant {
+  readonly seconds: bigint;
+  readonly fraction: string;
+}
+
+function instantParts(timestamp: string): Instant {
   const m = DATE_TIME.exec(timestamp);
   if (!m) throw new InvalidOrderError(`timestamp: not an ISO-8601 date-time: ${timestamp}`);
   const [, year, month, day, hour, minute, second, fraction = "", zone, sign, offsetHours, offsetMinutes] = m;
@@ -84,26 +88,31 @@ function instantUnits(timestamp: string): bigint {
     const offset = BigInt(Number(offsetHours) * 3600 + Number(offsetMinutes) * 60);
     seconds = sign === "+" ? seconds - offset : seconds + offset;
   }
-  return (
-    seconds * 10n ** BigInt(FRACTION_DIGITS) + BigInt(fraction.slice(0, FRACTION_DIGITS).padEnd(FRACTION_DIGITS, "0"))
-  );
+  return { seconds, fraction: fraction.replace(/0+$/, "") };
 }
 
 /**
- * The exact instant of a validated timestamp as a decimal number of seconds since the epoch
- * (up to 20 fraction digits): offsets count, precision is not lost to floating point.
+ * The exact instant of a validated timestamp as a decimal number of seconds since the epoch, with every
+ * fraction digit it has: offsets count, no precision is lost to floating point or a digit limit.
  */
 export function instantOf(timestamp: string): string {
-  const total = instantUnits(timestamp);
-  const negative = total < 0n;
-  const digits = (negative ? -total : total).toString().padStart(FRACTION_DIGITS + 1, "0");
-  const integer = digits.slice(0, -FRACTION_DIGITS);
-  const decimals = digits.slice(-FRACTION_DIGITS).replace(/0+$/, "");
-  return `${negative ? "-" : ""}${integer}${decimals ? `.${decimals}` : ""}`;
+  const { seconds, fraction } = instantParts(timestamp);
+  if (fraction === "") return seconds.toString();
+  if (seconds >= 0n) return `${seconds}.${fraction}`;
+  // A negative instant with a fraction: -2 s + 0.25 s is -1.75 s.
+  const scale = 10n ** BigInt(fraction.length);
+  const total = -(seconds * scale + BigInt(fraction));
+  const digits = total.toString().padStart(fraction.length + 1, "0");
+  return `-${digits.slice(0, -fraction.length)}.${digits.slice(-fraction.length)}`;
 }
 
-/** Compares two timestamps as instants, not strings: negative when `a` is earlier, 0 when equal. */
+/** Compares two timestamps as exact instants, not strings, at any fraction length: negative when `a` is earlier, 0 when equal. */
 export function compareInstants(a: string, b: string): number {
-  const difference = instantUnits(a) - instantUnits(b);
-  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+  const x = instantParts(a);
+  const y = instantParts(b);
+  if (x.seconds !== y.seconds) return x.seconds < y.seconds ? -1 : 1;
+  // Equal-length digit strings compare as numbers.
+  const length = Math.max(x.fraction.length, y.fraction.length);
+  const [fx, fy] = [x.fraction.padEnd(length, "0"), y.fraction.padEnd(length, "0")];
+  return fx < fy ? -1 : fx > fy ? 1 : 0;
 }

@@ -1,10 +1,21 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, PutCommandInput } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { compareInstants, Order } from "./order";
+import { Order } from "./order";
+import { compareVersions } from "./version";
 
-/** What a write did: a new or newer order was written, or an equal/older one changed nothing. */
-export type StoreOutcome = "stored" | "duplicate" | "stale";
+/**
+ * What a write did: a new or newer order was written; an identical one (`duplicate`) or an older one
+ * (`stale`) changed nothing; a different version of the same instant (`conflict`) was resolved by
+ * `compareVersions`, the winner stored either way.
+ */
+export type StoreOutcome = "stored" | "duplicate" | "stale" | "conflict";
+
+export interface StoreResult {
+  readonly outcome: StoreOutcome;
+  /** For a conflict: which version was kept and why. */
+  readonly detail?: string;
+}
 
 /** Conditional writes per record before it is reported failed (only concurrent updates of one order race). */
 const MAX_WRITE_ATTEMPTS = 5;
@@ -23,45 +34,71 @@ export class ConcurrentUpdateError extends Error {
 
 /**
  * Stores an order with conditional writes only, and the item holds exactly the validated fields.
- * The first write inserts if the order is new. If it exists, DynamoDB returns the
- * stored item with the failed condition (no read): an equal or older incoming instant changes
- * nothing; a strictly newer one replaces the item on condition that the stored timestamp is still
- * the one compared against, so concurrent updates can never let an older state win.
+ * The first write inserts if the order is new. If it exists, DynamoDB returns the stored item with the
+ * failed condition (no read), and `compareVersions` decides: a winning incoming version replaces the
+ * item on condition that the stored item is still exactly the one compared against, so a concurrent
+ * update can never let a losing version win; an identical or losing one changes nothing.
  */
-export async function storeOrder(tableName: string, order: Order, abortSignal?: AbortSignal): Promise<StoreOutcome> {
-  let condition: { expression: string; values?: Record<string, string> } = {
-    expression: "attribute_not_exists(orderId)",
-  };
+export async function storeOrder(tableName: string, order: Order, abortSignal?: AbortSignal): Promise<StoreResult> {
+  let condition: Condition = { ConditionExpression: "attribute_not_exists(orderId)" };
+  let conflict: string | undefined;
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     try {
       await client.send(
         new PutCommand({
           TableName: tableName,
           Item: order,
-          ConditionExpression: condition.expression,
-          ExpressionAttributeNames: condition.values ? { "#timestamp": "timestamp" } : undefined,
-          ExpressionAttributeValues: condition.values,
+          ...condition,
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
         { abortSignal },
       );
-      return "stored";
+      return conflict ? { outcome: "conflict", detail: conflict } : { outcome: "stored" };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (!error.Item)
-        throw new Error(
-          "DynamoDB returned no stored item with a failed condition (ReturnValuesOnConditionCheckFailure)",
-        );
-      const stored = unmarshall(error.Item) as Partial<Order>;
-      if (typeof stored.timestamp !== "string")
-        throw new Error(`stored order ${order.orderId} has no timestamp string`);
-      const comparison = compareInstants(order.timestamp, stored.timestamp);
-      if (comparison === 0) return "duplicate";
-      if (comparison < 0) return "stale";
-      condition = { expression: "#timestamp = :seen", values: { ":seen": stored.timestamp } };
+      const stored = storedOrder(order.orderId, error);
+      const comparison = compareVersions(order, stored);
+      if (comparison.relation === "identical") return { outcome: "duplicate" };
+      if (comparison.relation === "older") return { outcome: "stale" };
+      if (comparison.relation === "conflict") {
+        conflict = describeConflict(order, stored, comparison.incomingWins, comparison.decidedBy);
+        if (!comparison.incomingWins) return { outcome: "conflict", detail: conflict };
+      } else conflict = undefined;
+      condition = unchangedSince(stored);
     }
   }
   throw new ConcurrentUpdateError(
     `order ${order.orderId} kept changing during ${MAX_WRITE_ATTEMPTS} conditional writes`,
   );
+}
+
+type Condition = Pick<
+  PutCommandInput,
+  "ConditionExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"
+>;
+
+/** The stored item DynamoDB handed back with a failed condition. */
+function storedOrder(orderId: string, error: ConditionalCheckFailedException): Order {
+  if (!error.Item)
+    throw new Error("DynamoDB returned no stored item with a failed condition (ReturnValuesOnConditionCheckFailure)");
+  const stored = unmarshall(error.Item) as Partial<Order>;
+  if (typeof stored.timestamp !== "string") throw new Error(`stored order ${orderId} has no timestamp string`);
+  return stored as Order;
+}
+
+/** A condition that holds only while every field of the item is still what `stored` says. */
+function unchangedSince(stored: Order): Condition {
+  const fields = Object.keys(stored);
+  return {
+    ConditionExpression: fields.map((_, i) => `#f${i} = :f${i}`).join(" AND "),
+    ExpressionAttributeNames: Object.fromEntries(fields.map((field, i) => [`#f${i}`, field])),
+    ExpressionAttributeValues: Object.fromEntries(fields.map((field, i) => [`:f${i}`, stored[field as keyof Order]])),
+  };
+}
+
+function describeConflict(incoming: Order, stored: Order, incomingWins: boolean, decidedBy: string): string {
+  const [winner, loser] = incomingWins ? [incoming, stored] : [stored, incoming];
+  const by =
+    decidedBy === "status" ? `status ${winner.status} ranks above ${loser.status}` : `the larger ${decidedBy} wins`;
+  return `same instant as the stored version (${stored.timestamp}), different content: kept the ${incomingWins ? "incoming" : "stored"} version (${by})`;
 }

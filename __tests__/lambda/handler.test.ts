@@ -67,11 +67,12 @@ describe("the built order processor against dynalite", () => {
     // Logs carry identifiers and reasons, never the payload.
     expect(lines.map((l) => JSON.stringify(l)).join("\n")).not.toContain("Tablet");
     const metrics = lines.find((l) => l._aws)!;
-    expect(metrics).toMatchObject({ stored: 6, invalid: 4, failed: 0, duplicate: 0, stale: 0 });
+    expect(metrics).toMatchObject({ stored: 6, invalid: 4, failed: 0, duplicate: 0, stale: 0, conflict: 0 });
     expect(metrics._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)).toEqual([
       "stored",
       "duplicate",
       "stale",
+      "conflict",
       "invalid",
       "failed",
     ]);

@@ -27,23 +27,31 @@ const conditionFailed = (item?: Record<string, unknown>) =>
     Item: item ? marshall(item) : undefined,
   });
 
-test("a newer order replaces the stored one only if the stored timestamp is still the one compared against", async () => {
+test("a newer order replaces the stored one only if the stored item is still exactly the one compared against", async () => {
   dynamodb
     .on(PutCommand)
     .rejectsOnce(conditionFailed({ ...SAMPLE_ORDER, timestamp: "2025-05-09T14:00:00Z" }))
     .resolves({});
-  expect(await storeOrder("Orders", SAMPLE_ORDER)).toBe("stored");
+  expect(await storeOrder("Orders", SAMPLE_ORDER)).toEqual({ outcome: "stored" });
   const [insert, replace] = dynamodb.commandCalls(PutCommand).map((c) => c.args[0].input);
   expect(insert).toMatchObject({
     ConditionExpression: "attribute_not_exists(orderId)",
     ReturnValuesOnConditionCheckFailure: "ALL_OLD",
   });
-  expect(replace).toMatchObject({
-    ConditionExpression: "#timestamp = :seen",
-    ExpressionAttributeNames: { "#timestamp": "timestamp" },
-    ExpressionAttributeValues: { ":seen": "2025-05-09T14:00:00Z" },
-    Item: SAMPLE_ORDER,
-  });
+  // Every stored field pinned: a concurrent same-instant version with other content also fails the write.
+  const pinned = Object.fromEntries(
+    Object.entries(replace.ExpressionAttributeNames!).map(([name, field]) => [
+      field,
+      replace.ExpressionAttributeValues![name.replace("#", ":")],
+    ]),
+  );
+  expect(pinned).toEqual({ ...SAMPLE_ORDER, timestamp: "2025-05-09T14:00:00Z" });
+  expect(replace.ConditionExpression).toBe(
+    Object.keys(replace.ExpressionAttributeNames!)
+      .map((name) => `${name} = ${name.replace("#", ":")}`)
+      .join(" AND "),
+  );
+  expect(replace.Item).toEqual(SAMPLE_ORDER);
 });
 
 test("an order that keeps changing under every write is reported failed, not acknowledged", async () => {
