@@ -60,6 +60,9 @@ export const CONFIG_VARIABLES = {
   stateBucket: "ORDER_STATE_BUCKET",
   alarmEmail: "ORDER_ALARM_EMAIL",
   bootstrapStateDir: "ORDER_BOOTSTRAP_STATE_DIR",
+  redrivePrincipals: "ORDER_REDRIVE_PRINCIPALS",
+  githubRepository: "ORDER_GITHUB_REPOSITORY",
+  githubOidcProviderArn: "ORDER_GITHUB_OIDC_PROVIDER_ARN",
 } as const;
 
 /**
@@ -82,6 +85,12 @@ export interface EnvironmentConfig {
   readonly alarmEmail?: string;
   /** Absolute path of the bootstrap stack's local state file; outside cdktf.out, one per environment. */
   readonly bootstrapStatePath: string;
+  /** IAM roles, besides SNS for the order topic, that may send to OrderQueue: the operators who redrive. */
+  readonly redrivePrincipalArns: readonly string[];
+  /** The GitHub repository (`owner/name`) whose workflows get CI roles; none when unset. */
+  readonly githubRepository?: string;
+  /** An existing GitHub OIDC provider of the account to trust; when unset, the bootstrap stack creates one. */
+  readonly githubOidcProviderArn?: string;
   readonly names: ResourceNames;
 }
 
@@ -109,6 +118,9 @@ export function resourceNames(environment: string): ResourceNames {
 }
 
 const ACCOUNT_ID = /^\d{12}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+const OIDC_PROVIDER_ARN = /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
+const GITHUB_REPOSITORY = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -156,6 +168,7 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
     );
   }
   return {
+    ...ciSettings(setting),
     name,
     production: profile.production,
     region,
@@ -170,4 +183,32 @@ export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
     ),
     names: resourceNames(name),
   };
+}
+
+/** The redrive principals and the GitHub CI settings, validated. */
+function ciSettings(setting: SettingSource) {
+  const redrivePrincipalArns = (setting("redrivePrincipals") ?? "")
+    .split(",")
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  for (const arn of redrivePrincipalArns) {
+    if (!ROLE_ARN.test(arn)) {
+      throw new Error(
+        `Invalid redrive principal "${arn}". Set ${CONFIG_VARIABLES.redrivePrincipals} to comma-separated IAM role ARNs, e.g. arn:aws:iam::123456789012:role/order-operator.`,
+      );
+    }
+  }
+  const githubRepository = setting("githubRepository");
+  if (githubRepository !== undefined && !GITHUB_REPOSITORY.test(githubRepository)) {
+    throw new Error(
+      `Invalid GitHub repository "${githubRepository}". Set ${CONFIG_VARIABLES.githubRepository} to owner/name, e.g. acme/order-pipeline (on GitHub Actions: $GITHUB_REPOSITORY).`,
+    );
+  }
+  const githubOidcProviderArn = setting("githubOidcProviderArn");
+  if (githubOidcProviderArn !== undefined && !OIDC_PROVIDER_ARN.test(githubOidcProviderArn)) {
+    throw new Error(
+      `Invalid GitHub OIDC provider "${githubOidcProviderArn}". Set ${CONFIG_VARIABLES.githubOidcProviderArn} to arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com, or leave it unset to create the provider.`,
+    );
+  }
+  return { redrivePrincipalArns, githubRepository, githubOidcProviderArn };
 }

@@ -5,7 +5,7 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ResourceNames } from "./environments";
-import { denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import { denyInsecureTransport, policyDocument, requireCustomerManagedKey, TOPIC_ACTIONS } from "./policy";
 import { PIPELINE_DEFAULTS, requireWholeNumber } from "./settings";
 
 /**
@@ -176,7 +176,7 @@ export class OrderAlarms extends Construct {
             StringEquals: { "aws:SourceAccount": props.accountId },
           },
         },
-        denyInsecureTransport("sns:Publish", this.alarmTopic.arn),
+        denyInsecureTransport(TOPIC_ACTIONS, this.alarmTopic.arn),
       ]),
     });
     if (props.alarmEmail) {

@@ -2,7 +2,13 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { Construct } from "constructs";
-import { allowSnsDelivery, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import {
+  allowSnsDelivery,
+  denyInsecureTransport,
+  denySendExceptFrom,
+  policyDocument,
+  requireCustomerManagedKey,
+} from "./policy";
 import { PIPELINE_DEFAULTS, requireThat, requireWholeNumber, visibilityTimeoutFor } from "./settings";
 
 export interface OrderQueueProps {
@@ -14,6 +20,8 @@ export interface OrderQueueProps {
   readonly kmsKeyId: string;
   /** The topic allowed to send to the work queue. */
   readonly publisherTopicArn: string;
+  /** IAM role ARNs that may also send to the work queue: the operators who redrive dead-lettered orders. @default none */
+  readonly redrivePrincipalArns?: readonly string[];
   /** Timeout of the function that consumes the queue; the visibility timeout is derived from it. */
   readonly consumerTimeoutSeconds: number;
   /** Batching window of the consumer's event source mapping. @default PIPELINE_DEFAULTS.maximumBatchingWindowSeconds */
@@ -59,7 +67,7 @@ function resolveSettings(where: string, props: OrderQueueProps) {
   return { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds };
 }
 
-/** The order work queue and its dead-letter queue, encrypted, TLS only, fed only by the order topic. */
+/** The order work queue and its dead-letter queue, encrypted, TLS only, fed only by the order topic (and the redrive principals). */
 export class OrderQueue extends Construct {
   public readonly queue: SqsQueue;
   public readonly deadLetterQueue: SqsQueue;
@@ -105,6 +113,7 @@ export class OrderQueue extends Construct {
       queueUrl: this.queue.url,
       policy: policyDocument([
         allowSnsDelivery(this.queue.arn, props.publisherTopicArn),
+        denySendExceptFrom(this.queue.arn, props.publisherTopicArn, props.redrivePrincipalArns ?? []),
         denyInsecureTransport("sqs:*", this.queue.arn),
       ]),
     });

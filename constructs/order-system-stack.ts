@@ -45,6 +45,7 @@ export class OrderSystemStack extends TerraformStack {
       deadLetterQueueName: names.deadLetterQueue,
       kmsKeyId: this.key.keyId,
       publisherTopicArn: this.topic.topicArn,
+      redrivePrincipalArns: config.redrivePrincipalArns,
       consumerTimeoutSeconds: settings.functionTimeoutSeconds,
       batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
       maxReceiveCount: settings.maxReceiveCount,

@@ -1,7 +1,7 @@
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { Construct } from "constructs";
-import { accountRoot, denyInsecureTransport, policyDocument, requireCustomerManagedKey } from "./policy";
+import { accountRoot, denyInsecureTransport, policyDocument, requireCustomerManagedKey, TOPIC_ACTIONS } from "./policy";
 
 export interface OrderTopicProps {
   /** The topic's name, e.g. `OrderTopic`. */
@@ -35,7 +35,7 @@ export class OrderTopic extends Construct {
           Action: "sns:Publish",
           Resource: this.topic.arn,
         },
-        denyInsecureTransport("sns:Publish", this.topic.arn),
+        denyInsecureTransport(TOPIC_ACTIONS, this.topic.arn),
       ]),
     });
   }

@@ -44,6 +44,47 @@ export function allowSnsDelivery(queueArn: string, topicArn: string): PolicyStat
   };
 }
 
+/**
+ * Every action a topic policy can grant: the list of SNS's own default topic policy
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html), so a TLS-only Deny on
+ * them covers whatever the topic accepts, not `sns:Publish` alone.
+ */
+export const TOPIC_ACTIONS = [
+  "sns:GetTopicAttributes",
+  "sns:SetTopicAttributes",
+  "sns:AddPermission",
+  "sns:RemovePermission",
+  "sns:DeleteTopic",
+  "sns:Subscribe",
+  "sns:ListSubscriptionsByTopic",
+  "sns:Publish",
+];
+
+/**
+ * Denies `sqs:SendMessage` to everyone except SNS on behalf of `topicArn` and the listed IAM principals
+ * (the operators' roles that redrive dead-lettered orders), whatever their own IAM policies allow.
+ * A negated operator on a key that is absent from the request is true
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+ * an IAM principal sends no `aws:SourceArn` and a service principal has no `aws:PrincipalArn`, so SNS
+ * delivering for the topic and a listed role each fail one of the two conditions and are not denied.
+ */
+export function denySendExceptFrom(
+  queueArn: string,
+  topicArn: string,
+  principalArns: readonly string[],
+): PolicyStatement {
+  const notFrom: Record<string, string | string[]> = { "aws:SourceArn": topicArn };
+  if (principalArns.length > 0) notFrom["aws:PrincipalArn"] = [...principalArns];
+  return {
+    Sid: "DenySendExceptOrderTopicAndRedrivers",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "sqs:SendMessage",
+    Resource: queueArn,
+    Condition: { ArnNotEquals: notFrom },
+  };
+}
+
 /** Refuses an AWS-managed key where a service principal (SNS, CloudWatch) must use it. */
 export function requireCustomerManagedKey(owner: string, kmsKeyId: string): void {
   if (/^alias\/aws\//.test(kmsKeyId)) {

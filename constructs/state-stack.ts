@@ -1,4 +1,5 @@
-import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import * as path from "node:path";
+import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
 import { EnvironmentConfig } from "./environments";
@@ -21,8 +22,10 @@ export class StateStack extends TerraformStack {
     const { config } = props;
     super(scope, config.names.stateStack);
     const aws = configureAws(this, config);
-    // An absolute path outside cdktf.out: synthesizing another environment must never delete this state.
-    new LocalBackend(this, { path: config.bootstrapStatePath });
+    // Outside cdktf.out: synthesizing another environment must never delete this state. Relative to the
+    // stack's folder (where Terraform runs), so the synthesized JSON is the same in every checkout.
+    const stackDir = path.resolve(App.of(this).outdir, "stacks", this.node.id);
+    new LocalBackend(this, { path: path.relative(stackDir, config.bootstrapStatePath) });
     this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
     this.stateBucket = new StateBucket(this, "StateBucket", {
       bucketName: config.stateBucket,

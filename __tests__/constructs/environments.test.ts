@@ -48,6 +48,12 @@ describe("configuration errors say what to set", () => {
     [{ ORDER_REGION: "mars-1" }, /Invalid AWS region "mars-1"\. Set ORDER_REGION/],
     [{ ORDER_STATE_BUCKET: "Bad_Bucket" }, /Invalid state bucket name "Bad_Bucket"\. Set ORDER_STATE_BUCKET/],
     [{ ORDER_ALARM_EMAIL: "not-an-address" }, /Invalid alarm e-mail .* Set ORDER_ALARM_EMAIL/],
+    [{ ORDER_REDRIVE_PRINCIPALS: "arn:aws:iam::123456789012:user/bob" }, /Invalid redrive principal .* IAM role ARNs/],
+    [
+      { ORDER_GITHUB_REPOSITORY: "acme/*" },
+      /Invalid GitHub repository "acme\/\*"\. Set ORDER_GITHUB_REPOSITORY to owner\/name/,
+    ],
+    [{ ORDER_GITHUB_OIDC_PROVIDER_ARN: "arn:aws:iam::1:oidc-provider/x" }, /Invalid GitHub OIDC provider/],
   ])("%j", (env, message) => {
     expect(() => resolve(env)).toThrow(message);
   });
@@ -72,8 +78,11 @@ describe("bootstrap state across environments (cdktf synth prunes the stack fold
     };
     try {
       synth({});
-      const devBackend = JSON.parse(fs.readFileSync(path.join(out, "stacks", "OrderStateStack", "cdk.tf.json"), "utf8"))
-        .terraform.backend.local.path;
+      const stackDir = path.join(out, "stacks", "OrderStateStack");
+      const devBackend = path.resolve(
+        stackDir,
+        JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")).terraform.backend.local.path,
+      );
       expect(devBackend).toBe(path.join(stateDir, "terraform.OrderStateStack.tfstate"));
       // What `cdktf deploy OrderStateStack` leaves behind: the only record of the state bucket.
       fs.mkdirSync(stateDir, { recursive: true });
@@ -85,4 +94,27 @@ describe("bootstrap state across environments (cdktf synth prunes the stack fold
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
+});
+
+test("the bootstrap stack synthesizes to the same JSON in two checkouts: no machine path in it", () => {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const os = require("node:os") as typeof import("node:os");
+  const path = require("node:path") as typeof import("node:path");
+  const { synthAppTo } = require("../support/stacks") as typeof import("../support/stacks");
+  const cwd = process.cwd();
+  const checkouts = ["first", "second"].map((name) => fs.mkdtempSync(path.join(os.tmpdir(), `order-${name}-`)));
+  try {
+    const synthesized = checkouts.map((checkout) => {
+      // What a checkout at another folder does: resolve the default state folder and cdktf.out there.
+      process.chdir(checkout);
+      const config = resolveEnvironment(settingsFrom({}));
+      const stackDir = synthAppTo(config, path.join(checkout, "cdktf.out")).OrderStateStack;
+      return fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8");
+    });
+    expect(synthesized[0]).not.toContain(checkouts[0]);
+    expect(synthesized[1]).toBe(synthesized[0]);
+  } finally {
+    process.chdir(cwd);
+    for (const checkout of checkouts) fs.rmSync(checkout, { recursive: true, force: true });
+  }
 });

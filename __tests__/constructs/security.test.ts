@@ -10,6 +10,7 @@ import {
   testConfig,
   TfJson,
 } from "../support/stacks";
+import { TOPIC_ACTIONS } from "../../constructs";
 
 /**
  * Security rules checked on every environment's synthesized JSON. The one exemption is AWS's
@@ -91,4 +92,72 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
   test("the KMS key rotates", () => {
     expect(only(stacks.order, "aws_kms_key").body.enable_key_rotation).toBe(true);
   });
+
+  test("OrderQueue refuses sqs:SendMessage from anyone but SNS for the order topic and the redrive principals", () => {
+    const queue = byName(stacks.order, "aws_sqs_queue", config.names.queue).name;
+    const topic = resourcesOf(stacks.order, "aws_sns_topic_subscription").find((s) => s.body.protocol === "sqs")!.body
+      .topic_arn;
+    const policy = resourcesOf(stacks.order, "aws_sqs_queue_policy").find(
+      (p) => p.body.queue_url === `\${aws_sqs_queue.${queue}.url}`,
+    )!;
+    const statements: TfJson[] = JSON.parse(policy.body.policy).Statement;
+    const operator = config.redrivePrincipalArns[0] ?? "arn:aws:iam::123456789012:role/not-configured";
+    const send = (context: Record<string, string>) => decide(statements, "sqs:SendMessage", context);
+    expect({
+      snsForTopic: send({ "aws:SourceArn": topic, "aws:SecureTransport": "true" }),
+      snsForAnotherTopic: send({
+        "aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:Other",
+        "aws:SecureTransport": "true",
+      }),
+      accountRole: send({ "aws:PrincipalArn": "arn:aws:iam::123456789012:role/any", "aws:SecureTransport": "true" }),
+      redriveOperator: send({ "aws:PrincipalArn": operator, "aws:SecureTransport": "true" }),
+    }).toEqual({
+      snsForTopic: "allow",
+      snsForAnotherTopic: "deny",
+      accountRole: "deny",
+      redriveOperator: config.redrivePrincipalArns.length > 0 ? "not denied" : "deny",
+    });
+  });
+
+  test("the topic policies deny every action a topic accepts without TLS, not Publish alone", () => {
+    for (const { name, body } of resourcesOf(stacks.order, "aws_sns_topic_policy")) {
+      const statements: TfJson[] = JSON.parse(body.policy).Statement;
+      const actions = [...TOPIC_ACTIONS, ...statements.flatMap((s) => asList<string>(s.Action))];
+      for (const action of new Set(actions)) {
+        expect({ name, action, insecure: decide(statements, action, { "aws:SecureTransport": "false" }) }).toEqual({
+          name,
+          action,
+          insecure: "deny",
+        });
+      }
+    }
+  });
 });
+
+/**
+ * What a resource policy decides for one action in a request context, by IAM's rules for the operators
+ * used here: a key absent from the request makes a positive operator false and a negated one true.
+ * "not denied" leaves the decision to the caller's own IAM policies (same account).
+ */
+function decide(
+  statements: TfJson[],
+  action: string,
+  context: Record<string, string>,
+): "allow" | "deny" | "not denied" {
+  const operators: Record<string, (actual: string | undefined, expected: string[]) => boolean> = {
+    ArnEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
+    ArnNotEquals: (actual, expected) => actual === undefined || !expected.includes(actual),
+    Bool: (actual, expected) => actual !== undefined && expected.includes(actual),
+  };
+  const applies = (statement: TfJson) =>
+    asList<string>(statement.Action).includes(action) &&
+    Object.entries<Record<string, string | string[]>>(statement.Condition ?? {}).every(([operator, keys]) =>
+      Object.entries(keys).every(([key, values]) => {
+        if (!operators[operator]) throw new Error(`decide: no rule for the ${operator} operator`);
+        return operators[operator](context[key], asList(values));
+      }),
+    );
+  const matching = statements.filter(applies);
+  if (matching.some((s) => s.Effect === "Deny")) return "deny";
+  return matching.some((s) => s.Effect === "Allow") ? "allow" : "not denied";
+}

@@ -25,6 +25,7 @@ export const TEST_ENVIRONMENTS: Record<string, NodeJS.ProcessEnv> = {
     ORDER_STATE_BUCKET: "example-order-tfstate-prod",
     ORDER_REGION: "eu-west-1",
     ORDER_ALARM_EMAIL: "ops@example.com",
+    ORDER_REDRIVE_PRINCIPALS: "arn:aws:iam::222222222222:role/order-operator, arn:aws:iam::222222222222:role/oncall",
   },
 };
 
