@@ -17,6 +17,8 @@ export const BASE_NAMES = {
   function: "OrderProcessor",
   alarmTopic: "OrderAlarms",
   keyAlias: "alias/order-system",
+  planRole: "OrderPipelinePlan",
+  deployRole: "OrderPipelineDeploy",
   stateKeyAlias: "alias/order-system-state",
 } as const;
 
@@ -50,6 +52,11 @@ const PROFILES: Record<string, EnvironmentProfile> = {
 };
 
 export const DEFAULT_ENVIRONMENT = "dev";
+
+/** The key of an environment's OrderSystemStack state object in its state bucket. */
+export function stateObjectKey(environment: string): string {
+  return `order-system/${environment}/terraform.tfstate`;
+}
 export const ENVIRONMENT_NAMES = Object.keys(PROFILES);
 
 /** The configuration variables a user sets; each also works as a cdktf.json context key. */

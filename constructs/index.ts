@@ -2,6 +2,7 @@ export * from "./aws-provider";
 export * from "./encryption-key";
 export * from "./environments";
 export * from "./function-bundle";
+export * from "./github-ci-roles";
 export * from "./order-alarms";
 export * from "./order-processor";
 export * from "./order-queue";

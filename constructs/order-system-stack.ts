@@ -3,7 +3,7 @@ import { Lazy, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
-import { EnvironmentConfig } from "./environments";
+import { EnvironmentConfig, stateObjectKey } from "./environments";
 import { alarmArns, OrderAlarms } from "./order-alarms";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
@@ -106,7 +106,7 @@ export class OrderSystemStack extends TerraformStack {
   private useStateBucket(config: EnvironmentConfig): void {
     new S3Backend(this, {
       bucket: config.stateBucket,
-      key: `order-system/${config.name}/terraform.tfstate`,
+      key: stateObjectKey(config.name),
       region: config.region,
       encrypt: true,
       // State and lock objects SSE-KMS with the state bucket's key. Without kms_key_id, `encrypt` asks

@@ -3,7 +3,8 @@
 export interface PolicyStatement {
   readonly Sid: string;
   readonly Effect: "Allow" | "Deny";
-  readonly Principal?: "*" | { readonly AWS?: string | string[]; readonly Service?: string | string[] };
+  readonly Principal?:
+    "*" | { readonly AWS?: string | string[]; readonly Service?: string | string[]; readonly Federated?: string };
   readonly Action: string | string[];
   /** Omitted only in trust policies. */
   readonly Resource?: string | string[];

@@ -2,7 +2,8 @@ import * as path from "node:path";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { configureAws } from "./aws-provider";
-import { EnvironmentConfig } from "./environments";
+import { EnvironmentConfig, stateObjectKey } from "./environments";
+import { GithubCiRoles } from "./github-ci-roles";
 import { REQUIRED_TERRAFORM_VERSION } from "./settings";
 import { StateBucket } from "./state-bucket";
 
@@ -11,12 +12,15 @@ export interface StateStackProps {
 }
 
 /**
- * Bootstrap: creates the S3 bucket the OrderSystemStack keeps its state in. Its own (small) state
+ * Bootstrap: creates the S3 bucket the OrderSystemStack keeps its state in and, with a GitHub
+ * repository configured, the roles its workflows assume (plan and deploy). Its own (small) state
  * stays in a local file (`terraform-state/` of the project by default), so a new user goes from zero
  * to a remote backend with cdktf alone.
  */
 export class StateStack extends TerraformStack {
   public readonly stateBucket: StateBucket;
+  /** GitHub Actions' plan and deploy roles, when a repository is configured. */
+  public readonly ciRoles?: GithubCiRoles;
 
   constructor(scope: Construct, props: StateStackProps) {
     const { config } = props;
@@ -33,5 +37,21 @@ export class StateStack extends TerraformStack {
       ...aws,
     });
     new TerraformOutput(this, "state_bucket", { value: this.stateBucket.bucketName });
+    if (config.githubRepository) {
+      this.ciRoles = new GithubCiRoles(this, "GithubCi", {
+        repository: config.githubRepository,
+        environment: config.name,
+        names: config.names,
+        oidcProviderArn: config.githubOidcProviderArn,
+        stateBucketArn: this.stateBucket.bucket.arn,
+        stateObjectKey: stateObjectKey(config.name),
+        stateKeyArn: this.stateBucket.key.arn,
+        ...aws,
+        region: config.region,
+      });
+      // The repository variables AWS_PLAN_ROLE_ARN_<ENV> and AWS_ROLE_ARN_<ENV> of the workflow.
+      new TerraformOutput(this, "plan_role_arn", { value: this.ciRoles.planRole.arn });
+      new TerraformOutput(this, "deploy_role_arn", { value: this.ciRoles.deployRole.arn });
+    }
   }
 }

@@ -45,8 +45,8 @@ describe("the GitHub workflow", () => {
     expect(diff.with.command).toBe("diff");
     expect(diff.permissions).toEqual({ contents: "read", "id-token": "write" });
     const job = environment.jobs.diff;
-    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toMatch(
-      /vars\[format\('AWS_ROLE_ARN_/,
+    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toBe(
+      "${{ vars[format('AWS_PLAN_ROLE_ARN_{0}', inputs.environment)] }}",
     );
     expect(uses(job, "hashicorp/setup-terraform")?.with.terraform_version).toBe("1.11.4");
     expect(runs(job)).toMatch(/npx cdktf diff "\$STACK"/);
@@ -67,6 +67,9 @@ describe("the GitHub workflow", () => {
     }
     const job = environment.jobs.deploy;
     expect(job.environment).toBe("${{ inputs.environment }}");
+    expect(uses(job, "aws-actions/configure-aws-credentials")?.with["role-to-assume"]).toBe(
+      "${{ vars[format('AWS_DEPLOY_ROLE_ARN_{0}', inputs.environment)] }}",
+    );
     expect(runs(job)).toMatch(/npx cdktf deploy "\$STACK" --auto-approve/);
   });
 
@@ -75,6 +78,15 @@ describe("the GitHub workflow", () => {
     const deploy = commands.findIndex((command) => command.startsWith("npx cdktf deploy"));
     expect(commands[deploy]).toMatch(/--outputs-file outputs\.json$/);
     expect(commands.slice(deploy + 1)).toEqual(['npm run orders -- verify --stack "$STACK" --outputs outputs.json']);
+  });
+
+  test("a pull request's code never sees a deploy role, and fork pull requests (no OIDC token) are not diffed", () => {
+    const text = fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", "environment.yml"), "utf8");
+    const diffJob = text.slice(text.indexOf("\n  diff:"), text.indexOf("\n  deploy:"));
+    expect(diffJob).not.toMatch(/DEPLOY_ROLE/);
+    expect(main.jobs.diff.if).toContain("github.event.pull_request.head.repo.full_name == github.repository");
+    // The roles the synthesized bootstrap stack trusts are this repository's.
+    expect(environment.env.ORDER_GITHUB_REPOSITORY).toBe("${{ github.repository }}");
   });
 
   test("every action is pinned by full commit SHA, its version in a comment", () => {

@@ -18,6 +18,7 @@ export const TEST_ENVIRONMENTS: Record<string, NodeJS.ProcessEnv> = {
     ORDER_ENV: "staging",
     ORDER_ACCOUNT_ID: "111111111111",
     ORDER_STATE_BUCKET: "example-order-tfstate-staging",
+    ORDER_GITHUB_REPOSITORY: "acme/order-pipeline",
   },
   prod: {
     ORDER_ENV: "prod",
@@ -25,6 +26,7 @@ export const TEST_ENVIRONMENTS: Record<string, NodeJS.ProcessEnv> = {
     ORDER_STATE_BUCKET: "example-order-tfstate-prod",
     ORDER_REGION: "eu-west-1",
     ORDER_ALARM_EMAIL: "ops@example.com",
+    ORDER_GITHUB_REPOSITORY: "acme/order-pipeline",
     ORDER_REDRIVE_PRINCIPALS: "arn:aws:iam::222222222222:role/order-operator, arn:aws:iam::222222222222:role/oncall",
   },
 };
