@@ -61,7 +61,16 @@ export const defaultIO: OrdersIO = {
 export function loadOutputs(file: string, stack: string): StackOutputs {
   const fix = `npx cdktf output ${stack} --outputs-file ${file}`;
   if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
-  const all = JSON.parse(fs.readFileSync(file, "utf8"));
+  let all: Record<string, any>;
+  try {
+    all = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    throw new OperatorError(`${file} is not JSON (empty or cut short?). Write it again with: ${fix}`);
+  }
+  if (typeof all !== "object" || all === null || Array.isArray(all))
+    throw new OperatorError(
+      `${file} is not an outputs file (a JSON object keyed by stack). Write it again with: ${fix}`,
+    );
   const outputs = all[stack];
   if (!outputs)
     throw new OperatorError(
@@ -71,6 +80,12 @@ export function loadOutputs(file: string, stack: string): StackOutputs {
     if (typeof outputs[key] !== "string")
       throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
   }
+  for (const key of ["topic_arn", "dlq_arn", "alarm_topic_arn"]) {
+    if (outputs[key] !== undefined && !/^arn:aws[a-z-]*:(sns|sqs):[a-z0-9-]+:\d{12}:[\w-]+$/.test(outputs[key]))
+      throw new OperatorError(
+        `${file}: ${stack}.${key} is not an SNS or SQS ARN ("${String(outputs[key]).slice(0, 80)}"). Write the file again with: ${fix}`,
+      );
+  }
   return outputs;
 }
 
@@ -79,8 +94,17 @@ export function regionOf(arn: string): string {
   return arn.split(":")[3];
 }
 
-export function friendly(error: unknown): never {
+/** AWS errors an operator can fix, as what to do; `permission` names what a refused call needs. */
+export function friendly(error: unknown, permission?: string): never {
   const name = (error as { name?: string })?.name ?? "";
+  if (
+    permission &&
+    /^(AccessDenied|AccessDeniedException|AuthorizationError|AuthorizationErrorException)$/.test(name)
+  ) {
+    throw new OperatorError(
+      `AWS refused the call (${name}: ${(error as Error).message}). The caller needs ${permission ?? "the command's permissions"}; README.md lists each command's permissions under "The orders CLI".`,
+    );
+  }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {
     throw new OperatorError(
       "No AWS credentials found. Sign in (e.g. aws sso login --profile <profile>) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run the command again.",

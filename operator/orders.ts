@@ -48,24 +48,90 @@ Options:
                        and set it back (operators get the notification)
   -h, --help           this help`;
 
-export async function publishOrders(outputs: StackOutputs, lines: string[], io: OrdersIO = defaultIO): Promise<number> {
+/** One order to publish: the input line's number (1-based, blank lines counted) and its text. */
+export interface OrderLine {
+  readonly line: number;
+  readonly body: string;
+}
+
+/** SNS's limits on one PublishBatch: 10 entries, and 256 KiB for all their messages together. */
+const BATCH_ENTRIES = 10;
+const BATCH_BYTES = 256 * 1024;
+
+/** Batches of at most 10 lines and 256 KiB; a line alone over 256 KiB is returned apart (SNS refuses it). */
+export function publishBatches(lines: OrderLine[]): { batches: OrderLine[][]; tooLarge: OrderLine[] } {
+  const batches: OrderLine[][] = [];
+  const tooLarge: OrderLine[] = [];
+  let batch: OrderLine[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    const size = Buffer.byteLength(line.body, "utf8");
+    if (size > BATCH_BYTES) {
+      tooLarge.push(line);
+      continue;
+    }
+    if (batch.length === BATCH_ENTRIES || bytes + size > BATCH_BYTES) {
+      batches.push(batch);
+      [batch, bytes] = [[], 0];
+    }
+    batch.push(line);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return { batches, tooLarge };
+}
+
+export async function publishOrders(
+  outputs: StackOutputs,
+  lines: OrderLine[],
+  io: OrdersIO = defaultIO,
+): Promise<number> {
   const sns = new SNSClient({ region: regionOf(outputs.topic_arn) });
-  let failed = 0;
-  for (let i = 0; i < lines.length; i += 10) {
-    const chunk = lines.slice(i, i + 10);
-    const result = await sns
-      .send(
+  const { batches, tooLarge } = publishBatches(lines);
+  const notPublished = new Set<number>(tooLarge.map((l) => l.line));
+  for (const line of tooLarge) io.out(`not published line ${line.line}: over SNS's 256 KiB message limit`);
+  const published: number[] = [];
+  let stopped: unknown;
+  for (const [index, batch] of batches.entries()) {
+    try {
+      const result = await sns.send(
         new PublishBatchCommand({
           TopicArn: outputs.topic_arn,
-          PublishBatchRequestEntries: chunk.map((Message, j) => ({ Id: `line-${i + j + 1}`, Message })),
+          PublishBatchRequestEntries: batch.map(({ line, body }) => ({ Id: `line-${line}`, Message: body })),
         }),
-      )
-      .catch(friendly);
-    for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
-    failed += result.Failed?.length ?? 0;
+      );
+      const failed = new Set((result.Failed ?? []).map((f) => f.Id));
+      for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
+      for (const { line } of batch) failed.has(`line-${line}`) ? notPublished.add(line) : published.push(line);
+    } catch (error) {
+      // Stop at the first call that fails as a whole; the rest of the file is not sent.
+      for (const { line } of batches.slice(index).flat()) notPublished.add(line);
+      stopped = error;
+      break;
+    }
   }
-  io.out(`published ${lines.length - failed} of ${lines.length} orders to ${outputs.topic_arn}`);
-  return failed === 0 ? 0 : 1;
+  io.out(`published ${published.length} of ${lines.length} orders to ${outputs.topic_arn}`);
+  if (notPublished.size === 0) return 0;
+  io.out(`not published: ${lineRanges([...notPublished])}`);
+  if (published.length > 0) io.out(`published: ${lineRanges(published)}`);
+  io.out(
+    "Re-running the whole file is safe: an order published twice is an exact duplicate, which the pipeline stores once.",
+  );
+  if (stopped) friendly(stopped, "sns:Publish on the topic and kms:GenerateDataKey and kms:Decrypt on the stack's key");
+  return 1;
+}
+
+/** Line numbers as compact ranges: "lines 1-3, 7". */
+export function lineRanges(numbers: number[]): string {
+  const sorted = [...new Set(numbers)].sort((a, b) => a - b);
+  const ranges: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    ranges.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j;
+  }
+  return `${sorted.length === 1 ? "line" : "lines"} ${ranges.join(", ")}`;
 }
 
 export async function smoke(
@@ -100,7 +166,7 @@ export async function listDeadLetters(outputs: StackOutputs, max: number, io: Or
           MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
         }),
       )
-      .catch(friendly);
+      .catch((error) => friendly(error, "sqs:ReceiveMessage on the DLQ (and kms:Decrypt on the stack's key)"));
     const fresh = (result.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
     if (fresh.length === 0) break;
     for (const m of fresh) {
@@ -118,7 +184,14 @@ export async function listDeadLetters(outputs: StackOutputs, max: number, io: Or
 
 export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
   const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
-  const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch(friendly);
+  const started = await sqs
+    .send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn }))
+    .catch((error) =>
+      friendly(
+        error,
+        "sqs:StartMessageMoveTask and sqs:ReceiveMessage on the DLQ, sqs:SendMessage on OrderQueue (whose policy admits only the roles in ORDER_REDRIVE_PRINCIPALS) and the stack's key",
+      ),
+    );
   io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
   const bar = (io.progress ?? progress)("dlq redrive");
   for (;;) {
@@ -165,7 +238,7 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
   const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
   const attributes = await sqs
     .send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] }))
-    .catch(friendly);
+    .catch((error) => friendly(error, "sqs:GetQueueAttributes on OrderTopicDeliveryDLQ"));
   const total = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
   const bar = (io.progress ?? progress)("delivery-dlq move");
   let moved = 0;
@@ -220,14 +293,15 @@ function wholeOption(value: string | undefined, fallback: number, name: string):
   return n;
 }
 
-/** `publish`'s input: one JSON order per non-empty line of a file, or of stdin for "-". */
-function readOrderLines(file: string | undefined, io: OrdersIO): string[] {
+/** `publish`'s input: one JSON order per non-empty line of a file, or of stdin for "-", with its line number. */
+function readOrderLines(file: string | undefined, io: OrdersIO): OrderLine[] {
   if (!file) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
   if (file !== "-" && !fs.existsSync(file)) throw new OperatorError(`${file} does not exist`);
   const lines = io
     .readInput(file)
     .split(/\r?\n/)
-    .filter((l) => l.trim() !== "");
+    .map((body, i) => ({ line: i + 1, body }))
+    .filter((l) => l.body.trim() !== "");
   if (lines.length === 0) throw new OperatorError(`${file} holds no orders (one JSON order per line)`);
   return lines;
 }

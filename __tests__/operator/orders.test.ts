@@ -96,6 +96,50 @@ describe("orders publish", () => {
   });
 });
 
+describe("orders publish: batches within SNS's limits, and an exact account of what was sent", () => {
+  const body = (i: number, kib: number) => JSON.stringify({ orderId: `O${i}`, pad: "x".repeat(kib * 1024) });
+
+  test("a batch stays within 256 KiB in all, not only 10 entries", async () => {
+    sns.on(PublishBatchCommand).resolves({ Failed: [] });
+    const lines = Array.from({ length: 12 }, (_, i) => body(i, 30));
+    expect(await run(["publish", "-"], io(lines.join("\n")))).toBe(0);
+    const calls = sns.commandCalls(PublishBatchCommand).map((c) => c.args[0].input.PublishBatchRequestEntries!);
+    expect(calls.map((entries) => entries.length)).toEqual([8, 4]);
+    for (const entries of calls)
+      expect(entries.reduce((n, e) => n + Buffer.byteLength(e.Message!), 0)).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  test("a line over 256 KiB is named by its line number (blank lines counted) and not sent; the rest are", async () => {
+    sns.on(PublishBatchCommand).resolves({ Failed: [] });
+    const out = io([body(1, 1), "", body(3, 300), body(4, 1)].join("\n"));
+    expect(await run(["publish", "-"], out)).toBe(1);
+    const sent = sns.commandCalls(PublishBatchCommand).flatMap((c) => c.args[0].input.PublishBatchRequestEntries!);
+    expect(sent.map((e) => e.Id)).toEqual(["line-1", "line-4"]);
+    expect(out.lines).toEqual([
+      "not published line 3: over SNS's 256 KiB message limit",
+      `published 2 of 3 orders to ${OUTPUTS.topic_arn}`,
+      "not published: line 3",
+      "published: lines 1, 4",
+      "Re-running the whole file is safe: an order published twice is an exact duplicate, which the pipeline stores once.",
+    ]);
+  });
+
+  test("a call refused midway: which lines were published and which not, what permission is missing", async () => {
+    const denied = Object.assign(new Error("not authorized to perform SNS:Publish"), { name: "AuthorizationError" });
+    sns.on(PublishBatchCommand).resolvesOnce({ Failed: [] }).rejects(denied);
+    const out = io(Array.from({ length: 25 }, (_, i) => body(i, 1)).join("\n"));
+    await expect(run(["publish", "-"], out)).rejects.toThrow(
+      /AWS refused the call \(AuthorizationError: .*\)\. The caller needs sns:Publish on the topic .*README\.md lists/,
+    );
+    expect(out.lines).toEqual([
+      `published 10 of 25 orders to ${OUTPUTS.topic_arn}`,
+      "not published: lines 11-25",
+      "published: lines 1-10",
+      "Re-running the whole file is safe: an order published twice is an exact duplicate, which the pipeline stores once.",
+    ]);
+  });
+});
+
 describe("orders smoke", () => {
   test("publishes a unique order, waits until it is stored, then deletes it", async () => {
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
@@ -257,6 +301,20 @@ describe("errors say exactly what to run", () => {
     await expect(runOrders(["smoke", "--outputs", outputsFile], io(), { ORDER_ENV: "prod" })).rejects.toThrow(
       /has no outputs of OrderSystemStack-prod \(it has: OrderSystemStack\)/,
     );
+  });
+
+  test.each([
+    ["an empty file", "", /outputs\.json is not JSON \(empty or cut short\?\)\. Write it again with: npx cdktf output/],
+    ["a JSON array", "[]", /is not an outputs file .* Write it again with/],
+    [
+      "a value that is not an ARN",
+      JSON.stringify({ OrderSystemStack: { ...OUTPUTS, topic_arn: "OrderTopic" } }),
+      /OrderSystemStack\.topic_arn is not an SNS or SQS ARN \("OrderTopic"\)/,
+    ],
+  ])("outputs file with %s names the file, the key and what to run", async (_, text, message) => {
+    const file = path.join(fs.mkdtempSync(path.join(work, "bad-")), "outputs.json");
+    fs.writeFileSync(file, text);
+    await expect(runOrders(["smoke", "--outputs", file], io(), {})).rejects.toThrow(message);
   });
 
   test("no credentials", async () => {
