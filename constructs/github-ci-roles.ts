@@ -185,6 +185,30 @@ function planStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatement[
   ];
 }
 
+/**
+ * What the deploy role may do to the function's role, listed one by one: a pattern such as iam:*Role
+ * would also grant iam:PassRole without its condition.
+ */
+const FUNCTION_ROLE_ACTIONS = [
+  "iam:CreateRole",
+  "iam:DeleteRole",
+  "iam:GetRole",
+  "iam:UpdateRole",
+  "iam:UpdateRoleDescription",
+  "iam:UpdateAssumeRolePolicy",
+  "iam:TagRole",
+  "iam:UntagRole",
+  "iam:ListRoleTags",
+  "iam:PutRolePolicy",
+  "iam:GetRolePolicy",
+  "iam:DeleteRolePolicy",
+  "iam:ListRolePolicies",
+  "iam:ListAttachedRolePolicies",
+  "iam:ListInstanceProfilesForRole",
+  // `orders verify` after the deploy simulates the role's policy.
+  "iam:SimulatePrincipalPolicy",
+];
+
 /** What `cdktf deploy` of OrderSystemStack changes: exactly this environment's resources. */
 function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatement[] {
   const tagged = taggedForEnvironment(props.environment, "aws:ResourceTag");
@@ -205,26 +229,7 @@ function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatemen
     {
       Sid: "ManageFunctionRole",
       Effect: "Allow",
-      // Listed one by one: a pattern such as iam:*Role would also grant iam:PassRole without its condition.
-      Action: [
-        "iam:CreateRole",
-        "iam:DeleteRole",
-        "iam:GetRole",
-        "iam:UpdateRole",
-        "iam:UpdateRoleDescription",
-        "iam:UpdateAssumeRolePolicy",
-        "iam:TagRole",
-        "iam:UntagRole",
-        "iam:ListRoleTags",
-        "iam:PutRolePolicy",
-        "iam:GetRolePolicy",
-        "iam:DeleteRolePolicy",
-        "iam:ListRolePolicies",
-        "iam:ListAttachedRolePolicies",
-        "iam:ListInstanceProfilesForRole",
-        // `orders verify` after the deploy simulates the role's policy.
-        "iam:SimulatePrincipalPolicy",
-      ],
+      Action: FUNCTION_ROLE_ACTIONS,
       Resource: arns.functionRole,
     },
     {
