@@ -259,5 +259,7 @@ function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatemen
       Condition: taggedForEnvironment(props.environment, "aws:RequestTag"),
     },
     { Sid: "ListKeyAliases", Effect: "Allow", Action: "kms:ListAliases", Resource: "*" },
+    // `orders verify` simulates OrderQueue's policy; SimulateCustomPolicy has no resource to scope to.
+    { Sid: "SimulateQueuePolicy", Effect: "Allow", Action: "iam:SimulateCustomPolicy", Resource: "*" },
   ];
 }

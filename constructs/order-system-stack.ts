@@ -27,12 +27,14 @@ export class OrderSystemStack extends TerraformStack {
   public readonly table: OrdersTable;
   public readonly processor: OrderProcessor;
   public readonly alarms: OrderAlarms;
+  private readonly config: EnvironmentConfig;
 
   constructor(scope: Construct, props: OrderSystemStackProps) {
     const { config } = props;
     const names = config.names;
     const settings = { ...PIPELINE_DEFAULTS, ...props.pipeline };
     super(scope, names.stack);
+    this.config = config;
 
     const aws = configureAws(this, config);
     new ArchiveProvider(this, "archive");
@@ -148,6 +150,8 @@ export class OrderSystemStack extends TerraformStack {
       role_arn: this.processor.role.arn,
       role_access: this.processor.access.map((grant) => ({ resource: grant.resource, actions: grant.actions })),
       key_arn: this.key.keyArn,
+      queue_arn: this.queue.queue.arn,
+      redrive_principal_arns: [...this.config.redrivePrincipalArns],
       subscription_arn: this.subscription.subscription.arn,
       raw_message_delivery: this.subscription.subscription.rawMessageDeliveryInput,
       event_source_mapping_uuid: mapping.uuid,

@@ -27,6 +27,9 @@ export interface VerifyExpectations {
   /** Each resource the role may act on, with exactly the actions it needs there. */
   readonly role_access: { readonly resource: string; readonly actions: string[] }[];
   readonly key_arn: string;
+  /** OrderQueue and the roles its policy lets send besides SNS (older stacks lack them). */
+  readonly queue_arn?: string;
+  readonly redrive_principal_arns?: string[];
   readonly subscription_arn: string;
   readonly raw_message_delivery: boolean;
   readonly event_source_mapping_uuid: string;

@@ -11,7 +11,7 @@ import {
   SetAlarmStateCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
+import { IAMClient, SimulateCustomPolicyCommand, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetSubscriptionAttributesCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -262,6 +262,67 @@ async function checkSubscription({ clients, expected, options }: CheckContext): 
   return pass(`confirmed, raw message delivery ${raw ? "on" : "off"}, undeliverable orders kept in the delivery DLQ`);
 }
 
+/** What IAM policy simulation decides for `sqs:SendMessage` to OrderQueue by `principalArn`, under the queue's policy. */
+async function simulateSend(iam: IAMClient, queueArn: string, queuePolicy: string, principalArn: string) {
+  const [, partition, , , account] = queueArn.split(":");
+  const { EvaluationResults = [] } = await iam.send(
+    new SimulateCustomPolicyCommand({
+      // The caller's own policy allows the send, so only the queue's policy can refuse it.
+      PolicyInputList: [
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "sqs:SendMessage", Resource: queueArn }],
+        }),
+      ],
+      ActionNames: ["sqs:SendMessage"],
+      ResourceArns: [queueArn],
+      ResourcePolicy: queuePolicy,
+      // The simulator takes an IAM user as the caller; the principal judged is in aws:PrincipalArn.
+      CallerArn: `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
+      ContextEntries: [
+        { ContextKeyName: "aws:PrincipalArn", ContextKeyValues: [principalArn], ContextKeyType: "string" },
+        { ContextKeyName: "aws:SecureTransport", ContextKeyValues: ["true"], ContextKeyType: "boolean" },
+      ],
+    }),
+  );
+  return EvaluationResults[0]?.EvalDecision ?? "no decision";
+}
+
+/**
+ * OrderQueue's policy refuses sqs:SendMessage to a principal of the account outside the redrive list,
+ * whatever its IAM policy allows, and lets each listed role send.
+ */
+async function checkQueuePolicy({ clients, outputs, expected, options }: CheckContext): Promise<Finding> {
+  if (!expected.queue_arn || !expected.redrive_principal_arns)
+    return { status: "SKIP", detail: "the outputs come from a stack older than this check; deploy the current stack" };
+  const { Attributes: attributes = {} } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["Policy"] }),
+  );
+  if (!attributes.Policy) return fail("OrderQueue has no policy: SNS cannot deliver to it", redeploy(options.stack));
+  const [, partition, , , account] = expected.queue_arn.split(":");
+  const outsider = `arn:${partition}:iam::${account}:role/order-verify-not-a-redriver`;
+  const problems: string[] = [];
+  const outsiderDecision = await simulateSend(clients.iam, expected.queue_arn, attributes.Policy, outsider);
+  if (outsiderDecision !== "explicitDeny")
+    problems.push(
+      `a principal of the account outside the redrive list gets ${outsiderDecision}: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly`,
+    );
+  for (const role of expected.redrive_principal_arns) {
+    const decision = await simulateSend(clients.iam, expected.queue_arn, attributes.Policy, role);
+    if (decision !== "allowed") problems.push(`redrive role ${role} gets ${decision}: it cannot redrive`);
+  }
+  if (problems.length > 0) return fail(problems.join("; "), redeploy(options.stack));
+  const listed = expected.redrive_principal_arns.length;
+  const refused = "sqs:SendMessage is refused to a principal outside the redrive list (explicit deny)";
+  if (listed === 0)
+    return {
+      status: "WARN",
+      detail: `${refused}, and no redrive role is configured: dlq redrive and delivery-dlq move will be refused too`,
+      fix: `set ORDER_REDRIVE_PRINCIPALS to the operators' role ARNs, then npx cdktf deploy ${options.stack}`,
+    };
+  return pass(`${refused} and allowed to the ${listed} redrive role${listed === 1 ? "" : "s"}`);
+}
+
 async function checkSmoke({ clients, outputs, options, io }: CheckContext): Promise<Finding> {
   const smoke = await smokeOrder(clients, outputs, { timeoutSeconds: options.timeoutSeconds, keep: false }, io);
   if (smoke.stored)
@@ -395,6 +456,7 @@ const CHECKS: { readonly name: string; readonly run: (context: CheckContext) => 
   { name: "event source mapping", run: checkMapping },
   { name: "key", run: checkKey },
   { name: "subscription", run: checkSubscription },
+  { name: "queue policy", run: checkQueuePolicy },
   { name: "smoke", run: checkSmoke },
   { name: "dead-letter queues", run: checkDeadLetters },
   { name: "alarm path", run: checkAlarmPath },

@@ -11,6 +11,7 @@ import {
   TfJson,
 } from "../support/stacks";
 import { TOPIC_ACTIONS } from "../../constructs";
+import { decide, PolicyStatementJson, Request } from "../support/policy-evaluation";
 
 /**
  * Security rules checked on every environment's synthesized JSON. The one exemption is AWS's
@@ -104,64 +105,45 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
     const policy = resourcesOf(stacks.order, "aws_sqs_queue_policy").find(
       (p) => p.body.queue_url === `\${aws_sqs_queue.${queue}.url}`,
     )!;
-    const statements: TfJson[] = JSON.parse(policy.body.policy).Statement;
+    const statements = JSON.parse(policy.body.policy).Statement;
+    // The caller's own IAM policy allows the send: only the queue policy can refuse it.
+    const callerAllows = { Effect: "Allow", Action: "sqs:SendMessage", Resource: "*" };
     const operator = config.redrivePrincipalArns[0] ?? "arn:aws:iam::123456789012:role/not-configured";
-    const send = (context: Record<string, string>) => decide(statements, "sqs:SendMessage", context);
+    const tls = { "aws:SecureTransport": "true" };
+    const send = (caller: Request["caller"], context: Record<string, string>) =>
+      decide(caller === "iam" ? [...statements, callerAllows] : statements, {
+        action: "sqs:SendMessage",
+        resource: `\${aws_sqs_queue.${queue}.arn}`,
+        caller,
+        context: { ...tls, ...context },
+      });
+    const sns = { service: "sns.amazonaws.com" };
     expect({
-      snsForTopic: send({ "aws:SourceArn": topic, "aws:SecureTransport": "true" }),
-      snsForAnotherTopic: send({
-        "aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:Other",
-        "aws:SecureTransport": "true",
-      }),
-      accountRole: send({ "aws:PrincipalArn": "arn:aws:iam::123456789012:role/any", "aws:SecureTransport": "true" }),
-      redriveOperator: send({ "aws:PrincipalArn": operator, "aws:SecureTransport": "true" }),
+      snsForTopic: send(sns, { "aws:SourceArn": topic }),
+      snsForAnotherTopic: send(sns, { "aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:Other" }),
+      accountRole: send("iam", { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/any" }),
+      redriveOperator: send("iam", { "aws:PrincipalArn": operator }),
     }).toEqual({
-      snsForTopic: "allow",
-      snsForAnotherTopic: "deny",
-      accountRole: "deny",
-      redriveOperator: config.redrivePrincipalArns.length > 0 ? "not denied" : "deny",
+      snsForTopic: "allowed",
+      snsForAnotherTopic: "explicitDeny",
+      accountRole: "explicitDeny",
+      redriveOperator: config.redrivePrincipalArns.length > 0 ? "allowed" : "explicitDeny",
     });
   });
 
   test("the topic policies deny every action a topic accepts without TLS, not Publish alone", () => {
     for (const { name, body } of resourcesOf(stacks.order, "aws_sns_topic_policy")) {
-      const statements: TfJson[] = JSON.parse(body.policy).Statement;
+      const statements: PolicyStatementJson[] = JSON.parse(body.policy).Statement;
       const actions = [...TOPIC_ACTIONS, ...statements.flatMap((s) => asList<string>(s.Action))];
       for (const action of new Set(actions)) {
-        expect({ name, action, insecure: decide(statements, action, { "aws:SecureTransport": "false" }) }).toEqual({
-          name,
+        const insecure = decide(statements, {
           action,
-          insecure: "deny",
+          resource: body.arn,
+          caller: "iam",
+          context: { "aws:SecureTransport": "false" },
         });
+        expect({ name, action, insecure }).toEqual({ name, action, insecure: "explicitDeny" });
       }
     }
   });
 });
-
-/**
- * What a resource policy decides for one action in a request context, by IAM's rules for the operators
- * used here: a key absent from the request makes a positive operator false and a negated one true.
- * "not denied" leaves the decision to the caller's own IAM policies (same account).
- */
-function decide(
-  statements: TfJson[],
-  action: string,
-  context: Record<string, string>,
-): "allow" | "deny" | "not denied" {
-  const operators: Record<string, (actual: string | undefined, expected: string[]) => boolean> = {
-    ArnEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
-    ArnNotEquals: (actual, expected) => actual === undefined || !expected.includes(actual),
-    Bool: (actual, expected) => actual !== undefined && expected.includes(actual),
-  };
-  const applies = (statement: TfJson) =>
-    asList<string>(statement.Action).includes(action) &&
-    Object.entries<Record<string, string | string[]>>(statement.Condition ?? {}).every(([operator, keys]) =>
-      Object.entries(keys).every(([key, values]) => {
-        if (!operators[operator]) throw new Error(`decide: no rule for the ${operator} operator`);
-        return operators[operator](context[key], asList(values));
-      }),
-    );
-  const matching = statements.filter(applies);
-  if (matching.some((s) => s.Effect === "Deny")) return "deny";
-  return matching.some((s) => s.Effect === "Allow") ? "allow" : "not denied";
-}

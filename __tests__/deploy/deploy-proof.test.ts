@@ -16,7 +16,14 @@ import {
   SetSubscriptionAttributesCommand,
   SetTopicAttributesCommand,
 } from "@aws-sdk/client-sns";
-import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -305,6 +312,13 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
         const queueArn = expected.role_access.find((grant) => grant.actions.includes("sqs:ReceiveMessage"))!.resource;
         const tableArn = expected.role_access.find((grant) => grant.actions.includes("dynamodb:PutItem"))!.resource;
         const fix = `npx cdktf diff ${names.stack} shows the drift; npx cdktf deploy ${names.stack} restores the stack's settings`;
+        // OrderQueue's policy as applied, judged by IAM's rules (moto lacks the simulation; see moto-gaps.ts).
+        const redrivers = config.redrivePrincipalArns.length;
+        const refused = "sqs:SendMessage is refused to a principal outside the redrive list (explicit deny)";
+        const queuePolicyLine =
+          redrivers > 0
+            ? `PASS  queue policy: ${refused} and allowed to the ${redrivers} redrive roles`
+            : `WARN  queue policy: ${refused}, and no redrive role is configured: dlq redrive and delivery-dlq move will be refused too. Do: set ORDER_REDRIVE_PRINCIPALS to the operators' role ARNs, then npx cdktf deploy ${names.stack}`;
 
         // As applied here the mapping is disabled (moto would swallow OrderQueue's messages), so verify must
         // fail it; the stand-in plays Lambda so the smoke order is really stored by the handler.
@@ -326,6 +340,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
           `FAIL  event source mapping: it is Disabled, not Enabled: OrderQueue is not being read. Do: ${fix}`,
           expect.stringMatching(/^PASS {2}key: [0-9a-f-]{36} is enabled and rotates automatically$/),
           "PASS  subscription: confirmed, raw message delivery on, undeliverable orders kept in the delivery DLQ",
+          queuePolicyLine,
           expect.stringMatching(
             new RegExp(
               `^PASS {2}smoke: order SMOKE-\\d{14}-[0-9a-f]{6} went from the topic to ${names.table} in \\d+\\.\\d s, then was deleted$`,
@@ -333,11 +348,13 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
           ),
           `PASS  dead-letter queues: ${names.deadLetterQueue} and ${names.deliveryDeadLetterQueue} are empty`,
           `PASS  alarm path: ${alarmName} went to ALARM and CloudWatch published to ${names.alarmTopic}; set back to ${stateBefore}`,
-          `verify ${names.stack}: 6 passed, 1 failed, 0 warnings, 0 skipped`,
+          redrivers > 0
+            ? `verify ${names.stack}: 7 passed, 1 failed, 0 warnings, 0 skipped`
+            : `verify ${names.stack}: 6 passed, 1 failed, 1 warnings, 0 skipped`,
         ]);
         expect(healthy).toBe(1);
         // It cleaned up after itself: the smoke order is gone and the alarm is back in its state.
-        const smokeOrderId = lines[4].match(/order (SMOKE-\S+)/)![1];
+        const smokeOrderId = lines[5].match(/order (SMOKE-\S+)/)![1];
         expect(
           (
             await clients.dynamodb.send(
@@ -393,6 +410,27 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
             AttributeValue: JSON.stringify({ ...topicPolicy, Statement: withoutCloudWatch }),
           }),
         );
+        // OrderQueue's policy without its Deny: anyone of the account with sqs:SendMessage could inject orders.
+        const queuePolicy = JSON.parse(
+          (
+            await aws.sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["Policy"] }),
+            )
+          ).Attributes!.Policy!,
+        );
+        await aws.sqs.send(
+          new SetQueueAttributesCommand({
+            QueueUrl: outputs.queue_url,
+            Attributes: {
+              Policy: JSON.stringify({
+                ...queuePolicy,
+                Statement: queuePolicy.Statement.filter(
+                  (s: { Sid?: string }) => s.Sid !== "DenySendExceptOrderTopicAndRedrivers",
+                ),
+              }),
+            },
+          }),
+        );
         lines.length = 0;
         const broken = await verify(
           outputs,
@@ -409,6 +447,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
             ),
           ),
           `FAIL  subscription: raw message delivery is off, configured on. Do: ${fix}`,
+          `FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly. Do: ${fix}`,
           expect.stringMatching(/^FAIL {2}smoke: order SMOKE-\S+ was not stored within 5 s/),
           `WARN  dead-letter queues: ${names.deadLetterQueue} holds 2 messages. Do: see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive`,
           expect.stringMatching(
@@ -416,7 +455,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
               `^FAIL {2}alarm path: ${alarmName}: Failed to execute action ${outputs.alarm_topic_arn}\\. Received error: .*not authorized to perform: SNS:Publish.*; set back to ${stateBefore}\\. Do: `,
             ),
           ),
-          `verify ${names.stack}: 1 passed, 5 failed, 1 warnings, 0 skipped`,
+          `verify ${names.stack}: 1 passed, 6 failed, 1 warnings, 0 skipped`,
         ]);
         expect(broken).toBe(1);
       },

@@ -5,7 +5,7 @@ import {
   DescribeAlarmsCommand,
   SetAlarmStateCommand,
 } from "@aws-sdk/client-cloudwatch";
-import { IAMClient, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
+import { IAMClient, SimulateCustomPolicyCommand, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetSubscriptionAttributesCommand, PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -357,6 +357,8 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     role_arn: "arn:aws:iam::123456789012:role/OrderProcessorRole",
     role_access: [{ resource: TABLE, actions: ["dynamodb:PutItem"] }],
     key_arn: KEY,
+    queue_arn: "arn:aws:sqs:eu-west-1:123456789012:OrderQueue",
+    redrive_principal_arns: ["arn:aws:iam::123456789012:role/order-operator"],
     subscription_arn: `${OUTPUTS.topic_arn}:sub-1`,
     raw_message_delivery: true,
     event_source_mapping_uuid: "esm-1",
@@ -383,6 +385,17 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
         EvalDecision: action === "dynamodb:PutItem" ? "allowed" : "implicitDeny",
       })),
     }));
+    // The queue's policy as deployed: only the redrive role may send (IAM's answer is played here).
+    iam.on(SimulateCustomPolicyCommand).callsFake((input) => ({
+      EvaluationResults: [
+        {
+          EvalActionName: "sqs:SendMessage",
+          EvalDecision: VERIFY.redrive_principal_arns.includes(input.ContextEntries[0].ContextKeyValues[0])
+            ? "allowed"
+            : "explicitDeny",
+        },
+      ],
+    }));
     lambda.on(GetEventSourceMappingCommand).resolves({
       State: "Enabled",
       BatchSize: 10,
@@ -399,9 +412,9 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       .resolves({ Attributes: { PendingConfirmation: "false", RawMessageDelivery: "true", RedrivePolicy: "{}" } });
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
     dynamodb.on(GetItemCommand).resolves({ Item: { orderId: { S: "x" } } });
-    sqs
-      .on(GetQueueAttributesCommand)
-      .resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0", Policy: "{}" },
+    });
     cloudwatch.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: VERIFY.alarm_names.map((AlarmName) => ({
         AlarmName,
@@ -419,12 +432,13 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       "PASS  event source mapping",
       "PASS  key",
       "PASS  subscription",
+      "PASS  queue policy",
       "PASS  smoke",
       "PASS  dead-letter queues",
       "SKIP  alarm path",
       "verify OrderSystemStack",
     ]);
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 6 passed, 0 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 7 passed, 0 failed, 0 warnings, 1 skipped");
     // The simulation asks for what the role needs and for what it must not do, on the same resource.
     expect(iam.commandCalls(SimulatePrincipalPolicyCommand)[0].args[0].input).toEqual({
       PolicySourceArn: VERIFY.role_arn,
@@ -451,7 +465,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     expect(out.lines[0]).toBe(
       "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (the README's runbook lists them)",
     );
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 5 passed, 1 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 6 passed, 1 failed, 0 warnings, 1 skipped");
   });
 
   test("a key pending deletion says how to cancel it", async () => {
@@ -460,6 +474,47 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     expect(await verify([], out)).toBe(1);
     expect(out.lines[2]).toBe(
       "FAIL  key: the key is PendingDeletion: SNS cannot deliver orders and the function cannot read them. Do: aws kms cancel-key-deletion --key-id k-1 && aws kms enable-key --key-id k-1",
+    );
+  });
+
+  test("queue policy: IAM's simulation with the deployed policy refuses an outsider and admits each redrive role", async () => {
+    const policy = '{"Version":"2012-10-17","Statement":[]}';
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.queue_url, AttributeNames: ["Policy"] }).resolves({
+      Attributes: { Policy: policy },
+    });
+    const out = io();
+    await verify([], out);
+    expect(out.lines[4]).toBe(
+      "PASS  queue policy: sqs:SendMessage is refused to a principal outside the redrive list (explicit deny) and allowed to the 1 redrive role",
+    );
+    const calls = iam.commandCalls(SimulateCustomPolicyCommand).map((call) => call.args[0].input);
+    expect(calls.map((input) => input.ContextEntries![0].ContextKeyValues)).toEqual([
+      ["arn:aws:iam::123456789012:role/order-verify-not-a-redriver"],
+      VERIFY.redrive_principal_arns,
+    ]);
+    expect(calls[0]).toMatchObject({
+      ActionNames: ["sqs:SendMessage"],
+      ResourceArns: [VERIFY.queue_arn],
+      ResourcePolicy: policy,
+    });
+  });
+
+  test("queue policy: a policy that lets anyone of the account send, and a refused redrive role, fail", async () => {
+    // The opposite of the deployed policy: everyone but the redrive role may send.
+    iam.on(SimulateCustomPolicyCommand).callsFake((input) => ({
+      EvaluationResults: [
+        {
+          EvalActionName: "sqs:SendMessage",
+          EvalDecision: VERIFY.redrive_principal_arns.includes(input.ContextEntries[0].ContextKeyValues[0])
+            ? "explicitDeny"
+            : "allowed",
+        },
+      ],
+    }));
+    const out = io();
+    expect(await verify([], out)).toBe(1);
+    expect(out.lines[4]).toBe(
+      "FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly; redrive role arn:aws:iam::123456789012:role/order-operator gets explicitDeny: it cannot redrive. Do: npx cdktf diff OrderSystemStack shows the drift; npx cdktf deploy OrderSystemStack restores the stack's settings",
     );
   });
 
@@ -484,7 +539,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       ["OrderAlarms-backlog-age", "ALARM"],
       ["OrderAlarms-backlog-age", "INSUFFICIENT_DATA"],
     ]);
-    expect(out.lines[6]).toBe(
+    expect(out.lines[7]).toBe(
       "FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console",
     );
   });

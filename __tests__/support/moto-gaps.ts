@@ -4,6 +4,9 @@
  *   `startLambdaStandIn` polls OrderQueue and invokes the real bundle against moto's DynamoDB;
  * - `iam:SimulatePrincipalPolicy`: moto lacks it, so the call is answered from the role's inline
  *   policies as moto holds them (Allow/Deny by action and resource; conditions are not evaluated);
+ * - `iam:SimulateCustomPolicy`: moto lacks it, so the call is answered by evaluating the policies it is
+ *   given (the caller's and the queue's, as moto holds it) with their conditions
+ *   (`policy-evaluation.ts`); moto itself enforces no queue policy;
  * - `cloudwatch:DescribeAlarmHistory`: moto lacks it, so an alarm in ALARM reports its SNS action as AWS
  *   words it, succeeded when the alarm topic's policy (as moto holds it) admits CloudWatch, else failed.
  * Every other call verify makes goes to moto unchanged.
@@ -20,6 +23,8 @@ import {
   GetRolePolicyCommand,
   IAMClient,
   ListRolePoliciesCommand,
+  SimulateCustomPolicyCommand,
+  SimulateCustomPolicyCommandInput,
   SimulatePrincipalPolicyCommand,
   SimulatePrincipalPolicyCommandInput,
 } from "@aws-sdk/client-iam";
@@ -32,6 +37,7 @@ import { ExecutionEnvironment } from "../../offline/lambda-host";
 import { FunctionModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
+import { decide as decideByPolicy, PolicyStatementJson } from "./policy-evaluation";
 
 type Statement = { Effect: string; Action?: string | string[]; Resource?: string | string[]; Principal?: unknown };
 const list = <T>(value: T | T[] | undefined): T[] =>
@@ -74,6 +80,26 @@ async function simulateFromInlinePolicies(iam: IAMClient, input: SimulatePrincip
   };
 }
 
+/** SimulateCustomPolicy: the given identity policies and resource policy, with the request's context entries. */
+function simulateCustom(input: SimulateCustomPolicyCommandInput) {
+  const statements: PolicyStatementJson[] = [
+    ...input.PolicyInputList!,
+    input.ResourcePolicy ?? '{"Statement":[]}',
+  ].flatMap((text) => list(policyDocument(text).Statement as PolicyStatementJson[]));
+  const context = Object.fromEntries(
+    (input.ContextEntries ?? []).map((entry) => [entry.ContextKeyName!, entry.ContextKeyValues![0]]),
+  );
+  const resource = input.ResourceArns![0];
+  return {
+    EvaluationResults: input.ActionNames!.map((action) => ({
+      EvalActionName: action,
+      EvalResourceName: resource,
+      EvalDecision: decideByPolicy(statements, { action, resource, caller: "iam", context }),
+    })),
+    IsTruncated: false,
+  };
+}
+
 /** DescribeAlarmHistory's Action items: one per SNS action of an alarm in ALARM, judged by the topic's policy. */
 async function actionHistory(cloudwatch: CloudWatchClient, sns: SNSClient, input: DescribeAlarmHistoryCommandInput) {
   const { MetricAlarms = [] } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [input.AlarmName!] }));
@@ -101,14 +127,16 @@ async function actionHistory(cloudwatch: CloudWatchClient, sns: SNSClient, input
   return { AlarmHistoryItems: items };
 }
 
-/** verify's clients, all on moto; the two calls moto lacks are answered as described above. */
+/** verify's clients, all on moto; the calls moto lacks are answered as described above. */
 export function verifyClientsOnMoto(endpoint: string, region: string): AwsClients {
   const config = emulatorClientConfig(endpoint, region);
   const real = { iam: new IAMClient(config), cloudwatch: new CloudWatchClient(config), sns: new SNSClient(config) };
   const iam = new IAMClient(config);
   mockClient(iam)
     .on(SimulatePrincipalPolicyCommand)
-    .callsFake((input) => simulateFromInlinePolicies(real.iam, input));
+    .callsFake((input) => simulateFromInlinePolicies(real.iam, input))
+    .on(SimulateCustomPolicyCommand)
+    .callsFake((input) => simulateCustom(input));
   const cloudwatch = new CloudWatchClient(config);
   mockClient(cloudwatch)
     .on(DescribeAlarmHistoryCommand)
