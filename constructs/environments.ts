@@ -17,6 +17,7 @@ export const BASE_NAMES = {
   function: "OrderProcessor",
   alarmTopic: "OrderAlarms",
   keyAlias: "alias/order-system",
+  dashboard: "OrderPipeline",
   planRole: "OrderPipelinePlan",
   deployRole: "OrderPipelineDeploy",
   stateKeyAlias: "alias/order-system-state",

@@ -104,6 +104,8 @@ function environmentArns(props: GithubCiRolesProps) {
     logGroup: `arn:${p}:logs:${r}:${a}:log-group:/aws/lambda/${names.function}`,
     logGroups: `arn:${p}:logs:${r}:${a}:log-group:*`,
     alarms: alarmArns({ partition: p, region: r, accountId: a }, names.alarmTopic),
+    // Dashboards are global: their ARNs name no region.
+    dashboard: `arn:${p}:cloudwatch::${a}:dashboard/${names.dashboard}`,
     keys: `arn:${p}:kms:${r}:${a}:key/*`,
     keyAlias: `arn:${p}:kms:${r}:${a}:${names.keyAlias}`,
   };
@@ -170,8 +172,9 @@ function planStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatement[
         "logs:ListTagsLogGroup",
         "cloudwatch:DescribeAlarms",
         "cloudwatch:ListTagsForResource",
+        "cloudwatch:GetDashboard",
       ],
-      Resource: [arns.logGroups, ...arns.alarms],
+      Resource: [arns.logGroups, ...arns.alarms, arns.dashboard],
     },
     {
       Sid: "ReadKey",
@@ -241,7 +244,12 @@ function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatemen
     },
     { Sid: "ManageLogGroup", Effect: "Allow", Action: "logs:*", Resource: [arns.logGroup, `${arns.logGroup}:*`] },
     { Sid: "DescribeLogGroups", Effect: "Allow", Action: "logs:DescribeLogGroups", Resource: arns.logGroups },
-    { Sid: "ManageAlarms", Effect: "Allow", Action: "cloudwatch:*", Resource: arns.alarms },
+    {
+      Sid: "ManageAlarmsAndDashboard",
+      Effect: "Allow",
+      Action: "cloudwatch:*",
+      Resource: [...arns.alarms, arns.dashboard],
+    },
     { Sid: "ManageKey", Effect: "Allow", Action: "kms:*", Resource: arns.keys, Condition: tagged },
     // An alias has no tags; creating or moving it also needs the (tagged) key's permission above.
     {

@@ -32,7 +32,8 @@ export interface OrderAlarmsProps {
   readonly backlogAgeSeconds?: number;
 }
 
-interface AlarmSpec {
+/** One alarm as data: the metric it watches (shared with the dashboard) and when it fires. */
+export interface AlarmSpec {
   readonly id: AlarmId;
   readonly description: string;
   readonly namespace: string;
@@ -54,7 +55,7 @@ export const ALARM_IDS = [
   "sns-delivery-failures",
   "sns-redrive-to-dlq-failures",
 ] as const;
-type AlarmId = (typeof ALARM_IDS)[number];
+export type AlarmId = (typeof ALARM_IDS)[number];
 
 /**
  * The exact ARNs of this stack's alarms, built from their names (no reference cycle), for the topic and
@@ -154,6 +155,8 @@ export class OrderAlarms extends Construct {
   public readonly alarmTopicPolicy: SnsTopicPolicy;
   public readonly emailSubscription?: SnsTopicSubscription;
   public readonly alarms: CloudwatchMetricAlarm[];
+  /** What each alarm watches and when it fires: the dashboard draws the same metrics and thresholds. */
+  public readonly specs: readonly AlarmSpec[];
 
   constructor(scope: Construct, id: string, props: OrderAlarmsProps) {
     super(scope, id);
@@ -188,6 +191,7 @@ export class OrderAlarms extends Construct {
     }
 
     const specs = alarmSpecs(props.names, backlogAgeSeconds);
+    this.specs = specs;
     this.alarms = specs.map(
       (spec) =>
         new CloudwatchMetricAlarm(this, spec.id, {

@@ -5,6 +5,7 @@ import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
 import { EnvironmentConfig, stateObjectKey } from "./environments";
 import { alarmArns, OrderAlarms } from "./order-alarms";
+import { OrderDashboard } from "./order-dashboard";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
 import { OrderSubscription } from "./order-subscription";
@@ -27,6 +28,7 @@ export class OrderSystemStack extends TerraformStack {
   public readonly table: OrdersTable;
   public readonly processor: OrderProcessor;
   public readonly alarms: OrderAlarms;
+  public readonly dashboard: OrderDashboard;
   private readonly config: EnvironmentConfig;
 
   constructor(scope: Construct, props: OrderSystemStackProps) {
@@ -77,8 +79,26 @@ export class OrderSystemStack extends TerraformStack {
       reservedConcurrency: config.reservesConcurrency ? settings.maximumConcurrency : undefined,
     });
 
-    this.alarms = new OrderAlarms(this, "Alarms", {
+    this.alarms = this.orderAlarms(config, aws, settings);
+    this.dashboard = new OrderDashboard(this, "Dashboard", {
       names,
+      region: config.region,
+      alarmSpecs: this.alarms.specs,
+      alarmArns: this.alarms.alarms.map((alarm) => alarm.arn),
+      functionTimeoutSeconds: settings.functionTimeoutSeconds,
+      maximumConcurrency: settings.maximumConcurrency,
+    });
+    this.addOutputs();
+  }
+
+  /** The alarms, on the alarm topic (encrypted with the stack's key), created after the key policy admits CloudWatch. */
+  private orderAlarms(
+    config: EnvironmentConfig,
+    aws: ReturnType<typeof configureAws>,
+    settings: { readonly backlogAgeAlarmSeconds: number },
+  ): OrderAlarms {
+    return new OrderAlarms(this, "Alarms", {
+      names: config.names,
       kmsKeyId: this.key.keyId,
       ...aws,
       region: config.region,
@@ -86,8 +106,6 @@ export class OrderSystemStack extends TerraformStack {
       backlogAgeSeconds: settings.backlogAgeAlarmSeconds,
       keyPolicy: this.key.keyPolicy,
     });
-
-    this.addOutputs();
   }
 
   /** The stack's key: its policy admits SNS for this environment's order topic and CloudWatch for its alarms only. */
@@ -131,6 +149,7 @@ export class OrderSystemStack extends TerraformStack {
     new TerraformOutput(this, "table_name", { value: this.table.tableName });
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });
+    new TerraformOutput(this, "dashboard_url", { value: this.dashboard.consoleUrl });
     new TerraformOutput(this, "verify", {
       description: "What `npm run orders -- verify` compares with the deployed resources",
       // Lazy: cdktf 0.21 checks a plain object output with the deprecated util.isArray (a DEP0044 warning
@@ -160,6 +179,16 @@ export class OrderSystemStack extends TerraformStack {
       maximum_concurrency: mapping.scalingConfigInput?.maximumConcurrency,
       function_response_types: mapping.functionResponseTypesInput,
       alarm_names: this.alarms.alarms.map((alarm) => alarm.alarmName),
+      dashboard_name: this.dashboard.dashboard.dashboardName,
+      // Every resource the dashboard's metrics must name, and nothing else.
+      dashboard_resources: [
+        this.config.names.topic,
+        this.config.names.queue,
+        this.config.names.deadLetterQueue,
+        this.config.names.deliveryDeadLetterQueue,
+        this.config.names.function,
+        this.config.names.table,
+      ],
     };
   }
 }

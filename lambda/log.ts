@@ -3,7 +3,9 @@
  * stdout as one line each: a lean equivalent of Powertools Logger/Metrics for this one function.
  */
 
-const SERVICE = process.env.POWERTOOLS_SERVICE_NAME ?? "order-processor";
+/** The `service` dimension of the function's metrics unless POWERTOOLS_SERVICE_NAME says otherwise (the stack does not set it). */
+export const DEFAULT_SERVICE = "order-processor";
+const SERVICE = process.env.POWERTOOLS_SERVICE_NAME ?? DEFAULT_SERVICE;
 export const METRICS_NAMESPACE = "OrderSystem";
 
 export type RecordOutcome = "stored" | "duplicate" | "stale" | "conflict" | "invalid" | "failed";

@@ -20,6 +20,7 @@ const NOT_EMULATED = new Set([
   "aws_iam_role_policy",
   "aws_cloudwatch_log_group",
   "aws_cloudwatch_metric_alarm",
+  "aws_cloudwatch_dashboard",
 ]);
 
 /** Per emulated type: the attributes it reads, and those that do not change local behaviour. */

@@ -38,6 +38,9 @@ export interface VerifyExpectations {
   readonly maximum_concurrency: number;
   readonly function_response_types: string[];
   readonly alarm_names: string[];
+  /** The operations dashboard and the resources its metrics must name (older stacks lack them). */
+  readonly dashboard_name?: string;
+  readonly dashboard_resources?: string[];
 }
 
 /** A problem the operator can fix; the message says how. Exit code 2. */

@@ -7,6 +7,7 @@ import {
   CloudWatchClient,
   DescribeAlarmHistoryCommand,
   DescribeAlarmsCommand,
+  GetDashboardCommand,
   MetricAlarm,
   SetAlarmStateCommand,
 } from "@aws-sdk/client-cloudwatch";
@@ -323,6 +324,45 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
   return pass(`${refused} and allowed to the ${listed} redrive role${listed === 1 ? "" : "s"}`);
 }
 
+/** Dimensions that name no resource: the handler's EMF `service` and DynamoDB's `Operation`. */
+const NOT_A_RESOURCE = new Set(["service", "Operation"]);
+
+/** The dashboard exists and its metrics name exactly this stack's resources. */
+async function checkDashboard({ clients, expected, options }: CheckContext): Promise<Finding> {
+  if (!expected.dashboard_name || !expected.dashboard_resources)
+    return {
+      status: "SKIP",
+      detail: "the outputs come from a stack older than the dashboard; deploy the current stack",
+    };
+  const name = expected.dashboard_name;
+  let body: string | undefined;
+  try {
+    body = (await clients.cloudwatch.send(new GetDashboardCommand({ DashboardName: name }))).DashboardBody;
+  } catch (error) {
+    if (!/ResourceNotFound|DashboardNotFound/.test((error as Error).name)) throw error;
+  }
+  if (!body) return fail(`the dashboard ${name} does not exist`, `npx cdktf deploy ${options.stack} creates it`);
+  const named = new Set<string>();
+  let metrics = 0;
+  for (const widget of JSON.parse(body).widgets ?? []) {
+    for (const line of widget.properties?.metrics ?? []) {
+      metrics += 1;
+      const parts = line.filter((part: unknown) => typeof part === "string");
+      for (let i = 2; i + 1 < parts.length; i += 2) if (!NOT_A_RESOURCE.has(parts[i])) named.add(parts[i + 1]);
+    }
+  }
+  const foreign = [...named].filter((resource) => !expected.dashboard_resources!.includes(resource));
+  const missing = expected.dashboard_resources.filter((resource) => !named.has(resource));
+  if (foreign.length > 0 || missing.length > 0) {
+    const problems = [
+      foreign.length ? `it draws resources that are not this stack's: ${foreign.join(", ")}` : "",
+      missing.length ? `it draws nothing of ${missing.join(", ")}` : "",
+    ];
+    return fail(`${name}: ${problems.filter(Boolean).join("; ")}`, `npx cdktf deploy ${options.stack} restores it`);
+  }
+  return pass(`${name} draws ${metrics} metrics, of exactly this stack's ${named.size} resources`);
+}
+
 async function checkSmoke({ clients, outputs, options, io }: CheckContext): Promise<Finding> {
   const smoke = await smokeOrder(clients, outputs, { timeoutSeconds: options.timeoutSeconds, keep: false }, io);
   if (smoke.stored)
@@ -457,6 +497,7 @@ const CHECKS: { readonly name: string; readonly run: (context: CheckContext) => 
   { name: "key", run: checkKey },
   { name: "subscription", run: checkSubscription },
   { name: "queue policy", run: checkQueuePolicy },
+  { name: "dashboard", run: checkDashboard },
   { name: "smoke", run: checkSmoke },
   { name: "dead-letter queues", run: checkDeadLetters },
   { name: "alarm path", run: checkAlarmPath },

@@ -130,6 +130,9 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       delivery_dlq_url: { value: expect.stringMatching(/^\$\{aws_sqs_queue\..+\.url\}$/) },
       table_name: { value: ref("aws_dynamodb_table", table.name, "name") },
       function_name: { value: ref("aws_lambda_function", fn.name, "function_name") },
+      dashboard_url: {
+        value: `https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/${only(json, "aws_cloudwatch_dashboard").body.dashboard_name}`,
+      },
       verify: expect.objectContaining({ value: expect.any(Object) }),
     });
   });
@@ -147,6 +150,8 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
       subscription_arn: ref("aws_sns_topic_subscription", subscription.name, "arn"),
       key_arn: ref("aws_kms_key", key.name, "arn"),
       role_arn: ref("aws_iam_role", only(json, "aws_iam_role").name, "arn"),
+      queue_arn: ref("aws_sqs_queue", queue.name, "arn"),
+      dashboard_name: ref("aws_cloudwatch_dashboard", only(json, "aws_cloudwatch_dashboard").name, "dashboard_name"),
       alarm_names: expect.arrayContaining(
         resourcesOf(json, "aws_cloudwatch_metric_alarm").map((alarm) =>
           ref("aws_cloudwatch_metric_alarm", alarm.name, "alarm_name"),

@@ -6,7 +6,7 @@
  * was applied, then destroy, expecting the refusals the README promises and lifting them its way.
  */
 import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
-import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, DeleteDashboardsCommand, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient, GetItemCommand, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteRolePolicyCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DisableKeyRotationCommand } from "@aws-sdk/client-kms";
@@ -343,18 +343,23 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
           queuePolicyLine,
           expect.stringMatching(
             new RegExp(
+              `^PASS {2}dashboard: ${names.dashboard} draws \\d+ metrics, of exactly this stack's 6 resources$`,
+            ),
+          ),
+          expect.stringMatching(
+            new RegExp(
               `^PASS {2}smoke: order SMOKE-\\d{14}-[0-9a-f]{6} went from the topic to ${names.table} in \\d+\\.\\d s, then was deleted$`,
             ),
           ),
           `PASS  dead-letter queues: ${names.deadLetterQueue} and ${names.deliveryDeadLetterQueue} are empty`,
           `PASS  alarm path: ${alarmName} went to ALARM and CloudWatch published to ${names.alarmTopic}; set back to ${stateBefore}`,
           redrivers > 0
-            ? `verify ${names.stack}: 7 passed, 1 failed, 0 warnings, 0 skipped`
-            : `verify ${names.stack}: 6 passed, 1 failed, 1 warnings, 0 skipped`,
+            ? `verify ${names.stack}: 8 passed, 1 failed, 0 warnings, 0 skipped`
+            : `verify ${names.stack}: 7 passed, 1 failed, 1 warnings, 0 skipped`,
         ]);
         expect(healthy).toBe(1);
         // It cleaned up after itself: the smoke order is gone and the alarm is back in its state.
-        const smokeOrderId = lines[5].match(/order (SMOKE-\S+)/)![1];
+        const smokeOrderId = lines[6].match(/order (SMOKE-\S+)/)![1];
         expect(
           (
             await clients.dynamodb.send(
@@ -366,7 +371,11 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
 
         // Break each thing verify checks, the way it breaks on AWS; the stand-in no longer plays Lambda.
         const roleName = `${names.function}Role`;
-        const aws = { ...clients, iam: new IAMClient(emulatorClientConfig(moto.endpoint, config.region)) };
+        const aws = {
+          ...clients,
+          iam: new IAMClient(emulatorClientConfig(moto.endpoint, config.region)),
+          cloudwatch: new CloudWatchClient(emulatorClientConfig(moto.endpoint, config.region)),
+        };
         await aws.lambda.send(
           new UpdateEventSourceMappingCommand({ UUID: expected.event_source_mapping_uuid, Enabled: true }),
         );
@@ -431,6 +440,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
             },
           }),
         );
+        await aws.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
         lines.length = 0;
         const broken = await verify(
           outputs,
@@ -448,6 +458,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
           ),
           `FAIL  subscription: raw message delivery is off, configured on. Do: ${fix}`,
           `FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly. Do: ${fix}`,
+          `FAIL  dashboard: the dashboard ${names.dashboard} does not exist. Do: npx cdktf deploy ${names.stack} creates it`,
           expect.stringMatching(/^FAIL {2}smoke: order SMOKE-\S+ was not stored within 5 s/),
           `WARN  dead-letter queues: ${names.deadLetterQueue} holds 2 messages. Do: see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive`,
           expect.stringMatching(
@@ -455,7 +466,7 @@ describeProof("deploy proof on moto: apply, re-plan with no changes, operate, de
               `^FAIL {2}alarm path: ${alarmName}: Failed to execute action ${outputs.alarm_topic_arn}\\. Received error: .*not authorized to perform: SNS:Publish.*; set back to ${stateBefore}\\. Do: `,
             ),
           ),
-          `verify ${names.stack}: 1 passed, 6 failed, 1 warnings, 0 skipped`,
+          `verify ${names.stack}: 1 passed, 7 failed, 1 warnings, 0 skipped`,
         ]);
         expect(broken).toBe(1);
       },

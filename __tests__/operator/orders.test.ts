@@ -3,6 +3,7 @@ import {
   CloudWatchClient,
   DescribeAlarmHistoryCommand,
   DescribeAlarmsCommand,
+  GetDashboardCommand,
   SetAlarmStateCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { IAMClient, SimulateCustomPolicyCommand, SimulatePrincipalPolicyCommand } from "@aws-sdk/client-iam";
@@ -367,7 +368,26 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     maximum_concurrency: 5,
     function_response_types: ["ReportBatchItemFailures"],
     alarm_names: ["OrderAlarms-dlq-not-empty", "OrderAlarms-backlog-age"],
+    dashboard_name: "OrderPipeline",
+    dashboard_resources: ["OrderQueue", "OrderProcessor"],
   };
+  /** A dashboard body as CloudWatch returns it, drawing the given queue and function. */
+  const dashboardBody = (queue: string, fn: string) =>
+    JSON.stringify({
+      widgets: [
+        { type: "text", properties: { markdown: "## 1. Alarms" } },
+        {
+          type: "metric",
+          properties: {
+            metrics: [
+              ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue, { stat: "Maximum", period: 60 }],
+              ["AWS/Lambda", "Errors", "FunctionName", fn, { stat: "Sum", period: 300 }],
+              ["OrderSystem", "stored", "service", "order-processor", { stat: "Sum", period: 300 }],
+            ],
+          },
+        },
+      ],
+    });
   const verifyOutputs = path.join(work, "verify-outputs.json");
   fs.writeFileSync(
     verifyOutputs,
@@ -415,6 +435,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     sqs.on(GetQueueAttributesCommand).resolves({
       Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0", Policy: "{}" },
     });
+    cloudwatch.on(GetDashboardCommand).resolves({ DashboardBody: dashboardBody("OrderQueue", "OrderProcessor") });
     cloudwatch.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: VERIFY.alarm_names.map((AlarmName) => ({
         AlarmName,
@@ -433,12 +454,13 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       "PASS  key",
       "PASS  subscription",
       "PASS  queue policy",
+      "PASS  dashboard",
       "PASS  smoke",
       "PASS  dead-letter queues",
       "SKIP  alarm path",
       "verify OrderSystemStack",
     ]);
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 7 passed, 0 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 8 passed, 0 failed, 0 warnings, 1 skipped");
     // The simulation asks for what the role needs and for what it must not do, on the same resource.
     expect(iam.commandCalls(SimulatePrincipalPolicyCommand)[0].args[0].input).toEqual({
       PolicySourceArn: VERIFY.role_arn,
@@ -465,7 +487,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     expect(out.lines[0]).toBe(
       "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (the README's runbook lists them)",
     );
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 6 passed, 1 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 7 passed, 1 failed, 0 warnings, 1 skipped");
   });
 
   test("a key pending deletion says how to cancel it", async () => {
@@ -518,6 +540,27 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     );
   });
 
+  test("dashboard: drawing this stack's resources passes; a missing one, or another stack's, fails", async () => {
+    const line = async () => {
+      const out = io();
+      await verify([], out);
+      return out.lines[5];
+    };
+    expect(await line()).toBe("PASS  dashboard: OrderPipeline draws 3 metrics, of exactly this stack's 2 resources");
+    cloudwatch
+      .on(GetDashboardCommand)
+      .resolves({ DashboardBody: dashboardBody("OrderQueue-staging", "OrderProcessor") });
+    expect(await line()).toBe(
+      "FAIL  dashboard: OrderPipeline: it draws resources that are not this stack's: OrderQueue-staging; it draws nothing of OrderQueue. Do: npx cdktf deploy OrderSystemStack restores it",
+    );
+    cloudwatch
+      .on(GetDashboardCommand)
+      .rejects(Object.assign(new Error("Dashboard does not exist"), { name: "ResourceNotFound" }));
+    expect(await line()).toBe(
+      "FAIL  dashboard: the dashboard OrderPipeline does not exist. Do: npx cdktf deploy OrderSystemStack creates it",
+    );
+  });
+
   test("--alarm-path sets the alarm back even when reading its history fails", async () => {
     cloudwatch.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: [
@@ -539,7 +582,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       ["OrderAlarms-backlog-age", "ALARM"],
       ["OrderAlarms-backlog-age", "INSUFFICIENT_DATA"],
     ]);
-    expect(out.lines[7]).toBe(
+    expect(out.lines[8]).toBe(
       "FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console",
     );
   });

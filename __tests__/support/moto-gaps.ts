@@ -16,6 +16,7 @@ import {
   DescribeAlarmHistoryCommand,
   DescribeAlarmHistoryCommandInput,
   DescribeAlarmsCommand,
+  GetDashboardCommand,
   SetAlarmStateCommand,
 } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -144,7 +145,9 @@ export function verifyClientsOnMoto(endpoint: string, region: string): AwsClient
     .on(DescribeAlarmsCommand)
     .callsFake((input) => real.cloudwatch.send(new DescribeAlarmsCommand(input)))
     .on(SetAlarmStateCommand)
-    .callsFake((input) => real.cloudwatch.send(new SetAlarmStateCommand(input)));
+    .callsFake((input) => real.cloudwatch.send(new SetAlarmStateCommand(input)))
+    .on(GetDashboardCommand)
+    .callsFake((input) => real.cloudwatch.send(new GetDashboardCommand(input)));
   return {
     iam,
     cloudwatch,
