@@ -100,6 +100,11 @@ export class EventSourcePoller {
       } else if (queue.delete(message)) {
         context.accounting.processed += 1;
         context.emit({ type: "deleted", queue: queue.name, messageId: message.messageId });
+      } else if (!queue.has(message.messageId)) {
+        // Its retention ended while the function ran: stored all the same, so processed, not lost.
+        context.accounting.processed += 1;
+        context.accounting.expired -= 1;
+        context.accounting.expiredAfterProcessing += 1;
       } else {
         queue.release(message);
       }

@@ -221,9 +221,24 @@ export class LocalPipeline {
     return items.length;
   }
 
+  /** Queues holding messages that no enabled event source mapping consumes (a disabled mapping's queue). */
+  unconsumed(): { queue: string; messages: number }[] {
+    const polled = new Set(this.pollers.map((p) => p.queue));
+    const deadLetterQueues = new Set(this.deadLetterQueues());
+    return [...this.queues.values()]
+      .filter((q) => !polled.has(q) && !deadLetterQueues.has(q) && q.size > 0)
+      .map((q) => ({ queue: q.name, messages: q.size }));
+  }
+
   async summary(): Promise<PipelineSummary> {
     const deadLettered = this.deadLetterQueues().reduce((n, q) => n + q.size, 0);
-    return this.accounting.summary({ deadLettered, inFlight: this.inFlight(), items: (await this.items()).length });
+    const queued = this.unconsumed().reduce((n, q) => n + q.messages, 0);
+    return this.accounting.summary({
+      deadLettered,
+      inFlight: this.inFlight(),
+      queued,
+      items: (await this.items()).length,
+    });
   }
 
   async close(): Promise<void> {

@@ -126,6 +126,11 @@ export class LocalQueue {
     return all;
   }
 
+  /** Whether the queue still holds the message (it may have expired while an invocation held it). */
+  has(messageId: string): boolean {
+    return this.messages.has(messageId);
+  }
+
   get size(): number {
     return this.messages.size;
   }

@@ -28,10 +28,10 @@ Runs the synthesized OrderSystemStack offline: SNS -> SQS (+ DLQ) -> the Lambda 
 Without options it publishes the sample order and one invalid order.
 
 Options:
-  --orders FILE        publish each line of FILE (JSON lines, "-" for stdin) as one message body, as is
+  --orders FILE        publish each line of FILE (JSON lines in UTF-8, "-" for stdin) as one message body, as is
   --fail-rate R        answer a share R (0..1) of DynamoDB requests with throttling/internal errors
   --redrive            afterwards, move DLQ messages back to the queue and process them with faults off
-  --export FILE        write the table's items as JSON lines to FILE at the end
+  --export FILE        write the table's items as JSON lines to FILE at the end (its folder must exist)
   --quiet              print the summary only
   --time-scale S       factor on queue durations (visibility timeout, window, retention); default 0.001
   --function-time-scale F  factor on the function timeout; default 0.1
@@ -40,9 +40,10 @@ Options:
   --max-seconds N      give up (exit 1) if the pipeline has not settled after N seconds; default 600
   -h, --help           this help
 
-The environment is chosen as for synthesis (ORDER_ENV, default dev). The last line printed is always
-{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I}; the exit code is 1 if L > 0
-or messages are still in flight.`;
+The environment is chosen as for synthesis (ORDER_ENV, default dev); relative paths are from the folder
+npm was run in. The last line printed is always
+{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I} (then "queued", "expired",
+"expiredAfterProcessing" where they apply); the exit code is 1 if L > 0 or messages are still in flight.`;
 
 export interface RunOptions {
   readonly bodies?: string[];
@@ -136,6 +137,10 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
     }
     const summary = await pipeline.summary();
     if (inFlight > 0) write(`error: ${inFlight} messages still queued or in flight`);
+    for (const { queue, messages } of pipeline.unconsumed())
+      write(
+        `note: ${messages} message${messages === 1 ? "" : "s"} wait${messages === 1 ? "s" : ""} in ${queue}: no enabled event source mapping consumes it (the stack's mapping is disabled); they are queued, not lost`,
+      );
     write(JSON.stringify(summary));
     return { summary, inFlight, exitCode: summary.lost > 0 || inFlight > 0 ? 1 : 0 };
   } finally {
@@ -143,9 +148,52 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   }
 }
 
-function readBodies(file: string): string[] {
-  const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
-  return text.split(/\r?\n/).filter((line) => line.trim() !== "");
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * `--orders`' input: each non-blank line of the file (or stdin) as one message body, exactly as written.
+ * A line that is not valid UTF-8 is refused with its number (never altered); a UTF-8 byte order mark is
+ * not part of line 1. `warning` says when no line is a JSON object (the format is JSON lines).
+ */
+export function readOrderLines(file: string, input?: Buffer): { bodies: string[]; warning?: string } {
+  let bytes = input ?? fs.readFileSync(file === "-" ? 0 : file);
+  if (bytes.subarray(0, 3).equals(BOM)) bytes = bytes.subarray(3);
+  const bodies: string[] = [];
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    const raw = bytes.subarray(start, end === -1 ? bytes.length : end);
+    let text: string;
+    try {
+      text = UTF8.decode(raw).replace(/\r$/, "");
+    } catch {
+      throw new Error(
+        `--orders: line ${line} of ${file} is not valid UTF-8; save the file as UTF-8 (nothing was published)`,
+      );
+    }
+    if (text.trim() !== "") bodies.push(text);
+    if (end === -1) break;
+    start = end + 1;
+  }
+  const isObject = (body: string) => {
+    try {
+      const value = JSON.parse(body);
+      return typeof value === "object" && value !== null && !Array.isArray(value);
+    } catch {
+      return false;
+    }
+  };
+  if (bodies.length === 0 || bodies.some(isObject)) return { bodies };
+  return {
+    bodies,
+    warning: `warning: no line of ${file} is a JSON object: --orders reads JSON lines (one order per line), not a JSON array or pretty-printed JSON; each line is published as it is`,
+  };
+}
+
+/** A path the user typed, from the folder they ran npm in (npm runs scripts from the project root). */
+function userPath(file: string): string {
+  return path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
 }
 
 function number(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -178,13 +226,22 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.orders && values.orders !== "-" && !fs.existsSync(values.orders))
-    throw new Error(`--orders: ${values.orders} does not exist`);
+  const ordersFile = values.orders && values.orders !== "-" ? userPath(values.orders) : values.orders;
+  if (ordersFile && ordersFile !== "-" && !fs.existsSync(ordersFile))
+    throw new Error(`--orders: ${ordersFile} does not exist`);
+  const exportFile = values.export ? userPath(values.export) : undefined;
+  // Checked before the run: a missing folder must not cost a whole run and its summary.
+  if (exportFile && !fs.existsSync(path.dirname(exportFile)))
+    throw new Error(
+      `--export: the folder ${path.dirname(exportFile)} does not exist; create it, or name a file in an existing folder`,
+    );
+  const orders = ordersFile ? readOrderLines(ordersFile) : undefined;
+  if (orders?.warning) console.error(orders.warning);
   const result = await runOffline({
-    bodies: values.orders ? readBodies(values.orders) : undefined,
+    bodies: orders?.bodies,
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
     redrive: values.redrive,
-    exportFile: values.export,
+    exportFile,
     quiet: values.quiet,
     timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
     functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),

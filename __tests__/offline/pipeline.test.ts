@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { bundleHandler } from "../../constructs/function-bundle";
-import { main, runOffline, RunOptions, USAGE } from "../../offline/start";
+import { main, readOrderLines, runOffline, RunOptions, USAGE } from "../../offline/start";
 import { LocalPipeline } from "../../offline/pipeline";
 import { loadStack } from "../../offline/stack-model";
 import { saveEnv } from "../support/handler";
@@ -219,6 +219,83 @@ describe("the CLI", () => {
     }
     for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"])
       expect(USAGE).toContain(option);
+  });
+});
+
+describe("--orders and --export as a user writes them", () => {
+  test("a line that is not valid UTF-8 is refused with its number, never altered", () => {
+    const bytes = Buffer.concat([
+      Buffer.from(`${body(order({ orderId: "OK1" }))}\n{"orderId":"caf`),
+      Buffer.from([0xe9]),
+      Buffer.from('"}\n'),
+    ]);
+    expect(() => readOrderLines("orders.jsonl", bytes)).toThrow(
+      /--orders: line 2 of orders\.jsonl is not valid UTF-8; save the file as UTF-8 \(nothing was published\)/,
+    );
+  });
+
+  test("a UTF-8 byte order mark is not part of line 1; CRLF line ends and blank lines are not bodies", () => {
+    const text = `${body(order({ orderId: "BOM1" }))}\r\n\r\n${body(order({ orderId: "BOM2", itemName: "Café ☕" }))}\r\n`;
+    const { bodies, warning } = readOrderLines(
+      "orders.jsonl",
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]),
+    );
+    expect(bodies.map((b) => JSON.parse(b).orderId)).toEqual(["BOM1", "BOM2"]);
+    expect(JSON.parse(bodies[1]).itemName).toBe("Café ☕");
+    expect(warning).toBeUndefined();
+  });
+
+  test("a file with no JSON object on any line (a pretty-printed array) gets a warning that the format is JSON lines", () => {
+    const pretty = JSON.stringify([order({ orderId: "A1" })], null, 2);
+    expect(readOrderLines("orders.json", Buffer.from(pretty)).warning).toMatch(
+      /no line of orders\.json is a JSON object: --orders reads JSON lines/,
+    );
+  });
+
+  test("relative paths are the user's (INIT_CWD), and --export into a missing folder fails before the run", async () => {
+    const saved = process.env.INIT_CWD;
+    process.env.INIT_CWD = work;
+    try {
+      await expect(main(["--orders", "mine.jsonl"])).rejects.toThrow(
+        `--orders: ${path.join(work, "mine.jsonl")} does not exist`,
+      );
+      const started = Date.now();
+      await expect(main(["--export", "no-such-folder/items.jsonl"])).rejects.toThrow(
+        `--export: the folder ${path.join(work, "no-such-folder")} does not exist`,
+      );
+      expect(Date.now() - started).toBeLessThan(1000); // nothing was synthesized or run
+    } finally {
+      if (saved === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = saved;
+    }
+  });
+});
+
+describe("the run's accounting: published = processed + dead-lettered + lost, in every run", () => {
+  test("messages that outlive a tiny retention are lost once, never twice; stored ones are not lost", async () => {
+    const bodies = Array.from({ length: 1500 }, (_, i) => body(order({ orderId: `EXP${i}` })));
+    const { summary } = await run({ bodies, timeScale: 0.000001, quiet: true, maxSeconds: 120 });
+    expect(summary.published).toBe(1500);
+    expect(summary.expired).toBeGreaterThan(0); // the retention really ended for some
+    expect(summary.processed + summary.deadLettered + summary.lost).toBe(summary.published);
+    // Every processed message's order is in the table, those that expired after being stored included.
+    expect(summary.items).toBeGreaterThanOrEqual(summary.processed);
+    expect(summary.lost).toBe(summary.expired);
+  });
+
+  test("a disabled event source mapping's messages are queued, not lost, and the run says why", async () => {
+    const disabled = path.join(work, "disabled-mapping");
+    fs.cpSync(stackDir, disabled, { recursive: true });
+    editStack(disabled, (json) => {
+      for (const mapping of Object.values<TfJson>(json.resource.aws_lambda_event_source_mapping))
+        mapping.enabled = false;
+    });
+    const { summary, exitCode, lines } = await run({ stackDir: disabled });
+    expect(summary).toMatchObject({ published: 2, processed: 0, deadLettered: 0, lost: 0, queued: 2 });
+    expect(exitCode).toBe(0);
+    expect(lines).toContain(
+      "note: 2 messages wait in OrderQueue: no enabled event source mapping consumes it (the stack's mapping is disabled); they are queued, not lost",
+    );
   });
 });
 
