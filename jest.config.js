@@ -6,7 +6,7 @@ module.exports = {
   // The deploy proof and Checkov need the Python tools and take minutes: `npm run test:deploy` runs them.
   testPathIgnorePatterns: process.env.ORDER_DEPLOY_PROOF
     ? ["/node_modules/"]
-    : ["/node_modules/", "/deploy-proof\\.test\\.ts$", "/checkov\\.test\\.ts$"],
+    : ["/node_modules/", "/deploy-proof-\\w+\\.test\\.ts$", "/checkov\\.test\\.ts$"],
   transform: { "^.+\\.tsx?$": "ts-jest" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   testTimeout: 120000,

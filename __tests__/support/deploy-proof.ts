@@ -1,0 +1,526 @@
+/**
+ * The deploy proof (`npm run test:deploy`), one environment per test file (`deploy/deploy-proof-<env>.test.ts`)
+ * so the three run side by side, each on a moto of its own: the environment's two stacks are deployed as the README's
+ * "Deploying to AWS" steps say, on moto server (an AWS API emulator on loopback) with the real
+ * `hashicorp/aws` provider: bootstrap the state bucket, apply the pipeline with its real S3 backend and
+ * lock file in that bucket, re-plan both stacks (no changes), run the operator commands against what
+ * was applied, then destroy, expecting the refusals the README promises and lifting them its way.
+ */
+import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
+import { CloudWatchClient, DeleteDashboardsCommand, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient, GetItemCommand, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteRolePolicyCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
+import { DisableKeyRotationCommand } from "@aws-sdk/client-kms";
+import { UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
+import {
+  GetTopicAttributesCommand,
+  SetSubscriptionAttributesCommand,
+  SetTopicAttributesCommand,
+} from "@aws-sdk/client-sns";
+import {
+  GetQueueAttributesCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { EnvironmentConfig, resolveEnvironment, settingsFrom } from "../../constructs";
+import { OrdersIO, StackOutputs } from "../../operator/io";
+import { loadStack } from "../../offline/stack-model";
+import { verify } from "../../operator/verify";
+import {
+  Emulator,
+  EMULATOR_CREDENTIALS,
+  emulatorClientConfig,
+  missingPythonTools,
+  MOTO_ACCOUNT_ID,
+  prepareForEmulator,
+  startMoto,
+} from "../support/emulator";
+import { startLambdaStandIn, verifyClientsOnMoto } from "../support/moto-gaps";
+import { SAMPLE_ORDER } from "../support/orders";
+import { resourceAddresses, synthAppTo, TEST_ENVIRONMENTS } from "../support/stacks";
+import { offlineTerraform, OfflineTerraform, runTerraform, TerraformRun } from "../support/terraform";
+import { PROJECT_ROOT } from "../support/paths";
+
+const ROOT = PROJECT_ROOT;
+/** Terraform runs synchronously and waits on AWS-like propagation checks: each step may take minutes. */
+const STEP_TIMEOUT_MS = 10 * 60_000;
+/** Written per environment when the proof has run, so CI can tell it did not silently skip. */
+const PROOF_RECORDS = path.join(ROOT, "cdktf.out", "deploy-proof");
+
+const terraformTools = offlineTerraform();
+const missing = missingPythonTools() ?? (typeof terraformTools === "string" ? terraformTools : undefined);
+if (missing) {
+  console.warn(`DEPLOY PROOF NOT RUN: ${missing}`);
+  if (process.env.CI) throw new Error(`The deploy proof is required in CI: ${missing}`);
+}
+const describeProof = missing ? describe.skip : describe;
+
+/** Each environment as a user configures it, pinned to moto's account wherever the stack pins one. */
+function proofConfig(environment: string): EnvironmentConfig {
+  const env = { ...TEST_ENVIRONMENTS[environment] };
+  if (env.ORDER_ACCOUNT_ID) env.ORDER_ACCOUNT_ID = MOTO_ACCOUNT_ID;
+  return resolveEnvironment(settingsFrom(env));
+}
+
+interface StackRecord {
+  resources: number;
+  applied: number;
+  seconds: { apply: number; plan: number; destroy: number };
+  emulatorWorkarounds: string[];
+}
+
+const record: { moto?: string; terraform?: string; stacks: Record<string, StackRecord> } = { stacks: {} };
+
+function timed(run: () => TerraformRun): { result: TerraformRun; seconds: number } {
+  const started = performance.now();
+  const result = run();
+  return { result, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) };
+}
+
+function expectSuccess(step: string, run: TerraformRun): void {
+  expect({ step, status: run.status, stderr: run.stderr }).toEqual({ step, status: 0, stderr: "" });
+}
+
+/** How many resources a state file (or `terraform show -json`) holds. */
+function appliedResources(tools: OfflineTerraform, workDir: string): number {
+  const show = runTerraform(tools, workDir, ["show", "-json"]);
+  const values = JSON.parse(show.stdout).values;
+  return (values?.root_module?.resources ?? []).filter((r: { mode: string }) => r.mode === "managed").length;
+}
+
+/** Registers the deploy proof of one environment (a test file's whole content). */
+export function deployProof(environment: string): void {
+  describeProof(`deploy proof on moto, ${environment}: apply, re-plan with no changes, operate, destroy`, () => {
+    const tools = terraformTools as OfflineTerraform;
+    const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "order-deploy-"));
+    let moto: Emulator;
+
+    beforeAll(async () => {
+      moto = await startMoto(path.join(workRoot, "moto.log"));
+      record.moto = moto.version;
+      record.terraform = tools.terraform;
+    });
+
+    afterAll(async () => {
+      await moto?.stop();
+      fs.mkdirSync(PROOF_RECORDS, { recursive: true });
+      fs.writeFileSync(path.join(PROOF_RECORDS, `${environment}.json`), JSON.stringify(record, null, 2));
+      fs.rmSync(workRoot, { recursive: true, force: true });
+    });
+
+    describe(`environment ${environment}`, () => {
+      const config = proofConfig(environment);
+      const names = config.names;
+      const stackDirs = synthAppTo(config, path.join(workRoot, environment, "out"));
+      const work = (stack: string) => path.join(workRoot, environment, "work", stack);
+      const expected = (stack: string) =>
+        resourceAddresses(JSON.parse(fs.readFileSync(path.join(stackDirs[stack], "cdk.tf.json"), "utf8")));
+      const prepared: Record<string, { backendConfig?: string; gaps: string[] }> = {};
+      const appliedOutputs = (): StackOutputs =>
+        Object.fromEntries(
+          Object.entries<{ value: unknown }>(
+            JSON.parse(runTerraform(tools, work(names.stack), ["output", "-json"]).stdout),
+          ).map(([k, v]) => [k, v.value]),
+        ) as unknown as StackOutputs;
+      const clients = () => ({
+        s3: new S3Client(emulatorClientConfig(moto.endpoint, config.region)),
+        sqs: new SQSClient(emulatorClientConfig(moto.endpoint, config.region)),
+        dynamodb: new DynamoDBClient(emulatorClientConfig(moto.endpoint, config.region)),
+      });
+
+      const recordApplied = (stack: string, applied: number, seconds: number) => {
+        const resources = expected(stack).length;
+        record.stacks[stack] = {
+          resources,
+          applied,
+          seconds: { apply: seconds, plan: 0, destroy: 0 },
+          emulatorWorkarounds: prepared[stack].gaps,
+        };
+      };
+
+      test(
+        "1. bootstrap: OrderStateStack creates the state bucket (its state in a local file)",
+        () => {
+          const stack = names.stateStack;
+          prepared[stack] = prepareForEmulator(stackDirs[stack], work(stack), moto.endpoint);
+          expectSuccess("init", runTerraform(tools, work(stack), ["init", "-input=false", "-no-color"]));
+          const apply = timed(() =>
+            runTerraform(tools, work(stack), ["apply", "-auto-approve", "-input=false", "-no-color"]),
+          );
+          expectSuccess("apply", apply.result);
+          const applied = appliedResources(tools, work(stack));
+          // Every resource of the synthesized stack except those the emulator cannot hold.
+          expect(applied).toBe(expected(stack).length);
+          recordApplied(stack, applied, apply.seconds);
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "2. OrderSystemStack applies with its real S3 backend and lock file in that bucket",
+        async () => {
+          const stack = names.stack;
+          prepared[stack] = prepareForEmulator(stackDirs[stack], work(stack), moto.endpoint);
+          const init = runTerraform(tools, work(stack), [
+            "init",
+            "-input=false",
+            "-no-color",
+            `-backend-config=${prepared[stack].backendConfig}`,
+          ]);
+          expectSuccess("init", init);
+          const apply = timed(() =>
+            runTerraform(tools, work(stack), ["apply", "-auto-approve", "-input=false", "-no-color"]),
+          );
+          expectSuccess("apply", apply.result);
+          const applied = appliedResources(tools, work(stack));
+          // Every resource of the copy that was applied: the synthesized stack less what the emulator cannot hold.
+          const copy = resourceAddresses(JSON.parse(fs.readFileSync(path.join(work(stack), "main.tf.json"), "utf8")));
+          expect(applied).toBe(copy.length);
+          // The state is in the bucket the bootstrap created, and the lock was released.
+          const { s3 } = clients();
+          const key = `order-system/${config.name}/terraform.tfstate`;
+          // SSE-KMS under the state key (the backend's kms_key_id), not the SSE-S3 that `encrypt` alone asks for.
+          await expect(s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: key }))).resolves.toMatchObject(
+            {
+              ContentLength: expect.any(Number),
+              ServerSideEncryption: "aws:kms",
+              SSEKMSKeyId: expect.stringMatching(new RegExp(`${names.stateKeyAlias}$|:key/`)),
+            },
+          );
+          await expect(
+            s3.send(new HeadObjectCommand({ Bucket: config.stateBucket, Key: `${key}.tflock` })),
+          ).rejects.toMatchObject({ name: "NotFound" });
+          recordApplied(stack, applied, apply.seconds);
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "3. a plan right after apply reports no changes for both stacks",
+        () => {
+          for (const stack of [names.stateStack, names.stack]) {
+            const plan = timed(() =>
+              runTerraform(tools, work(stack), ["plan", "-detailed-exitcode", "-input=false", "-no-color"]),
+            );
+            // -detailed-exitcode: 0 = no changes, 2 = changes (the diff is in stdout), 1 = error.
+            expect({
+              stack,
+              status: plan.result.status,
+              diff: plan.result.status === 0 ? "" : plan.result.stdout + plan.result.stderr,
+            }).toEqual({ stack, status: 0, diff: "" });
+            record.stacks[stack].seconds.plan = plan.seconds;
+          }
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "4. the operator's commands run against the applied stack: publish, dlq list, delivery-dlq move",
+        async () => {
+          const outputs = appliedOutputs();
+          const outputsFile = path.join(work(names.stack), "outputs.json");
+          fs.writeFileSync(outputsFile, JSON.stringify({ [names.stack]: outputs }));
+          const orders = path.join(work(names.stack), "orders.jsonl");
+          fs.writeFileSync(orders, `${JSON.stringify(SAMPLE_ORDER)}\n`);
+          const operate = (...args: string[]) =>
+            spawnSync(
+              "npm",
+              ["run", "--silent", "orders", "--", ...args, "--outputs", outputsFile, "--stack", names.stack],
+              {
+                cwd: ROOT,
+                encoding: "utf8",
+                env: {
+                  ...process.env,
+                  AWS_ENDPOINT_URL: moto.endpoint,
+                  AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+                  AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+                  AWS_PROFILE: "",
+                },
+              },
+            );
+          const publish = operate("publish", orders);
+          expect({ status: publish.status, stdout: publish.stdout, stderr: publish.stderr }).toEqual({
+            status: 0,
+            stdout: `published 1 of 1 orders to ${outputs.topic_arn}\n`,
+            stderr: "",
+          });
+          // SNS delivered it to OrderQueue through the subscription, raw: the body is the order itself.
+          const { sqs } = clients();
+          const received = await sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: outputs.queue_url, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+          );
+          expect((received.Messages ?? []).map((m) => JSON.parse(m.Body!))).toEqual([SAMPLE_ORDER]);
+          const list = operate("dlq", "list");
+          expect({ status: list.status, stdout: list.stdout, stderr: list.stderr }).toEqual({
+            status: 0,
+            stdout: "the DLQ is empty\n",
+            stderr: "",
+          });
+          // What SNS could not deliver goes back to OrderQueue with the delivery-DLQ command.
+          const stranded = [1, 2, 3].map((n) => JSON.stringify({ ...SAMPLE_ORDER, orderId: `STRANDED${n}` }));
+          for (const body of stranded)
+            await sqs.send(new SendMessageCommand({ QueueUrl: outputs.delivery_dlq_url, MessageBody: body }));
+          const move = operate("delivery-dlq", "move");
+          expect({ status: move.status, stdout: move.stdout, stderr: move.stderr }).toEqual({
+            status: 0,
+            stdout: `moved 3 messages from ${outputs.delivery_dlq_url} to ${outputs.queue_url}\n`,
+            stderr: "",
+          });
+          // SQS returns a sample of the visible messages per receive: receive until all three are seen.
+          const requeued: string[] = [];
+          for (let attempt = 0; attempt < 10 && requeued.length < stranded.length; attempt++) {
+            const batch = await sqs.send(
+              new ReceiveMessageCommand({ QueueUrl: outputs.queue_url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+            );
+            requeued.push(...(batch.Messages ?? []).map((m) => m.Body!));
+          }
+          expect(requeued.sort()).toEqual(stranded);
+          const left = await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: outputs.delivery_dlq_url,
+              MaxNumberOfMessages: 10,
+              WaitTimeSeconds: 1,
+            }),
+          );
+          expect(left.Messages ?? []).toEqual([]);
+          // What this step received stays in flight; the next step starts from an empty OrderQueue.
+          await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.queue_url }));
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "5. verify: each check passes on the applied stack and fails on what breaks it",
+        async () => {
+          const outputs = appliedOutputs();
+          const expected = outputs.verify!;
+          const clients = verifyClientsOnMoto(moto.endpoint, config.region);
+          const lines: string[] = [];
+          const io: OrdersIO = {
+            out: (line) => lines.push(line),
+            readInput: () => "",
+            sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+            now: () => Date.now(),
+          };
+          const alarmName = `${names.alarmTopic}-dlq-not-empty`;
+          const alarmState = async () =>
+            (await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] }))).MetricAlarms?.[0]
+              ?.StateValue;
+          const stateBefore = await alarmState();
+          const queueArn = expected.role_access.find((grant) => grant.actions.includes("sqs:ReceiveMessage"))!.resource;
+          const tableArn = expected.role_access.find((grant) => grant.actions.includes("dynamodb:PutItem"))!.resource;
+          const fix = `npx cdktf diff ${names.stack} shows the drift; npx cdktf deploy ${names.stack} restores the stack's settings`;
+          // OrderQueue's policy as applied, judged by IAM's rules (moto lacks the simulation; see moto-gaps.ts).
+          const redrivers = config.redrivePrincipalArns.length;
+          const refused = "sqs:SendMessage is refused to a principal outside the redrive list (explicit deny)";
+          const queuePolicyLine =
+            redrivers > 0
+              ? `PASS  queue policy: ${refused} and allowed to the ${redrivers} redrive roles`
+              : `WARN  queue policy: ${refused}, and no redrive role is configured: dlq redrive and delivery-dlq move will be refused too. Do: set ORDER_REDRIVE_PRINCIPALS to the operators' role ARNs, then npx cdktf deploy ${names.stack}`;
+
+          // As applied here the mapping is disabled (moto would swallow OrderQueue's messages), so verify must
+          // fail it; the stand-in plays Lambda so the smoke order is really stored by the handler.
+          const standIn = startLambdaStandIn(
+            loadStack(stackDirs[names.stack]).functions[0],
+            outputs.queue_url,
+            queueArn,
+            moto.endpoint,
+            config.region,
+          );
+          const healthy = await verify(
+            outputs,
+            { stack: names.stack, timeoutSeconds: 60, alarmPath: true },
+            io,
+            clients,
+          ).finally(() => standIn.stop());
+          expect(lines).toEqual([
+            `PASS  role: ${names.function}Role may do the 7 actions the function needs and none of the 7 it must not (e.g. dynamodb:DeleteItem)`,
+            `FAIL  event source mapping: it is Disabled, not Enabled: OrderQueue is not being read. Do: ${fix}`,
+            expect.stringMatching(/^PASS {2}key: [0-9a-f-]{36} is enabled and rotates automatically$/),
+            "PASS  subscription: confirmed, raw message delivery on, undeliverable orders kept in the delivery DLQ",
+            queuePolicyLine,
+            expect.stringMatching(
+              new RegExp(
+                `^PASS {2}dashboard: ${names.dashboard} draws \\d+ metrics, of exactly this stack's 6 resources$`,
+              ),
+            ),
+            expect.stringMatching(
+              new RegExp(
+                `^PASS {2}smoke: order SMOKE-\\d{14}-[0-9a-f]{6} went from the topic to ${names.table} in \\d+\\.\\d s, then was deleted$`,
+              ),
+            ),
+            `PASS  dead-letter queues: ${names.deadLetterQueue} and ${names.deliveryDeadLetterQueue} are empty`,
+            `PASS  alarm path: ${alarmName} went to ALARM and CloudWatch published to ${names.alarmTopic}; set back to ${stateBefore}`,
+            redrivers > 0
+              ? `verify ${names.stack}: 8 passed, 1 failed, 0 warnings, 0 skipped`
+              : `verify ${names.stack}: 7 passed, 1 failed, 1 warnings, 0 skipped`,
+          ]);
+          expect(healthy).toBe(1);
+          // It cleaned up after itself: the smoke order is gone and the alarm is back in its state.
+          const smokeOrderId = lines[6].match(/order (SMOKE-\S+)/)![1];
+          expect(
+            (
+              await clients.dynamodb.send(
+                new GetItemCommand({ TableName: names.table, Key: { orderId: { S: smokeOrderId } } }),
+              )
+            ).Item,
+          ).toBeUndefined();
+          expect(await alarmState()).toBe(stateBefore);
+
+          // Break each thing verify checks, the way it breaks on AWS; the stand-in no longer plays Lambda.
+          const roleName = `${names.function}Role`;
+          const aws = {
+            ...clients,
+            iam: new IAMClient(emulatorClientConfig(moto.endpoint, config.region)),
+            cloudwatch: new CloudWatchClient(emulatorClientConfig(moto.endpoint, config.region)),
+          };
+          await aws.lambda.send(
+            new UpdateEventSourceMappingCommand({ UUID: expected.event_source_mapping_uuid, Enabled: true }),
+          );
+          await aws.kms.send(new DisableKeyRotationCommand({ KeyId: expected.key_arn }));
+          await aws.sns.send(
+            new SetSubscriptionAttributesCommand({
+              SubscriptionArn: expected.subscription_arn,
+              AttributeName: "RawMessageDelivery",
+              AttributeValue: "false",
+            }),
+          );
+          for (const n of [1, 2])
+            await aws.sqs.send(
+              new SendMessageCommand({
+                QueueUrl: outputs.dlq_url,
+                MessageBody: JSON.stringify({ ...SAMPLE_ORDER, orderId: `DEAD${n}` }),
+              }),
+            );
+          const tooBroad = {
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Action: "dynamodb:*", Resource: tableArn }],
+          };
+          await aws.iam.send(
+            new PutRolePolicyCommand({
+              RoleName: roleName,
+              PolicyName: "TooBroad",
+              PolicyDocument: JSON.stringify(tooBroad),
+            }),
+          );
+          const topicPolicy = JSON.parse(
+            (await aws.sns.send(new GetTopicAttributesCommand({ TopicArn: outputs.alarm_topic_arn }))).Attributes!
+              .Policy!,
+          );
+          const withoutCloudWatch = topicPolicy.Statement.filter(
+            (statement: { Principal?: unknown }) => !JSON.stringify(statement.Principal ?? "").includes("cloudwatch"),
+          );
+          await aws.sns.send(
+            new SetTopicAttributesCommand({
+              TopicArn: outputs.alarm_topic_arn,
+              AttributeName: "Policy",
+              AttributeValue: JSON.stringify({ ...topicPolicy, Statement: withoutCloudWatch }),
+            }),
+          );
+          // OrderQueue's policy without its Deny: anyone of the account with sqs:SendMessage could inject orders.
+          const queuePolicy = JSON.parse(
+            (
+              await aws.sqs.send(
+                new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["Policy"] }),
+              )
+            ).Attributes!.Policy!,
+          );
+          await aws.sqs.send(
+            new SetQueueAttributesCommand({
+              QueueUrl: outputs.queue_url,
+              Attributes: {
+                Policy: JSON.stringify({
+                  ...queuePolicy,
+                  Statement: queuePolicy.Statement.filter(
+                    (s: { Sid?: string }) => s.Sid !== "DenySendExceptOrderTopicAndRedrivers",
+                  ),
+                }),
+              },
+            }),
+          );
+          await aws.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
+          lines.length = 0;
+          const broken = await verify(
+            outputs,
+            { stack: names.stack, timeoutSeconds: 5, alarmPath: true },
+            io,
+            clients,
+          ).finally(() => aws.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: "TooBroad" })));
+          expect(lines).toEqual([
+            `FAIL  role: ${roleName}: it can dynamodb:DeleteItem on ${tableArn}, dynamodb:Scan on ${tableArn}, which it must not. Do: npx cdktf deploy ${names.stack} restores its policy; remove any other policy that grants more (aws iam list-attached-role-policies --role-name ${roleName}, aws iam list-role-policies --role-name ${roleName})`,
+            "PASS  event source mapping: enabled, batch size 10, window 1 s, maximum concurrency 5, ReportBatchItemFailures",
+            expect.stringMatching(
+              new RegExp(
+                `^FAIL {2}key: automatic rotation is off\\. Do: aws kms enable-key-rotation --key-id [0-9a-f-]{36} \\(or npx cdktf deploy ${names.stack}\\)$`,
+              ),
+            ),
+            `FAIL  subscription: raw message delivery is off, configured on. Do: ${fix}`,
+            `FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly. Do: ${fix}`,
+            `FAIL  dashboard: the dashboard ${names.dashboard} does not exist. Do: npx cdktf deploy ${names.stack} creates it`,
+            expect.stringMatching(/^FAIL {2}smoke: order SMOKE-\S+ was not stored within 5 s/),
+            `WARN  dead-letter queues: ${names.deadLetterQueue} holds 2 messages. Do: see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive`,
+            expect.stringMatching(
+              new RegExp(
+                `^FAIL {2}alarm path: ${alarmName}: Failed to execute action ${outputs.alarm_topic_arn}\\. Received error: .*not authorized to perform: SNS:Publish.*; set back to ${stateBefore}\\. Do: `,
+              ),
+            ),
+            `verify ${names.stack}: 1 passed, 7 failed, 1 warnings, 0 skipped`,
+          ]);
+          expect(broken).toBe(1);
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "6. destroy: refused where the README says, then lifted its way",
+        async () => {
+          const { s3, dynamodb } = clients();
+          const destroy = (stack: string) =>
+            timed(() => runTerraform(tools, work(stack), ["destroy", "-auto-approve", "-input=false", "-no-color"]));
+          let pipeline = destroy(names.stack);
+          if (config.production) {
+            // The prod table's deletion protection refuses; the README's way: turn it off, then destroy.
+            expect(pipeline.result.status).toBe(1);
+            expect(pipeline.result.stderr).toMatch(
+              /DeleteTable[\s\S]*(deletion protection|DeletionProtectionEnabled)/i,
+            );
+            await dynamodb.send(new UpdateTableCommand({ TableName: names.table, DeletionProtectionEnabled: false }));
+            pipeline = destroy(names.stack);
+          }
+          expectSuccess("destroy pipeline", pipeline.result);
+          record.stacks[names.stack].seconds.destroy = pipeline.seconds;
+
+          // The state bucket has prevent_destroy: Terraform refuses before changing anything.
+          const refused = destroy(names.stateStack);
+          expect(refused.result.status).toBe(1);
+          expect(refused.result.stderr).toMatch(/Instance cannot be destroyed[\s\S]*prevent_destroy/);
+          // The README's way: remove prevent_destroy by hand, empty the (versioned) bucket, destroy.
+          const mainFile = path.join(work(names.stateStack), "main.tf.json");
+          const doc = JSON.parse(fs.readFileSync(mainFile, "utf8"));
+          for (const bucket of Object.values<{ lifecycle?: { prevent_destroy?: boolean } }>(doc.resource.aws_s3_bucket))
+            delete bucket.lifecycle?.prevent_destroy;
+          fs.writeFileSync(mainFile, JSON.stringify(doc, null, 2));
+          const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: config.stateBucket }));
+          const objects = [...(versions.Versions ?? []), ...(versions.DeleteMarkers ?? [])].map((v) => ({
+            Key: v.Key!,
+            VersionId: v.VersionId,
+          }));
+          if (objects.length > 0)
+            await s3.send(new DeleteObjectsCommand({ Bucket: config.stateBucket, Delete: { Objects: objects } }));
+          const bootstrap = destroy(names.stateStack);
+          expectSuccess("destroy bootstrap", bootstrap.result);
+          record.stacks[names.stateStack].seconds.destroy = bootstrap.seconds;
+          expect(appliedResources(tools, work(names.stateStack))).toBe(0);
+        },
+        STEP_TIMEOUT_MS,
+      );
+    });
+  });
+}
