@@ -57,14 +57,11 @@ function metric(
  */
 export class OrderDashboard extends Construct {
   public readonly dashboard: CloudwatchDashboard;
-  /** The rows' headings, top to bottom (the runbook points at them). */
-  public readonly rowHeadings: readonly string[];
   public readonly consoleUrl: string;
 
   constructor(scope: Construct, id: string, props: OrderDashboardProps) {
     super(scope, id);
     const rows = dashboardRows(props);
-    this.rowHeadings = rows.map((row) => row.heading);
     this.dashboard = new CloudwatchDashboard(this, "Dashboard", {
       dashboardName: props.names.dashboard,
       dashboardBody: JSON.stringify({ widgets: layout(props, rows) }),

@@ -96,23 +96,7 @@ export class LocalPipeline {
   }
 
   private createQueues(): void {
-    const onQueueEvent = (event: QueueEvent) => {
-      const { messageId, traceId, receiveCount, body } = event.message;
-      if (event.type === "expired") {
-        this.accounting.expired += 1;
-        return this.emit({ type: "expired", queue: event.queue.name, messageId });
-      }
-      const target = event.target.name;
-      this.emit({
-        type: "dead-lettered",
-        queue: event.queue.name,
-        target,
-        messageId,
-        traceId,
-        receives: receiveCount,
-        orderId: this.orderIdOf(body),
-      });
-    };
+    const onQueueEvent = queueEventHandler(this.accounting, this.emit, this.orderIdOf);
     for (const [arn, queue] of createQueues(this.stack.queues, this.timeScale, onQueueEvent))
       this.queues.set(arn, queue);
   }
@@ -248,6 +232,30 @@ export class LocalPipeline {
     await this.pool.terminateAll();
     await this.dynamodb.close();
   }
+}
+
+/** A queue's expiries and dead-letterings, as trace events; an expiry is counted for the summary. */
+function queueEventHandler(
+  accounting: RunAccounting,
+  emit: Emit,
+  orderIdOf: (body: string) => string | undefined,
+): (event: QueueEvent) => void {
+  return (event) => {
+    const { messageId, traceId, receiveCount, body } = event.message;
+    if (event.type === "expired") {
+      accounting.expired += 1;
+      return emit({ type: "expired", queue: event.queue.name, messageId });
+    }
+    emit({
+      type: "dead-lettered",
+      queue: event.queue.name,
+      target: event.target.name,
+      messageId,
+      traceId,
+      receives: receiveCount,
+      orderId: orderIdOf(body),
+    });
+  };
 }
 
 function positive(value: number, what: string): number {

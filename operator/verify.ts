@@ -263,9 +263,17 @@ async function checkSubscription({ clients, expected, options }: CheckContext): 
   return pass(`confirmed, raw message delivery ${raw ? "on" : "off"}, undeliverable orders kept in the delivery DLQ`);
 }
 
-/** What IAM policy simulation decides for `sqs:SendMessage` to OrderQueue by `principalArn`, under the queue's policy. */
-async function simulateSend(iam: IAMClient, queueArn: string, queuePolicy: string, principalArn: string) {
-  const [, partition, , , account] = queueArn.split(":");
+/**
+ * What IAM policy simulation decides for `sqs:SendMessage` to OrderQueue by `principalArn`, under the
+ * queue's policy; the simulator takes an IAM user of the account as `callerArn`.
+ */
+async function simulateSend(
+  iam: IAMClient,
+  queueArn: string,
+  queuePolicy: string,
+  callerArn: string,
+  principalArn: string,
+) {
   const { EvaluationResults = [] } = await iam.send(
     new SimulateCustomPolicyCommand({
       // The caller's own policy allows the send, so only the queue's policy can refuse it.
@@ -278,8 +286,8 @@ async function simulateSend(iam: IAMClient, queueArn: string, queuePolicy: strin
       ActionNames: ["sqs:SendMessage"],
       ResourceArns: [queueArn],
       ResourcePolicy: queuePolicy,
-      // The simulator takes an IAM user as the caller; the principal judged is in aws:PrincipalArn.
-      CallerArn: `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
+      // The principal judged is in aws:PrincipalArn.
+      CallerArn: callerArn,
       ContextEntries: [
         { ContextKeyName: "aws:PrincipalArn", ContextKeyValues: [principalArn], ContextKeyType: "string" },
         { ContextKeyName: "aws:SecureTransport", ContextKeyValues: ["true"], ContextKeyType: "boolean" },
@@ -302,14 +310,22 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
   if (!attributes.Policy) return fail("OrderQueue has no policy: SNS cannot deliver to it", redeploy(options.stack));
   const [, partition, , , account] = expected.queue_arn.split(":");
   const outsider = `arn:${partition}:iam::${account}:role/order-verify-not-a-redriver`;
+  const send = (principal: string) =>
+    simulateSend(
+      clients.iam,
+      expected.queue_arn!,
+      attributes.Policy!,
+      `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
+      principal,
+    );
   const problems: string[] = [];
-  const outsiderDecision = await simulateSend(clients.iam, expected.queue_arn, attributes.Policy, outsider);
+  const outsiderDecision = await send(outsider);
   if (outsiderDecision !== "explicitDeny")
     problems.push(
       `a principal of the account outside the redrive list gets ${outsiderDecision}: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly`,
     );
   for (const role of expected.redrive_principal_arns) {
-    const decision = await simulateSend(clients.iam, expected.queue_arn, attributes.Policy, role);
+    const decision = await send(role);
     if (decision !== "allowed") problems.push(`redrive role ${role} gets ${decision}: it cannot redrive`);
   }
   if (problems.length > 0) return fail(problems.join("; "), redeploy(options.stack));

@@ -38,20 +38,9 @@ import { ExecutionEnvironment } from "../../offline/lambda-host";
 import { FunctionModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
-import { decide as decideByPolicy, PolicyStatementJson } from "./policy-evaluation";
+import { decide as decideByPolicy, list, matches, PolicyStatementJson } from "./policy-evaluation";
 
 type Statement = { Effect: string; Action?: string | string[]; Resource?: string | string[]; Principal?: unknown };
-const list = <T>(value: T | T[] | undefined): T[] =>
-  value === undefined ? [] : Array.isArray(value) ? value : [value];
-const glob = (pattern: string) =>
-  new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-    "i",
-  );
-const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
 /** IAM returns policy documents URL-encoded; moto may not. */
 const policyDocument = (text: string): { Statement: Statement[] } =>
   JSON.parse(text.trim().startsWith("{") ? text : decodeURIComponent(text));

@@ -24,7 +24,7 @@ export interface Request {
   readonly context: Record<string, string>;
 }
 
-const list = <T>(value: T | T[] | undefined): T[] =>
+export const list = <T>(value: T | T[] | undefined): T[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
 const glob = (pattern: string) =>
   new RegExp(
@@ -34,7 +34,8 @@ const glob = (pattern: string) =>
       .join(".*")}$`,
     "i",
   );
-const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
+/** Whether `value` matches one of IAM-style `*` patterns (case-insensitive, as actions are). */
+export const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
 
 const OPERATORS: Record<string, (actual: string | undefined, expected: string[]) => boolean> = {
   ArnEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
