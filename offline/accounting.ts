@@ -7,12 +7,10 @@ export interface PipelineSummary {
   redriven: number;
   lost: number;
   items: number;
+  /** Bodies SNS refused at Publish (too large, ...): not published, so not in `published` (shown only when there are any). */
+  rejected?: number;
   /** Messages waiting in a queue no enabled event source mapping consumes (shown only when there are any). */
   queued?: number;
-  /** Of `lost`: messages SQS dropped at the end of their retention (shown only when there are any). */
-  expired?: number;
-  /** Of `processed`: messages the function stored but that expired before their delete (shown only when there are any). */
-  expiredAfterProcessing?: number;
 }
 
 export class RunAccounting {
@@ -24,14 +22,12 @@ export class RunAccounting {
   processed = 0;
   /** Messages moved back from a dead-letter queue. */
   redriven = 0;
-  /** Messages SQS dropped at the end of their retention without the function having succeeded with them. */
-  expired = 0;
-  /** Messages the function succeeded with that had expired before their delete: processed, and counted here. */
-  expiredAfterProcessing = 0;
+  /** Bodies SNS refused at Publish. */
+  rejected = 0;
   /** Invocations running now. */
   active = 0;
 
-  /** Deliveries so far, and how many have left the polled queues (processed, dead-lettered or expired). */
+  /** Deliveries so far, and how many have left the polled queues (processed or dead-lettered). */
   progress(inFlight: number): { delivered: number; settled: number } {
     const delivered = this.deliveries + this.redriven;
     return { delivered, settled: delivered - inFlight };
@@ -39,7 +35,7 @@ export class RunAccounting {
 
   /**
    * published = processed + dead-lettered + lost (+ queued where no enabled mapping consumes a queue):
-   * a delivery neither processed, dead-lettered, in flight nor queued is lost, an expired one included.
+   * a delivery neither processed, dead-lettered, in flight nor queued is lost.
    */
   summary(state: { deadLettered: number; inFlight: number; queued: number; items: number }): PipelineSummary {
     const accounted = this.processed + state.deadLettered + state.inFlight + state.queued;
@@ -51,9 +47,8 @@ export class RunAccounting {
       lost: Math.max(0, this.deliveries - accounted),
       items: state.items,
     };
+    if (this.rejected > 0) summary.rejected = this.rejected;
     if (state.queued > 0) summary.queued = state.queued;
-    if (this.expired > 0) summary.expired = this.expired;
-    if (this.expiredAfterProcessing > 0) summary.expiredAfterProcessing = this.expiredAfterProcessing;
     return summary;
   }
 }

@@ -1,6 +1,7 @@
 /** What the offline runtime reports while it runs: one event per step of a message's life, for the trace. */
 export type PipelineEvent =
-  | { type: "published"; topic: string; queue: string; messageId: string; traceId: string; orderId?: string }
+  | { type: "published"; topic: string; queue: string; messageId: string; orderId?: string }
+  | { type: "rejected"; topic: string; reason: string; bytes: number; orderId?: string }
   | { type: "invoked"; function: string; records: number }
   | { type: "received"; queue: string; messageId: string; receiveCount: number; orderId?: string }
   | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
@@ -11,11 +12,11 @@ export type PipelineEvent =
       queue: string;
       target: string;
       messageId: string;
-      traceId: string;
+      /** The last ApproximateReceiveCount the poller saw for the message. */
       receives: number;
       orderId?: string;
+      body?: string;
     }
-  | { type: "expired"; queue: string; messageId: string }
   | { type: "cold-start"; function: string; environment: number }
   | { type: "invocation-failed"; function: string; reason: string; records: number }
   | { type: "redriven"; from: string; to: string; count: number }

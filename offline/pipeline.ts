@@ -1,33 +1,30 @@
 /**
- * The synthesized order pipeline, wired in process: SNS topics fan out to SQS queues (`sns.ts`,
- * `sqs.ts`), event source mappings poll them in batches (`event-source-poller.ts`) and invoke the
- * function's real bundle in Lambda-like execution environments (`environment-pool.ts`,
- * `lambda-host.ts`), the function writes to tables on a local DynamoDB-API server (`dynamodb.ts`), and
- * every delivery is accounted for (`accounting.ts`).
+ * The synthesized order pipeline on this machine: SNS and SQS on the fauxqs engine, DynamoDB on dynalite
+ * (`local-aws/`), the stack provisioned on them through the AWS SDK (`local-aws/provision.ts`), and the
+ * project's Lambda service (`lambda-service/`) running the function's real bundle for each event source
+ * mapping. Every published body is accounted for (`accounting.ts`).
  */
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import { PipelineSummary, RunAccounting } from "./accounting";
-import { createTable, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./dynamodb";
-import { EnvironmentPool, functionVariables } from "./environment-pool";
-import { EventSourcePoller } from "./event-source-poller";
-import { Emit, logLineEvent, orderIdOf, PipelineEvent } from "./events";
-import { ExecutionEnvironment } from "./lambda-host";
+import { Emit, orderIdOf, PipelineEvent } from "./events";
+import { functionVariables } from "./lambda-service/environment-pool";
+import { LambdaService } from "./lambda-service/lambda-service";
+import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
+import { EngineQueue, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
+import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";
-import { fanOut, resolveTopic } from "./sns";
-import { createQueues, LocalQueue, QueueEvent } from "./sqs";
-import { FunctionModel, loadStack, StackModel, UnsupportedStackError } from "./stack-model";
+import { loadStack, StackModel, TopicModel } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
 export type { PipelineEvent } from "./events";
 
-/** Lambda starts polling a queue with five concurrent batches when no maximum is configured. */
-const DEFAULT_POLLERS = 5;
-
 export interface PipelineOptions {
   /** Folder of the synthesized stack (holding cdk.tf.json). */
   readonly stackDir: string;
-  /** Factor applied to queue durations (visibility timeout, batching window, retention). @default 0.001 */
+  /** Factor applied to queue durations (visibility timeout, batching window). @default 0.001 */
   readonly timeScale?: number;
   /** Factor applied to the function timeout, which bounds real handler work. @default 0.1 */
   readonly functionTimeScale?: number;
@@ -39,126 +36,168 @@ export interface PipelineOptions {
   readonly onEvent?: (event: PipelineEvent) => void;
 }
 
+/** What a publish came to: SNS's message id, or SNS's reason for refusing the body. */
+export type PublishResult = { messageId: string } | { rejected: string };
+
+/** Engines, clients and the provisioned stack: what a run needs besides the Lambda service. */
+interface LocalAws {
+  readonly snsSqs: SnsSqsEngine;
+  readonly dynamodb: LocalDynamoDB;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+  readonly provisioned: ProvisionedStack;
+}
+
+async function startLocalAws(stack: StackModel, options: PipelineOptions): Promise<LocalAws> {
+  const dynamodb = await startLocalDynamoDB({ failRate: options.failRate, seed: options.seed });
+  const snsSqs = await startSnsSqs({ region: stack.region }).catch(async (error) => {
+    await dynamodb.close();
+    throw error;
+  });
+  const config = { endpoint: snsSqs.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS };
+  const sns = new SNSClient(config);
+  const sqs = new SQSClient(config);
+  try {
+    const provisioned = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
+    return { snsSqs, dynamodb, sns, sqs, provisioned };
+  } catch (error) {
+    await Promise.all([snsSqs.close(), dynamodb.close()]);
+    throw error;
+  }
+}
+
 export class LocalPipeline {
-  readonly queues = new Map<string, LocalQueue>();
-  private readonly pollers: EventSourcePoller[] = [];
-  private readonly running: Promise<void>[] = [];
   private readonly accounting = new RunAccounting();
-  private readonly pool: EnvironmentPool;
+  private readonly lambda: LambdaService;
   private readonly emit: Emit;
-  /** Without a listener nothing is traced: no order ids are parsed and log lines are dropped in the worker. */
   private readonly orderIdOf: (body: string) => string | undefined;
-  private readonly timeScale: number;
-  private readonly functionTimeScale: number;
+  private lastInFlight = 0;
   private closed = false;
 
   private constructor(
     options: PipelineOptions,
     readonly stack: StackModel,
-    readonly dynamodb: LocalDynamoDB,
+    private readonly aws: LocalAws,
   ) {
-    this.timeScale = positive(options.timeScale ?? 0.001, "time scale");
-    this.functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
-    const emit = options.onEvent ?? (() => undefined);
-    const tracing = options.onEvent !== undefined;
-    this.emit = emit;
-    this.orderIdOf = tracing ? orderIdOf : () => undefined;
-    const onLogLine = (line: string) => {
-      const event = logLineEvent(line);
-      if (event) emit(event);
-    };
-    this.pool = new EnvironmentPool(
-      (fn) =>
-        new ExecutionEnvironment(
-          fn,
-          functionVariables(fn, stack.region, dynamodb.endpoint),
-          tracing ? onLogLine : undefined,
-        ),
-      (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
-    );
+    const timeScale = positive(options.timeScale ?? 0.001, "time scale");
+    const functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
+    this.emit = options.onEvent ?? (() => undefined);
+    this.orderIdOf = options.onEvent ? orderIdOf : () => undefined;
+    this.lambda = new LambdaService({
+      sqs: aws.sqs,
+      region: stack.region,
+      functions: stack.functions,
+      mappings: stack.mappings,
+      queueOf: (arn) => aws.provisioned.queues.get(arn)!,
+      variables: (fn) => functionVariables(fn, stack.region, aws.dynamodb.endpoint),
+      timeScale,
+      functionTimeScale,
+      accounting: this.accounting,
+      onEvent: options.onEvent,
+      orderIdOf: this.orderIdOf,
+    });
+    aws.snsSqs.onDeadLettered((queueName, messageId) => this.onDeadLettered(queueName, messageId));
   }
 
-  /** Loads the stack, starts DynamoDB with the stack's tables, and starts polling. */
+  /** Loads the stack, starts the engines, provisions the stack on them and starts the Lambda service. */
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
     // Load before starting anything, so an unsupported stack fails fast and leaves nothing running.
     const stack = loadStack(options.stackDir);
-    const dynamodb = await startLocalDynamoDB({ failRate: options.failRate, seed: options.seed });
+    const aws = await startLocalAws(stack, options);
     try {
-      const pipeline = new LocalPipeline(options, stack, dynamodb);
-      for (const table of stack.tables) await createTable(dynamodb.directEndpoint, table);
-      pipeline.createQueues();
-      pipeline.startPollers();
-      return pipeline;
+      return new LocalPipeline(options, stack, aws);
     } catch (error) {
-      await dynamodb.close();
+      await Promise.all([aws.snsSqs.close(), aws.dynamodb.close()]);
       throw error;
     }
   }
 
-  private createQueues(): void {
-    const onQueueEvent = queueEventHandler(this.accounting, this.emit, this.orderIdOf);
-    for (const [arn, queue] of createQueues(this.stack.queues, this.timeScale, onQueueEvent))
-      this.queues.set(arn, queue);
+  get dynamodb(): LocalDynamoDB {
+    return this.aws.dynamodb;
   }
 
-  /** As many pollers per enabled mapping as its maximum concurrency (capped by reserved concurrency). */
-  private startPollers(): void {
-    const context = {
-      pool: this.pool,
-      accounting: this.accounting,
-      region: this.stack.region,
-      timeScale: this.timeScale,
-      functionTimeScale: this.functionTimeScale,
-      emit: this.emit,
-      orderIdOf: this.orderIdOf,
-      isClosed: () => this.closed,
-    };
-    for (const mapping of this.stack.mappings.filter((m) => m.enabled)) {
-      const fn: FunctionModel = this.stack.functions.find((f) => f.arn === mapping.functionArn)!;
-      const concurrency = Math.min(mapping.maximumConcurrency ?? DEFAULT_POLLERS, fn.reservedConcurrency ?? Infinity);
-      if (concurrency < 1) {
-        throw new UnsupportedStackError(
-          `${fn.name} has no concurrency to run (reserved concurrency ${fn.reservedConcurrency}).`,
-        );
-      }
-      const poller = new EventSourcePoller(mapping, fn, this.queues.get(mapping.queueArn)!, context);
-      this.pollers.push(poller);
-      for (let slot = 0; slot < concurrency; slot++) this.running.push(poller.run());
-    }
+  /** The engine's queues, by the stack model's ARN. */
+  get queues(): Map<string, EngineQueue> {
+    return this.aws.provisioned.queues;
   }
 
-  /** Publishes one message body to a topic (by name or ARN; the only topic when omitted); returns each delivery's trace id. */
-  publish(body: string, topic?: string): string[] {
+  /** The engine moved a message to a dead-letter queue: the trace says after how many receives the poller saw. */
+  private onDeadLettered(queueName: string, messageId: string): void {
+    const queue = [...this.queues.values()].find((q) => q.name === queueName);
+    const target = queue?.model.redrive && this.queues.get(queue.model.redrive.deadLetterTargetArn);
+    const failed = this.lambda.takeFailed(messageId);
+    this.emit({
+      type: "dead-lettered",
+      queue: queueName,
+      target: target ? target.name : "its dead-letter queue",
+      messageId,
+      receives: failed?.receives ?? 0,
+      orderId: failed && this.orderIdOf(failed.body),
+      body: failed?.body,
+    });
+  }
+
+  /** Publishes one message body through SNS's Publish (by topic name or ARN; the only topic feeding a queue when omitted). */
+  async publish(body: string, topic?: string): Promise<PublishResult> {
     if (this.closed) throw new Error("the pipeline is closed");
-    const target = resolveTopic(this.stack, topic);
-    this.accounting.published += 1;
-    const deliveries = fanOut(this.stack, target, body, (arn) => this.queues.get(arn)!);
-    for (const { queue, message } of deliveries) {
-      this.accounting.deliveries += 1;
-      const { messageId, traceId } = message;
-      this.emit({
-        type: "published",
-        topic: target.name,
-        queue: queue.name,
-        messageId,
-        traceId,
-        orderId: this.orderIdOf(body),
-      });
+    const target = this.topic(topic);
+    const orderId = this.orderIdOf(body);
+    try {
+      const { MessageId } = await this.aws.sns.send(new PublishCommand({ TopicArn: target.arn, Message: body }));
+      this.accounting.published += 1;
+      this.accounting.deliveries += target.subscriptions;
+      const queues = this.stack.subscriptions.filter((s) => s.topicArn === target.model.arn);
+      const names = queues.map((s) => this.queues.get(s.queueArn)!.name).join(", ");
+      this.emit({ type: "published", topic: target.name, queue: names, messageId: MessageId!, orderId });
+      return { messageId: MessageId! };
+    } catch (error) {
+      const reason = `${(error as Error).name}: ${(error as Error).message}`;
+      if (!(error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode?.toString().startsWith("4"))
+        throw error;
+      this.accounting.rejected += 1;
+      this.emit({ type: "rejected", topic: target.name, reason, orderId, bytes: Buffer.byteLength(body) });
+      return { rejected: reason };
     }
-    return deliveries.map(({ message }) => message.traceId);
+  }
+
+  /** Publishes bodies with a few requests in flight at a time; results in the bodies' order. */
+  async publishAll(bodies: string[], topic?: string, concurrency = 8): Promise<PublishResult[]> {
+    const results: PublishResult[] = new Array(bodies.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < bodies.length) {
+        const i = next++;
+        results[i] = await this.publish(bodies[i], topic);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, worker));
+    return results;
+  }
+
+  /** The named topic, or when unnamed the one topic that feeds a queue (the alarm topic does not). */
+  private topic(nameOrArn?: string): { arn: string; name: string; model: TopicModel; subscriptions: number } {
+    const topics = [...this.aws.provisioned.topics.values()];
+    if (nameOrArn === undefined) {
+      const feeding = topics.filter((t) => t.subscriptions > 0);
+      if (feeding.length !== 1) throw new Error(`${feeding.length} topics feed queues; name the one to publish to`);
+      return feeding[0];
+    }
+    const topic = topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn || t.model.arn === nameOrArn);
+    if (!topic) throw new Error(`no topic ${nameOrArn} in the stack`);
+    return topic;
   }
 
   /**
-   * Resolves when every polled queue is empty and no invocation runs; rejects after `maxMs`.
-   * `onWait` is called while waiting (e.g. to draw progress from `progress()`).
+   * Resolves when every polled queue is empty (as the engine counts) and no invocation or retry is
+   * pending; rejects after `maxMs`. `onWait` is called while waiting (e.g. to draw `progress()`).
    */
   async settled(maxMs = 600_000, onWait?: () => void): Promise<void> {
     const started = Date.now();
-    while (this.accounting.active > 0 || this.inFlight() > 0) {
+    while (this.lambda.busy || (await this.inFlight()) > 0) {
       if (Date.now() - started > maxMs) {
         const seconds = Math.round(maxMs / 1000);
         throw new Error(
-          `the pipeline did not settle within ${seconds} s: ${this.inFlight()} messages still queued or in flight`,
+          `the pipeline did not settle within ${seconds} s: ${this.lastInFlight} messages still queued or in flight`,
         );
       }
       onWait?.();
@@ -167,35 +206,37 @@ export class LocalPipeline {
     onWait?.();
   }
 
-  /** Deliveries to queues so far, and how many of them have left the polled queues (processed, dead-lettered or expired). */
+  /** Deliveries to queues so far, and how many of them have left the polled queues (processed or dead-lettered). */
   progress(): { delivered: number; settled: number } {
-    return this.accounting.progress(this.inFlight());
+    return this.accounting.progress(this.lastInFlight);
   }
 
-  /** Messages still in polled queues (waiting or in flight). */
-  inFlight(): number {
-    return this.pollers.reduce((n, p) => n + p.queue.size, 0);
+  /** Messages in polled queues (waiting or in flight), as the engine counts them. */
+  async inFlight(): Promise<number> {
+    const counts = await Promise.all(this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, q as EngineQueue)));
+    this.lastInFlight = counts.reduce((a, b) => a + b, 0);
+    return this.lastInFlight;
   }
 
-  /** Queues that are some queue's (or subscription's) dead-letter target. */
-  deadLetterQueues(): LocalQueue[] {
-    return deadLetterTargets(this.stack, [...this.queues.values()]);
+  /** The engine's dead-letter queues (some queue's or subscription's target). */
+  deadLetterQueues(): EngineQueue[] {
+    return deadLetterTargets(this.stack).map((model) => this.queues.get(model.arn)!);
   }
 
   /** Moves every dead-lettered message back to the queue it came from (see `redrive.ts`). Returns how many moved. */
-  redrive(): number {
-    const moved = redriveDeadLetters([...this.queues.values()], this.deadLetterQueues(), this.emit);
+  async redrive(): Promise<number> {
+    const moved = await redriveDeadLetters(this.aws.sqs, this.queues, this.emit);
     this.accounting.redriven += moved;
     return moved;
   }
 
   setFailRate(rate: number): void {
-    this.dynamodb.setFailRate(rate);
+    this.aws.dynamodb.setFailRate(rate);
   }
 
   async items(tableName = this.stack.tables[0]?.name): Promise<Record<string, unknown>[]> {
     if (!tableName) return [];
-    return scanTable(this.dynamodb.directEndpoint, tableName);
+    return scanTable(this.aws.dynamodb.directEndpoint, tableName);
   }
 
   /** Writes a table's items as JSON lines. */
@@ -206,56 +247,32 @@ export class LocalPipeline {
   }
 
   /** Queues holding messages that no enabled event source mapping consumes (a disabled mapping's queue). */
-  unconsumed(): { queue: string; messages: number }[] {
-    const polled = new Set(this.pollers.map((p) => p.queue));
-    const deadLetterQueues = new Set(this.deadLetterQueues());
-    return [...this.queues.values()]
-      .filter((q) => !polled.has(q) && !deadLetterQueues.has(q) && q.size > 0)
-      .map((q) => ({ queue: q.name, messages: q.size }));
+  async unconsumed(): Promise<{ queue: string; messages: number }[]> {
+    const skipped = new Set<unknown>([...this.lambda.polledQueues, ...this.deadLetterQueues()]);
+    const others = [...this.queues.values()].filter((q) => !skipped.has(q));
+    const counts = await Promise.all(others.map((q) => messagesIn(this.aws.sqs, q)));
+    return others.map((q, i) => ({ queue: q.name, messages: counts[i] })).filter((q) => q.messages > 0);
   }
 
   async summary(): Promise<PipelineSummary> {
-    const deadLettered = this.deadLetterQueues().reduce((n, q) => n + q.size, 0);
-    const queued = this.unconsumed().reduce((n, q) => n + q.messages, 0);
+    const dead = await Promise.all(this.deadLetterQueues().map((q) => messagesIn(this.aws.sqs, q)));
+    const queued = (await this.unconsumed()).reduce((n, q) => n + q.messages, 0);
     return this.accounting.summary({
-      deadLettered,
-      inFlight: this.inFlight(),
+      deadLettered: dead.reduce((a, b) => a + b, 0),
+      inFlight: await this.inFlight(),
       queued,
       items: (await this.items()).length,
     });
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    for (const queue of this.queues.values()) queue.close();
-    await Promise.all(this.running);
-    await this.pool.terminateAll();
-    await this.dynamodb.close();
+    await this.lambda.stop();
+    this.aws.sns.destroy();
+    this.aws.sqs.destroy();
+    await Promise.all([this.aws.snsSqs.close(), this.aws.dynamodb.close()]);
   }
-}
-
-/** A queue's expiries and dead-letterings, as trace events; an expiry is counted for the summary. */
-function queueEventHandler(
-  accounting: RunAccounting,
-  emit: Emit,
-  orderIdOf: (body: string) => string | undefined,
-): (event: QueueEvent) => void {
-  return (event) => {
-    const { messageId, traceId, receiveCount, body } = event.message;
-    if (event.type === "expired") {
-      accounting.expired += 1;
-      return emit({ type: "expired", queue: event.queue.name, messageId });
-    }
-    emit({
-      type: "dead-lettered",
-      queue: event.queue.name,
-      target: event.target.name,
-      messageId,
-      traceId,
-      receives: receiveCount,
-      orderId: orderIdOf(body),
-    });
-  };
 }
 
 function positive(value: number, what: string): number {

@@ -24,7 +24,8 @@ export const DEFAULT_BODIES = [
 
 export const USAGE = `Usage: npm start -- [options]
 
-Runs the synthesized OrderSystemStack offline: SNS -> SQS (+ DLQ) -> the Lambda bundle -> DynamoDB (dynalite).
+Runs the synthesized OrderSystemStack offline: SNS -> SQS (+ DLQ) on fauxqs -> the Lambda bundle -> DynamoDB
+on dynalite, all spoken to through the AWS SDK.
 Without options it publishes the sample order and one invalid order.
 
 Options:
@@ -33,7 +34,7 @@ Options:
   --redrive            afterwards, move DLQ messages back to the queue and process them with faults off
   --export FILE        write the table's items as JSON lines to FILE at the end (its folder must exist)
   --quiet              print the summary only
-  --time-scale S       factor on queue durations (visibility timeout, window, retention); default 0.001
+  --time-scale S       factor on queue durations (visibility timeout, batching window); default 0.001
   --function-time-scale F  factor on the function timeout; default 0.1
   --seed N             seed of the fault dice; default 1
   --stack-dir DIR      run an already synthesized stack folder instead of synthesizing (cdktf.out/stacks/<stack>)
@@ -42,8 +43,8 @@ Options:
 
 The environment is chosen as for synthesis (ORDER_ENV, default dev); relative paths are from the folder
 npm was run in. The last line printed is always
-{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I} (then "queued", "expired",
-"expiredAfterProcessing" where they apply); the exit code is 1 if L > 0 or messages are still in flight.`;
+{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I} (then "rejected": bodies SNS
+refused, and "queued", where they apply); the exit code is 1 if L > 0 or messages are still in flight.`;
 
 export interface RunOptions {
   readonly bodies?: string[];
@@ -87,7 +88,7 @@ function describeRun(stackDir: string, stack: StackModel): string[] {
   const where = path.relative(process.cwd(), stackDir) || stackDir;
   const notEmulated = [...new Set(stack.notEmulated.map((resource) => resource.split(".")[0]))].join(", ");
   return [
-    `offline run of ${where}: ${stack.topics.length} topic, ${stack.queues.length} queues, ${stack.functions.length} function, ${stack.tables.length} table on dynalite`,
+    `offline run of ${where}: ${stack.topics.length} topic and ${stack.queues.length} queues on fauxqs, ${stack.tables.length} table on dynalite, ${stack.functions.length} function in the local Lambda service`,
     `not emulated (access control, encryption, logs): ${notEmulated}`,
   ];
 }
@@ -114,7 +115,7 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   try {
     if (!options.quiet) for (const line of describeRun(stackDir, pipeline.stack)) write(line);
     const maxMs = (options.maxSeconds ?? 600) * 1000;
-    for (const body of options.bodies ?? DEFAULT_BODIES) pipeline.publish(body);
+    await pipeline.publishAll(options.bodies ?? DEFAULT_BODIES);
     const show = (phase: string) => () => {
       const { delivered, settled } = pipeline.progress();
       bar.update(settled, delivered, phase);
@@ -123,21 +124,21 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
       await pipeline.settled(maxMs, show("messages settled"));
       if (options.redrive) {
         pipeline.setFailRate(0);
-        pipeline.redrive();
+        await pipeline.redrive();
         await pipeline.settled(maxMs, show("redrive"));
       }
     } catch (error) {
       write(`error: ${(error as Error).message}`);
     }
     bar.clear();
-    inFlight = pipeline.inFlight();
+    inFlight = await pipeline.inFlight();
     if (options.exportFile) {
       const count = await pipeline.exportItems(options.exportFile);
       if (!options.quiet) write(`exported ${count} items to ${options.exportFile}`);
     }
     const summary = await pipeline.summary();
     if (inFlight > 0) write(`error: ${inFlight} messages still queued or in flight`);
-    for (const { queue, messages } of pipeline.unconsumed())
+    for (const { queue, messages } of await pipeline.unconsumed())
       write(
         `note: ${messages} message${messages === 1 ? "" : "s"} wait${messages === 1 ? "s" : ""} in ${queue}: no enabled event source mapping consumes it (the stack's mapping is disabled); they are queued, not lost`,
       );

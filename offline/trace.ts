@@ -44,8 +44,8 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
       const moved = `${event.queue} -> ${event.target} after ${event.receives} receives`;
       return ["moved to DLQ", "magenta", `msg=${short(event.messageId)}${order(event.orderId)} ${moved}`];
     }
-    case "expired":
-      return ["expired", "red", `msg=${short(event.messageId)} in ${event.queue} (retention period passed)`];
+    case "rejected":
+      return ["rejected", "red", `${event.bytes} bytes${order(event.orderId)} by ${event.topic}: ${event.reason}`];
     case "invoked":
       return ["invoke", "grey", `${event.function} with ${event.records} record${event.records === 1 ? "" : "s"}`];
     case "cold-start":

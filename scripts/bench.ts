@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { synthesize } from "../offline/start";
-import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/dynamodb";
+import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/local-aws/dynamodb";
 import { LocalPipeline } from "../offline/pipeline";
 import { progress } from "../common/progress";
 import { runMain } from "../common/run-main";

@@ -7,7 +7,7 @@ import {
   LocalDynamoDB,
   scanTable,
   startLocalDynamoDB,
-} from "../../offline/dynamodb";
+} from "../../offline/local-aws/dynamodb";
 
 export type Handler = (event: SQSEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<SQSBatchResponse>;
 

@@ -34,7 +34,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { ExecutionEnvironment } from "../../offline/lambda-host";
+import { ExecutionEnvironment } from "../../offline/lambda-service/lambda-host";
 import { FunctionModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";

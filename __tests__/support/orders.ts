@@ -1,7 +1,7 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { SAMPLE_ORDER } from "../../common/sample-order";
-import * as aws from "../../offline/aws-events";
+import * as aws from "../../offline/lambda-service/aws-events";
 
 export { SAMPLE_ORDER } from "../../common/sample-order";
 
@@ -12,14 +12,37 @@ export function order(overrides: Record<string, unknown> = {}): Record<string, u
   return { ...SAMPLE_ORDER, ...overrides };
 }
 
-/** An SQS record as Lambda's event source mapping delivers it (the runtime's builder). */
+/** An SQS record as Lambda's event source mapping delivers it, first receive (the runtime's builder). */
 export function sqsRecord(body: string, overrides: Partial<SQSRecord> = {}): SQSRecord {
-  return { ...aws.sqsRecord({ messageId: randomUUID(), body, receiveCount: 1 }, QUEUE_ARN, "us-east-1"), ...overrides };
+  const now = String(Date.now());
+  const message = {
+    MessageId: randomUUID(),
+    ReceiptHandle: randomUUID(),
+    Body: body,
+    MD5OfBody: createHash("md5").update(body).digest("hex"),
+    Attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: now,
+      SenderId: "000000000000",
+      ApproximateFirstReceiveTimestamp: now,
+    },
+  };
+  return { ...aws.sqsRecordOf(message, QUEUE_ARN, "us-east-1"), ...overrides };
 }
 
-/** The SNS notification envelope a subscription without raw delivery puts in the body. */
+/** The SNS notification envelope a subscription without raw delivery puts in the body, as SNS writes it. */
 export function snsEnvelope(message: string): string {
-  return aws.snsEnvelope(TOPIC_ARN, message);
+  return JSON.stringify({
+    Type: "Notification",
+    MessageId: randomUUID(),
+    TopicArn: TOPIC_ARN,
+    Message: message,
+    Timestamp: new Date().toISOString(),
+    SignatureVersion: "1",
+    Signature: "EXAMPLE",
+    SigningCertURL: "https://sns.us-east-1.amazonaws.com/SimpleNotificationService.pem",
+    UnsubscribeURL: "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+  });
 }
 
 export function sqsEvent(bodies: string[]): SQSEvent {

@@ -4,9 +4,9 @@
  * one starts (and is reported as a cold start). What the function sees of its surroundings (variables,
  * region, credentials, the local DynamoDB endpoint) is `functionVariables`.
  */
-import { LOCAL_CREDENTIALS } from "./dynamodb";
+import { LOCAL_CREDENTIALS } from "../local-aws/dynamodb";
 import { ExecutionEnvironment } from "./lambda-host";
-import { FunctionModel } from "./stack-model";
+import { FunctionModel } from "../stack-model";
 
 /** What Lambda gives the function: its variables, region, credentials; here also the local endpoint. */
 export function functionVariables(fn: FunctionModel, region: string, dynamodbEndpoint: string): Record<string, string> {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { seededRandom } from "../common/random";
+import { seededRandom } from "../../common/random";
 import { AllOldFiller, FaultDice, forwarder, inProcessFront, proxyFront } from "./dynamodb-front";
 
 // dynalite ships no type declarations.

@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
-import { FunctionModel } from "./stack-model";
+import { FunctionModel } from "../stack-model";
 
 /** The worker's own source file: a real module, type-checked, not a string. */
 const WORKER_FILE = path.join(__dirname, "lambda-worker.js");

@@ -1,0 +1,182 @@
+/**
+ * One poller of an SQS event source mapping, as Lambda runs several per queue, on the SQS API only:
+ * long-poll `ReceiveMessage`, gather a batch for the batching window, invoke the function in an
+ * execution environment, `DeleteMessageBatch` what succeeded and leave the failures to reappear.
+ * Visibility, receive counts and dead-lettering are the engine's; this file drives them.
+ *
+ * Time compression lives here, not in the engine: the queue keeps the stack's visibility timeout, so a
+ * message is never visible while the invocation holding it runs; after a failed attempt the poller waits
+ * the scaled remainder of that timeout (`visibility.ts`) and then makes the message visible again.
+ */
+import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RunAccounting } from "../accounting";
+import { Emit } from "../events";
+import { FunctionModel, MappingModel } from "../stack-model";
+import { sqsEventOf } from "./aws-events";
+import { judgeBatch } from "./batch-response";
+import { EnvironmentPool } from "./environment-pool";
+import { VisibilityScheduler } from "./visibility";
+
+/** A queue as the engine knows it. */
+export interface PolledQueue {
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly visibilityTimeoutSeconds: number;
+}
+
+export interface PollerContext {
+  readonly sqs: SQSClient;
+  readonly pool: EnvironmentPool;
+  readonly accounting: RunAccounting;
+  readonly visibility: VisibilityScheduler;
+  readonly region: string;
+  /** Factor applied to queue durations (the batching window, the visibility timeout). */
+  readonly timeScale: number;
+  /** Factor applied to the function timeout. */
+  readonly functionTimeScale: number;
+  readonly emit: Emit;
+  /** The order id of a body, for the trace (undefined when not tracing). */
+  readonly orderIdOf: (body: string) => string | undefined;
+  /** Aborted when the service stops: ends a long poll at once. */
+  readonly stopped: AbortSignal;
+  /** A record the function failed with: its receive count so far (the trace's "after N receives"). */
+  readonly onRecordFailed: (queue: PolledQueue, message: Message, receives: number) => void;
+  /** A record deleted after the function succeeded with it. */
+  readonly onRecordDeleted: (messageId: string) => void;
+}
+
+/** The longest long poll SQS allows. */
+const LONG_POLL_SECONDS = 20;
+
+const receives = (message: Message) => Number(message.Attributes?.ApproximateReceiveCount ?? 0);
+
+export class EventSourcePoller {
+  constructor(
+    readonly mapping: MappingModel,
+    readonly fn: FunctionModel,
+    readonly queue: PolledQueue,
+    private readonly context: PollerContext,
+  ) {}
+
+  /** Polls until the service stops. */
+  async run(): Promise<void> {
+    while (!this.context.stopped.aborted) {
+      const batch = await this.gather();
+      if (batch.length === 0) continue;
+      this.context.accounting.active += 1;
+      try {
+        await this.invoke(batch, performance.now());
+      } finally {
+        this.context.accounting.active -= 1;
+      }
+    }
+  }
+
+  /** One long poll; then, for the batching window, more receives until the batch is full. */
+  private async gather(): Promise<Message[]> {
+    const { batchSize, batchingWindowSeconds } = this.mapping;
+    const batch = await this.receive(batchSize, LONG_POLL_SECONDS);
+    const windowEnds = performance.now() + batchingWindowSeconds * 1000 * this.context.timeScale;
+    while (batch.length > 0 && batch.length < batchSize && performance.now() < windowEnds) {
+      const more = await this.receive(batchSize - batch.length, 0);
+      if (more.length === 0) await sleep(Math.min(2, windowEnds - performance.now()));
+      batch.push(...more);
+    }
+    return batch;
+  }
+
+  private async receive(upTo: number, waitSeconds: number): Promise<Message[]> {
+    if (this.context.stopped.aborted) return [];
+    try {
+      const { Messages = [] } = await this.context.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queue.url,
+          MaxNumberOfMessages: Math.min(10, upTo),
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+        { abortSignal: this.context.stopped },
+      );
+      return Messages;
+    } catch (error) {
+      if (this.context.stopped.aborted) return [];
+      throw error;
+    }
+  }
+
+  private async invoke(batch: Message[], receivedAt: number): Promise<void> {
+    const { queue, fn, context } = this;
+    const environment = context.pool.acquire(fn);
+    for (const message of batch) {
+      context.emit({
+        type: "received",
+        queue: queue.name,
+        messageId: message.MessageId!,
+        receiveCount: receives(message),
+        orderId: context.orderIdOf(message.Body ?? ""),
+      });
+    }
+    context.emit({ type: "invoked", function: fn.name, records: batch.length });
+    const timeoutMs = fn.timeoutSeconds * 1000 * context.functionTimeScale;
+    const event = sqsEventOf(batch, queue.arn, context.region);
+    const result = await environment.invoke(event, timeoutMs, context.functionTimeScale);
+    context.pool.release(fn, environment);
+    const ids = batch.map((message) => message.MessageId!);
+    const verdict = judgeBatch(result, ids, this.mapping.reportBatchItemFailures, fn.timeoutSeconds);
+    if (verdict.wholeBatchFailure) {
+      context.emit({
+        type: "invocation-failed",
+        function: fn.name,
+        reason: verdict.wholeBatchFailure,
+        records: batch.length,
+      });
+    }
+    const failed = batch.filter((message) => verdict.failed.has(message.MessageId!));
+    const succeeded = batch.filter((message) => !verdict.failed.has(message.MessageId!));
+    this.retryLater(failed, receivedAt);
+    await this.deleteProcessed(succeeded, receivedAt);
+  }
+
+  /** Failed records stay in the queue and become visible when the (scaled) visibility timeout ends. */
+  private retryLater(failed: Message[], receivedAt: number): void {
+    if (failed.length === 0) return;
+    const { queue, context } = this;
+    const visibleAt = receivedAt + queue.visibilityTimeoutSeconds * 1000 * context.timeScale;
+    for (const message of failed) {
+      context.onRecordFailed(queue, message, receives(message));
+      const visibleInMs = Math.max(0, visibleAt - performance.now());
+      context.emit({ type: "returned", queue: queue.name, messageId: message.MessageId!, visibleInMs });
+    }
+    context.visibility.makeVisibleAt(queue.url, failed, visibleAt);
+  }
+
+  /** DeleteMessageBatch, ten at a time; a delete the engine refuses is retried like a failure (the handler is idempotent). */
+  private async deleteProcessed(succeeded: Message[], receivedAt: number): Promise<void> {
+    const { queue, context } = this;
+    for (let start = 0; start < succeeded.length; start += 10) {
+      const chunk = succeeded.slice(start, start + 10);
+      const { Successful = [], Failed = [] } = await context.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queue.url,
+          Entries: chunk.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle! })),
+        }),
+      );
+      for (const entry of Successful) {
+        const messageId = chunk[Number(entry.Id)].MessageId!;
+        context.accounting.processed += 1;
+        context.onRecordDeleted(messageId);
+        context.emit({ type: "deleted", queue: queue.name, messageId });
+      }
+      const undeleted = Failed.map((entry) => chunk[Number(entry.Id)]);
+      for (const entry of Failed)
+        context.emit({
+          type: "log",
+          line: `DeleteMessageBatch refused ${chunk[Number(entry.Id)].MessageId}: ${entry.Message}`,
+        });
+      this.retryLater(undeleted, receivedAt);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The Lambda service for SQS event source mappings, the one part of AWS this project plays itself (no
+ * emulator runs Lambda code without Docker): per enabled mapping, as many pollers as its maximum
+ * concurrency (capped by the function's reserved concurrency), each invoking the real bundle in
+ * worker-thread execution environments. It needs only an SQS endpoint: the offline runtime points it
+ * at fauxqs, the deploy proof at moto.
+ */
+import { Message, SQSClient } from "@aws-sdk/client-sqs";
+import { RunAccounting } from "../accounting";
+import { Emit, logLineEvent } from "../events";
+import { FunctionModel, MappingModel, UnsupportedStackError } from "../stack-model";
+import { EnvironmentPool } from "./environment-pool";
+import { EventSourcePoller, PolledQueue } from "./event-source-poller";
+import { ExecutionEnvironment } from "./lambda-host";
+import { VisibilityScheduler } from "./visibility";
+
+/** Lambda starts polling a queue with five concurrent batches when no maximum is configured. */
+const DEFAULT_POLLERS = 5;
+
+export interface LambdaServiceOptions {
+  readonly sqs: SQSClient;
+  readonly region: string;
+  readonly functions: FunctionModel[];
+  readonly mappings: MappingModel[];
+  /** The engine's queue for a mapping's event source ARN. */
+  readonly queueOf: (arn: string) => PolledQueue;
+  /** What the function sees: its variables, region, credentials, endpoints. */
+  readonly variables: (fn: FunctionModel) => Record<string, string>;
+  /** Factor applied to queue durations (batching window, visibility timeout). */
+  readonly timeScale: number;
+  /** Factor applied to the function timeout. */
+  readonly functionTimeScale: number;
+  readonly accounting: RunAccounting;
+  /** Every trace event; without it nothing is traced (no order ids parsed, log lines dropped in the worker). */
+  readonly onEvent?: Emit;
+  readonly orderIdOf: (body: string) => string | undefined;
+}
+
+/** A record the function failed with, remembered until it succeeds or the engine dead-letters it. */
+export interface FailedRecord {
+  readonly receives: number;
+  readonly body: string;
+}
+
+export class LambdaService {
+  readonly pollers: EventSourcePoller[] = [];
+  private readonly running: Promise<void>[] = [];
+  private readonly stopping = new AbortController();
+  private readonly pool: EnvironmentPool;
+  private readonly visibility: VisibilityScheduler;
+  private readonly failed = new Map<string, FailedRecord>();
+
+  constructor(private readonly options: LambdaServiceOptions) {
+    const emit = options.onEvent ?? (() => undefined);
+    const onLogLine = (line: string) => {
+      const event = logLineEvent(line);
+      if (event) emit(event);
+    };
+    this.pool = new EnvironmentPool(
+      (fn) => new ExecutionEnvironment(fn, options.variables(fn), options.onEvent ? onLogLine : undefined),
+      (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
+    );
+    this.visibility = new VisibilityScheduler(options.sqs, (error) =>
+      emit({ type: "log", line: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
+    );
+    const context = {
+      ...options,
+      pool: this.pool,
+      visibility: this.visibility,
+      emit,
+      stopped: this.stopping.signal,
+      onRecordFailed: (_queue: PolledQueue, message: Message, receives: number) =>
+        this.failed.set(message.MessageId!, { receives, body: message.Body ?? "" }),
+      onRecordDeleted: (messageId: string) => this.failed.delete(messageId),
+    };
+    for (const mapping of options.mappings.filter((m) => m.enabled)) {
+      const fn = options.functions.find((f) => f.arn === mapping.functionArn || f.name === mapping.functionArn);
+      if (!fn)
+        throw new UnsupportedStackError(`no function ${mapping.functionArn} for event source mapping ${mapping.key}`);
+      const concurrency = Math.min(mapping.maximumConcurrency ?? DEFAULT_POLLERS, fn.reservedConcurrency ?? Infinity);
+      if (concurrency < 1) {
+        throw new UnsupportedStackError(
+          `${fn.name} has no concurrency to run (reserved concurrency ${fn.reservedConcurrency}).`,
+        );
+      }
+      const poller = new EventSourcePoller(mapping, fn, options.queueOf(mapping.queueArn), context);
+      this.pollers.push(poller);
+      for (let slot = 0; slot < concurrency; slot++) this.running.push(poller.run());
+    }
+  }
+
+  /** The queues the pollers read. */
+  get polledQueues(): PolledQueue[] {
+    return [...new Set(this.pollers.map((p) => p.queue))];
+  }
+
+  /** Invocations running, or failed messages waiting for their visibility timeout. */
+  get busy(): boolean {
+    return this.options.accounting.active > 0 || this.visibility.pending > 0;
+  }
+
+  /** What is known of a message the function failed with; forgotten once asked (it was dead-lettered). */
+  takeFailed(messageId: string): FailedRecord | undefined {
+    const record = this.failed.get(messageId);
+    this.failed.delete(messageId);
+    return record;
+  }
+
+  /** Stops polling (a long poll ends at once), waits for invocations in flight, ends every environment. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all(this.running);
+    await this.visibility.stop();
+    await this.pool.terminateAll();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * SNS and SQS for the offline runtime: fauxqs (an SNS/SQS emulator on fastify) in a worker thread of its
+ * own. It is an ES module only, so it cannot be required by the runtime (CommonJS, also under jest); a
+ * worker thread loads it natively. Only fauxqs's public API is used.
+ *
+ * Two things are done here, in one place:
+ * - fauxqs 2.4.1's `startFauxqs` listens on 0.0.0.0 and has no option for it. This worker's own `net`
+ *   module (a worker thread has its own) binds that listen to 127.0.0.1 instead: nothing beyond loopback.
+ * - Its message spy sees when the engine moves a message to a dead-letter queue; each such event is
+ *   posted to the runtime (`{ type: "dead-lettered", queue, messageId }`), so the trace reports what the
+ *   engine did rather than guessing it.
+ */
+import net from "node:net";
+import { parentPort, workerData } from "node:worker_threads";
+
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function loopbackOnly(...args) {
+  const [options] = args;
+  if (options && typeof options === "object" && options.host === "0.0.0.0") args[0] = { ...options, host: "127.0.0.1" };
+  return listen.apply(this, args);
+};
+
+const { startFauxqs } = await import("fauxqs");
+
+const server = await startFauxqs({
+  port: workerData.port,
+  logger: false,
+  defaultRegion: workerData.region,
+  dataDir: workerData.dataDir,
+  // Only the spy's predicate below reads events; a small buffer keeps memory flat on long runs.
+  messageSpies: { bufferSize: 8 },
+});
+
+// A wait whose predicate never matches is called with every event the spy records.
+server.spy
+  .waitForMessage((event) => {
+    if (event.service === "sqs" && event.status === "dlq")
+      parentPort.postMessage({ type: "dead-lettered", queue: event.queueName, messageId: event.messageId });
+    return false;
+  })
+  .catch(() => undefined); // rejected when the server stops
+
+parentPort.on("message", async (message) => {
+  if (message !== "stop") return;
+  await server.stop();
+  parentPort.postMessage({ type: "stopped" });
+});
+parentPort.postMessage({ type: "ready", port: server.port });
