@@ -16,7 +16,8 @@ import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from 
 import { EngineQueue, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";
-import { loadStack, StackModel, TopicModel } from "./stack-model";
+import { inParallel, resolveTopic } from "./publish";
+import { loadStack, StackModel } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
 export type { PipelineEvent } from "./events";
@@ -112,6 +113,11 @@ export class LocalPipeline {
     }
   }
 
+  /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite). */
+  get endpoints(): { snsSqs: string; dynamodb: string } {
+    return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint };
+  }
+
   get dynamodb(): LocalDynamoDB {
     return this.aws.dynamodb;
   }
@@ -140,7 +146,7 @@ export class LocalPipeline {
   /** Publishes one message body through SNS's Publish (by topic name or ARN; the only topic feeding a queue when omitted). */
   async publish(body: string, topic?: string): Promise<PublishResult> {
     if (this.closed) throw new Error("the pipeline is closed");
-    const target = this.topic(topic);
+    const target = resolveTopic([...this.aws.provisioned.topics.values()], topic);
     const orderId = this.orderIdOf(body);
     try {
       const { MessageId } = await this.aws.sns.send(new PublishCommand({ TopicArn: target.arn, Message: body }));
@@ -161,30 +167,8 @@ export class LocalPipeline {
   }
 
   /** Publishes bodies with a few requests in flight at a time; results in the bodies' order. */
-  async publishAll(bodies: string[], topic?: string, concurrency = 8): Promise<PublishResult[]> {
-    const results: PublishResult[] = new Array(bodies.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < bodies.length) {
-        const i = next++;
-        results[i] = await this.publish(bodies[i], topic);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, worker));
-    return results;
-  }
-
-  /** The named topic, or when unnamed the one topic that feeds a queue (the alarm topic does not). */
-  private topic(nameOrArn?: string): { arn: string; name: string; model: TopicModel; subscriptions: number } {
-    const topics = [...this.aws.provisioned.topics.values()];
-    if (nameOrArn === undefined) {
-      const feeding = topics.filter((t) => t.subscriptions > 0);
-      if (feeding.length !== 1) throw new Error(`${feeding.length} topics feed queues; name the one to publish to`);
-      return feeding[0];
-    }
-    const topic = topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn || t.model.arn === nameOrArn);
-    if (!topic) throw new Error(`no topic ${nameOrArn} in the stack`);
-    return topic;
+  publishAll(bodies: string[], topic?: string, concurrency = 8): Promise<PublishResult[]> {
+    return inParallel(bodies, concurrency, (body) => this.publish(body, topic));
   }
 
   /**

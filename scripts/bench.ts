@@ -182,8 +182,8 @@ function putAll(client: DynamoDBClient, table: string, bodies: string[], conditi
 }
 
 /**
- * End to end through the offline runtime (SNS -> SQS -> pollers -> the bundle in worker threads ->
- * dynalite), faults off, beside raw PutItem calls to an identically started local DynamoDB at the
+ * End to end through the offline runtime (SNS Publish -> fauxqs -> the Lambda service's pollers on the
+ * SQS API -> the bundle in worker threads -> dynalite), faults off, beside raw PutItem calls to an identically started local DynamoDB at the
  * pipeline's concurrency (maximum concurrency x batch size).
  */
 async function pipelineRound(
@@ -197,12 +197,15 @@ async function pipelineRound(
     const mapping = pipeline.stack.mappings[0];
     concurrency = (mapping.maximumConcurrency ?? 5) * mapping.batchSize;
     // Warm the execution environments first, as a steady-state pipeline would be.
-    for (let i = 0; i < concurrency; i++)
-      pipeline.publish(sampleOrderBody({ orderId: `warm-${round}-${i}`, userId: "U1", quantity: 1 }));
+    await pipeline.publishAll(
+      Array.from({ length: concurrency }, (_, i) =>
+        sampleOrderBody({ orderId: `warm-${round}-${i}`, userId: "U1", quantity: 1 }),
+      ),
+    );
     await pipeline.settled();
     const bodies = orderBodies(`p${round}`);
     pipelineRate = await timed(async () => {
-      for (const body of bodies) pipeline.publish(body);
+      await pipeline.publishAll(bodies);
       await pipeline.settled();
     });
     const summary = await pipeline.summary();

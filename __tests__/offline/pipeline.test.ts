@@ -95,6 +95,13 @@ describe("semantics", () => {
     expect(lines.filter((l) => /moved to DLQ/.test(l))).toHaveLength(3);
   });
 
+  test("--redrive sends each message back before deleting it: one the queue refuses (fauxqs: an emoji) stays in the DLQ", async () => {
+    const bodies = [body(order({ orderId: "R1" })), body(order({ orderId: "R2", itemName: "Phone \u{1F4F1}" }))];
+    const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
+    expect(last).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 1, lost: 0, items: 1 });
+    expect(lines.some((l) => /redrive: OrderQueue refused .*, kept in DLQ: .*Invalid characters/.test(l))).toBe(true);
+  });
+
   test("a stack synthesized with other settings behaves accordingly (the runtime reads the JSON)", async () => {
     const changed = synthOrderStackTo(path.join(work, "changed"), { maxReceiveCount: 5, batchSize: 2 });
     const lines: string[] = [];

@@ -42,7 +42,7 @@ import {
   prepareForEmulator,
   startMoto,
 } from "../support/emulator";
-import { startLambdaStandIn, verifyClientsOnMoto } from "../support/moto-gaps";
+import { startLambdaServiceOnMoto, verifyClientsOnMoto } from "../support/moto-gaps";
 import { SAMPLE_ORDER } from "../support/orders";
 import { resourceAddresses, synthAppTo, TEST_ENVIRONMENTS } from "../support/stacks";
 import { offlineTerraform, OfflineTerraform, runTerraform, TerraformRun } from "../support/terraform";
@@ -326,11 +326,10 @@ export function deployProof(environment: string): void {
               : `WARN  queue policy: ${refused}, and no redrive role is configured: dlq redrive and delivery-dlq move will be refused too. Do: set ORDER_REDRIVE_PRINCIPALS to the operators' role ARNs, then npx cdktf deploy ${names.stack}`;
 
           // As applied here the mapping is disabled (moto would swallow OrderQueue's messages), so verify must
-          // fail it; the stand-in plays Lambda so the smoke order is really stored by the handler.
-          const standIn = startLambdaStandIn(
-            loadStack(stackDirs[names.stack]).functions[0],
-            outputs.queue_url,
-            queueArn,
+          // fail it; the runtime's Lambda service plays Lambda so the smoke order is really stored by the handler.
+          const lambda = await startLambdaServiceOnMoto(
+            loadStack(stackDirs[names.stack]),
+            { url: outputs.queue_url, arn: queueArn },
             moto.endpoint,
             config.region,
           );
@@ -339,7 +338,7 @@ export function deployProof(environment: string): void {
             { stack: names.stack, timeoutSeconds: 60, alarmPath: true },
             io,
             clients,
-          ).finally(() => standIn.stop());
+          ).finally(() => lambda.stop());
           expect(lines).toEqual([
             `PASS  role: ${names.function}Role may do the 7 actions the function needs and none of the 7 it must not (e.g. dynamodb:DeleteItem)`,
             `FAIL  event source mapping: it is Disabled, not Enabled: OrderQueue is not being read. Do: ${fix}`,

@@ -1,7 +1,8 @@
 /**
  * What moto cannot do for `npm run orders -- verify`, played by the test against moto's own state:
  * - running the function: moto keeps the event source mapping but cannot run code without Docker, so
- *   `startLambdaStandIn` polls OrderQueue and invokes the real bundle against moto's DynamoDB;
+ *   `startLambdaServiceOnMoto` runs the project's own Lambda service (the offline runtime's) on moto's
+ *   SQS, invoking the real bundle against moto's DynamoDB;
  * - `iam:SimulatePrincipalPolicy`: moto lacks it, so the call is answered from the role's inline
  *   policies as moto holds them (Allow/Deny by action and resource; conditions are not evaluated);
  * - `iam:SimulateCustomPolicy`: moto lacks it, so the call is answered by evaluating the policies it is
@@ -32,10 +33,11 @@ import {
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { ExecutionEnvironment } from "../../offline/lambda-service/lambda-host";
-import { FunctionModel } from "../../offline/stack-model";
+import { RunAccounting } from "../../offline/accounting";
+import { LambdaService } from "../../offline/lambda-service/lambda-service";
+import { StackModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
 import { decide as decideByPolicy, list, matches, PolicyStatementJson } from "./policy-evaluation";
@@ -149,67 +151,47 @@ export function verifyClientsOnMoto(endpoint: string, region: string): AwsClient
 }
 
 /**
- * Plays Lambda's SQS poller for one function: receives up to 10 messages, invokes the real bundle (in a
- * worker, with the function's own environment pointed at moto), and deletes what the handler did not
- * report in `batchItemFailures`; a failed invocation leaves the whole batch to reappear.
+ * Runs the project's Lambda service (the same as `npm start`'s) against moto for the stack's event
+ * source mapping: moto keeps the mapping but cannot run code without Docker, so it is applied disabled
+ * and this service treats it as enabled. The function's environment points at moto.
  */
-export function startLambdaStandIn(
-  fn: FunctionModel,
-  queueUrl: string,
-  queueArn: string,
+export async function startLambdaServiceOnMoto(
+  stack: StackModel,
+  queue: { url: string; arn: string },
   endpoint: string,
   region: string,
-): { stop(): Promise<void> } {
+): Promise<{ stop(): Promise<void> }> {
   const sqs = new SQSClient(emulatorClientConfig(endpoint, region));
-  const environment = new ExecutionEnvironment(fn, {
-    ...fn.variables,
-    AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL: endpoint,
-  });
-  let running = true;
-  const poll = async () => {
-    while (running) {
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 1,
-          MessageSystemAttributeNames: ["All"],
-        }),
-      );
-      if (Messages.length === 0) continue;
-      const Records = Messages.map((m) => ({
-        messageId: m.MessageId,
-        receiptHandle: m.ReceiptHandle,
-        body: m.Body,
-        attributes: m.Attributes,
-        messageAttributes: {},
-        eventSource: "aws:sqs",
-        eventSourceARN: queueArn,
-        awsRegion: region,
-      }));
-      const result = await environment.invoke({ Records }, fn.timeoutSeconds * 1000, 1);
-      if (result.kind !== "returned") continue;
-      const failed = new Set(
-        ((result.value as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []).map(
-          (f) => f.itemIdentifier,
-        ),
-      );
-      const done = Messages.filter((m) => !failed.has(m.MessageId!)).map((m, i) => ({
-        Id: String(i),
-        ReceiptHandle: m.ReceiptHandle!,
-      }));
-      if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done }));
-    }
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["VisibilityTimeout"] }),
+  );
+  const polled = {
+    ...queue,
+    name: queue.arn.split(":").pop()!,
+    visibilityTimeoutSeconds: Number(Attributes.VisibilityTimeout),
   };
-  const polling = poll();
+  const service = new LambdaService({
+    sqs,
+    region,
+    functions: stack.functions,
+    mappings: stack.mappings.map((mapping) => ({ ...mapping, enabled: true })),
+    queueOf: () => polled,
+    variables: (fn) => ({
+      ...fn.variables,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL: endpoint,
+    }),
+    timeScale: 1,
+    functionTimeScale: 1,
+    accounting: new RunAccounting(),
+    orderIdOf: () => undefined,
+  });
   return {
     stop: async () => {
-      running = false;
-      await polling;
-      await environment.terminate();
+      await service.stop();
+      sqs.destroy();
     },
   };
 }

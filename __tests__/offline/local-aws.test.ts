@@ -1,0 +1,136 @@
+/**
+ * The offline runtime's AWS side: the fauxqs engine on loopback, the stack provisioned on it through the
+ * SDK from the synthesized JSON, and the engine gaps the README lists, each shown by a real call.
+ */
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetSubscriptionAttributesCommand, ListSubscriptionsCommand, SNSClient } from "@aws-sdk/client-sns";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalPipeline } from "../../offline/pipeline";
+import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
+import { SnsSqsEngine, startSnsSqs } from "../../offline/local-aws/sns-sqs";
+import { loadStack } from "../../offline/stack-model";
+import { order } from "../support/orders";
+import { synthOrderStackTo } from "../support/stacks";
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-local-aws-"));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+const stackDir = synthOrderStackTo(path.join(work, "stack"));
+const stack = loadStack(stackDir);
+
+/** Resolves with the connection's error code, or "connected". */
+const connect = (host: string, port: number) =>
+  new Promise<string>((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+  });
+
+describe("the SNS/SQS engine (fauxqs)", () => {
+  let engine: SnsSqsEngine;
+  beforeAll(async () => {
+    engine = await startSnsSqs({ region: stack.region });
+  });
+  afterAll(() => engine.close());
+
+  test("listens on loopback only, although fauxqs's startFauxqs would listen on every interface", async () => {
+    const { hostname, port } = new URL(engine.endpoint);
+    expect(hostname).toBe("127.0.0.1");
+    expect(await connect("127.0.0.1", Number(port))).toBe("connected");
+    const outside = Object.values(os.networkInterfaces())
+      .flat()
+      .find((address) => address && address.family === "IPv4" && !address.internal);
+    if (outside) expect(await connect(outside.address, Number(port))).toBe("ECONNREFUSED");
+  });
+});
+
+describe("the stack as provisioned on the engines, and the engine's gaps", () => {
+  let pipeline: LocalPipeline;
+  let sqs: SQSClient;
+  beforeAll(async () => {
+    pipeline = await LocalPipeline.start({ stackDir });
+    sqs = new SQSClient({ endpoint: pipeline.endpoints.snsSqs, region: stack.region, credentials: LOCAL_CREDENTIALS });
+  });
+  afterAll(async () => {
+    sqs.destroy();
+    await pipeline.close();
+  });
+
+  test("queues carry the synthesized visibility timeout and redrive policy, named by the engine's ARNs", async () => {
+    const orderQueue = stack.queues.find((q) => q.redrive && q.name.startsWith("OrderQueue"))!;
+    const engineQueue = pipeline.queues.get(orderQueue.arn)!;
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: engineQueue.url, AttributeNames: ["All"] }),
+    );
+    expect(Attributes.VisibilityTimeout).toBe(String(orderQueue.visibilityTimeoutSeconds));
+    expect(Attributes.QueueArn).toBe(engineQueue.arn);
+    const dlq = pipeline.queues.get(orderQueue.redrive!.deadLetterTargetArn)!;
+    expect(JSON.parse(Attributes.RedrivePolicy!)).toEqual({
+      deadLetterTargetArn: dlq.arn,
+      maxReceiveCount: orderQueue.redrive!.maxReceiveCount,
+    });
+    const dlqAttributes = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["RedriveAllowPolicy"] }),
+    );
+    expect(JSON.parse(dlqAttributes.Attributes!.RedriveAllowPolicy!)).toMatchObject({ redrivePermission: "byQueue" });
+  });
+
+  test("the subscription is the synthesized one: sqs protocol, raw delivery as the stack says", async () => {
+    const sns = new SNSClient({
+      endpoint: pipeline.endpoints.snsSqs,
+      region: stack.region,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const { Subscriptions = [] } = await sns.send(new ListSubscriptionsCommand({}));
+      expect(Subscriptions).toHaveLength(stack.subscriptions.length);
+      const { Attributes = {} } = await sns.send(
+        new GetSubscriptionAttributesCommand({ SubscriptionArn: Subscriptions[0].SubscriptionArn }),
+      );
+      expect(Attributes.RawMessageDelivery).toBe(String(stack.subscriptions[0].raw));
+    } finally {
+      sns.destroy();
+    }
+  });
+
+  test("gap: queue URLs name the host sqs.<region>.localhost, which does not resolve; a client needs the endpoint", async () => {
+    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    expect(new URL(orderQueue.url).hostname).toBe(`sqs.${stack.region}.localhost`);
+    const byUrlOnly = new SQSClient({
+      endpoint: new URL(orderQueue.url).origin,
+      region: stack.region,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      await expect(
+        byUrlOnly.send(new GetQueueAttributesCommand({ QueueUrl: orderQueue.url, AttributeNames: ["QueueArn"] })),
+      ).rejects.toThrow(/ENOTFOUND sqs\./);
+    } finally {
+      byUrlOnly.destroy();
+    }
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: orderQueue.url, AttributeNames: ["QueueArn"] }),
+    );
+    expect(Attributes?.QueueArn).toBe(orderQueue.arn);
+  });
+
+  test("gap: SendMessage refuses characters above U+FFFF (an emoji) that SQS accepts; SNS delivery does not", async () => {
+    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    const body = JSON.stringify(order({ orderId: "EMOJI1", itemName: "Tablet \u{1F4F1}" }));
+    await expect(sqs.send(new SendMessageCommand({ QueueUrl: orderQueue.url, MessageBody: body }))).rejects.toThrow(
+      /Invalid characters found/,
+    );
+    const published = await pipeline.publish(body);
+    expect(published).toHaveProperty("messageId");
+    await pipeline.settled(30_000);
+    expect((await pipeline.items()).find((item) => item.orderId === "EMOJI1")).toMatchObject({
+      itemName: "Tablet \u{1F4F1}",
+    });
+  });
+});
