@@ -4,7 +4,7 @@
  * project's Lambda service (`lambda-service/`) running the function's real bundle for each event source
  * mapping. Every published body is accounted for (`accounting.ts`).
  */
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
@@ -16,7 +16,7 @@ import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from 
 import { EngineQueue, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";
-import { inParallel, resolveTopic } from "./publish";
+import { publishBodies, PublishResult, resolveTopic } from "./publish";
 import { loadStack, StackModel } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
@@ -37,8 +37,7 @@ export interface PipelineOptions {
   readonly onEvent?: (event: PipelineEvent) => void;
 }
 
-/** What a publish came to: SNS's message id, or SNS's reason for refusing the body. */
-export type PublishResult = { messageId: string } | { rejected: string };
+export type { PublishResult } from "./publish";
 
 /** Engines, clients and the provisioned stack: what a run needs besides the Lambda service. */
 interface LocalAws {
@@ -143,32 +142,33 @@ export class LocalPipeline {
     });
   }
 
-  /** Publishes one message body through SNS's Publish (by topic name or ARN; the only topic feeding a queue when omitted). */
+  /** Publishes one message body to a topic (by name or ARN; the only topic feeding a queue when omitted). */
   async publish(body: string, topic?: string): Promise<PublishResult> {
-    if (this.closed) throw new Error("the pipeline is closed");
-    const target = resolveTopic([...this.aws.provisioned.topics.values()], topic);
-    const orderId = this.orderIdOf(body);
-    try {
-      const { MessageId } = await this.aws.sns.send(new PublishCommand({ TopicArn: target.arn, Message: body }));
-      this.accounting.published += 1;
-      this.accounting.deliveries += target.subscriptions;
-      const queues = this.stack.subscriptions.filter((s) => s.topicArn === target.model.arn);
-      const names = queues.map((s) => this.queues.get(s.queueArn)!.name).join(", ");
-      this.emit({ type: "published", topic: target.name, queue: names, messageId: MessageId!, orderId });
-      return { messageId: MessageId! };
-    } catch (error) {
-      const reason = `${(error as Error).name}: ${(error as Error).message}`;
-      if (!(error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode?.toString().startsWith("4"))
-        throw error;
-      this.accounting.rejected += 1;
-      this.emit({ type: "rejected", topic: target.name, reason, orderId, bytes: Buffer.byteLength(body) });
-      return { rejected: reason };
-    }
+    return (await this.publishAll([body], topic))[0];
   }
 
-  /** Publishes bodies with a few requests in flight at a time; results in the bodies' order. */
-  publishAll(bodies: string[], topic?: string, concurrency = 8): Promise<PublishResult[]> {
-    return inParallel(bodies, concurrency, (body) => this.publish(body, topic));
+  /** Publishes bodies through SNS (`publish.ts`), accounts for each and traces it; results in the bodies' order. */
+  async publishAll(bodies: string[], topic?: string): Promise<PublishResult[]> {
+    if (this.closed) throw new Error("the pipeline is closed");
+    const target = resolveTopic([...this.aws.provisioned.topics.values()], topic);
+    const queues = this.stack.subscriptions
+      .filter((s) => s.topicArn === target.model.arn)
+      .map((s) => this.queues.get(s.queueArn)!.name)
+      .join(", ");
+    const results = await publishBodies(this.aws.sns, target.arn, bodies);
+    results.forEach((result, i) => {
+      const orderId = this.orderIdOf(bodies[i]);
+      if ("messageId" in result) {
+        this.accounting.published += 1;
+        this.accounting.deliveries += target.subscriptions;
+        this.emit({ type: "published", topic: target.name, queue: queues, messageId: result.messageId, orderId });
+      } else {
+        this.accounting.rejected += 1;
+        const bytes = Buffer.byteLength(bodies[i]);
+        this.emit({ type: "rejected", topic: target.name, reason: result.rejected, orderId, bytes });
+      }
+    });
+    return results;
   }
 
   /**
@@ -185,7 +185,7 @@ export class LocalPipeline {
         );
       }
       onWait?.();
-      await sleep(5);
+      await sleep(50);
     }
     onWait?.();
   }

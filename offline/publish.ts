@@ -1,5 +1,52 @@
-/** Publishing helpers: which topic a publish goes to, and many publishes with a few in flight. */
+/**
+ * Publishing through SNS's API: `PublishBatch` of up to 10 bodies and 256 KiB, a few calls in flight, so
+ * SNS's rules apply to every body; a body SNS refuses is reported with SNS's error, never dropped silently.
+ */
+import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { publishBatches } from "../common/publish-batches";
 import { EngineTopic } from "./local-aws/provision";
+
+/** What a publish came to: SNS's message id, or SNS's reason for refusing the body. */
+export type PublishResult = { messageId: string } | { rejected: string };
+
+/** SNS refused the request as the caller's fault (4xx): a rejection of the body, not an outage. */
+const refusedByService = (error: unknown) =>
+  String((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? "").startsWith("4");
+
+/** A body alone over SNS's limit: `Publish`, so the refusal is SNS's own error. */
+async function publishOne(sns: SNSClient, topicArn: string, body: string): Promise<PublishResult> {
+  try {
+    const { MessageId } = await sns.send(new PublishCommand({ TopicArn: topicArn, Message: body }));
+    return { messageId: MessageId! };
+  } catch (error) {
+    if (!refusedByService(error)) throw error;
+    return { rejected: `${(error as Error).name}: ${(error as Error).message}` };
+  }
+}
+
+/** Publishes every body to the topic; results in the bodies' order. */
+export async function publishBodies(
+  sns: SNSClient,
+  topicArn: string,
+  bodies: string[],
+  concurrency = 4,
+): Promise<PublishResult[]> {
+  const results: PublishResult[] = new Array(bodies.length);
+  const { batches, tooLarge } = publishBatches(bodies.map((body, index) => ({ body, index })));
+  for (const { body, index } of tooLarge) results[index] = await publishOne(sns, topicArn, body);
+  await inParallel(batches, concurrency, async (batch) => {
+    const { Successful = [], Failed = [] } = await sns.send(
+      new PublishBatchCommand({
+        TopicArn: topicArn,
+        PublishBatchRequestEntries: batch.map(({ body, index }) => ({ Id: String(index), Message: body })),
+      }),
+    );
+    for (const entry of Successful) results[Number(entry.Id)] = { messageId: entry.MessageId! };
+    for (const entry of Failed)
+      results[Number(entry.Id)] = { rejected: `${entry.Code}: ${entry.Message ?? ""}`.trim() };
+  });
+  return results;
+}
 
 /** The named topic (name or ARN), or when unnamed the one topic that feeds a queue (the alarm topic does not). */
 export function resolveTopic(topics: EngineTopic[], nameOrArn?: string): EngineTopic {

@@ -38,20 +38,26 @@ function requirePermitted(dlq: EngineQueue, sources: EngineQueue[]): void {
 /** While a batch is being moved it is invisible to other readers of the dead-letter queue. */
 const MOVE_VISIBILITY_SECONDS = 60;
 
-/** Moves one dead-letter queue's messages; a message the source queue refuses stays in the DLQ, visible. */
+/**
+ * Moves the messages one dead-letter queue holds when the move starts (as SQS's message-move task does:
+ * a message that fails again while the move runs lands in the DLQ again and stays there); a message the
+ * source queue refuses stays in the DLQ, visible.
+ */
 async function move(sqs: SQSClient, dlq: EngineQueue, source: EngineQueue, emit: Emit): Promise<number> {
   let moved = 0;
+  let left = await messagesIn(sqs, dlq);
   const refused: Message[] = [];
-  for (;;) {
+  while (left > 0) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: dlq.url,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: Math.min(10, left),
         VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
         MessageAttributeNames: ["All"],
       }),
     );
     if (Messages.length === 0) break;
+    left -= Messages.length;
     const { Successful = [], Failed = [] } = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: source.url,

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
 import { defaultIO, friendly, loadOutputs, OperatorError, OrdersIO, regionOf, StackOutputs } from "./io";
 import { progress } from "../common/progress";
+import { publishBatches } from "../common/publish-batches";
 import { awsClients, smokeOrder, verify } from "./verify";
 import { runMain } from "../common/run-main";
 
@@ -52,33 +53,6 @@ Options:
 export interface OrderLine {
   readonly line: number;
   readonly body: string;
-}
-
-/** SNS's limits on one PublishBatch: 10 entries, and 256 KiB for all their messages together. */
-const BATCH_ENTRIES = 10;
-const BATCH_BYTES = 256 * 1024;
-
-/** Batches of at most 10 lines and 256 KiB; a line alone over 256 KiB is returned apart (SNS refuses it). */
-export function publishBatches(lines: OrderLine[]): { batches: OrderLine[][]; tooLarge: OrderLine[] } {
-  const batches: OrderLine[][] = [];
-  const tooLarge: OrderLine[] = [];
-  let batch: OrderLine[] = [];
-  let bytes = 0;
-  for (const line of lines) {
-    const size = Buffer.byteLength(line.body, "utf8");
-    if (size > BATCH_BYTES) {
-      tooLarge.push(line);
-      continue;
-    }
-    if (batch.length === BATCH_ENTRIES || bytes + size > BATCH_BYTES) {
-      batches.push(batch);
-      [batch, bytes] = [[], 0];
-    }
-    batch.push(line);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return { batches, tooLarge };
 }
 
 export async function publishOrders(

@@ -1,8 +1,16 @@
 /**
  * The offline runtime's AWS side: the fauxqs engine on loopback, the stack provisioned on it through the
- * SDK from the synthesized JSON, and the engine gaps the README lists, each shown by a real call.
+ * SDK from the synthesized JSON, the redrive on its API, and engine gaps the README lists, shown by real calls.
  */
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { GetSubscriptionAttributesCommand, ListSubscriptionsCommand, SNSClient } from "@aws-sdk/client-sns";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -11,7 +19,9 @@ import * as path from "node:path";
 import { LocalPipeline } from "../../offline/pipeline";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SnsSqsEngine, startSnsSqs } from "../../offline/local-aws/sns-sqs";
-import { loadStack } from "../../offline/stack-model";
+import { EngineQueue } from "../../offline/local-aws/provision";
+import { redriveDeadLetters } from "../../offline/redrive";
+import { loadStack, QueueModel } from "../../offline/stack-model";
 import { order } from "../support/orders";
 import { synthOrderStackTo } from "../support/stacks";
 
@@ -37,6 +47,47 @@ describe("the SNS/SQS engine (fauxqs)", () => {
     engine = await startSnsSqs({ region: stack.region });
   });
   afterAll(() => engine.close());
+
+  test("the redrive moves what the DLQ held when it started, though messages keep failing back into it", async () => {
+    const sqs = new SQSClient({ endpoint: engine.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    const queue = async (name: string, model: Partial<QueueModel>): Promise<EngineQueue> => {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+      const arn = Attributes!.QueueArn!;
+      return { name, url: QueueUrl!, arn, visibilityTimeoutSeconds: 30, model: { arn, name, ...model } as QueueModel };
+    };
+    const dlq = await queue("MoveDLQ", {});
+    const source = await queue("MoveSource", { redrive: { deadLetterTargetArn: dlq.arn, maxReceiveCount: 3 } });
+    for (let batch = 0; batch < 3; batch++) {
+      const entries = Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `poison-${batch}-${i}` }));
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: dlq.url, Entries: entries }));
+    }
+    // Plays a function that fails every message at once: whatever reaches the source goes back to the DLQ.
+    let failing = true;
+    const failBack = (async () => {
+      while (failing) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: source.url, MaxNumberOfMessages: 10 }),
+        );
+        for (const m of Messages) {
+          await sqs.send(new SendMessageCommand({ QueueUrl: dlq.url, MessageBody: m.Body! }));
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: source.url, ReceiptHandle: m.ReceiptHandle! }));
+        }
+      }
+    })();
+    try {
+      const queues = new Map([dlq, source].map((q) => [q.arn, q]));
+      const moved = await Promise.race([
+        redriveDeadLetters(sqs, queues, () => undefined),
+        new Promise<number>((resolve) => setTimeout(() => resolve(-1), 10_000)),
+      ]);
+      expect(moved).toBe(30);
+    } finally {
+      failing = false;
+      await failBack;
+      sqs.destroy();
+    }
+  });
 
   test("listens on loopback only, although fauxqs's startFauxqs would listen on every interface", async () => {
     const { hostname, port } = new URL(engine.endpoint);

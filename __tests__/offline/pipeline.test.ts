@@ -95,6 +95,13 @@ describe("semantics", () => {
     expect(lines.filter((l) => /moved to DLQ/.test(l))).toHaveLength(3);
   });
 
+  test("--redrive moves what the DLQ held when it started: a poison order fails again and stays dead-lettered, moved once", async () => {
+    const bodies = ["P1", "P2", "P3"].map((orderId) => body(order({ orderId, quantity: 0 })));
+    const { last, lines } = await run({ bodies, redrive: true });
+    expect(last).toEqual({ published: 3, processed: 0, deadLettered: 3, redriven: 3, lost: 0, items: 0 });
+    expect(lines.filter((l) => /moved to DLQ .* after 3 receives/.test(l))).toHaveLength(6);
+  });
+
   test("--redrive sends each message back before deleting it: one the queue refuses (fauxqs: an emoji) stays in the DLQ", async () => {
     const bodies = [body(order({ orderId: "R1" })), body(order({ orderId: "R2", itemName: "Phone \u{1F4F1}" }))];
     const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
