@@ -8,12 +8,14 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { PipelineSummary, RunAccounting } from "./accounting";
 import { Emit, orderIdOf, PipelineEvent } from "./events";
 import { functionVariables } from "./lambda-service/environment-pool";
 import { LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
-import { EngineQueue, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
+import { ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
+import { EngineQueue, EngineTopic, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";
 import { publishBodies, PublishResult, resolveTopic } from "./publish";
@@ -35,6 +37,12 @@ export interface PipelineOptions {
   readonly seed?: number;
   /** Receives every event, for the trace. */
   readonly onEvent?: (event: PipelineEvent) => void;
+  /** Receives every line the function logs, as it is. */
+  readonly onLogLine?: (fn: string, line: string) => void;
+  /** Serve SNS, SQS and DynamoDB on one loopback endpoint on this port (0: a free one), and provision through it. */
+  readonly endpointPort?: number;
+  /** Keep queues, messages and items in this folder across runs. */
+  readonly dataDir?: string;
 }
 
 export type { PublishResult } from "./publish";
@@ -46,22 +54,46 @@ interface LocalAws {
   readonly sns: SNSClient;
   readonly sqs: SQSClient;
   readonly provisioned: ProvisionedStack;
+  /** The one endpoint, when serving. */
+  readonly endpoint?: ServiceEndpoint;
+}
+
+/** Starts what is given, in order; if one fails, closes those already started and rethrows. */
+async function startAll<T extends { close(): Promise<void> }>(starters: (() => Promise<T>)[]): Promise<T[]> {
+  const started: T[] = [];
+  try {
+    for (const start of starters) started.push(await start());
+    return started;
+  } catch (error) {
+    await Promise.all(started.map((s) => s.close()));
+    throw error;
+  }
 }
 
 async function startLocalAws(stack: StackModel, options: PipelineOptions): Promise<LocalAws> {
-  const dynamodb = await startLocalDynamoDB({ failRate: options.failRate, seed: options.seed });
-  const snsSqs = await startSnsSqs({ region: stack.region }).catch(async (error) => {
-    await dynamodb.close();
-    throw error;
-  });
-  const config = { endpoint: snsSqs.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS };
-  const sns = new SNSClient(config);
-  const sqs = new SQSClient(config);
+  const dataDir = (engine: string) => {
+    if (!options.dataDir) return undefined;
+    fs.mkdirSync(path.join(options.dataDir, engine), { recursive: true });
+    return path.join(options.dataDir, engine);
+  };
+  const [dynamodb, snsSqs] = (await startAll<LocalDynamoDB | SnsSqsEngine>([
+    () => startLocalDynamoDB({ failRate: options.failRate, seed: options.seed, dataDir: dataDir("dynamodb") }),
+    () => startSnsSqs({ region: stack.region, dataDir: dataDir("sns-sqs") }),
+  ])) as [LocalDynamoDB, SnsSqsEngine];
+  let endpoint: ServiceEndpoint | undefined;
   try {
+    if (options.endpointPort !== undefined) {
+      const targets = { sns: snsSqs.endpoint, sqs: snsSqs.endpoint, dynamodb: dynamodb.endpoint };
+      endpoint = await startServiceEndpoint(options.endpointPort, targets);
+    }
+    // Through the one endpoint when serving, so that the queue URLs the engine makes name its port.
+    const config = { endpoint: endpoint?.url ?? snsSqs.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS };
+    const sns = new SNSClient(config);
+    const sqs = new SQSClient(config);
     const provisioned = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
-    return { snsSqs, dynamodb, sns, sqs, provisioned };
+    return { snsSqs, dynamodb, sns, sqs, provisioned, endpoint };
   } catch (error) {
-    await Promise.all([snsSqs.close(), dynamodb.close()]);
+    await Promise.all([snsSqs.close(), dynamodb.close(), endpoint?.close()]);
     throw error;
   }
 }
@@ -94,9 +126,16 @@ export class LocalPipeline {
       functionTimeScale,
       accounting: this.accounting,
       onEvent: options.onEvent,
+      onLogLine: options.onLogLine,
       orderIdOf: this.orderIdOf,
     });
     aws.snsSqs.onDeadLettered((queueName, messageId) => this.onDeadLettered(queueName, messageId));
+    // Counted from the engine, so that what any client publishes (--serve) is accounted for too.
+    aws.snsSqs.onPublished((topicArn) => {
+      const topic = [...aws.provisioned.topics.values()].find((t) => t.arn === topicArn);
+      this.accounting.published += 1;
+      this.accounting.deliveries += topic?.subscriptions ?? 0;
+    });
   }
 
   /** Loads the stack, starts the engines, provisions the stack on them and starts the Lambda service. */
@@ -107,14 +146,19 @@ export class LocalPipeline {
     try {
       return new LocalPipeline(options, stack, aws);
     } catch (error) {
-      await Promise.all([aws.snsSqs.close(), aws.dynamodb.close()]);
+      await Promise.all([aws.snsSqs.close(), aws.dynamodb.close(), aws.endpoint?.close()]);
       throw error;
     }
   }
 
-  /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite). */
-  get endpoints(): { snsSqs: string; dynamodb: string } {
-    return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint };
+  /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
+  get endpoints(): { snsSqs: string; dynamodb: string; endpoint?: string } {
+    return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };
+  }
+
+  /** The engine's topics, by the stack model's ARN. */
+  get topics(): Map<string, EngineTopic> {
+    return this.aws.provisioned.topics;
   }
 
   get dynamodb(): LocalDynamoDB {
@@ -159,8 +203,6 @@ export class LocalPipeline {
     results.forEach((result, i) => {
       const orderId = this.orderIdOf(bodies[i]);
       if ("messageId" in result) {
-        this.accounting.published += 1;
-        this.accounting.deliveries += target.subscriptions;
         this.emit({ type: "published", topic: target.name, queue: queues, messageId: result.messageId, orderId });
       } else {
         this.accounting.rejected += 1;
@@ -239,6 +281,7 @@ export class LocalPipeline {
   }
 
   async summary(): Promise<PipelineSummary> {
+    await this.aws.snsSqs.flush(); // every publish the engine saw is counted
     const dead = await Promise.all(this.deadLetterQueues().map((q) => messagesIn(this.aws.sqs, q)));
     const queued = (await this.unconsumed()).reduce((n, q) => n + q.messages, 0);
     return this.accounting.summary({
@@ -249,10 +292,16 @@ export class LocalPipeline {
     });
   }
 
+  /** Stops polling; invocations in flight finish first. The engines keep serving until `close`. */
+  async stopLambda(): Promise<void> {
+    await this.lambda.stop();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.lambda.stop();
+    await this.aws.endpoint?.close();
     this.aws.sns.destroy();
     this.aws.sqs.destroy();
     await Promise.all([this.aws.snsSqs.close(), this.aws.dynamodb.close()]);

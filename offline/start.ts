@@ -10,6 +10,7 @@ import { resolveEnvironment, settingsFrom } from "../constructs/environments";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { StackModel } from "./stack-model";
 import { progress, ProgressStream } from "../common/progress";
+import { serve, ServeOptions } from "./serve";
 import { traceWriter } from "./trace";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
@@ -39,6 +40,10 @@ Options:
   --seed N             seed of the fault dice; default 1
   --stack-dir DIR      run an already synthesized stack folder instead of synthesizing (cdktf.out/stacks/<stack>)
   --max-seconds N      give up (exit 1) if the pipeline has not settled after N seconds; default 600
+  --serve              stay up as a local AWS endpoint (SNS, SQS, DynamoDB) until Ctrl-C; writes
+                       cdktf.out/local/outputs.json and prints "ready {...}" when it can be used
+  --port N             the endpoint's loopback port with --serve; default 4566, 0 picks a free one
+  --persist DIR        with --serve, keep queues, messages and items in DIR across restarts
   -h, --help           this help
 
 The environment is chosen as for synthesis (ORDER_ENV, default dev); relative paths are from the folder
@@ -219,6 +224,9 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: "string" },
       "stack-dir": { type: "string" },
       "max-seconds": { type: "string" },
+      serve: { type: "boolean" },
+      port: { type: "string" },
+      persist: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -238,6 +246,20 @@ export async function main(argv: string[]): Promise<number> {
     );
   const orders = ordersFile ? readOrderLines(ordersFile) : undefined;
   if (orders?.warning) console.error(orders.warning);
+  if (!values.serve && (values.port !== undefined || values.persist !== undefined))
+    throw new Error("--port and --persist go with --serve");
+  if (values.serve) {
+    return serveUntilStopped({
+      bodies: orders?.bodies,
+      port: number(values.port, "--port", 0, 65535) ?? DEFAULT_PORT,
+      dataDir: values.persist ? userPath(values.persist) : undefined,
+      failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
+      timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
+      functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
+      seed: number(values.seed, "--seed", 0, 2 ** 32),
+      stackDir: values["stack-dir"],
+    });
+  }
   const result = await runOffline({
     bodies: orders?.bodies,
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
@@ -254,4 +276,34 @@ export async function main(argv: string[]): Promise<number> {
   return result.exitCode;
 }
 
-runMain(module, () => main(process.argv.slice(2)), { hint: "Run `npm start -- --help` for the options." });
+/** The port LocalStack and other local AWS tools use, so existing `AWS_ENDPOINT_URL` settings work. */
+const DEFAULT_PORT = 4566;
+
+/** `--serve`: until the first SIGINT/SIGTERM (the second one stops at once). */
+async function serveUntilStopped(
+  options: Omit<ServeOptions, "localDir" | "write" | "trace" | "stopRequested" | "stackDir"> & { stackDir?: string },
+): Promise<number> {
+  const stopRequested = new Promise<string>((resolve) => {
+    const onSignal = (signal: string) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      resolve(signal);
+    };
+    let stopping = false;
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  const write = (line: string) => console.log(line);
+  return serve({
+    ...options,
+    stackDir: options.stackDir ?? synthesize(),
+    localDir: path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "local"),
+    write,
+    trace: traceWriter(write, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR),
+    stopRequested,
+  });
+}
+
+runMain(module, () => main(process.argv.slice(2)), {
+  hint: "Run `npm start -- --help` for the options.",
+});

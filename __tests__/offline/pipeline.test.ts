@@ -140,9 +140,13 @@ describe("Lambda failure semantics, with a misbehaving handler in the synthesize
         mapping.maximum_batching_window_in_seconds = 20;
     });
   });
-  const runMisbehaving = async (bodies: string[], dir = misbehaving) => {
+  /**
+   * The function timeout is scaled to 3 s (the default), so a cold start on a busy machine never times
+   * out; only the hang test scales it down (150 ms), to time out quickly.
+   */
+  const runMisbehaving = async (bodies: string[], dir = misbehaving, functionTimeScale = 0.1) => {
     const lines: string[] = [];
-    const result = await runOffline({ stackDir: dir, bodies, functionTimeScale: 0.005, write: (l) => lines.push(l) });
+    const result = await runOffline({ stackDir: dir, bodies, functionTimeScale, write: (l) => lines.push(l) });
     return { ...result, lines };
   };
 
@@ -163,7 +167,7 @@ describe("Lambda failure semantics, with a misbehaving handler in the synthesize
   });
 
   test("a function timeout fails the batch and replaces the execution environment", async () => {
-    const { summary, lines } = await runMisbehaving(["hang"]);
+    const { summary, lines } = await runMisbehaving(["hang"], misbehaving, 0.005);
     expect(summary).toMatchObject({ processed: 0, deadLettered: 1, lost: 0 });
     expect(lines.filter((l) => /invoke failed .*timed out/.test(l))).toHaveLength(3);
     expect(lines.filter((l) => /cold start/.test(l))).toHaveLength(3);

@@ -33,6 +33,8 @@ export interface LambdaServiceOptions {
   readonly accounting: RunAccounting;
   /** Every trace event; without it nothing is traced (no order ids parsed, log lines dropped in the worker). */
   readonly onEvent?: Emit;
+  /** Every line the function logs, as it is (its JSON outcome lines and EMF lines included). */
+  readonly onLogLine?: (fn: string, line: string) => void;
   readonly orderIdOf: (body: string) => string | undefined;
 }
 
@@ -52,12 +54,14 @@ export class LambdaService {
 
   constructor(private readonly options: LambdaServiceOptions) {
     const emit = options.onEvent ?? (() => undefined);
-    const onLogLine = (line: string) => {
+    const forwardLogs = options.onEvent !== undefined || options.onLogLine !== undefined;
+    const onLogLine = (fn: FunctionModel) => (line: string) => {
+      options.onLogLine?.(fn.name, line);
       const event = logLineEvent(line);
       if (event) emit(event);
     };
     this.pool = new EnvironmentPool(
-      (fn) => new ExecutionEnvironment(fn, options.variables(fn), options.onEvent ? onLogLine : undefined),
+      (fn) => new ExecutionEnvironment(fn, options.variables(fn), forwardLogs ? onLogLine(fn) : undefined),
       (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
     );
     this.visibility = new VisibilityScheduler(options.sqs, (error) =>

@@ -15,6 +15,8 @@ export interface LocalDynamoDBOptions {
   readonly seed?: number;
   /** Added to every response, to model the network latency of DynamoDB in AWS. @default 0 */
   readonly latencyMs?: number;
+  /** Keep the tables in this folder (dynalite's on-disk store) across restarts; in memory when absent. */
+  readonly dataDir?: string;
   /** Front an already running DynamoDB-API server instead of starting dynalite here. */
   readonly backendEndpoint?: string;
 }
@@ -37,13 +39,13 @@ function listen(server: http.Server): Promise<string> {
 }
 
 /** dynalite in this process: its request handler, and a plain "direct" server on it (no faults). */
-async function startDynalite(): Promise<{
+async function startDynalite(dataDir?: string): Promise<{
   backend: http.Server;
   handler: http.RequestListener;
   direct: http.Server;
   url: string;
 }> {
-  const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: dataDir });
   // Listening too, unused, so that closing it closes its store the way dynalite expects.
   await listen(backend);
   const handler = backend.listeners("request")[0] as http.RequestListener;
@@ -60,7 +62,7 @@ async function startDynalite(): Promise<{
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Promise<LocalDynamoDB> {
   const dice = new FaultDice(options.failRate ?? 0, seededRandom(options.seed ?? 1));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const local = options.backendEndpoint ? undefined : await startDynalite();
+  const local = options.backendEndpoint ? undefined : await startDynalite(options.dataDir);
   const directEndpoint = local?.url ?? options.backendEndpoint!;
   const forward = forwarder(directEndpoint, agent);
   const parts = { dice, filler: new AllOldFiller(forward), latencyMs: options.latencyMs ?? 0 };
@@ -96,6 +98,8 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
   const { CreateTableCommand, DescribeTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
+    const existing = await client.send(new DescribeTableCommand({ TableName: table.name })).catch(() => undefined);
+    if (existing) return; // kept from an earlier run (--persist)
     await client.send(
       new CreateTableCommand({
         TableName: table.name,

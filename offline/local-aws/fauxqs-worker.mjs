@@ -6,9 +6,10 @@
  * Two things are done here, in one place:
  * - fauxqs 2.4.1's `startFauxqs` listens on 0.0.0.0 and has no option for it. This worker's own `net`
  *   module (a worker thread has its own) binds that listen to 127.0.0.1 instead: nothing beyond loopback.
- * - Its message spy sees when the engine moves a message to a dead-letter queue; each such event is
- *   posted to the runtime (`{ type: "dead-lettered", queue, messageId }`), so the trace reports what the
- *   engine did rather than guessing it.
+ * - Its message spy sees when the engine moves a message to a dead-letter queue and when a topic
+ *   accepts a message, from any client; each is posted to the runtime (`dead-lettered`, `published`),
+ *   so the trace and the run's accounting report what the engine did rather than guessing it. A
+ *   `flush` is answered after every event posted before it.
  */
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
@@ -36,11 +37,14 @@ server.spy
   .waitForMessage((event) => {
     if (event.service === "sqs" && event.status === "dlq")
       parentPort.postMessage({ type: "dead-lettered", queue: event.queueName, messageId: event.messageId });
+    else if (event.service === "sns" && event.status === "published")
+      parentPort.postMessage({ type: "published", topicArn: event.topicArn });
     return false;
   })
   .catch(() => undefined); // rejected when the server stops
 
 parentPort.on("message", async (message) => {
+  if (message === "flush") parentPort.postMessage({ type: "flushed" });
   if (message !== "stop") return;
   await server.stop();
   parentPort.postMessage({ type: "stopped" });

@@ -10,11 +10,19 @@ export interface SnsSqsEngine {
   readonly endpoint: string;
   /** Called when the engine moves a message to a dead-letter queue: the source queue's name and the message id. */
   onDeadLettered(listener: (queue: string, messageId: string) => void): void;
+  /** Called when a topic accepts a message (from any client): the topic's ARN. */
+  onPublished(listener: (topicArn: string) => void): void;
+  /** Resolves once every event the engine reported before this call has reached its listeners. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
 type WorkerMessage =
-  { type: "ready"; port: number } | { type: "dead-lettered"; queue: string; messageId: string } | { type: "stopped" };
+  | { type: "ready"; port: number }
+  | { type: "dead-lettered"; queue: string; messageId: string }
+  | { type: "published"; topicArn: string }
+  | { type: "flushed" }
+  | { type: "stopped" };
 
 const WORKER_FILE = path.join(__dirname, "fauxqs-worker.mjs");
 
@@ -34,7 +42,10 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     execArgv: ["--disable-warning=ExperimentalWarning"],
     stdout: false,
   });
-  const listeners: ((queue: string, messageId: string) => void)[] = [];
+  const deadLettered: ((queue: string, messageId: string) => void)[] = [];
+  const published: ((topicArn: string) => void)[] = [];
+  const flushes: (() => void)[] = [];
+  const stops: (() => void)[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("error", reject);
     worker.once("exit", (code) =>
@@ -42,19 +53,25 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     );
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "ready") resolve(message.port);
-      else if (message.type === "dead-lettered")
-        for (const listener of listeners) listener(message.queue, message.messageId);
+      else if (message.type === "dead-lettered") deadLettered.forEach((l) => l(message.queue, message.messageId));
+      else if (message.type === "published") published.forEach((l) => l(message.topicArn));
+      else if (message.type === "flushed") flushes.shift()?.();
+      else stops.forEach((resolveStop) => resolveStop());
     });
   });
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    onDeadLettered: (listener) => void listeners.push(listener),
+    onDeadLettered: (listener) => void deadLettered.push(listener),
+    onPublished: (listener) => void published.push(listener),
+    flush: () =>
+      new Promise<void>((resolve) => {
+        flushes.push(resolve);
+        worker.postMessage("flush");
+      }),
     async close() {
-      const stopped = new Promise<void>((resolve) =>
-        worker.on("message", (message: WorkerMessage) => message.type === "stopped" && resolve()),
-      );
+      const stopped = new Promise<void>((resolve) => stops.push(resolve));
       worker.postMessage("stop");
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);

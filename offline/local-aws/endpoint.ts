@@ -1,0 +1,88 @@
+/**
+ * One loopback endpoint for every service, as local AWS tools offer it: each request goes to the engine
+ * of the service it is signed for (the SigV4 credential scope `.../<region>/<service>/aws4_request`, or
+ * the `X-Amz-Target` header), so one `AWS_ENDPOINT_URL` serves the AWS CLI and every SDK.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type ServiceName = "sns" | "sqs" | "dynamodb";
+
+export interface ServiceEndpoint {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A port another process holds: what to do about it. */
+export class PortInUseError extends Error {
+  override readonly name = "PortInUseError";
+  constructor(port: number) {
+    super(
+      `port ${port} on 127.0.0.1 is in use (another npm start -- --serve, LocalStack or moto?): stop that process, or pick another port with --port N (0 picks a free one)`,
+    );
+  }
+}
+
+const SCOPE = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\/aws4_request/;
+
+/** The service a request is for, from its signature or target header; undefined when it names none we serve. */
+export function serviceOf(headers: http.IncomingHttpHeaders): ServiceName | undefined {
+  const scope = SCOPE.exec(String(headers.authorization ?? ""))?.[1];
+  const target = String(headers["x-amz-target"] ?? "");
+  const service = scope ?? (target.startsWith("DynamoDB_") ? "dynamodb" : target.startsWith("AmazonSQS") ? "sqs" : "");
+  return service === "sns" || service === "sqs" || service === "dynamodb" ? service : undefined;
+}
+
+export async function startServiceEndpoint(
+  port: number,
+  targets: Record<ServiceName, string>,
+): Promise<ServiceEndpoint> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const server = http.createServer((request, response) => {
+    const service = serviceOf(request.headers);
+    if (!service) {
+      response.writeHead(400, { "content-type": "text/plain" });
+      response.end("This endpoint serves SNS, SQS and DynamoDB; sign the request for one of them (SigV4).\n");
+      return;
+    }
+    const target = new URL(targets[service]);
+    const forward = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+        agent,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    forward.on("error", (error) => {
+      if (!response.headersSent) response.writeHead(502, { "content-type": "text/plain" });
+      response.end(`the local ${service} engine did not answer: ${error.message}\n`);
+    });
+    request.pipe(forward);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new PortInUseError(port) : error),
+    );
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

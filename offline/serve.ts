@@ -1,0 +1,81 @@
+/**
+ * `npm start -- --serve`: the synthesized stack as a local AWS endpoint. One loopback endpoint serves
+ * SNS, SQS and DynamoDB (`local-aws/endpoint.ts`); the stack is provisioned through it, so the queue URLs
+ * name its port; the Lambda service runs the function for every message any client publishes, until
+ * SIGINT or SIGTERM. What a client needs is written to `cdktf.out/local/outputs.json` (the shape of
+ * `cdktf output --outputs-file`) and printed as `ready {...}`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
+import { LocalPipeline, PipelineOptions } from "./pipeline";
+import { localOutputs } from "./local-outputs";
+import { PipelineEvent } from "./events";
+
+export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpointPort"> {
+  /** Loopback port of the one endpoint; 0 picks a free one. */
+  readonly port: number;
+  /** Bodies to publish once ready. */
+  readonly bodies?: string[];
+  /** Where `outputs.json` and `logs/` go. */
+  readonly localDir: string;
+  readonly write: (line: string) => void;
+  readonly trace: (event: PipelineEvent) => void;
+  /** Resolves when the service should stop (the first SIGINT/SIGTERM). */
+  readonly stopRequested: Promise<string>;
+}
+
+/** Log files per function, appended to as lines arrive. */
+function functionLogs(dir: string): { append(fn: string, line: string): void; close(): void } {
+  fs.mkdirSync(dir, { recursive: true });
+  const files = new Map<string, number>();
+  return {
+    append(fn, line) {
+      let fd = files.get(fn);
+      if (fd === undefined) files.set(fn, (fd = fs.openSync(path.join(dir, `${fn}.log`), "a")));
+      fs.writeSync(fd, `${line}\n`);
+    },
+    close: () => files.forEach((fd) => fs.closeSync(fd)),
+  };
+}
+
+/** Serves until asked to stop; returns the exit code (0, or 1 if a message was lost). */
+export async function serve(options: ServeOptions): Promise<number> {
+  const { write } = options;
+  const logs = functionLogs(path.join(options.localDir, "logs"));
+  const pipeline = await LocalPipeline.start({
+    ...options,
+    endpointPort: options.port,
+    // The function's own lines are printed as they are (below); their digest in the trace would repeat them.
+    onEvent: (event) => event.type !== "outcome" && event.type !== "log" && options.trace(event),
+    onLogLine: (fn, line) => {
+      logs.append(fn, line);
+      write(`${fn} ${line}`);
+    },
+  });
+  try {
+    const endpoint = pipeline.endpoints.endpoint!;
+    const outputsFile = path.join(options.localDir, "outputs.json");
+    const stackName = path.basename(options.stackDir);
+    const outputs = { [stackName]: { ...localOutputs(pipeline), endpoint } };
+    fs.writeFileSync(outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
+    if (options.bodies?.length) await pipeline.publishAll(options.bodies);
+    const region = pipeline.stack.region;
+    write(`serving ${stackName} on ${endpoint} (SNS, SQS, DynamoDB); Ctrl-C stops. In another shell:`);
+    write(
+      `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+    );
+    write(`  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`);
+    const shownOutputs = path.relative(path.resolve(__dirname, ".."), outputsFile);
+    write(`ready ${JSON.stringify({ endpoint, region, outputs: shownOutputs })}`);
+    const signal = await options.stopRequested;
+    write(`${signal}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
+    await pipeline.stopLambda();
+    const summary = await pipeline.summary();
+    write(JSON.stringify(summary));
+    return summary.lost > 0 ? 1 : 0;
+  } finally {
+    await pipeline.close();
+    logs.close();
+  }
+}
