@@ -3,10 +3,10 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
-  // The deploy proof and Checkov need the Python tools and take minutes: `npm run test:deploy` runs them.
+  // The deploy proof, Checkov and the AWS CLI walkthrough need the Python tools and take minutes: `npm run test:deploy` runs them.
   testPathIgnorePatterns: process.env.ORDER_DEPLOY_PROOF
     ? ["/node_modules/"]
-    : ["/node_modules/", "/deploy-proof-\\w+\\.test\\.ts$", "/checkov\\.test\\.ts$"],
+    : ["/node_modules/", "/deploy-proof-\\w+\\.test\\.ts$", "/checkov\\.test\\.ts$", "/try-locally\\.test\\.ts$"],
   transform: { "^.+\\.tsx?$": "ts-jest" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   testTimeout: 120000,

@@ -20,7 +20,9 @@ export type PipelineEvent =
   | { type: "cold-start"; function: string; environment: number }
   | { type: "invocation-failed"; function: string; reason: string; records: number }
   | { type: "redriven"; from: string; to: string; count: number }
-  | { type: "log"; line: string };
+  | { type: "log"; line: string }
+  /** Something the runtime itself ran into (an engine refused a call), not the function's log. */
+  | { type: "warning"; message: string };
 
 export type Emit = (event: PipelineEvent) => void;
 

@@ -128,6 +128,8 @@ export class LocalPipeline {
       onEvent: options.onEvent,
       onLogLine: options.onLogLine,
       orderIdOf: this.orderIdOf,
+      // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
+      visibilityFloorSeconds: options.dataDir ? 1 : 0,
     });
     aws.snsSqs.onDeadLettered((queueName, messageId) => this.onDeadLettered(queueName, messageId));
     // Counted from the engine, so that what any client publishes (--serve) is accounted for too.

@@ -72,8 +72,8 @@ async function move(sqs: SQSClient, dlq: EngineQueue, source: EngineQueue, emit:
       const message = Messages[Number(failure.Id)];
       refused.push(message);
       emit({
-        type: "log",
-        line: `redrive: ${source.name} refused ${message.MessageId}, kept in ${dlq.name}: ${failure.Message}`,
+        type: "warning",
+        message: `redrive: ${source.name} refused ${message.MessageId}, kept in ${dlq.name}: ${failure.Message}`,
       });
     }
     if (Successful.length === 0) continue;

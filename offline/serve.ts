@@ -63,7 +63,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     const region = pipeline.stack.region;
     write(`serving ${stackName} on ${endpoint} (SNS, SQS, DynamoDB); Ctrl-C stops. In another shell:`);
     write(
-      `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+      `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     );
     write(`  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`);
     const shownOutputs = path.relative(path.resolve(__dirname, ".."), outputsFile);

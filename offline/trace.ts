@@ -56,6 +56,8 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
       return ["redrive", "magenta", `${event.count} messages ${event.from} -> ${event.to}`];
     case "log":
       return ["log", "grey", event.line];
+    case "warning":
+      return ["warning", "red", event.message];
   }
 }
 

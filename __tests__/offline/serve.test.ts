@@ -5,7 +5,6 @@
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -14,61 +13,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
+import { Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-serve-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const stackDir = synthOrderStackTo(path.join(work, "stack"));
-
-interface Served {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly exited: Promise<number | null>;
-  /** Resolves with the first line matching `pattern`, or rejects after `ms`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<string>;
-}
-
-/**
- * Starts the runtime with `--serve`, through `npm start` or as npm runs it (`node -r esbuild-register
- * offline/start.ts`): npm itself exits at once on SIGINT, so exit codes after a signal are the runtime's.
- */
-function startServe(args: string[], via: "npm" | "node"): Served {
-  const command =
-    via === "npm"
-      ? ["npm", "start", "--silent", "--", "--serve", ...args]
-      : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...args];
-  const child = spawn(command[0], command.slice(1), {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, CI: "true", ORDER_ENV: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so that a signal reaches npm and the runtime alike, as Ctrl-C in a terminal does.
-    detached: true,
-  });
-  const lines: string[] = [];
-  const collect = (stream: NodeJS.ReadableStream) => {
-    let buffered = "";
-    stream.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const parts = buffered.split("\n");
-      buffered = parts.pop() ?? "";
-      lines.push(...parts);
-    });
-  };
-  collect(child.stdout!);
-  collect(child.stderr!);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const waitFor = async (pattern: RegExp, ms = 60_000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = lines.find((l) => pattern.test(l));
-      if (line) return line;
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no line matching ${pattern}; output:\n${lines.join("\n")}`);
-      await sleep(20);
-    }
-  };
-  return { child, lines, exited, waitFor };
-}
 
 describe("npm start -- --serve", () => {
   let served: Served;
@@ -101,7 +51,7 @@ describe("npm start -- --serve", () => {
     for (const key of ["queue_url", "dlq_url", "delivery_dlq_url"])
       expect(stack[key]).toContain(`:${new URL(ready.endpoint).port}/`);
     expect(served.lines).toContain(
-      `  export AWS_ENDPOINT_URL=${ready.endpoint} AWS_REGION=${ready.region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+      `  export AWS_ENDPOINT_URL=${ready.endpoint} AWS_REGION=${ready.region} AWS_DEFAULT_REGION=${ready.region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     );
   });
 
@@ -169,3 +119,53 @@ test("a port in use exits 2 and says what to do", async () => {
     holder.close();
   }
 }, 120_000);
+
+test("--persist DIR: the table's items and the DLQ's messages survive a restart", async () => {
+  const dir = path.join(work, "persisted");
+  const args = ["--port", "0", "--stack-dir", stackDir, "--persist", dir];
+  const run = async (act: (ready: { endpoint: string; region: string }) => Promise<void>) => {
+    const served = startServe(args, "node");
+    try {
+      const ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
+      await act(ready);
+    } finally {
+      process.kill(-served.child.pid!, "SIGINT");
+      const code = await served.exited;
+      if (code !== 0) console.log(served.lines.slice(-15).join("\n"));
+      expect(code).toBe(0);
+    }
+    return served;
+  };
+  const clients = (ready: { endpoint: string; region: string }) => {
+    const config = { endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS };
+    return { sns: new SNSClient(config), sqs: new SQSClient(config), dynamodb: new DynamoDBClient(config) };
+  };
+  const outputs = () =>
+    JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "cdktf.out", "local", "outputs.json"), "utf8")).OrderSystemStack;
+  const dlqCount = async (sqs: SQSClient) =>
+    (
+      await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: outputs().dlq_url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+      )
+    ).Attributes?.ApproximateNumberOfMessages;
+  const first = await run(async (ready) => {
+    const { sns, sqs, dynamodb } = clients(ready);
+    const publish = (order: object) =>
+      sns.send(new PublishCommand({ TopicArn: outputs().topic_arn, Message: JSON.stringify(order) }));
+    await publish({ ...SAMPLE_ORDER, orderId: "KEEP1" });
+    await publish({ ...SAMPLE_ORDER, orderId: "KEEP2", quantity: "3" });
+    for (let tries = 0; tries < 200 && (await dlqCount(sqs)) !== "1"; tries++) await sleep(50);
+    expect(await dlqCount(sqs)).toBe("1");
+    const item = await dynamodb.send(new GetItemCommand({ TableName: "Orders", Key: { orderId: { S: "KEEP1" } } }));
+    expect(item.Item).toBeDefined();
+    [sns, sqs, dynamodb].forEach((c) => c.destroy());
+  });
+  expect(first.lines.some((l) => /moved to DLQ .*order=KEEP2 .*after 3 receives/.test(l))).toBe(true);
+  await run(async (ready) => {
+    const { sns, sqs, dynamodb } = clients(ready);
+    expect(await dlqCount(sqs)).toBe("1");
+    const item = await dynamodb.send(new GetItemCommand({ TableName: "Orders", Key: { orderId: { S: "KEEP1" } } }));
+    expect(item.Item?.orderId).toEqual({ S: "KEEP1" });
+    [sns, sqs, dynamodb].forEach((c) => c.destroy());
+  });
+}, 240_000);

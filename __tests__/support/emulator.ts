@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from "./paths";
 import { replaceArchives } from "./terraform";
 
 /** The project-local virtualenv of one Python tool, which `npm run setup:python` fills from scripts/python/<tool>.txt. */
-export const venvOf = (tool: "moto" | "checkov") => path.join(PROJECT_ROOT, ".venv", tool);
+export const venvOf = (tool: "moto" | "checkov" | "awscli") => path.join(PROJECT_ROOT, ".venv", tool);
 /** The account moto answers for (STS GetCallerIdentity); stacks that pin an account pin this one. */
 export const MOTO_ACCOUNT_ID = "123456789012";
 /** The AWS services the stacks use, each pointed at the emulator. */

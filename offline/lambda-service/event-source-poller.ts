@@ -173,8 +173,8 @@ export class EventSourcePoller {
       const undeleted = Failed.map((entry) => chunk[Number(entry.Id)]);
       for (const entry of Failed)
         context.emit({
-          type: "log",
-          line: `DeleteMessageBatch refused ${chunk[Number(entry.Id)].MessageId}: ${entry.Message}`,
+          type: "warning",
+          message: `DeleteMessageBatch refused ${chunk[Number(entry.Id)].MessageId}: ${entry.Message}`,
         });
       this.retryLater(undeleted, receivedAt);
     }

@@ -36,6 +36,8 @@ export interface LambdaServiceOptions {
   /** Every line the function logs, as it is (its JSON outcome lines and EMF lines included). */
   readonly onLogLine?: (fn: string, line: string) => void;
   readonly orderIdOf: (body: string) => string | undefined;
+  /** The shortest visibility timeout the poller sets when a failed message's scaled timeout ends (see `visibility.ts`). @default 0 */
+  readonly visibilityFloorSeconds?: number;
 }
 
 /** A record the function failed with, remembered until it succeeds or the engine dead-letters it. */
@@ -64,8 +66,10 @@ export class LambdaService {
       (fn) => new ExecutionEnvironment(fn, options.variables(fn), forwardLogs ? onLogLine(fn) : undefined),
       (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
     );
-    this.visibility = new VisibilityScheduler(options.sqs, (error) =>
-      emit({ type: "log", line: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
+    this.visibility = new VisibilityScheduler(
+      options.sqs,
+      (error) => emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
+      options.visibilityFloorSeconds,
     );
     const context = {
       ...options,
