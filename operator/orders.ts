@@ -156,16 +156,25 @@ export async function listDeadLetters(outputs: StackOutputs, max: number, io: Or
   return 0;
 }
 
+/** An SQS endpoint that does not know the message-move task (fauxqs 2.4.1 under `npm start -- --serve`). */
+const lacksMoveTasks = (error: unknown) =>
+  /Unknown action: StartMessageMoveTask/.test(String((error as Error)?.message));
+
 export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
   const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
-  const started = await sqs
-    .send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn }))
-    .catch((error) =>
-      friendly(
-        error,
-        "sqs:StartMessageMoveTask and sqs:ReceiveMessage on the DLQ, sqs:SendMessage on OrderQueue (whose policy admits only the roles in ORDER_REDRIVE_PRINCIPALS) and the stack's key",
-      ),
+  const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch((error) => {
+    if (lacksMoveTasks(error)) return undefined;
+    return friendly(
+      error,
+      "sqs:StartMessageMoveTask and sqs:ReceiveMessage on the DLQ, sqs:SendMessage on OrderQueue (whose policy admits only the roles in ORDER_REDRIVE_PRINCIPALS) and the stack's key",
     );
+  });
+  if (!started) {
+    io.out(
+      "this endpoint has no message-move task (the local one's engine lacks it): moving by receive, send and delete",
+    );
+    return moveMessages(regionOf(outputs.dlq_arn), outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
+  }
   io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
   const bar = (io.progress ?? progress)("dlq redrive");
   for (;;) {
@@ -209,28 +218,43 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
     throw new OperatorError(
       "The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).",
     );
-  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  return moveMessages(regionOf(outputs.dlq_arn), from, outputs.queue_url, "delivery-dlq move", io);
+}
+
+/** Moves a queue's messages to another by receive, send and delete (the delete only after the send succeeded). */
+async function moveMessages(region: string, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
+  const sqs = new SQSClient({ region });
   const attributes = await sqs
-    .send(new GetQueueAttributesCommand({ QueueUrl: from, AttributeNames: ["ApproximateNumberOfMessages"] }))
-    .catch((error) => friendly(error, "sqs:GetQueueAttributes on OrderTopicDeliveryDLQ"));
-  const total = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
-  const bar = (io.progress ?? progress)("delivery-dlq move");
+    .send(
+      new GetQueueAttributesCommand({
+        QueueUrl: from,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    )
+    .catch((error) => friendly(error, `sqs:GetQueueAttributes on ${from.split("/").pop()}`));
+  // In flight too: a message another reader holds (or just peeked at) reappears within the receives' wait.
+  const total =
+    Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const bar = (io.progress ?? progress)(label);
   let moved = 0;
   let failed = 0;
-  for (;;) {
+  // Only what the queue held at the start: a message that fails again after its move may come back to it.
+  for (let left = total; left > 0;) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: from,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: Math.min(10, left),
         WaitTimeSeconds: 2,
         VisibilityTimeout: 60,
         MessageAttributeNames: ["All"],
       }),
     );
     if (Messages.length === 0) break;
+    left -= Messages.length;
     const sent = await sqs.send(
       new SendMessageBatchCommand({
-        QueueUrl: outputs.queue_url,
+        QueueUrl: to,
         Entries: Messages.map((m, i) => ({
           Id: String(i),
           MessageBody: m.Body!,
@@ -245,7 +269,7 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
     if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
     for (const f of sent.Failed ?? [])
       io.out(
-        `not moved (stays in the delivery DLQ): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
+        `not moved (stays in ${from.split("/").pop()}): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
       );
     moved += done.length;
     failed += sent.Failed?.length ?? 0;
@@ -255,7 +279,7 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
   }
   bar.clear();
   io.out(
-    `moved ${moved} messages from ${from} to ${outputs.queue_url}${failed ? `; ${failed} not moved, run the command again` : ""}`,
+    `moved ${moved} messages from ${from} to ${to}${failed ? `; ${failed} not moved, run the command again` : ""}`,
   );
   return failed === 0 ? 0 : 1;
 }

@@ -5,6 +5,8 @@
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -16,6 +18,7 @@ import { PROJECT_ROOT } from "../support/paths";
 import { Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
+const execFileAsync = promisify(execFile);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-serve-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const stackDir = synthOrderStackTo(path.join(work, "stack"));
@@ -99,11 +102,47 @@ describe("npm start -- --serve", () => {
     expect(code).toBe("ECONNREFUSED");
   });
 
+  test("the orders CLI works against it unchanged: smoke, publish, dlq list, dlq redrive (by receive/send/delete), delivery-dlq move", async () => {
+    // Asynchronously: a synchronous spawn would stop this process reading the served one's output, which
+    // then blocks on its full stdout pipe.
+    const orders = (...args: string[]) =>
+      execFileAsync("npm", ["run", "orders", "--silent", "--", "--outputs", ready.outputs, ...args], {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL: ready.endpoint,
+          AWS_REGION: ready.region,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        },
+      }).then(
+        (result) => ({ status: 0, stdout: result.stdout }),
+        (error: { code?: number; stdout?: string }) => ({ status: error.code ?? 1, stdout: error.stdout ?? "" }),
+      );
+    const smoke = await orders("smoke");
+    expect(smoke.stdout).toMatch(/SMOKE-\S+ stored after [\d.]+ s \(then deleted\)/);
+    const file = path.join(work, "bad.jsonl");
+    fs.writeFileSync(file, `${JSON.stringify({ ...SAMPLE_ORDER, orderId: "SERVEBAD", quantity: "3" })}\n`);
+    expect((await orders("publish", file)).stdout).toContain("published 1 of 1 orders");
+    let listed = "";
+    for (let tries = 0; tries < 20 && !listed.includes("SERVEBAD"); tries++)
+      listed = (await orders("dlq", "list")).stdout;
+    expect(listed).toMatch(/receives=\d+ .*SERVEBAD/);
+    const redriven = await orders("dlq", "redrive");
+    expect(redriven.status).toBe(0);
+    expect(redriven.stdout).toContain("this endpoint has no message-move task");
+    expect(redriven.stdout).toMatch(/moved 1 messages from \S+\/DLQ to \S+\/OrderQueue/);
+    const moved = await orders("delivery-dlq", "move");
+    expect(moved.stdout).toMatch(/moved 0 messages from \S+\/OrderTopicDeliveryDLQ/);
+  }, 120_000);
+
   test("SIGINT stops it: the last line is the summary, exit 0", async () => {
     process.kill(-served.child.pid!, "SIGINT"); // Ctrl-C
     expect(await served.exited).toBe(0);
     const summary = JSON.parse(served.lines.filter((l) => l.startsWith("{")).pop()!);
-    expect(summary).toMatchObject({ published: 1, processed: 1, deadLettered: 0, lost: 0, items: 1 });
+    // SERVE1, the smoke order and SERVEBAD; SERVEBAD failed again after its redrive and is back in the DLQ.
+    expect(summary).toMatchObject({ published: 3, processed: 2, deadLettered: 1, lost: 0, items: 1 });
   }, 60_000);
 });
 

@@ -285,7 +285,7 @@ describe("delivery-dlq move (the moves against a real SQS API run in the deploy 
       { QueueUrl: OUTPUTS.delivery_dlq_url, Entries: [{ Id: "0", ReceiptHandle: "r1" }] },
     ]);
     expect(out.lines).toEqual([
-      "not moved (stays in the delivery DLQ): m2 InternalError try again",
+      "not moved (stays in OrderTopicDeliveryDLQ): m2 InternalError try again",
       `moved 1 messages from ${OUTPUTS.delivery_dlq_url} to ${OUTPUTS.queue_url}; 1 not moved, run the command again`,
     ]);
   });

@@ -2,6 +2,11 @@
  * One loopback endpoint for every service, as local AWS tools offer it: each request goes to the engine
  * of the service it is signed for (the SigV4 credential scope `.../<region>/<service>/aws4_request`, or
  * the `X-Amz-Target` header), so one `AWS_ENDPOINT_URL` serves the AWS CLI and every SDK.
+ *
+ * It also works around one fauxqs 2.4.1 gap, here and nowhere else: the queue URLs it answers name the
+ * host `sqs.<region>.localhost`, which does not resolve, and current AWS SDKs send a queue's requests to
+ * its URL's host when the endpoint comes from `AWS_ENDPOINT_URL`. SQS answers passing through are
+ * rewritten to name `127.0.0.1:<port>` instead, which fauxqs accepts (it finds a queue by its name).
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -24,6 +29,9 @@ export class PortInUseError extends Error {
     );
   }
 }
+
+/** `sqs.us-east-1.localhost` in `http://sqs.us-east-1.localhost:4566/000000000000/OrderQueue` */
+const LOCALHOST_QUEUE_HOST = /sqs\.[a-z0-9-]+\.localhost(?=:\d+\/)/g;
 
 const SCOPE = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\/aws4_request/;
 
@@ -58,8 +66,18 @@ export async function startServiceEndpoint(
         agent,
       },
       (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
+        if (service !== "sqs") {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(LOCALHOST_QUEUE_HOST, "127.0.0.1"));
+          response.writeHead(answer.statusCode ?? 502, { ...answer.headers, "content-length": body.length });
+          response.end(body);
+        });
       },
     );
     forward.on("error", (error) => {
