@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { PipelineSummary, RunAccounting } from "./accounting";
 import { Emit, orderIdOf, PipelineEvent } from "./events";
 import { functionVariables } from "./lambda-service/environment-pool";
-import { LambdaService } from "./lambda-service/lambda-service";
+import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
 import { ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
 import { EngineQueue, EngineTopic, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
@@ -98,6 +98,41 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
   }
 }
 
+/** What the engine reports: each publish it accepted (from any client, so --serve counts them too) and each move to a DLQ. */
+function wireEngineEvents(
+  aws: LocalAws,
+  accounting: RunAccounting,
+  onDeadLettered: (queueName: string, messageId: string) => void,
+): void {
+  aws.snsSqs.onDeadLettered(onDeadLettered);
+  aws.snsSqs.onPublished((topicArn) => {
+    const topic = [...aws.provisioned.topics.values()].find((t) => t.arn === topicArn);
+    accounting.published += 1;
+    accounting.deliveries += topic?.subscriptions ?? 0;
+  });
+}
+
+/** The trace's "moved to DLQ" event: after how many receives the poller saw, with the order's id. */
+function deadLetteredEvent(
+  queues: Map<string, EngineQueue>,
+  queueName: string,
+  messageId: string,
+  failed: FailedRecord | undefined,
+  orderIdOf: (body: string) => string | undefined,
+): PipelineEvent {
+  const queue = [...queues.values()].find((q) => q.name === queueName);
+  const target = queue?.model.redrive && queues.get(queue.model.redrive.deadLetterTargetArn);
+  return {
+    type: "dead-lettered",
+    queue: queueName,
+    target: target ? target.name : "its dead-letter queue",
+    messageId,
+    receives: failed?.receives ?? 0,
+    orderId: failed && orderIdOf(failed.body),
+    body: failed?.body,
+  };
+}
+
 export class LocalPipeline {
   private readonly accounting = new RunAccounting();
   private readonly lambda: LambdaService;
@@ -131,12 +166,9 @@ export class LocalPipeline {
       // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
       visibilityFloorSeconds: options.dataDir ? 1 : 0,
     });
-    aws.snsSqs.onDeadLettered((queueName, messageId) => this.onDeadLettered(queueName, messageId));
-    // Counted from the engine, so that what any client publishes (--serve) is accounted for too.
-    aws.snsSqs.onPublished((topicArn) => {
-      const topic = [...aws.provisioned.topics.values()].find((t) => t.arn === topicArn);
-      this.accounting.published += 1;
-      this.accounting.deliveries += topic?.subscriptions ?? 0;
+    wireEngineEvents(aws, this.accounting, (queueName, messageId) => {
+      const failed = this.lambda.takeFailed(messageId);
+      this.emit(deadLetteredEvent(this.queues, queueName, messageId, failed, this.orderIdOf));
     });
   }
 
@@ -170,22 +202,6 @@ export class LocalPipeline {
   /** The engine's queues, by the stack model's ARN. */
   get queues(): Map<string, EngineQueue> {
     return this.aws.provisioned.queues;
-  }
-
-  /** The engine moved a message to a dead-letter queue: the trace says after how many receives the poller saw. */
-  private onDeadLettered(queueName: string, messageId: string): void {
-    const queue = [...this.queues.values()].find((q) => q.name === queueName);
-    const target = queue?.model.redrive && this.queues.get(queue.model.redrive.deadLetterTargetArn);
-    const failed = this.lambda.takeFailed(messageId);
-    this.emit({
-      type: "dead-lettered",
-      queue: queueName,
-      target: target ? target.name : "its dead-letter queue",
-      messageId,
-      receives: failed?.receives ?? 0,
-      orderId: failed && this.orderIdOf(failed.body),
-      body: failed?.body,
-    });
   }
 
   /** Publishes one message body to a topic (by name or ARN; the only topic feeding a queue when omitted). */

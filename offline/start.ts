@@ -248,28 +248,23 @@ export async function main(argv: string[]): Promise<number> {
   if (orders?.warning) console.error(orders.warning);
   if (!values.serve && (values.port !== undefined || values.persist !== undefined))
     throw new Error("--port and --persist go with --serve");
-  if (values.serve) {
-    return serveUntilStopped({
-      bodies: orders?.bodies,
-      port: number(values.port, "--port", 0, 65535) ?? DEFAULT_PORT,
-      dataDir: values.persist ? userPath(values.persist) : undefined,
-      failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
-      timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
-      functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
-      seed: number(values.seed, "--seed", 0, 2 ** 32),
-      stackDir: values["stack-dir"],
-    });
-  }
-  const result = await runOffline({
+  const common = {
     bodies: orders?.bodies,
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
-    redrive: values.redrive,
-    exportFile,
-    quiet: values.quiet,
     timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
     functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
     seed: number(values.seed, "--seed", 0, 2 ** 32),
     stackDir: values["stack-dir"],
+  };
+  if (values.serve) {
+    const port = number(values.port, "--port", 0, 65535) ?? DEFAULT_PORT;
+    return serveUntilStopped({ ...common, port, dataDir: values.persist ? userPath(values.persist) : undefined });
+  }
+  const result = await runOffline({
+    ...common,
+    redrive: values.redrive,
+    exportFile,
+    quiet: values.quiet,
     maxSeconds: number(values["max-seconds"], "--max-seconds", 1, 86400),
     colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   });

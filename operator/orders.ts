@@ -6,6 +6,7 @@ import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  Message,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -221,6 +222,36 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
   return moveMessages(regionOf(outputs.dlq_arn), from, outputs.queue_url, "delivery-dlq move", io);
 }
 
+/** Sends a batch to `to`, then deletes from `from` only what was sent; says what was not. Returns how many moved. */
+async function sendThenDelete(
+  sqs: SQSClient,
+  Messages: Message[],
+  from: string,
+  to: string,
+  io: OrdersIO,
+): Promise<number> {
+  const sent = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: to,
+      Entries: Messages.map((m, i) => ({
+        Id: String(i),
+        MessageBody: m.Body!,
+        MessageAttributes: m.MessageAttributes,
+      })),
+    }),
+  );
+  const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
+  const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) =>
+    delivered.has(entry.Id),
+  );
+  if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
+  for (const f of sent.Failed ?? [])
+    io.out(
+      `not moved (stays in ${from.split("/").pop()}): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
+    );
+  return done.length;
+}
+
 /** Moves a queue's messages to another by receive, send and delete (the delete only after the send succeeded). */
 async function moveMessages(region: string, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
   const sqs = new SQSClient({ region });
@@ -252,27 +283,9 @@ async function moveMessages(region: string, from: string, to: string, label: str
     );
     if (Messages.length === 0) break;
     left -= Messages.length;
-    const sent = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: to,
-        Entries: Messages.map((m, i) => ({
-          Id: String(i),
-          MessageBody: m.Body!,
-          MessageAttributes: m.MessageAttributes,
-        })),
-      }),
-    );
-    const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
-    const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) =>
-      delivered.has(entry.Id),
-    );
-    if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
-    for (const f of sent.Failed ?? [])
-      io.out(
-        `not moved (stays in ${from.split("/").pop()}): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
-      );
-    moved += done.length;
-    failed += sent.Failed?.length ?? 0;
+    const done = await sendThenDelete(sqs, Messages, from, to, io);
+    moved += done;
+    failed += Messages.length - done;
     bar.update(moved, Math.max(total, moved), failed ? `${failed} not moved` : undefined);
     // A failed send would come back after its visibility timeout; stop instead of looping on it.
     if (failed > 0) break;

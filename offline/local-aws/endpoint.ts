@@ -43,12 +43,9 @@ export function serviceOf(headers: http.IncomingHttpHeaders): ServiceName | unde
   return service === "sns" || service === "sqs" || service === "dynamodb" ? service : undefined;
 }
 
-export async function startServiceEndpoint(
-  port: number,
-  targets: Record<ServiceName, string>,
-): Promise<ServiceEndpoint> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const server = http.createServer((request, response) => {
+/** Each request to the engine of the service it is for; SQS's answers with resolvable queue URLs. */
+function forwardByService(targets: Record<ServiceName, string>, agent: http.Agent): http.RequestListener {
+  return (request, response) => {
     const service = serviceOf(request.headers);
     if (!service) {
       response.writeHead(400, { "content-type": "text/plain" });
@@ -85,7 +82,15 @@ export async function startServiceEndpoint(
       response.end(`the local ${service} engine did not answer: ${error.message}\n`);
     });
     request.pipe(forward);
-  });
+  };
+}
+
+export async function startServiceEndpoint(
+  port: number,
+  targets: Record<ServiceName, string>,
+): Promise<ServiceEndpoint> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const server = http.createServer(forwardByService(targets, agent));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new PortInUseError(port) : error),
