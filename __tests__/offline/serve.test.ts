@@ -28,7 +28,9 @@ describe("npm start -- --serve", () => {
   let ready: { endpoint: string; region: string; outputs: string };
   beforeAll(async () => {
     // An already synthesized stack: other test files synthesize into cdktf.out at the same time.
-    served = startServe(["--port", "0", "--stack-dir", stackDir], "node");
+    const seed = path.join(work, "seed.jsonl");
+    fs.writeFileSync(seed, `${JSON.stringify({ ...SAMPLE_ORDER, orderId: "SEED1" })}\n`);
+    served = startServe(["--port", "0", "--stack-dir", stackDir, "--orders", seed], "node");
     ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
   }, 130_000);
   afterAll(async () => {
@@ -56,6 +58,10 @@ describe("npm start -- --serve", () => {
     expect(served.lines).toContain(
       `  export AWS_ENDPOINT_URL=${ready.endpoint} AWS_REGION=${ready.region} AWS_DEFAULT_REGION=${ready.region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     );
+  });
+
+  test("--orders FILE seeds it: the file's orders are published once it is up", async () => {
+    await served.waitFor(/^OrderProcessor \{.*"outcome":"stored".*"orderId":"SEED1"/);
   });
 
   test("one endpoint serves SNS, SQS and DynamoDB: a published order is consumed, stored and logged", async () => {
@@ -141,8 +147,8 @@ describe("npm start -- --serve", () => {
     process.kill(-served.child.pid!, "SIGINT"); // Ctrl-C
     expect(await served.exited).toBe(0);
     const summary = JSON.parse(served.lines.filter((l) => l.startsWith("{")).pop()!);
-    // SERVE1, the smoke order and SERVEBAD; SERVEBAD failed again after its redrive and is back in the DLQ.
-    expect(summary).toMatchObject({ published: 3, processed: 2, deadLettered: 1, lost: 0, items: 1 });
+    // SEED1, SERVE1, the smoke order and SERVEBAD; SERVEBAD failed again after its redrive and is back in the DLQ.
+    expect(summary).toMatchObject({ published: 4, processed: 3, deadLettered: 1, lost: 0, items: 2 });
   }, 60_000);
 });
 
