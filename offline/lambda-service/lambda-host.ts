@@ -9,6 +9,8 @@ import { FunctionModel } from "../stack-model";
 
 /** The worker's own source file: a real module, type-checked, not a string. */
 const WORKER_FILE = path.join(__dirname, "lambda-worker.js");
+/** Lambda's limit on an on-demand function's init phase. */
+const INIT_LIMIT_MS = 10_000;
 
 export type InvocationResult =
   { kind: "returned"; value: unknown } | { kind: "error"; error: string } | { kind: "timeout" };
@@ -26,6 +28,10 @@ export class ExecutionEnvironment {
     /** Receives the handler's log lines; without it they are dropped in the worker. */
     onLogLine?: (line: string) => void,
   ) {
+    this.initialized = new Promise<boolean>((resolve) => {
+      this.markInitialized = () => resolve(true);
+      setTimeout(() => resolve(false), INIT_LIMIT_MS).unref();
+    });
     this.worker = new Worker(WORKER_FILE, {
       env: variables,
       workerData: {
@@ -36,34 +42,51 @@ export class ExecutionEnvironment {
       },
     });
     let buffered = "";
-    this.worker.on("message", (message: { id: string; result?: unknown; error?: string; log?: string }) => {
-      if (message.log !== undefined) {
-        buffered += message.log;
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) if (line.trim()) onLogLine?.(line);
-        return;
-      }
-      if (!this.pending || this.pending.id !== message.id) return;
-      const { resolve } = this.pending;
-      this.pending = undefined;
-      resolve(
-        message.error !== undefined
-          ? { kind: "error", error: message.error }
-          : { kind: "returned", value: message.result },
-      );
-    });
+    this.worker.on(
+      "message",
+      (message: { id: string; result?: unknown; error?: string; log?: string; initialized?: boolean }) => {
+        if (message.initialized) return this.markInitialized();
+        if (message.log !== undefined) {
+          buffered += message.log;
+          const lines = buffered.split("\n");
+          buffered = lines.pop() ?? "";
+          for (const line of lines) if (line.trim()) onLogLine?.(line);
+          return;
+        }
+        if (!this.pending || this.pending.id !== message.id) return;
+        const { resolve } = this.pending;
+        this.pending = undefined;
+        resolve(
+          message.error !== undefined
+            ? { kind: "error", error: message.error }
+            : { kind: "returned", value: message.result },
+        );
+      },
+    );
     this.worker.on("error", (error) => this.finish({ kind: "error", error: String(error.stack ?? error) }));
     this.worker.on("exit", () => this.finish({ kind: "error", error: "the execution environment exited" }));
   }
+
+  /** Resolves true when the bundle is loaded (or failed to load: the invocation reports it), false after the init limit. */
+  private readonly initialized: Promise<boolean>;
+  private markInitialized: () => void = () => undefined;
 
   get isCold(): boolean {
     return this.invocations === 0;
   }
 
-  /** Invokes the handler; `timeoutMs` is real time, `scale` maps it back to the stack's time for the context. */
-  invoke(event: unknown, timeoutMs: number, scale: number): Promise<InvocationResult> {
-    if (this.terminated) return Promise.resolve({ kind: "error", error: "the execution environment was terminated" });
+  /**
+   * Invokes the handler; `timeoutMs` is real time, `scale` maps it back to the stack's time for the context.
+   * As in Lambda, the timeout starts after the init phase (loading the bundle), which has its own limit:
+   * a cold start on a busy machine is not a function timeout.
+   */
+  async invoke(event: unknown, timeoutMs: number, scale: number): Promise<InvocationResult> {
+    if (this.terminated) return { kind: "error", error: "the execution environment was terminated" };
+    if (!(await this.initialized)) {
+      void this.terminate();
+      return { kind: "error", error: `the init phase did not end within ${INIT_LIMIT_MS / 1000} s` };
+    }
+    if (this.terminated) return { kind: "error", error: "the execution environment was terminated" };
     this.invocations += 1;
     const id = `invoke-${this.invocations}-${Math.random().toString(36).slice(2)}`;
     return new Promise((resolve) => {
@@ -96,6 +119,7 @@ export class ExecutionEnvironment {
 
   private finish(result: InvocationResult): void {
     this.terminated = true;
+    this.markInitialized();
     if (!this.pending) return;
     const { resolve } = this.pending;
     this.pending = undefined;

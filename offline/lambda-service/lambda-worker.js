@@ -34,6 +34,8 @@ try {
 } catch (error) {
   initError = error;
 }
+// The init phase is over: Lambda starts the function timeout only now.
+port.postMessage({ initialized: true });
 
 /** @param {unknown} error */
 const describe = (error) => String((error instanceof Error && error.stack) || error);
