@@ -7,8 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LocalPipeline } from "./pipeline";
-
-const REFERENCE = /\$\{([^}]+)\}/g;
+import { resolveReferences } from "./stack-model";
 
 /** `type.key` -> attribute -> local value, for every resource the runtime created. */
 function identities(pipeline: LocalPipeline): Map<string, Record<string, string>> {
@@ -29,14 +28,8 @@ export function localOutputs(pipeline: LocalPipeline): Record<string, string> {
   const outputs: Record<string, string> = {};
   for (const [name, output] of Object.entries<{ value: unknown }>(doc.output ?? {})) {
     if (typeof output.value !== "string" || !output.value.includes("${")) continue;
-    let resolved = true;
-    const value = output.value.replace(REFERENCE, (whole, expression: string) => {
-      const dot = expression.lastIndexOf(".");
-      const found = known.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
-      if (found === undefined) resolved = false;
-      return found ?? whole;
-    });
-    if (resolved) outputs[name] = value;
+    const result = resolveReferences(output.value, known);
+    if ("value" in result) outputs[name] = result.value;
   }
   return outputs;
 }

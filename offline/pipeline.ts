@@ -15,7 +15,8 @@ import { functionVariables } from "./lambda-service/environment-pool";
 import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
 import { ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
-import { EngineQueue, EngineTopic, messagesIn, provision, ProvisionedStack } from "./local-aws/provision";
+import { messagesIn } from "../common/move-messages";
+import { EngineQueue, EngineTopic, provision, ProvisionedStack } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { deadLetterTargets, redriveDeadLetters } from "./redrive";
 import { publishBodies, PublishResult, resolveTopic } from "./publish";
@@ -257,7 +258,9 @@ export class LocalPipeline {
 
   /** Messages in polled queues (waiting or in flight), as the engine counts them. */
   async inFlight(): Promise<number> {
-    const counts = await Promise.all(this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, q as EngineQueue)));
+    const counts = await Promise.all(
+      this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, (q as EngineQueue).url)),
+    );
     this.lastInFlight = counts.reduce((a, b) => a + b, 0);
     return this.lastInFlight;
   }
@@ -294,13 +297,13 @@ export class LocalPipeline {
   async unconsumed(): Promise<{ queue: string; messages: number }[]> {
     const skipped = new Set<unknown>([...this.lambda.polledQueues, ...this.deadLetterQueues()]);
     const others = [...this.queues.values()].filter((q) => !skipped.has(q));
-    const counts = await Promise.all(others.map((q) => messagesIn(this.aws.sqs, q)));
+    const counts = await Promise.all(others.map((q) => messagesIn(this.aws.sqs, q.url)));
     return others.map((q, i) => ({ queue: q.name, messages: counts[i] })).filter((q) => q.messages > 0);
   }
 
   async summary(): Promise<PipelineSummary> {
     await this.aws.snsSqs.flush(); // every publish the engine saw is counted
-    const dead = await Promise.all(this.deadLetterQueues().map((q) => messagesIn(this.aws.sqs, q)));
+    const dead = await Promise.all(this.deadLetterQueues().map((q) => messagesIn(this.aws.sqs, q.url)));
     const queued = (await this.unconsumed()).reduce((n, q) => n + q.messages, 0);
     return this.accounting.summary({
       deadLettered: dead.reduce((a, b) => a + b, 0),

@@ -5,16 +5,10 @@
  * redrive-allow policy is honoured. (SQS's message-move task does the same in AWS; fauxqs 2.4.1 lacks
  * it, and it does not serve dead-letter queues of SNS subscriptions anyway.)
  */
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  Message,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { messagesIn, moveMessages } from "../common/move-messages";
 import { Emit } from "./events";
-import { EngineQueue, messagesIn } from "./local-aws/provision";
+import { EngineQueue } from "./local-aws/provision";
 import { QueueModel, StackModel } from "./stack-model";
 
 function requirePermitted(dlq: EngineQueue, sources: EngineQueue[]): void {
@@ -35,62 +29,23 @@ function requirePermitted(dlq: EngineQueue, sources: EngineQueue[]): void {
   }
 }
 
-/** While a batch is being moved it is invisible to other readers of the dead-letter queue. */
-const MOVE_VISIBILITY_SECONDS = 60;
-
 /**
- * Moves the messages one dead-letter queue holds when the move starts (as SQS's message-move task does:
- * a message that fails again while the move runs lands in the DLQ again and stays there); a message the
- * source queue refuses stays in the DLQ, visible.
+ * Moves the messages one dead-letter queue holds when the move starts (a message that fails again while
+ * the move runs lands in the DLQ again and stays there); a message the source queue refuses stays in the
+ * DLQ, visible.
  */
 async function move(sqs: SQSClient, dlq: EngineQueue, source: EngineQueue, emit: Emit): Promise<number> {
-  let moved = 0;
-  let left = await messagesIn(sqs, dlq);
-  const refused: Message[] = [];
-  while (left > 0) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlq.url,
-        MaxNumberOfMessages: Math.min(10, left),
-        VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
-        MessageAttributeNames: ["All"],
-      }),
-    );
-    if (Messages.length === 0) break;
-    left -= Messages.length;
-    const { Successful = [], Failed = [] } = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: source.url,
-        Entries: Messages.map((m, i) => ({
-          Id: String(i),
-          MessageBody: m.Body!,
-          MessageAttributes: m.MessageAttributes,
-        })),
-      }),
-    );
-    for (const failure of Failed) {
-      const message = Messages[Number(failure.Id)];
-      refused.push(message);
+  const { moved } = await moveMessages(sqs, {
+    from: dlq.url,
+    to: source.url,
+    waitSeconds: 0,
+    stopOnRefusal: false,
+    onRefused: (message, failure) =>
       emit({
         type: "warning",
         message: `redrive: ${source.name} refused ${message.MessageId}, kept in ${dlq.name}: ${failure.Message}`,
-      });
-    }
-    if (Successful.length === 0) continue;
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: dlq.url,
-        Entries: Successful.map((s) => ({ Id: s.Id!, ReceiptHandle: Messages[Number(s.Id)].ReceiptHandle! })),
       }),
-    );
-    moved += Successful.length;
-  }
-  for (let start = 0; start < refused.length; start += 10) {
-    const entries = refused
-      .slice(start, start + 10)
-      .map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
-    await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: dlq.url, Entries: entries }));
-  }
+  });
   return moved;
 }
 
@@ -103,7 +58,7 @@ export async function redriveDeadLetters(
   let moved = 0;
   for (const dlq of queues.values()) {
     const sources = [...queues.values()].filter((q) => q.model.redrive?.deadLetterTargetArn === dlq.model.arn);
-    if (sources.length === 0 || (await messagesIn(sqs, dlq)) === 0) continue;
+    if (sources.length === 0 || (await messagesIn(sqs, dlq.url)) === 0) continue;
     requirePermitted(dlq, sources);
     const count = await move(sqs, dlq, sources[0], emit);
     moved += count;

@@ -159,6 +159,24 @@ type Json = Record<string, any>;
 type Attributes = Record<string, string>;
 const REFERENCE = /\$\{([^}]+)\}/g;
 
+/**
+ * Replaces every `${address.attribute}` in `value` by its attribute in `identities` (keyed by address);
+ * the first reference it cannot resolve is returned as `unresolved` instead.
+ */
+export function resolveReferences(
+  value: string,
+  identities: ReadonlyMap<string, Attributes>,
+): { value: string } | { unresolved: string } {
+  let unresolved: string | undefined;
+  const resolved = value.replace(REFERENCE, (whole, expression: string) => {
+    const dot = expression.lastIndexOf(".");
+    const found = identities.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
+    if (found === undefined) unresolved ??= expression;
+    return found ?? whole;
+  });
+  return unresolved === undefined ? { value: resolved } : { unresolved };
+}
+
 const localArn = (service: string, region: string, resource: string) =>
   `arn:${LOCAL_PARTITION}:${service}:${region}:${LOCAL_ACCOUNT}:${resource}`;
 
@@ -260,17 +278,13 @@ function readContext(stackDir: string, doc: Json, notEmulated: string[]): ReadCo
     for (const [key, body] of Object.entries<Json>(doc.data?.[type] ?? {}))
       identities.set(`data.${type}.${key}`, identify(key, body));
   }
-  const resolve = (value: unknown, where: string): string =>
-    String(value).replace(REFERENCE, (_, expression: string) => {
-      const dot = expression.lastIndexOf(".");
-      const found = identities.get(expression.slice(0, dot))?.[expression.slice(dot + 1)];
-      if (found === undefined) {
-        throw new UnsupportedStackError(
-          `${where} refers to \${${expression}}, which the offline runtime cannot resolve.`,
-        );
-      }
-      return found;
-    });
+  const resolve = (value: unknown, where: string): string => {
+    const result = resolveReferences(String(value), identities);
+    if ("value" in result) return result.value;
+    throw new UnsupportedStackError(
+      `${where} refers to \${${result.unresolved}}, which the offline runtime cannot resolve.`,
+    );
+  };
   return { stackDir, region, entries, identity: (address) => identities.get(address)!, resolve, notEmulated };
 }
 

@@ -4,12 +4,8 @@
  */
 import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
 import {
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  Message,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
-  SendMessageBatchCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
@@ -17,6 +13,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
 import { defaultIO, friendly, loadOutputs, OperatorError, OrdersIO, regionOf, StackOutputs } from "./io";
+import { moveMessages } from "../common/move-messages";
 import { progress } from "../common/progress";
 import { publishBatches } from "../common/publish-batches";
 import { awsClients, smokeOrder, verify } from "./verify";
@@ -174,7 +171,7 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
     io.out(
       "this endpoint has no message-move task (the local one's engine lacks it): moving by receive, send and delete",
     );
-    return moveMessages(regionOf(outputs.dlq_arn), outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
+    return moveByReceive(regionOf(outputs.dlq_arn), outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
   }
   io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
   const bar = (io.progress ?? progress)("dlq redrive");
@@ -219,82 +216,37 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
     throw new OperatorError(
       "The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).",
     );
-  return moveMessages(regionOf(outputs.dlq_arn), from, outputs.queue_url, "delivery-dlq move", io);
+  return moveByReceive(regionOf(outputs.dlq_arn), from, outputs.queue_url, "delivery-dlq move", io);
 }
 
-/** Sends a batch to `to`, then deletes from `from` only what was sent; says what was not. Returns how many moved. */
-async function sendThenDelete(
-  sqs: SQSClient,
-  Messages: Message[],
-  from: string,
-  to: string,
-  io: OrdersIO,
-): Promise<number> {
-  const sent = await sqs.send(
-    new SendMessageBatchCommand({
-      QueueUrl: to,
-      Entries: Messages.map((m, i) => ({
-        Id: String(i),
-        MessageBody: m.Body!,
-        MessageAttributes: m.MessageAttributes,
-      })),
-    }),
-  );
-  const delivered = new Set((sent.Successful ?? []).map((entry) => entry.Id));
-  const done = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })).filter((entry) =>
-    delivered.has(entry.Id),
-  );
-  if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: from, Entries: done }));
-  for (const f of sent.Failed ?? [])
-    io.out(
-      `not moved (stays in ${from.split("/").pop()}): ${Messages[Number(f.Id)].MessageId} ${f.Code} ${f.Message ?? ""}`.trim(),
-    );
-  return done.length;
-}
-
-/** Moves a queue's messages to another by receive, send and delete (the delete only after the send succeeded). */
-async function moveMessages(region: string, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
-  const sqs = new SQSClient({ region });
-  const attributes = await sqs
-    .send(
-      new GetQueueAttributesCommand({
-        QueueUrl: from,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
-    )
-    .catch((error) => friendly(error, `sqs:GetQueueAttributes on ${from.split("/").pop()}`));
-  // In flight too: a message another reader holds (or just peeked at) reappears within the receives' wait.
-  const total =
-    Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+/**
+ * Moves a queue's messages to another by receive, send and delete (the delete only after the send
+ * succeeded); stops after a refused send, which stays in `from` and reappears.
+ */
+async function moveByReceive(region: string, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
   const bar = (io.progress ?? progress)(label);
-  let moved = 0;
-  let failed = 0;
-  // Only what the queue held at the start: a message that fails again after its move may come back to it.
-  for (let left = total; left > 0;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: from,
-        MaxNumberOfMessages: Math.min(10, left),
-        WaitTimeSeconds: 2,
-        VisibilityTimeout: 60,
-        MessageAttributeNames: ["All"],
-      }),
+  const { moved, refused } = await moveMessages(new SQSClient({ region }), {
+    from,
+    to,
+    waitSeconds: 2,
+    stopOnRefusal: true,
+    onRefused: (message, failure) =>
+      io.out(
+        `not moved (stays in ${from.split("/").pop()}): ${message.MessageId} ${failure.Code} ${failure.Message ?? ""}`.trim(),
+      ),
+    onProgress: (done, total, notMoved) => bar.update(done, total, notMoved ? `${notMoved} not moved` : undefined),
+  }).catch((error) => {
+    bar.clear();
+    return friendly(
+      error,
+      `sqs:GetQueueAttributes, sqs:ReceiveMessage and sqs:DeleteMessage on ${from.split("/").pop()}, sqs:SendMessage on ${to.split("/").pop()}`,
     );
-    if (Messages.length === 0) break;
-    left -= Messages.length;
-    const done = await sendThenDelete(sqs, Messages, from, to, io);
-    moved += done;
-    failed += Messages.length - done;
-    bar.update(moved, Math.max(total, moved), failed ? `${failed} not moved` : undefined);
-    // A failed send would come back after its visibility timeout; stop instead of looping on it.
-    if (failed > 0) break;
-  }
+  });
   bar.clear();
   io.out(
-    `moved ${moved} messages from ${from} to ${to}${failed ? `; ${failed} not moved, run the command again` : ""}`,
+    `moved ${moved} messages from ${from} to ${to}${refused ? `; ${refused} not moved, run the command again` : ""}`,
   );
-  return failed === 0 ? 0 : 1;
+  return refused === 0 ? 0 : 1;
 }
 
 function wholeOption(value: string | undefined, fallback: number, name: string): number {

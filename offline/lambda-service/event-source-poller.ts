@@ -42,7 +42,7 @@ export interface PollerContext {
   /** Aborted when the service stops: ends a long poll at once. */
   readonly stopped: AbortSignal;
   /** A record the function failed with: its receive count so far (the trace's "after N receives"). */
-  readonly onRecordFailed: (queue: PolledQueue, message: Message, receives: number) => void;
+  readonly onRecordFailed: (message: Message, receives: number) => void;
   /** A record deleted after the function succeeded with it. */
   readonly onRecordDeleted: (messageId: string) => void;
 }
@@ -146,7 +146,7 @@ export class EventSourcePoller {
     const { queue, context } = this;
     const visibleAt = receivedAt + queue.visibilityTimeoutSeconds * 1000 * context.timeScale;
     for (const message of failed) {
-      context.onRecordFailed(queue, message, receives(message));
+      context.onRecordFailed(message, receives(message));
       const visibleInMs = Math.max(0, visibleAt - performance.now());
       context.emit({ type: "returned", queue: queue.name, messageId: message.MessageId!, visibleInMs });
     }

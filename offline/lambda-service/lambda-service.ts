@@ -77,7 +77,7 @@ export class LambdaService {
       visibility: this.visibility,
       emit,
       stopped: this.stopping.signal,
-      onRecordFailed: (_queue: PolledQueue, message: Message, receives: number) =>
+      onRecordFailed: (message: Message, receives: number) =>
         this.failed.set(message.MessageId!, { receives, body: message.Body ?? "" }),
       onRecordDeleted: (messageId: string) => this.failed.delete(messageId),
     };

@@ -128,22 +128,3 @@ export async function provision(stack: StackModel, clients: EngineClients): Prom
   const topics = await createTopics(clients.sns, stack, queues);
   return { queues, topics };
 }
-
-/** Messages in a queue, as the engine counts them: visible, in flight (received, not deleted) and delayed. */
-export async function messagesIn(sqs: SQSClient, queue: EngineQueue): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queue.url,
-      AttributeNames: [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-      ],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
-}

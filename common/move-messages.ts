@@ -1,0 +1,122 @@
+/**
+ * Moving a queue's messages to another through the SQS API, never losing one: each batch is received
+ * (hidden from other readers while it moves), sent to the target, and deleted from the source only for
+ * the entries whose send succeeded. Shared by the offline runtime's `--redrive` and the operator CLI
+ * (`dlq redrive` where there is no message-move task, `delivery-dlq move`).
+ */
+import {
+  BatchResultErrorEntry,
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+
+/** While a batch is being moved it is invisible to other readers of the source queue. */
+const MOVE_VISIBILITY_SECONDS = 60;
+
+/** Messages a queue holds: visible, in flight (held by a reader, or just peeked at) and delayed. */
+export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+      ],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+}
+
+export interface MoveOptions {
+  readonly from: string;
+  readonly to: string;
+  /** Seconds each receive waits for messages (in flight ones reappear within it). */
+  readonly waitSeconds: number;
+  /**
+   * After a batch with a refused send: true stops the move (the refused message would come back after
+   * its visibility timeout and be refused again); false goes on and makes the refused messages visible
+   * in the source again at the end.
+   */
+  readonly stopOnRefusal: boolean;
+  readonly onRefused?: (message: Message, failure: BatchResultErrorEntry) => void;
+  readonly onProgress?: (moved: number, total: number, refused: number) => void;
+}
+
+export interface MoveResult {
+  /** What the source held when the move started. */
+  readonly total: number;
+  readonly moved: number;
+  readonly refused: number;
+}
+
+/** Sends a batch to `to`, then deletes from `from` only what was sent. Returns the messages refused. */
+async function sendThenDelete(sqs: SQSClient, messages: Message[], options: MoveOptions): Promise<Message[]> {
+  const { Successful = [], Failed = [] } = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: options.to,
+      Entries: messages.map((m, i) => ({
+        Id: String(i),
+        MessageBody: m.Body!,
+        MessageAttributes: m.MessageAttributes,
+      })),
+    }),
+  );
+  if (Successful.length > 0) {
+    const entries = Successful.map((s) => ({ Id: s.Id!, ReceiptHandle: messages[Number(s.Id)].ReceiptHandle! }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: options.from, Entries: entries }));
+  }
+  return Failed.map((failure) => {
+    const message = messages[Number(failure.Id)];
+    options.onRefused?.(message, failure);
+    return message;
+  });
+}
+
+async function makeVisible(sqs: SQSClient, queueUrl: string, messages: Message[]): Promise<void> {
+  for (let start = 0; start < messages.length; start += 10) {
+    const entries = messages
+      .slice(start, start + 10)
+      .map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+    await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+}
+
+/**
+ * Moves the messages `from` holds when the move starts, as SQS's message-move task does: a message that
+ * fails again after its move and comes back is not moved a second time.
+ */
+export async function moveMessages(sqs: SQSClient, options: MoveOptions): Promise<MoveResult> {
+  const total = await messagesIn(sqs, options.from);
+  const refused: Message[] = [];
+  let moved = 0;
+  for (let left = total; left > 0;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: options.from,
+        MaxNumberOfMessages: Math.min(10, left),
+        WaitTimeSeconds: options.waitSeconds,
+        VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
+        MessageAttributeNames: ["All"],
+      }),
+    );
+    if (Messages.length === 0) break;
+    left -= Messages.length;
+    const refusedNow = await sendThenDelete(sqs, Messages, options);
+    refused.push(...refusedNow);
+    moved += Messages.length - refusedNow.length;
+    options.onProgress?.(moved, Math.max(total, moved), refused.length);
+    if (refused.length > 0 && options.stopOnRefusal) break;
+  }
+  if (!options.stopOnRefusal) await makeVisible(sqs, options.from, refused);
+  return { total, moved, refused: refused.length };
+}
