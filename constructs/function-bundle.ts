@@ -1,83 +1,9 @@
 import { DataArchiveFile } from "@cdktf/provider-archive/lib/data-archive-file";
 import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
-import { buildSync } from "esbuild";
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { bundleHandler, ORDER_PROCESSOR } from "./handler-bundle";
 
-const PROJECT_ROOT = path.resolve(__dirname, "..");
-
-/** The order processor's source entry and the (git-ignored) folder its bundle is written to: a CommonJS index.js exporting handler. */
-export const ORDER_PROCESSOR = {
-  entry: path.join(PROJECT_ROOT, "lambda", "index.ts"),
-  outdir: path.join(PROJECT_ROOT, "dist", "order-processor"),
-} as const;
-
-/** The Lambda runtime the bundle targets and Terraform deploys. */
-export const LAMBDA_RUNTIME = {
-  runtime: "nodejs22.x",
-  architecture: "arm64",
-  handler: "index.handler",
-  esbuildTarget: "node22",
-} as const;
-
-const built = new Set<string>();
-
-/** Everything a bundle is made from: the entry's folder (TypeScript sources), the lock file, and these build options. */
-function inputsHash(entry: string): string {
-  const hash = createHash("sha256");
-  const dir = path.dirname(entry);
-  const sources = fs
-    .readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts"))
-    .sort();
-  for (const file of [
-    ...sources.map((f) => path.join(dir, f)),
-    path.join(PROJECT_ROOT, "package-lock.json"),
-    __filename,
-  ]) {
-    hash.update(file);
-    if (fs.existsSync(file)) hash.update(fs.readFileSync(file));
-  }
-  return hash.digest("hex");
-}
-
-/**
- * Bundles a handler with esbuild into `outdir/index.js` (CommonJS, exporting `handler`), the AWS SDK
- * included so the deployed code runs the SDK version it was tested with. Once per process and folder,
- * and not at all when the bundle on disk was made from the same sources, lock file and options.
- */
-export function bundleHandler(entry: string, outdir: string): string {
-  const outfile = path.join(outdir, "index.js");
-  if (built.has(outdir)) return outfile;
-  const stamp = path.join(path.dirname(outdir), `.${path.basename(outdir)}.inputs`);
-  const inputs = inputsHash(entry);
-  const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
-  if (!upToDate) {
-    const result = buildSync({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: "node",
-      target: LAMBDA_RUNTIME.esbuildTarget,
-      format: "cjs",
-      minify: true,
-      legalComments: "none",
-      logLevel: "error",
-      write: false,
-    });
-    // Written aside and renamed: a concurrent reader (another test worker, a synth) never sees half a bundle.
-    fs.mkdirSync(outdir, { recursive: true });
-    const partial = `${outfile}.${process.pid}.partial`;
-    fs.writeFileSync(partial, result.outputFiles[0].contents);
-    fs.renameSync(partial, outfile);
-    // Beside the bundle, not in it: the folder is what gets zipped and deployed.
-    fs.writeFileSync(stamp, inputs);
-  }
-  built.add(outdir);
-  return outfile;
-}
+export * from "./handler-bundle";
 
 export interface FunctionBundleProps {
   /** The handler's TypeScript entry. @default ORDER_PROCESSOR.entry */

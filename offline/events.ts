@@ -21,6 +21,8 @@ export type PipelineEvent =
   | { type: "invocation-failed"; function: string; reason: string; records: number }
   | { type: "redriven"; from: string; to: string; count: number }
   | { type: "log"; line: string }
+  /** `--watch`: the function runs new code from its next invocation on. */
+  | { type: "code-updated"; function: string; version: number; buildMs: number }
   /** Something the runtime itself ran into (an engine refused a call), not the function's log. */
   | { type: "warning"; message: string };
 

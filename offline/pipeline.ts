@@ -186,6 +186,11 @@ export class LocalPipeline {
     }
   }
 
+  /** `--watch`: the function runs `file` from its next invocation on, in fresh execution environments. */
+  replaceCode(functionName: string, file: string): void {
+    this.lambda.replaceCode(functionName, file);
+  }
+
   /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
   get endpoints(): { snsSqs: string; dynamodb: string; endpoint?: string } {
     return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };

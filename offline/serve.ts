@@ -11,6 +11,7 @@ import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
 import { LocalPipeline, PipelineOptions } from "./pipeline";
 import { localOutputs } from "./local-outputs";
 import { PipelineEvent } from "./events";
+import { CodeWatcher, watchFunctionCode } from "./watch";
 
 export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpointPort"> {
   /** Loopback port of the one endpoint; 0 picks a free one. */
@@ -21,6 +22,8 @@ export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLi
   readonly localDir: string;
   readonly write: (line: string) => void;
   readonly trace: (event: PipelineEvent) => void;
+  /** `--watch`: the handler entry whose folder is watched; its functions take each new bundle. */
+  readonly watchEntry?: string;
   /** Resolves when the service should stop (the first SIGINT/SIGTERM). */
   readonly stopRequested: Promise<string>;
 }
@@ -53,7 +56,17 @@ export async function serve(options: ServeOptions): Promise<number> {
       write(`${fn} ${line}`);
     },
   });
+  let watcher: CodeWatcher | undefined;
   try {
+    if (options.watchEntry) {
+      watcher = await watchFunctionCode({
+        entry: options.watchEntry,
+        functions: pipeline.stack.functions,
+        outDir: path.join(options.localDir, "code"),
+        replaceCode: (fn, file) => pipeline.replaceCode(fn, file),
+        emit: options.trace,
+      });
+    }
     const endpoint = pipeline.endpoints.endpoint!;
     const outputsFile = path.join(options.localDir, "outputs.json");
     const stackName = path.basename(options.stackDir);
@@ -66,15 +79,21 @@ export async function serve(options: ServeOptions): Promise<number> {
       `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     );
     write(`  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`);
+    if (watcher)
+      write(
+        `watching ${path.relative(process.cwd(), path.dirname(options.watchEntry!))} for ${watcher.functions.join(", ")}`,
+      );
     const shownOutputs = path.relative(path.resolve(__dirname, ".."), outputsFile);
     write(`ready ${JSON.stringify({ endpoint, region, outputs: shownOutputs })}`);
     const signal = await options.stopRequested;
     write(`${signal}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
+    await watcher?.close();
     await pipeline.stopLambda();
     const summary = await pipeline.summary();
     write(JSON.stringify(summary));
     return summary.lost > 0 ? 1 : 0;
   } finally {
+    await watcher?.close();
     await pipeline.close();
     logs.close();
   }

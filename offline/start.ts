@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { resolveEnvironment, settingsFrom } from "../constructs/environments";
+import { ORDER_PROCESSOR } from "../constructs/handler-bundle";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { StackModel } from "./stack-model";
 import { progress, ProgressStream } from "../common/progress";
@@ -44,6 +45,8 @@ Options:
                        cdktf.out/local/outputs.json and prints "ready {...}" when it can be used
   --port N             the endpoint's loopback port with --serve; default 4566, 0 picks a free one
   --persist DIR        with --serve, keep queues, messages and items in DIR across restarts
+  --watch              with --serve, bundle lambda/ again on every change; the next batch runs the new code
+                       in fresh execution environments (a build error keeps the old code and is printed)
   -h, --help           this help
 
 The environment is chosen as for synthesis (ORDER_ENV, default dev); relative paths are from the folder
@@ -227,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
       serve: { type: "boolean" },
       port: { type: "string" },
       persist: { type: "string" },
+      watch: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -246,8 +250,8 @@ export async function main(argv: string[]): Promise<number> {
     );
   const orders = ordersFile ? readOrderLines(ordersFile) : undefined;
   if (orders?.warning) console.error(orders.warning);
-  if (!values.serve && (values.port !== undefined || values.persist !== undefined))
-    throw new Error("--port and --persist go with --serve");
+  if (!values.serve && (values.port !== undefined || values.persist !== undefined || values.watch))
+    throw new Error("--port, --persist and --watch go with --serve");
   const common = {
     bodies: orders?.bodies,
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
@@ -258,7 +262,12 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (values.serve) {
     const port = number(values.port, "--port", 0, 65535) ?? DEFAULT_PORT;
-    return serveUntilStopped({ ...common, port, dataDir: values.persist ? userPath(values.persist) : undefined });
+    return serveUntilStopped({
+      ...common,
+      port,
+      dataDir: values.persist ? userPath(values.persist) : undefined,
+      watchEntry: values.watch ? ORDER_PROCESSOR.entry : undefined,
+    });
   }
   const result = await runOffline({
     ...common,

@@ -56,6 +56,12 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
       return ["redrive", "magenta", `${event.count} messages ${event.from} -> ${event.to}`];
     case "log":
       return ["log", "grey", event.line];
+    case "code-updated":
+      return [
+        "code updated",
+        "cyan",
+        `${event.function} v${event.version} (bundled in ${event.buildMs} ms): the next batch runs it in fresh execution environments`,
+      ];
     case "warning":
       return ["warning", "red", event.message];
   }

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
-import { Served, startServe } from "../support/serve";
+import { copyProject, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
 const execFileAsync = promisify(execFile);
@@ -214,3 +214,41 @@ test("--persist DIR: the table's items and the DLQ's messages survive a restart"
     [sns, sqs, dynamodb].forEach((c) => c.destroy());
   });
 }, 240_000);
+
+test("--watch: a change to lambda/ runs on the next batch in fresh environments; a broken change keeps the last code", async () => {
+  const project = copyProject(path.join(work, "project"));
+  const logFile = path.join(project, "lambda", "log.ts");
+  const original = fs.readFileSync(logFile, "utf8");
+  const line = "message: `order ${fields.outcome}`";
+  expect(original).toContain(line);
+  // The stack synthesized from the same sources: its bundle is the one the copy's lambda/ builds.
+  const served = startServe(["--port", "0", "--stack-dir", stackDir, "--watch"], "node", project);
+  try {
+    const ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
+    expect(served.lines).toContain("watching lambda for OrderProcessor");
+    const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
+    const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
+    const publish = (orderId: string) =>
+      sns.send(new PublishCommand({ TopicArn: topic, Message: JSON.stringify({ ...SAMPLE_ORDER, orderId }) }));
+    await publish("WATCH1");
+    await served.waitFor(/^OrderProcessor \{.*"message":"order stored".*"orderId":"WATCH1"/);
+
+    // An editor's save: a new file renamed over the old one.
+    fs.writeFileSync(`${logFile}.tmp`, original.replace(line, "message: `order ${fields.outcome} (edited)`"));
+    fs.renameSync(`${logFile}.tmp`, logFile);
+    await served.waitFor(/code updated +OrderProcessor v2 .*the next batch runs it in fresh execution environments/);
+    await publish("WATCH2");
+    await served.waitFor(/^OrderProcessor \{.*"message":"order stored \(edited\)".*"orderId":"WATCH2"/);
+
+    fs.appendFileSync(logFile, "export const = ;\n");
+    const failed = await served.waitFor(/warning +--watch: lambda does not build/);
+    expect(failed).toMatch(/OrderProcessor keeps running v2: lambda\/log\.ts:\d+:\d+: /);
+    await publish("WATCH3");
+    await served.waitFor(/^OrderProcessor \{.*"message":"order stored \(edited\)".*"orderId":"WATCH3"/);
+    sns.destroy();
+  } finally {
+    process.kill(-served.child.pid!, "SIGINT");
+    expect(await served.exited).toBe(0);
+  }
+  expect(served.lines.filter((l) => /cold start +OrderProcessor/.test(l)).length).toBeGreaterThanOrEqual(2);
+}, 180_000);

@@ -1,5 +1,7 @@
 /** `npm start -- --serve` as a child process, for the tests that drive it as a user's tools would. */
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PROJECT_ROOT } from "./paths";
 
@@ -15,13 +17,13 @@ export interface Served {
  * Starts the runtime with `--serve`, through `npm start` or as npm runs it (`node -r esbuild-register
  * offline/start.ts`): npm itself exits at once on SIGINT, so exit codes after a signal are the runtime's.
  */
-export function startServe(args: string[], via: "npm" | "node"): Served {
+export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_ROOT): Served {
   const command =
     via === "npm"
       ? ["npm", "start", "--silent", "--", "--serve", ...args]
       : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...args];
   const child = spawn(command[0], command.slice(1), {
-    cwd: PROJECT_ROOT,
+    cwd,
     env: { ...process.env, CI: "true", ORDER_ENV: "" },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so that a signal reaches npm and the runtime alike, as Ctrl-C in a terminal does.
@@ -51,6 +53,24 @@ export function startServe(args: string[], via: "npm" | "node"): Served {
     }
   };
   return { child, lines, exited, waitFor };
+}
+
+/**
+ * A copy of the project's files (as git lists them, the tests left out) in `dir`, sharing this one's
+ * node_modules: a project whose sources a test may edit.
+ */
+export function copyProject(dir: string): string {
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
+  for (const file of files.split("\n")) {
+    if (!file || file.startsWith("__tests__/") || !fs.existsSync(path.join(PROJECT_ROOT, file))) continue;
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+  }
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
 }
 
 /** Waits for the ready line and returns what it says. */

@@ -25,28 +25,41 @@ export class EnvironmentPool {
   /** Warm environments waiting for an invocation, per function; busy ones are not here. */
   private readonly idle = new Map<string, ExecutionEnvironment[]>();
   private readonly started: ExecutionEnvironment[] = [];
+  /** Code that replaced a function's bundle (`--watch`), by function ARN. */
+  private readonly code = new Map<string, string>();
 
   constructor(
     private readonly create: (fn: FunctionModel) => ExecutionEnvironment,
     private readonly onColdStart: (fn: FunctionModel, environmentsStarted: number) => void,
   ) {}
 
-  /** A warm environment of the function if one is idle, else a cold one. */
+  /** A warm environment of the function running its current code if one is idle, else a cold one. */
   acquire(fn: FunctionModel): ExecutionEnvironment {
     const idle = this.idleOf(fn);
     while (idle.length > 0) {
       const warm = idle.pop()!;
       if (warm.alive) return warm;
     }
-    const environment = this.create(fn);
+    const environment = this.create({ ...fn, file: this.code.get(fn.arn) ?? fn.file });
     this.started.push(environment);
     this.onColdStart(fn, this.started.length);
     return environment;
   }
 
-  /** Back to the idle list after an invocation, unless it was terminated (a timeout kills it). */
+  /**
+   * Back to the idle list after an invocation, unless it was terminated (a timeout kills it) or its code
+   * was replaced meanwhile (it is ended: the next invocation starts fresh on the new code).
+   */
   release(fn: FunctionModel, environment: ExecutionEnvironment): void {
-    if (environment.alive) this.idleOf(fn).push(environment);
+    if (!environment.alive) return;
+    if (environment.fn.file !== (this.code.get(fn.arn) ?? fn.file)) void environment.terminate();
+    else this.idleOf(fn).push(environment);
+  }
+
+  /** From now on the function runs `file`: idle environments end, busy ones end after their invocation. */
+  replaceCode(fn: FunctionModel, file: string): void {
+    this.code.set(fn.arn, file);
+    for (const environment of this.idleOf(fn).splice(0)) void environment.terminate();
   }
 
   async terminateAll(): Promise<void> {

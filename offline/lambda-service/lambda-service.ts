@@ -114,6 +114,16 @@ export class LambdaService {
     return record;
   }
 
+  /**
+   * Replaces a function's code (a bundle file exporting the same handler): the next invocation runs it in
+   * a fresh execution environment; one in flight finishes on the old code.
+   */
+  replaceCode(functionName: string, file: string): void {
+    const fn = this.options.functions.find((f) => f.name === functionName);
+    if (!fn) throw new Error(`no function ${functionName} in the Lambda service`);
+    this.pool.replaceCode(fn, file);
+  }
+
   /** Stops polling (a long poll ends at once), waits for invocations in flight, ends every environment. */
   async stop(): Promise<void> {
     this.stopping.abort();
