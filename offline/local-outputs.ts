@@ -1,8 +1,9 @@
 /**
  * The stack's outputs as the local engines answer them: each `output` of `cdk.tf.json` whose references
  * all name a resource the runtime created (a queue's URL or ARN, a topic's ARN, the table's and the
- * function's names) gets the engine's value. Outputs about what is not emulated (roles, keys, alarms,
- * the dashboard, the `verify` expectations) are left out rather than invented.
+ * function's names, the subscription's ARN) gets the engine's value. Outputs about what is not emulated
+ * (roles, keys, alarms, the dashboard) are left out rather than invented; of the `verify` expectations,
+ * the ones the engines can answer are kept.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,22 +15,46 @@ function identities(pipeline: LocalPipeline): Map<string, Record<string, string>
   const known = new Map<string, Record<string, string>>();
   for (const q of pipeline.queues.values())
     known.set(`aws_sqs_queue.${q.model.key}`, { url: q.url, id: q.url, arn: q.arn, name: q.name });
-  for (const t of pipeline.topics.values())
+  for (const t of pipeline.topics.values()) {
     known.set(`aws_sns_topic.${t.model.key}`, { arn: t.arn, id: t.arn, name: t.name });
+    for (const [key, arn] of t.subscriptionArns) known.set(`aws_sns_topic_subscription.${key}`, { arn, id: arn });
+  }
   for (const t of pipeline.stack.tables) known.set(`aws_dynamodb_table.${t.key}`, { name: t.name, id: t.name });
   for (const f of pipeline.stack.functions)
     known.set(`aws_lambda_function.${f.key}`, { function_name: f.name, id: f.name, arn: f.arn });
   return known;
 }
 
-export function localOutputs(pipeline: LocalPipeline): Record<string, string> {
+/** A value with its references resolved; undefined if any of them does not resolve. */
+function resolved(value: unknown, known: Map<string, Record<string, string>>): unknown {
+  if (typeof value === "string") {
+    const result = resolveReferences(value, known);
+    return "value" in result ? result.value : undefined;
+  }
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).map(([key, item]) => [key, resolved(item, known)]);
+    if (entries.some(([, item]) => item === undefined)) return undefined;
+    return Array.isArray(value) ? entries.map(([, item]) => item) : Object.fromEntries(entries);
+  }
+  return value;
+}
+
+/**
+ * A string output only if it names a local resource and all its references resolve (a literal, such as
+ * the dashboard's console URL, is about AWS); an object output (`verify`) with the entries that resolve.
+ */
+export function localOutputs(pipeline: LocalPipeline): Record<string, unknown> {
   const doc = JSON.parse(fs.readFileSync(path.join(pipeline.stack.stackDir, "cdk.tf.json"), "utf8"));
   const known = identities(pipeline);
-  const outputs: Record<string, string> = {};
-  for (const [name, output] of Object.entries<{ value: unknown }>(doc.output ?? {})) {
-    if (typeof output.value !== "string" || !output.value.includes("${")) continue;
-    const result = resolveReferences(output.value, known);
-    if ("value" in result) outputs[name] = result.value;
+  const outputs: Record<string, unknown> = {};
+  for (const [name, { value }] of Object.entries<{ value: unknown }>(doc.output ?? {})) {
+    if (typeof value === "string" && value.includes("${")) {
+      const local = resolved(value, known);
+      if (local !== undefined) outputs[name] = local;
+    } else if (value && typeof value === "object" && !Array.isArray(value)) {
+      const entries = Object.entries(value).map(([key, item]) => [key, resolved(item, known)]);
+      outputs[name] = Object.fromEntries(entries.filter(([, item]) => item !== undefined));
+    }
   }
   return outputs;
 }

@@ -18,6 +18,11 @@ export interface StackOutputs {
   readonly alarm_topic_arn?: string;
   /** What `verify` compares with the deployed resources (older stacks lack the output). */
   readonly verify?: VerifyExpectations;
+  /**
+   * Set only in the outputs `npm start -- --serve` writes: its local endpoint. Their `verify` holds
+   * only what the local engines can answer.
+   */
+  readonly endpoint?: string;
 }
 
 /** The stack's `verify` output: the resources' identities and their settings as configured. */

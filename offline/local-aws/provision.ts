@@ -26,6 +26,8 @@ export interface EngineTopic {
   readonly arn: string;
   /** How many queues a publish to it reaches. */
   readonly subscriptions: number;
+  /** The engine's subscription ARNs, by the subscription's key in the stack. */
+  readonly subscriptionArns: ReadonlyMap<string, string>;
 }
 export interface ProvisionedStack {
   /** By the stack model's ARN. */
@@ -110,14 +112,19 @@ async function createTopics(
   for (const model of stack.topics) {
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: model.name }));
     const subscriptions = stack.subscriptions.filter((s) => s.topicArn === model.arn);
+    const subscriptionArns = new Map<string, string>();
     for (const subscription of subscriptions) {
       const attributes: Record<string, string> = { RawMessageDelivery: String(subscription.raw) };
       const deadLetterQueue = subscription.deadLetterTargetArn && queues.get(subscription.deadLetterTargetArn);
       if (deadLetterQueue) attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: deadLetterQueue.arn });
       const endpoint = queues.get(subscription.queueArn)!.arn;
-      await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: endpoint, Attributes: attributes }));
+      const { SubscriptionArn } = await sns.send(
+        new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: endpoint, Attributes: attributes }),
+      );
+      subscriptionArns.set(subscription.key, SubscriptionArn!);
     }
-    topics.set(model.arn, { model, name: model.name, arn: TopicArn!, subscriptions: subscriptions.length });
+    const count = subscriptions.length;
+    topics.set(model.arn, { model, name: model.name, arn: TopicArn!, subscriptions: count, subscriptionArns });
   }
   return topics;
 }
