@@ -18,14 +18,31 @@ if (missing) {
   if (process.env.CI) throw new Error(`The README walkthrough is required in CI: ${missing}`);
 }
 
-/** The first sh block of a README section. */
-function shellBlockOf(section: string): string {
+/** The sh blocks of a README section (its subsections included). */
+function shellBlocksOf(section: string): string[] {
   const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
   const start = readme.indexOf(`## ${section}\n`);
   const body = readme.slice(start, readme.indexOf("\n## ", start + 1));
-  const block = /```sh\n([\s\S]*?)```/.exec(body);
-  if (start === -1 || !block) throw new Error(`README has no sh block under "## ${section}"`);
-  return block[1];
+  const blocks = [...body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+  if (start === -1 || blocks.length === 0) throw new Error(`README has no sh block under "## ${section}"`);
+  return blocks;
+}
+
+/** A block's parts: each begins with the serving shell's `#   npm start -- ...` line, then what the other shell runs. */
+function servedParts(block: string): { args: string[]; script: string }[] {
+  const parts = block.split(/^#   npm start -- (.*)\n/m);
+  const served: { args: string[]; script: string }[] = [];
+  for (let i = 1; i < parts.length; i += 2) served.push({ args: parts[i].trim().split(/\s+/), script: parts[i + 1] });
+  return served;
+}
+
+/** Runs a script with bash -euo pipefail and the AWS CLI on PATH, the README's port replaced by the served one. */
+function runScript(script: string, endpoint: string) {
+  return spawnSync("bash", ["-euo", "pipefail", "-c", script.replaceAll("http://127.0.0.1:4566", endpoint)], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${path.dirname(aws)}:${process.env.PATH}` },
+  });
 }
 
 (missing ? describe.skip : describe)("README: Try it locally, with the AWS CLI against --serve", () => {
@@ -38,12 +55,7 @@ function shellBlockOf(section: string): string {
     try {
       const ready = await readyOf(served);
       // As written, but on the port this run got (4566 may be taken on a shared machine).
-      const script = shellBlockOf("Try it locally").replaceAll("http://127.0.0.1:4566", ready.endpoint);
-      const result = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
-        cwd: PROJECT_ROOT,
-        encoding: "utf8",
-        env: { ...process.env, PATH: `${path.dirname(aws)}:${process.env.PATH}` },
-      });
+      const result = runScript(shellBlocksOf("Try it locally")[0], ready.endpoint);
       expect(result.stderr).toBe("");
       expect(result.status).toBe(0);
       const counts = [...result.stdout.matchAll(/"ApproximateNumberOfMessages": "(\d+)"/g)].map((m) => m[1]);
@@ -56,4 +68,42 @@ function shellBlockOf(section: string): string {
       expect(await interrupt(served)).not.toBe(2);
     }
   }, 180_000);
+
+  test("the runbook: an order DynamoDB failed is dead-lettered; after the fix (a restart without faults) it is redriven and stored", async () => {
+    const [exports] = shellBlocksOf("Try it locally")[0].split("\n");
+    expect(exports).toMatch(/^export AWS_ENDPOINT_URL=/);
+    const parts = servedParts(shellBlocksOf("Try it locally")[1]);
+    expect(parts.map((p) => p.args.join(" "))).toEqual([
+      "--serve --persist cdktf.out/local/state --fail-rate 1",
+      "--serve --persist cdktf.out/local/state",
+    ]);
+    const state = path.join(PROJECT_ROOT, "cdktf.out", "local", "state");
+    fs.rmSync(state, { recursive: true, force: true });
+    const stack = synthOrderStackTo(path.join(work, "runbook-stack"));
+    const outputs: string[] = [];
+    const traces: string[][] = [];
+    try {
+      for (const part of parts) {
+        // As npm runs it, so that the exit code after Ctrl-C is the runtime's (npm's own is the signal's).
+        const served = startServe(["--port", "0", "--stack-dir", stack, ...part.args.slice(1)], "node");
+        try {
+          const ready = await readyOf(served);
+          const result = runScript(`${exports}\n${part.script}`, ready.endpoint);
+          expect(result.stderr).toBe("");
+          expect(result.status).toBe(0);
+          outputs.push(result.stdout);
+        } finally {
+          expect(await interrupt(served)).toBe(0);
+          traces.push(served.lines);
+        }
+      }
+    } finally {
+      fs.rmSync(state, { recursive: true, force: true });
+    }
+    expect(traces[0].some((l) => /moved to DLQ .*order=O9878 OrderQueue -> DLQ after 3 receives/.test(l))).toBe(true);
+    expect(outputs[0]).toMatch(/receives=\d+ .*"orderId":"O9878"/);
+    expect(outputs[0]).toMatch(/"outcome":"failed".*"orderId":"O9878".*(Throughput|InternalServerError)/);
+    expect(outputs[1]).toMatch(/moved 1 messages from \S+\/DLQ to \S+\/OrderQueue/);
+    expect(outputs[1]).toMatch(/"orderId": \{\s*"S": "O9878"/);
+  }, 240_000);
 });

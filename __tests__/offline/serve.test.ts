@@ -247,6 +247,8 @@ test("--persist DIR: the table's items and the DLQ's messages survive a restart"
   expect(first.lines.some((l) => /moved to DLQ .*order=KEEP2 .*after 3 receives/.test(l))).toBe(true);
   await run(async (ready) => {
     const { sns, sqs, dynamodb } = clients(ready);
+    // fauxqs keeps the first run's queue URLs; the endpoint answers them with this run's port.
+    expect(outputs().dlq_url).toBe(`${ready.endpoint}/000000000000/DLQ`);
     expect(await dlqCount(sqs)).toBe("1");
     const item = await dynamodb.send(new GetItemCommand({ TableName: "Orders", Key: { orderId: { S: "KEEP1" } } }));
     expect(item.Item?.orderId).toEqual({ S: "KEEP1" });

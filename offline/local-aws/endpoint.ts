@@ -3,10 +3,11 @@
  * of the service it is signed for (the SigV4 credential scope `.../<region>/<service>/aws4_request`, or
  * the `X-Amz-Target` header), so one `AWS_ENDPOINT_URL` serves the AWS CLI and every SDK.
  *
- * It also works around one fauxqs 2.4.1 gap, here and nowhere else: the queue URLs it answers name the
- * host `sqs.<region>.localhost`, which does not resolve, and current AWS SDKs send a queue's requests to
- * its URL's host when the endpoint comes from `AWS_ENDPOINT_URL`. SQS answers passing through are
- * rewritten to name `127.0.0.1:<port>` instead, which fauxqs accepts (it finds a queue by its name).
+ * It also works around two fauxqs 2.4.1 gaps, here and nowhere else: the queue URLs it answers name the
+ * host `sqs.<region>.localhost`, which does not resolve, or, for a queue kept by `--persist`, the port of
+ * the run that created it; and current AWS SDKs send a queue's requests to its URL's host when the
+ * endpoint comes from `AWS_ENDPOINT_URL`. The queue URLs in SQS answers passing through are rewritten to
+ * name this endpoint (`127.0.0.1:<port>`), which fauxqs accepts (it finds a queue by its name).
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -30,8 +31,16 @@ export class PortInUseError extends Error {
   }
 }
 
-/** `sqs.us-east-1.localhost` in `http://sqs.us-east-1.localhost:4566/000000000000/OrderQueue` */
-const LOCALHOST_QUEUE_HOST = /sqs\.[a-z0-9-]+\.localhost(?=:\d+\/)/g;
+/** `http://sqs.us-east-1.localhost:4566` or `http://127.0.0.1:4566` in `.../000000000000/OrderQueue` */
+const QUEUE_URL_ORIGIN = /https?:\/\/(?:sqs\.[a-z0-9-]+\.localhost|127\.0\.0\.1|localhost):\d+(?=\/\d{12}\/)/g;
+/** The JSON-protocol SQS actions that answer queue URLs: only theirs are rewritten (never a message body). */
+const ANSWERS_QUEUE_URLS = /^AmazonSQS\.(CreateQueue|GetQueueUrl|ListQueues|ListDeadLetterSourceQueues)$/;
+
+/** Whether an SQS answer's queue URLs are rewritten: JSON actions that answer them; every query-protocol answer. */
+const rewritesQueueUrls = (headers: http.IncomingHttpHeaders) => {
+  const target = headers["x-amz-target"];
+  return target === undefined || ANSWERS_QUEUE_URLS.test(String(target));
+};
 
 const SCOPE = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\/aws4_request/;
 
@@ -44,7 +53,11 @@ export function serviceOf(headers: http.IncomingHttpHeaders): ServiceName | unde
 }
 
 /** Each request to the engine of the service it is for; SQS's answers with resolvable queue URLs. */
-function forwardByService(targets: Record<ServiceName, string>, agent: http.Agent): http.RequestListener {
+function forwardByService(
+  targets: Record<ServiceName, string>,
+  agent: http.Agent,
+  origin: () => string,
+): http.RequestListener {
   return (request, response) => {
     const service = serviceOf(request.headers);
     if (!service) {
@@ -63,7 +76,7 @@ function forwardByService(targets: Record<ServiceName, string>, agent: http.Agen
         agent,
       },
       (answer) => {
-        if (service !== "sqs") {
+        if (service !== "sqs" || !rewritesQueueUrls(request.headers)) {
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(response);
           return;
@@ -71,7 +84,7 @@ function forwardByService(targets: Record<ServiceName, string>, agent: http.Agen
         const chunks: Buffer[] = [];
         answer.on("data", (chunk: Buffer) => chunks.push(chunk));
         answer.on("end", () => {
-          const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(LOCALHOST_QUEUE_HOST, "127.0.0.1"));
+          const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(QUEUE_URL_ORIGIN, origin()));
           response.writeHead(answer.statusCode ?? 502, { ...answer.headers, "content-length": body.length });
           response.end(body);
         });
@@ -90,7 +103,8 @@ export async function startServiceEndpoint(
   targets: Record<ServiceName, string>,
 ): Promise<ServiceEndpoint> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const server = http.createServer(forwardByService(targets, agent));
+  let origin = "";
+  const server = http.createServer(forwardByService(targets, agent, () => origin));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new PortInUseError(port) : error),
@@ -98,6 +112,7 @@ export async function startServiceEndpoint(
     server.listen(port, "127.0.0.1", () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${actual}`;
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
