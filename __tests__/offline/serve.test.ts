@@ -15,7 +15,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
-import { copyProject, interrupt, readyOf, Served, startServe } from "../support/serve";
+import { copyProject } from "../../scripts/project-copy";
+import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
 const execFileAsync = promisify(execFile);

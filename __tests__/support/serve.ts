@@ -1,7 +1,5 @@
 /** `npm start -- --serve` as a child process, for the tests that drive it as a user's tools would. */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PROJECT_ROOT } from "./paths";
 
@@ -53,24 +51,6 @@ export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_RO
     }
   };
   return { child, lines, exited, waitFor };
-}
-
-/**
- * A copy of the project's files (as git lists them, the tests left out) in `dir`, sharing this one's
- * node_modules: a project whose sources a test may edit.
- */
-export function copyProject(dir: string): string {
-  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-  });
-  for (const file of files.split("\n")) {
-    if (!file || file.startsWith("__tests__/") || !fs.existsSync(path.join(PROJECT_ROOT, file))) continue;
-    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
-  }
-  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
-  return dir;
 }
 
 /** Waits for the ready line and returns what it says. */

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench:serve`: what `npm start -- --serve` costs, measured in one run on a synthesized stack:
+ * start to `ready` (no synth), a `--watch` reload (save to new code serving), the idle cost (CPU
+ * seconds and resident memory over 30 s with no traffic) and throughput through the endpoint from an
+ * outside SDK client, side by side with `npm start -- --orders` on the same orders. Prints a table, then
+ * one JSON line.
+ */
+import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { publishBatches } from "../common/publish-batches";
+import { runMain } from "../common/run-main";
+import { sampleOrderBody } from "../common/sample-order";
+import { LOCAL_CREDENTIALS } from "../offline/local-aws/dynamodb";
+import { synthesize } from "../offline/start";
+import { copyProject } from "./project-copy";
+
+const ORDERS = Number(process.env.BENCH_SERVE_ORDERS ?? 2000);
+const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
+const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
+
+interface Child {
+  readonly child: ChildProcess;
+  readonly started: number;
+  /** When the first line matching `pattern` (after `from` lines) arrived. */
+  at(pattern: RegExp, from?: number): Promise<{ ms: number; line: string; index: number }>;
+  count(pattern: RegExp): number;
+  /** How many lines have arrived. */
+  mark(): number;
+  stop(): Promise<void>;
+}
+
+function runtime(args: string[], cwd = path.resolve(__dirname, "..")): Child {
+  const started = performance.now();
+  const child = spawn(process.execPath, ["-r", "esbuild-register", "offline/start.ts", ...args], {
+    cwd,
+    env: { ...process.env, ORDER_ENV: "" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: { text: string; ms: number }[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const parts = (buffered + chunk.toString("utf8")).split("\n");
+    buffered = parts.pop() ?? "";
+    for (const text of parts) lines.push({ text, ms: performance.now() });
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    started,
+    async at(pattern, from = 0) {
+      for (;;) {
+        const index = lines.findIndex((l, i) => i >= from && pattern.test(l.text));
+        if (index >= 0) return { ms: lines[index].ms, line: lines[index].text, index };
+        if (child.exitCode !== null) throw new Error(`exited before a line matched ${pattern}`);
+        await sleep(2);
+      }
+    },
+    count: (pattern) => lines.filter((l) => pattern.test(l.text)).length,
+    mark: () => lines.length,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      await exited;
+    },
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const readyLine = /^ready \{/;
+
+async function readyInfo(served: Child): Promise<{ endpoint: string; region: string; outputs: string }> {
+  return JSON.parse((await served.at(readyLine)).line.slice("ready ".length));
+}
+
+/** CPU seconds (user + system) of a process so far, and its resident memory in MiB. */
+function usage(pid: number): { cpuSeconds: number; rssMiB: number } {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1];
+  return { cpuSeconds: ticks / 100, rssMiB: Number(rss) / 1024 };
+}
+
+async function measureReady(stackDir: string): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
+    samples.push((await served.at(readyLine)).ms - served.started);
+    await served.stop();
+  }
+  return samples;
+}
+
+async function measureIdle(stackDir: string): Promise<{ cpuSeconds: number; rssMiB: number }> {
+  const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
+  await served.at(readyLine);
+  await sleep(2000);
+  const before = usage(served.child.pid!);
+  await sleep(IDLE_SECONDS * 1000);
+  const after = usage(served.child.pid!);
+  await served.stop();
+  return { cpuSeconds: after.cpuSeconds - before.cpuSeconds, rssMiB: after.rssMiB };
+}
+
+function sns(ready: { endpoint: string; region: string }): SNSClient {
+  return new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
+}
+
+async function publish(client: SNSClient, topicArn: string, bodies: string[]): Promise<void> {
+  const { batches } = publishBatches(bodies.map((body) => ({ body })));
+  for (const batch of batches) {
+    const entries = batch.map((item, i) => ({ Id: String(i), Message: item.body }));
+    await client.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }));
+  }
+}
+
+/** Save to new code serving, `SAMPLES` times: to the `code updated` line, and to a batch running the new code. */
+async function measureReload(work: string, stackDir: string): Promise<{ updated: number[]; running: number[] }> {
+  const project = copyProject(path.join(work, "project"));
+  const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir, "--watch"], project);
+  const ready = await readyInfo(served);
+  const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
+  const client = sns(ready);
+  const logFile = path.join(project, "lambda", "log.ts");
+  const original = fs.readFileSync(logFile, "utf8");
+  const updated: number[] = [];
+  const running: number[] = [];
+  for (let i = 1; i <= SAMPLES; i++) {
+    const mark = served.mark();
+    const saved = performance.now();
+    fs.writeFileSync(logFile, original.replace("message: `order ${fields.outcome}`", `message: \`order edit ${i}\``));
+    updated.push((await served.at(/code updated +OrderProcessor/, mark)).ms - saved);
+    await publish(client, topic, [sampleOrderBody({ orderId: `RELOAD-${i}` })]);
+    running.push((await served.at(new RegExp(`"message":"order edit ${i}"`), mark)).ms - saved);
+  }
+  client.destroy();
+  await served.stop();
+  return { updated, running };
+}
+
+async function measureThroughput(work: string, stackDir: string): Promise<{ endpoint: number; batch: number }> {
+  const bodies = Array.from({ length: ORDERS }, (_, i) =>
+    sampleOrderBody({ orderId: `T-${i}`, quantity: 1 + (i % 9) }),
+  );
+  const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
+  const ready = await readyInfo(served);
+  const topic = JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", ready.outputs), "utf8")).OrderSystemStack
+    .topic_arn;
+  const client = sns(ready);
+  const start = performance.now();
+  await publish(client, topic, bodies);
+  while (served.count(/^OrderProcessor \{.*"outcome":"stored"/) < ORDERS) await sleep(20);
+  const endpoint = ORDERS / ((performance.now() - start) / 1000);
+  client.destroy();
+  await served.stop();
+  const file = path.join(work, "orders.jsonl");
+  fs.writeFileSync(file, `${bodies.join("\n")}\n`);
+  const run = runtime(["--orders", file, "--stack-dir", stackDir]);
+  const first = await run.at(/ published +msg=/);
+  const last = await run.at(/^\{"published":/);
+  await run.stop();
+  return { endpoint, batch: ORDERS / ((last.ms - first.ms) / 1000) };
+}
+
+async function main(): Promise<number> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-serve-"));
+  try {
+    const stackDir = synthesize();
+    const ready = await measureReady(stackDir);
+    const reload = await measureReload(work, stackDir);
+    const idle = await measureIdle(stackDir);
+    const throughput = await measureThroughput(work, stackDir);
+    const figures = {
+      readyMsMedian: Math.round(median(ready)),
+      reloadToUpdatedMsMedian: Math.round(median(reload.updated)),
+      reloadToNewCodeRunningMsMedian: Math.round(median(reload.running)),
+      idleCpuSeconds: Number(idle.cpuSeconds.toFixed(2)),
+      idleSeconds: IDLE_SECONDS,
+      idleRssMiB: Math.round(idle.rssMiB),
+      endpointOrdersPerSecond: Math.round(throughput.endpoint),
+      batchOrdersPerSecond: Math.round(throughput.batch),
+      endpointToBatch: Number((throughput.endpoint / throughput.batch).toFixed(2)),
+    };
+    console.log(`npm start -- --serve, ${SAMPLES} samples each, ${ORDERS} orders:`);
+    for (const [key, value] of Object.entries(figures)) console.log(`  ${key.padEnd(34)} ${value}`);
+    console.log(JSON.stringify(figures));
+    return 0;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+runMain(module, main);

@@ -1,0 +1,24 @@
+/** A copy of the project to edit (the `--watch` test and `npm run bench:serve` change its lambda/). */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/**
+ * A copy of the project's files (as git lists them, the tests left out) in `dir`, sharing this one's
+ * node_modules: a project whose sources a test may edit.
+ */
+export function copyProject(dir: string): string {
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
+  for (const file of files.split("\n")) {
+    if (!file || file.startsWith("__tests__/") || !fs.existsSync(path.join(PROJECT_ROOT, file))) continue;
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+  }
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
