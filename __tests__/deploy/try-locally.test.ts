@@ -42,6 +42,9 @@ function runScript(script: string, endpoint: string) {
     cwd: PROJECT_ROOT,
     encoding: "utf8",
     env: { ...process.env, PATH: `${path.dirname(aws)}:${process.env.PATH}` },
+    // stdin not a socket (Node's default pipes are socket pairs): bash would take itself for a remote
+    // shell and source /etc/bash.bashrc, which fails under -u when SHLVL is unset.
+    stdio: ["ignore", "pipe", "pipe"],
   });
 }
 

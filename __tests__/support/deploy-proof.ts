@@ -8,7 +8,7 @@
  */
 import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
 import { CloudWatchClient, DeleteDashboardsCommand, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient, GetItemCommand, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteRolePolicyCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DisableKeyRotationCommand } from "@aws-sdk/client-kms";
 import { UpdateEventSourceMappingCommand } from "@aws-sdk/client-lambda";
@@ -31,7 +31,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EnvironmentConfig, resolveEnvironment, settingsFrom } from "../../constructs";
 import { OrdersIO, StackOutputs } from "../../operator/io";
-import { loadStack } from "../../offline/stack-model";
 import { verify } from "../../operator/verify";
 import {
   Emulator,
@@ -43,6 +42,13 @@ import {
   startMoto,
 } from "../support/emulator";
 import { startLambdaServiceOnMoto, verifyClientsOnMoto } from "../support/moto-gaps";
+import {
+  awaitScenario,
+  newestStored,
+  receiveFigures,
+  ScenarioFigures,
+  scenarioWorkload,
+} from "../support/applied-scenario";
 import { SAMPLE_ORDER } from "../support/orders";
 import { resourceAddresses, synthAppTo, TEST_ENVIRONMENTS } from "../support/stacks";
 import { offlineTerraform, OfflineTerraform, runTerraform, TerraformRun } from "../support/terraform";
@@ -76,7 +82,9 @@ interface StackRecord {
   emulatorWorkarounds: string[];
 }
 
-const record: { moto?: string; terraform?: string; stacks: Record<string, StackRecord> } = { stacks: {} };
+const record: { moto?: string; terraform?: string; stacks: Record<string, StackRecord>; scenario?: ScenarioFigures } = {
+  stacks: {},
+};
 
 function timed(run: () => TerraformRun): { result: TerraformRun; seconds: number } {
   const started = performance.now();
@@ -134,6 +142,35 @@ export function deployProof(environment: string): void {
         sqs: new SQSClient(emulatorClientConfig(moto.endpoint, config.region)),
         dynamodb: new DynamoDBClient(emulatorClientConfig(moto.endpoint, config.region)),
       });
+
+      /** `npm run orders -- <args>` on the applied stack's outputs, with moto's endpoint and credentials. */
+      const operate = (...args: string[]) => {
+        const outputsFile = path.join(work(names.stack), "outputs.json");
+        fs.writeFileSync(outputsFile, JSON.stringify({ [names.stack]: appliedOutputs() }));
+        return spawnSync(
+          "npm",
+          ["run", "--silent", "orders", "--", ...args, "--outputs", outputsFile, "--stack", names.stack],
+          {
+            cwd: ROOT,
+            encoding: "utf8",
+            env: {
+              ...process.env,
+              AWS_ENDPOINT_URL: moto.endpoint,
+              AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+              AWS_PROFILE: "",
+            },
+          },
+        );
+      };
+      /** The Lambda service for what was applied: moto's mapping and function, the zip Terraform uploaded. */
+      const startAppliedLambda = (timeScale?: number) => {
+        const show = JSON.parse(runTerraform(tools, work(names.stack), ["show", "-json"]).stdout);
+        const fn = show.values.root_module.resources.find((r: { type: string }) => r.type === "aws_lambda_function");
+        const uuid = appliedOutputs().verify!.event_source_mapping_uuid;
+        const applied = { mappingUuid: uuid, zipFile: fn.values.filename, workDir: work(names.stack) };
+        return startLambdaServiceOnMoto(applied, moto.endpoint, config.region, timeScale);
+      };
 
       const recordApplied = (stack: string, applied: number, seconds: number) => {
         const resources = expected(stack).length;
@@ -225,26 +262,8 @@ export function deployProof(environment: string): void {
         "4. the operator's commands run against the applied stack: publish, dlq list, delivery-dlq move",
         async () => {
           const outputs = appliedOutputs();
-          const outputsFile = path.join(work(names.stack), "outputs.json");
-          fs.writeFileSync(outputsFile, JSON.stringify({ [names.stack]: outputs }));
           const orders = path.join(work(names.stack), "orders.jsonl");
           fs.writeFileSync(orders, `${JSON.stringify(SAMPLE_ORDER)}\n`);
-          const operate = (...args: string[]) =>
-            spawnSync(
-              "npm",
-              ["run", "--silent", "orders", "--", ...args, "--outputs", outputsFile, "--stack", names.stack],
-              {
-                cwd: ROOT,
-                encoding: "utf8",
-                env: {
-                  ...process.env,
-                  AWS_ENDPOINT_URL: moto.endpoint,
-                  AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-                  AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-                  AWS_PROFILE: "",
-                },
-              },
-            );
           const publish = operate("publish", orders);
           expect({ status: publish.status, stdout: publish.stdout, stderr: publish.stderr }).toEqual({
             status: 0,
@@ -297,7 +316,70 @@ export function deployProof(environment: string): void {
       );
 
       test(
-        "5. verify: each check passes on the applied stack and fails on what breaks it",
+        "5. the applied stack processes orders: updates, duplicates and poison, shuffled; newest state stored, poison in the DLQ after maxReceiveCount receives",
+        async () => {
+          const outputs = appliedOutputs();
+          const workload = scenarioWorkload();
+          const file = path.join(work(names.stack), "scenario.jsonl");
+          fs.writeFileSync(file, `${workload.bodies.join("\n")}\n`);
+          // Queue durations at 1/100 (a retry after 1.8 s, not 180 s); the function's timeout as applied.
+          const lambda = await startAppliedLambda(0.01);
+          const started = performance.now();
+          const { sqs, dynamodb } = clients();
+          let end: Awaited<ReturnType<typeof awaitScenario>>;
+          try {
+            expect(lambda.functionName).toBe(names.function);
+            const publish = operate("publish", file);
+            expect({ status: publish.status, stderr: publish.stderr }).toEqual({ status: 0, stderr: "" });
+            expect(publish.stdout).toContain(`published ${workload.bodies.length} of ${workload.bodies.length} orders`);
+            end = await awaitScenario(
+              { sqs, dynamodb },
+              { table: outputs.table_name, dlqUrl: outputs.dlq_url },
+              workload,
+              240_000,
+            );
+          } finally {
+            await lambda.stop();
+          }
+          const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
+          const { Attributes = {} } = await sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["RedrivePolicy"] }),
+          );
+          const maxReceiveCount = Number(JSON.parse(Attributes.RedrivePolicy!).maxReceiveCount);
+          const receives = receiveFigures(lambda.events);
+          const figures: ScenarioFigures = {
+            published: workload.bodies.length,
+            orders: workload.newest.size,
+            updates: workload.updates,
+            duplicatesPublished: workload.duplicates,
+            poison: workload.poison,
+            storedNewest: newestStored(workload, end.items),
+            deadLettered: end.deadLettered,
+            ...receives,
+            seconds,
+          };
+          record.scenario = figures;
+          expect(figures.storedNewest).toBe(workload.newest.size);
+          expect(end.items.size).toBe(workload.newest.size);
+          expect(figures.deadLettered).toBe(workload.poison);
+          expect(figures.poisonReceives).toEqual(Array(workload.poison).fill(maxReceiveCount));
+          const list = operate("dlq", "list");
+          expect({ status: list.status, stderr: list.stderr }).toEqual({ status: 0, stderr: "" });
+          const listed = list.stdout.trim().split("\n");
+          expect(listed).toHaveLength(workload.poison);
+          for (const line of listed) expect(line).toMatch(/^\S+ {2}receives=\d+ {2}sent=\S+ {2}.*POISON-\d+/);
+          // Step 6 starts from empty queues and an empty table, as after a deploy.
+          await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.dlq_url }));
+          for (const orderId of end.items.keys())
+            await dynamodb.send(
+              new DeleteItemCommand({ TableName: outputs.table_name, Key: { orderId: { S: orderId } } }),
+            );
+        },
+        STEP_TIMEOUT_MS,
+      );
+
+      test(
+        "6. verify: each check passes on the applied stack and fails on what breaks it",
         async () => {
           const outputs = appliedOutputs();
           const expected = outputs.verify!;
@@ -314,7 +396,6 @@ export function deployProof(environment: string): void {
             (await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] }))).MetricAlarms?.[0]
               ?.StateValue;
           const stateBefore = await alarmState();
-          const queueArn = expected.role_access.find((grant) => grant.actions.includes("sqs:ReceiveMessage"))!.resource;
           const tableArn = expected.role_access.find((grant) => grant.actions.includes("dynamodb:PutItem"))!.resource;
           const fix = `npx cdktf diff ${names.stack} shows the drift; npx cdktf deploy ${names.stack} restores the stack's settings`;
           // OrderQueue's policy as applied, judged by IAM's rules (moto lacks the simulation; see moto-gaps.ts).
@@ -327,12 +408,7 @@ export function deployProof(environment: string): void {
 
           // As applied here the mapping is disabled (moto would swallow OrderQueue's messages), so verify must
           // fail it; the runtime's Lambda service plays Lambda so the smoke order is really stored by the handler.
-          const lambda = await startLambdaServiceOnMoto(
-            loadStack(stackDirs[names.stack]),
-            { url: outputs.queue_url, arn: queueArn },
-            moto.endpoint,
-            config.region,
-          );
+          const lambda = await startAppliedLambda();
           const healthy = await verify(
             outputs,
             { stack: names.stack, timeoutSeconds: 60, alarmPath: true },
@@ -478,7 +554,7 @@ export function deployProof(environment: string): void {
       );
 
       test(
-        "6. destroy: refused where the README says, then lifted its way",
+        "7. destroy: refused where the README says, then lifted its way",
         async () => {
           const { s3, dynamodb } = clients();
           const destroy = (stack: string) =>

@@ -2,7 +2,8 @@
  * What moto cannot do for `npm run orders -- verify`, played by the test against moto's own state:
  * - running the function: moto keeps the event source mapping but cannot run code without Docker, so
  *   `startLambdaServiceOnMoto` runs the project's own Lambda service (the offline runtime's) on moto's
- *   SQS, invoking the real bundle against moto's DynamoDB;
+ *   SQS as moto describes the applied mapping and function, invoking the zip Terraform uploaded against
+ *   moto's DynamoDB;
  * - `iam:SimulatePrincipalPolicy`: moto lacks it, so the call is answered from the role's inline
  *   policies as moto holds them (Allow/Deny by action and resource; conditions are not evaluated);
  * - `iam:SimulateCustomPolicy`: moto lacks it, so the call is answered by evaluating the policies it is
@@ -31,13 +32,18 @@ import {
   SimulatePrincipalPolicyCommandInput,
 } from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
-import { LambdaClient } from "@aws-sdk/client-lambda";
+import { GetEventSourceMappingCommand, GetFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
 import { RunAccounting } from "../../offline/accounting";
 import { LambdaService } from "../../offline/lambda-service/lambda-service";
-import { StackModel } from "../../offline/stack-model";
+import { orderIdOf, PipelineEvent } from "../../offline/events";
+import { FunctionModel, MappingModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
 import { decide as decideByPolicy, list, matches, PolicyStatementJson } from "./policy-evaluation";
@@ -150,45 +156,116 @@ export function verifyClientsOnMoto(endpoint: string, region: string): AwsClient
   };
 }
 
+/** What the Lambda service on moto ran, for the proof's record and assertions. */
+export interface LambdaOnMoto {
+  readonly functionName: string;
+  readonly mapping: MappingModel;
+  /** Every trace event of the service (received, outcome via log lines, deleted, ...). */
+  readonly events: PipelineEvent[];
+  stop(): Promise<void>;
+}
+
+/** The applied function as moto describes it, its code the zip Terraform uploaded (checked by moto's CodeSha256). */
+async function appliedFunction(lambda: LambdaClient, functionArn: string, zipFile: string, workDir: string) {
+  const { Configuration: fn = {}, Concurrency } = await lambda.send(
+    new GetFunctionCommand({ FunctionName: functionArn }),
+  );
+  const zip = fs.readFileSync(zipFile);
+  const sha256 = createHash("sha256").update(zip).digest("base64");
+  if (sha256 !== fn.CodeSha256)
+    throw new Error(
+      `${zipFile} (sha256 ${sha256}) is not the code moto holds for ${fn.FunctionName} (${fn.CodeSha256})`,
+    );
+  if (!fn.Runtime?.startsWith("nodejs")) throw new Error(`${fn.FunctionName} runs ${fn.Runtime}, not Node.js`);
+  const codeDir = path.join(workDir, `${fn.FunctionName}-code`);
+  // Python's zipfile (the proof already needs Python): no zip library among the project's dependencies.
+  const unzip = spawnSync("python3", ["-m", "zipfile", "-e", zipFile, codeDir], { encoding: "utf8" });
+  if (unzip.status !== 0) throw new Error(`could not unpack ${zipFile}: ${unzip.stderr}`);
+  const [module, exportName] = [fn.Handler!.slice(0, fn.Handler!.lastIndexOf(".")), fn.Handler!.split(".").pop()!];
+  const model: FunctionModel = {
+    key: fn.FunctionName!,
+    name: fn.FunctionName!,
+    arn: fn.FunctionArn!,
+    codeDir,
+    file: path.join(codeDir, `${module}.js`),
+    exportName,
+    runtime: fn.Runtime,
+    timeoutSeconds: fn.Timeout!,
+    variables: fn.Environment?.Variables ?? {},
+    reservedConcurrency: Concurrency?.ReservedConcurrentExecutions,
+  };
+  return model;
+}
+
+/** The applied event source mapping as moto describes it; moto's is applied disabled (its gap), so it is taken as enabled. */
+async function appliedMapping(lambda: LambdaClient, uuid: string): Promise<MappingModel> {
+  const mapping = await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+  return {
+    key: uuid,
+    queueArn: mapping.EventSourceArn!,
+    functionArn: mapping.FunctionArn!,
+    batchSize: mapping.BatchSize!,
+    batchingWindowSeconds: mapping.MaximumBatchingWindowInSeconds ?? 0,
+    reportBatchItemFailures: (mapping.FunctionResponseTypes ?? []).includes("ReportBatchItemFailures"),
+    maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
+    enabled: true,
+  };
+}
+
 /**
- * Runs the project's Lambda service (the same as `npm start`'s) against moto for the stack's event
- * source mapping: moto keeps the mapping but cannot run code without Docker, so it is applied disabled
- * and this service treats it as enabled. The function's environment points at moto.
+ * Runs the project's Lambda service (the same as `npm start`'s) for what was applied on moto, which keeps
+ * the mapping but cannot run code without Docker: the mapping from `GetEventSourceMapping`, the function
+ * from `GetFunction` (handler, runtime, timeout, environment, reserved concurrency), the code the zip
+ * Terraform uploaded, unpacked. The function's environment points at moto. Queue durations (visibility
+ * timeout, batching window) run at `timeScale` through the poller; the function timeout is as applied.
  */
 export async function startLambdaServiceOnMoto(
-  stack: StackModel,
-  queue: { url: string; arn: string },
+  applied: { mappingUuid: string; zipFile: string; workDir: string },
   endpoint: string,
   region: string,
-): Promise<{ stop(): Promise<void> }> {
-  const sqs = new SQSClient(emulatorClientConfig(endpoint, region));
+  timeScale = 1,
+): Promise<LambdaOnMoto> {
+  const config = emulatorClientConfig(endpoint, region);
+  const lambda = new LambdaClient(config);
+  const mapping = await appliedMapping(lambda, applied.mappingUuid);
+  const fn = await appliedFunction(lambda, mapping.functionArn, applied.zipFile, applied.workDir);
+  lambda.destroy();
+  const sqs = new SQSClient(config);
+  const queueName = mapping.queueArn.split(":").pop()!;
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
   const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["VisibilityTimeout"] }),
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["VisibilityTimeout"] }),
   );
   const polled = {
-    ...queue,
-    name: queue.arn.split(":").pop()!,
+    url: QueueUrl!,
+    arn: mapping.queueArn,
+    name: queueName,
     visibilityTimeoutSeconds: Number(Attributes.VisibilityTimeout),
   };
+  const events: PipelineEvent[] = [];
   const service = new LambdaService({
     sqs,
     region,
-    functions: stack.functions,
-    mappings: stack.mappings.map((mapping) => ({ ...mapping, enabled: true })),
+    functions: [fn],
+    mappings: [mapping],
     queueOf: () => polled,
-    variables: (fn) => ({
+    variables: () => ({
       ...fn.variables,
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL: endpoint,
     }),
-    timeScale: 1,
+    timeScale,
     functionTimeScale: 1,
     accounting: new RunAccounting(),
-    orderIdOf: () => undefined,
+    onEvent: (event) => events.push(event),
+    orderIdOf,
   });
   return {
+    functionName: fn.name,
+    mapping,
+    events,
     stop: async () => {
       await service.stop();
       sqs.destroy();
