@@ -213,28 +213,27 @@ function number(value: string | undefined, name: string, min: number, max: numbe
   return n;
 }
 
+/** The options `npm start` accepts. */
+const OPTIONS = {
+  orders: { type: "string" },
+  "fail-rate": { type: "string" },
+  redrive: { type: "boolean" },
+  export: { type: "string" },
+  quiet: { type: "boolean" },
+  "time-scale": { type: "string" },
+  "function-time-scale": { type: "string" },
+  seed: { type: "string" },
+  "stack-dir": { type: "string" },
+  "max-seconds": { type: "string" },
+  serve: { type: "boolean" },
+  port: { type: "string" },
+  persist: { type: "string" },
+  watch: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      orders: { type: "string" },
-      "fail-rate": { type: "string" },
-      redrive: { type: "boolean" },
-      export: { type: "string" },
-      quiet: { type: "boolean" },
-      "time-scale": { type: "string" },
-      "function-time-scale": { type: "string" },
-      seed: { type: "string" },
-      "stack-dir": { type: "string" },
-      "max-seconds": { type: "string" },
-      serve: { type: "boolean" },
-      port: { type: "string" },
-      persist: { type: "string" },
-      watch: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -79,13 +79,44 @@ function followers(functions: FunctionModel[], current: Uint8Array): FunctionMod
   return functions.filter((fn) => same(fn.file));
 }
 
-export async function watchFunctionCode(options: WatchOptions): Promise<CodeWatcher> {
-  const sources = path.dirname(options.entry);
-  const shown = path.relative(process.cwd(), sources) || sources;
-  const build = await context({
-    ...bundleOptions(options.entry, path.join(options.outDir, "index.js")),
-    logLevel: "silent",
-  });
+/** The sources' build, its current output and version, and the functions that follow it. */
+interface Follow {
+  readonly build: BuildContext;
+  readonly watched: FunctionModel[];
+  readonly shown: string;
+  current: Uint8Array;
+  version: number;
+}
+
+/** Builds the sources again; a new output becomes the next version the followers run. */
+async function rebuild(follow: Follow, options: WatchOptions): Promise<void> {
+  const started = performance.now();
+  try {
+    const next = await bundle(follow.build);
+    if (Buffer.compare(next, follow.current) === 0) return;
+    const version = (follow.version += 1);
+    const file = path.join(options.outDir, `v${version}`, "index.js");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, next);
+    follow.current = next;
+    for (const fn of follow.watched) options.replaceCode(fn.name, file);
+    const buildMs = Math.round(performance.now() - started);
+    for (const fn of follow.watched) options.emit({ type: "code-updated", function: fn.name, version, buildMs });
+    // Two versions back is no longer read by anyone: environments start from the newest.
+    fs.rmSync(path.join(options.outDir, `v${version - 2}`), { recursive: true, force: true });
+  } catch (error) {
+    const names = follow.watched.map((fn) => fn.name).join(", ");
+    options.emit({
+      type: "warning",
+      message: `--watch: ${follow.shown} does not build, ${names} keeps running v${follow.version}: ${buildErrors(error)}`,
+    });
+  }
+}
+
+/** The first build, and the functions whose code it is; refuses to watch when it fails or none follows. */
+async function startFollowing(options: WatchOptions, shown: string): Promise<Follow> {
+  const outfile = path.join(options.outDir, "index.js");
+  const build = await context({ ...bundleOptions(options.entry, outfile), logLevel: "silent" });
   let current: Uint8Array;
   try {
     current = await bundle(build);
@@ -100,47 +131,29 @@ export async function watchFunctionCode(options: WatchOptions): Promise<CodeWatc
       `--watch: no function of the stack runs the bundle of ${shown} as it is now; synthesize again (without --stack-dir) and start again`,
     );
   }
+  return { build, watched, shown, current, version: 1 };
+}
+
+export async function watchFunctionCode(options: WatchOptions): Promise<CodeWatcher> {
+  const sources = path.dirname(options.entry);
+  const follow = await startFollowing(options, path.relative(process.cwd(), sources) || sources);
   fs.rmSync(options.outDir, { recursive: true, force: true });
-  let version = 1;
-  const rebuild = async () => {
-    const started = performance.now();
-    try {
-      const next = await bundle(build);
-      if (Buffer.compare(next, current) === 0) return;
-      version += 1;
-      const file = path.join(options.outDir, `v${version}`, "index.js");
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, next);
-      current = next;
-      for (const fn of watched) options.replaceCode(fn.name, file);
-      const buildMs = Math.round(performance.now() - started);
-      for (const fn of watched) options.emit({ type: "code-updated", function: fn.name, version, buildMs });
-      // Two versions back is no longer read by anyone: environments start from the newest.
-      fs.rmSync(path.join(options.outDir, `v${version - 2}`), { recursive: true, force: true });
-    } catch (error) {
-      const names = watched.map((fn) => fn.name).join(", ");
-      options.emit({
-        type: "warning",
-        message: `--watch: ${shown} does not build, ${names} keeps running v${version}: ${buildErrors(error)}`,
-      });
-    }
-  };
   let building = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   const watcher = watchTree(sources, () => {
     clearTimeout(timer);
-    timer = setTimeout(() => (building = building.then(rebuild)), SETTLE_MS);
+    timer = setTimeout(() => (building = building.then(() => rebuild(follow, options))), SETTLE_MS);
   });
   let closed = false;
   return {
-    functions: watched.map((fn) => fn.name),
+    functions: follow.watched.map((fn) => fn.name),
     async close() {
       if (closed) return;
       closed = true;
       watcher.close();
       clearTimeout(timer);
       await building;
-      await build.dispose();
+      await follow.build.dispose();
     },
   };
 }
