@@ -8,7 +8,7 @@ const identifier = z
   .string({ error: "is required and must be a string" })
   .check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
 
-/** The order schema (README, "The order processor"); unknown fields are dropped by parsing. Each rule says what is expected. */
+/** The order schema (docs/architecture.md, "The order processor"); unknown fields are dropped by parsing. Each rule says what is expected. */
 export const OrderSchema = z.object({
   orderId: identifier,
   userId: identifier,

@@ -214,7 +214,7 @@ function number(value: string | undefined, name: string, min: number, max: numbe
 }
 
 /** The options `npm start` accepts. */
-const OPTIONS = {
+export const OPTIONS = {
   orders: { type: "string" },
   "fail-rate": { type: "string" },
   redrive: { type: "boolean" },

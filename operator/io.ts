@@ -113,7 +113,7 @@ export function friendly(error: unknown, permission?: string): never {
     /^(AccessDenied|AccessDeniedException|AuthorizationError|AuthorizationErrorException)$/.test(name)
   ) {
     throw new OperatorError(
-      `AWS refused the call (${name}: ${(error as Error).message}). The caller needs ${permission ?? "the command's permissions"}; README.md lists each command's permissions under "The orders CLI".`,
+      `AWS refused the call (${name}: ${(error as Error).message}). The caller needs ${permission ?? "the command's permissions"}; docs/operations.md lists each command's permissions under "The orders CLI".`,
     );
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(String((error as Error)?.message))) {

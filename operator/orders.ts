@@ -269,24 +269,26 @@ function readOrderLines(file: string | undefined, io: OrdersIO): OrderLine[] {
   return lines;
 }
 
+/** The options `npm run orders` accepts. */
+export const ORDERS_OPTIONS = {
+  outputs: { type: "string" },
+  stack: { type: "string" },
+  timeout: { type: "string" },
+  max: { type: "string" },
+  keep: { type: "boolean" },
+  "alarm-path": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Its commands: a word, or a word and a sub-command. */
+export const ORDERS_COMMANDS = ["publish", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify"];
+
 export async function runOrders(
   argv: string[],
   io: OrdersIO = defaultIO,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      outputs: { type: "string" },
-      stack: { type: "string" },
-      timeout: { type: "string" },
-      max: { type: "string" },
-      keep: { type: "boolean" },
-      "alarm-path": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: ORDERS_OPTIONS });
   const [command, sub] = positionals;
   if (values.help || !command) {
     io.out(ORDERS_USAGE);
@@ -325,7 +327,7 @@ export async function runOrders(
       );
     default:
       throw new OperatorError(
-        `Unknown command "${positionals.join(" ")}". Commands: publish <file|->, smoke, dlq list, dlq redrive, delivery-dlq move, verify (see --help).`,
+        `Unknown command "${positionals.join(" ")}". Commands: ${ORDERS_COMMANDS.join(", ")} (see --help).`,
       );
   }
 }

@@ -544,7 +544,7 @@ function failedCall(error: unknown): Finding {
   return fail(
     `${name}: ${message}`,
     denied
-      ? "your credentials lack a read permission verify needs (the README's runbook lists them)"
+      ? "your credentials lack a read permission verify needs (docs/operations.md lists them under The orders CLI)"
       : "run verify again; if it persists, look at the resource in the AWS console",
   );
 }

@@ -1,6 +1,6 @@
 /**
  * Checkov, the static checker reviewers run on Terraform, on every environment's synthesized stacks
- * (`npm run test:deploy`). The checked-in configuration skips exactly the rules the README's security
+ * (`npm run test:deploy`). The checked-in configuration skips exactly the rules docs/security.md's
  * model lists as deliberate exceptions; any other failing check fails.
  */
 import { spawnSync } from "node:child_process";
@@ -66,10 +66,10 @@ function checkable(stackFile: string): string {
   return copy;
 }
 
-/** The rule ids of the README's "Rules the stacks do not follow" table. */
+/** The rule ids of docs/security.md's "Rules the stacks do not follow" table. */
 function readmeExceptions(): string[] {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const section = readme.split("### Rules the stacks do not follow")[1]?.split(/\n#{2,3} /)[0] ?? "";
+  const readme = fs.readFileSync(path.join(ROOT, "docs", "security.md"), "utf8");
+  const section = readme.split("## Rules the stacks do not follow")[1]?.split(/\n#{2,3} /)[0] ?? "";
   return [...section.matchAll(/^\| `(CKV2?_AWS_\d+)` \|/gm)].map((m) => m[1]).sort();
 }
 
@@ -83,7 +83,7 @@ describeCheckov("Checkov on every environment's synthesized stacks", () => {
   const skipped: string[] = parse(fs.readFileSync(CONFIG, "utf8"))["skip-check"];
   afterAll(() => fs.rmSync(workRoot, { recursive: true, force: true }));
 
-  test("the configuration skips exactly the exceptions the README's security model explains", () => {
+  test("the configuration skips exactly the exceptions docs/security.md's model explains", () => {
     expect([...skipped].sort()).toEqual(readmeExceptions());
     expect(skipped.length).toBeGreaterThan(0);
   });

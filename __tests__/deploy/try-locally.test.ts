@@ -1,6 +1,6 @@
 /**
- * README's "Try it locally", run as written: the AWS CLI (v1, from .venv/awscli) against
- * `npm start -- --serve`. Part of `npm run test:deploy`, which has the Python tools.
+ * README's "Try it locally" and docs/local.md's runbook practice, run as written: the AWS CLI (v1, from
+ * .venv/awscli) against `npm start -- --serve`. Part of `npm run test:deploy`, which has the Python tools.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -18,15 +18,21 @@ if (missing) {
   if (process.env.CI) throw new Error(`The README walkthrough is required in CI: ${missing}`);
 }
 
-/** The sh blocks of a README section (its subsections included). */
-function shellBlocksOf(section: string): string[] {
-  const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
-  const start = readme.indexOf(`## ${section}\n`);
-  const body = readme.slice(start, readme.indexOf("\n## ", start + 1));
+/** The sh blocks of a section of a Markdown file (its subsections included), by its heading line. */
+function shellBlocksOf(file: string, heading: string): string[] {
+  const text = fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+  const start = text.indexOf(`\n${heading}\n`);
+  const level = heading.split(" ")[0];
+  const end = text.slice(start + heading.length + 2).search(new RegExp(`\n#{1,${level.length}} `));
+  const body = text.slice(start, end === -1 ? undefined : start + heading.length + 2 + end);
   const blocks = [...body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-  if (start === -1 || blocks.length === 0) throw new Error(`README has no sh block under "## ${section}"`);
+  if (start === -1 || blocks.length === 0) throw new Error(`${file} has no sh block under "${heading}"`);
   return blocks;
 }
+
+const TRY_IT = () => shellBlocksOf("README.md", "## Try it locally")[0];
+const RUNBOOK = () =>
+  shellBlocksOf("docs/local.md", "### Practise the runbook: the DLQ alarm's cause, the fix, the redrive")[0];
 
 /** A block's parts: each begins with the serving shell's `#   npm start -- ...` line, then what the other shell runs. */
 function servedParts(block: string): { args: string[]; script: string }[] {
@@ -58,7 +64,7 @@ function runScript(script: string, endpoint: string) {
     try {
       const ready = await readyOf(served);
       // As written, but on the port this run got (4566 may be taken on a shared machine).
-      const result = runScript(shellBlocksOf("Try it locally")[0], ready.endpoint);
+      const result = runScript(TRY_IT(), ready.endpoint);
       expect(result.stderr).toBe("");
       expect(result.status).toBe(0);
       const counts = [...result.stdout.matchAll(/"ApproximateNumberOfMessages": "(\d+)"/g)].map((m) => m[1]);
@@ -73,9 +79,9 @@ function runScript(script: string, endpoint: string) {
   }, 180_000);
 
   test("the runbook: an order DynamoDB failed is dead-lettered; after the fix (a restart without faults) it is redriven and stored", async () => {
-    const [exports] = shellBlocksOf("Try it locally")[0].split("\n");
+    const [exports] = TRY_IT().split("\n");
     expect(exports).toMatch(/^export AWS_ENDPOINT_URL=/);
-    const parts = servedParts(shellBlocksOf("Try it locally")[1]);
+    const parts = servedParts(RUNBOOK());
     expect(parts.map((p) => p.args.join(" "))).toEqual([
       "--serve --persist cdktf.out/local/state --fail-rate 1",
       "--serve --persist cdktf.out/local/state",

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { capturingLogs, useHandlerWithTable } from "../support/handler";
 import { snsEnvelope, sqsRecord } from "../support/orders";
 
-/** An oracle written apart from the handler's schema: what the order schema (README, "The order processor") says is a valid order. */
+/** An oracle written apart from the handler's schema: what the order schema (docs/architecture.md, "The order processor") says is a valid order. */
 const STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TIMESTAMP =

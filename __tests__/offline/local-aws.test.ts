@@ -1,6 +1,6 @@
 /**
  * The offline runtime's AWS side: the fauxqs engine on loopback, the stack provisioned on it through the
- * SDK from the synthesized JSON, the redrive on its API, and engine gaps the README lists, shown by real calls.
+ * SDK from the synthesized JSON, the redrive on its API, and engine gaps docs/local.md lists, shown by real calls.
  */
 import {
   CreateQueueCommand,

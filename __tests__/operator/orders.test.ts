@@ -130,7 +130,7 @@ describe("orders publish: batches within SNS's limits, and an exact account of w
     sns.on(PublishBatchCommand).resolvesOnce({ Failed: [] }).rejects(denied);
     const out = io(Array.from({ length: 25 }, (_, i) => body(i, 1)).join("\n"));
     await expect(run(["publish", "-"], out)).rejects.toThrow(
-      /AWS refused the call \(AuthorizationError: .*\)\. The caller needs sns:Publish on the topic .*README\.md lists/,
+      /AWS refused the call \(AuthorizationError: .*\)\. The caller needs sns:Publish on the topic .*docs\/operations\.md lists/,
     );
     expect(out.lines).toEqual([
       `published 10 of 25 orders to ${OUTPUTS.topic_arn}`,
@@ -485,7 +485,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     const out = io();
     expect(await verify([], out)).toBe(1);
     expect(out.lines[0]).toBe(
-      "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (the README's runbook lists them)",
+      "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (docs/operations.md lists them under The orders CLI)",
     );
     expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 7 passed, 1 failed, 0 warnings, 1 skipped");
   });

@@ -41,7 +41,7 @@ import {
   prepareForEmulator,
   startMoto,
 } from "../support/emulator";
-import { startLambdaServiceOnMoto, verifyClientsOnMoto } from "../support/moto-gaps";
+import { LambdaOnMoto, startLambdaServiceOnMoto, verifyClientsOnMoto } from "../support/moto-gaps";
 import {
   awaitScenario,
   newestStored,
@@ -171,14 +171,26 @@ export function deployProof(environment: string): void {
           },
         );
       };
-      /** The Lambda service for what was applied: moto's mapping and function, the zip Terraform uploaded. */
-      const startAppliedLambda = (timeScale?: number) => {
+      /**
+       * The Lambda service for what was applied (moto's mapping and function, the zip Terraform uploaded),
+       * one for steps 5 and 6: stopping one aborts its long polls on this side only, and moto would still
+       * hand the next message to such a poll, in flight for the visibility timeout. Queue durations at
+       * 1/100 (a retry after 1.8 s, not 180 s); the function's timeout as applied.
+       */
+      let appliedLambda: Promise<LambdaOnMoto> | undefined;
+      const lambdaOnMoto = () => {
         const show = JSON.parse(runTerraform(tools, work(names.stack), ["show", "-json"]).stdout);
         const fn = show.values.root_module.resources.find((r: { type: string }) => r.type === "aws_lambda_function");
         const uuid = appliedOutputs().verify!.event_source_mapping_uuid;
         const applied = { mappingUuid: uuid, zipFile: fn.values.filename, workDir: work(names.stack) };
-        return startLambdaServiceOnMoto(applied, moto.endpoint, config.region, timeScale);
+        return (appliedLambda ??= startLambdaServiceOnMoto(applied, moto.endpoint, config.region, 0.01));
       };
+      const stopLambdaOnMoto = async () => {
+        const running = appliedLambda;
+        appliedLambda = undefined;
+        await (await running)?.stop();
+      };
+      afterAll(stopLambdaOnMoto);
 
       const recordApplied = (stack: string, applied: number, seconds: number) => {
         const resources = expected(stack).length;
@@ -338,25 +350,19 @@ export function deployProof(environment: string): void {
           const workload = scenarioWorkload();
           const file = path.join(work(names.stack), "scenario.jsonl");
           fs.writeFileSync(file, `${workload.bodies.join("\n")}\n`);
-          // Queue durations at 1/100 (a retry after 1.8 s, not 180 s); the function's timeout as applied.
-          const lambda = await startAppliedLambda(0.01);
+          const lambda = await lambdaOnMoto();
           const started = performance.now();
           const { sqs, dynamodb } = clients();
-          let end: Awaited<ReturnType<typeof awaitScenario>>;
-          try {
-            expect(lambda.functionName).toBe(names.function);
-            const publish = operate("publish", file);
-            expect({ status: publish.status, stderr: publish.stderr }).toEqual({ status: 0, stderr: "" });
-            expect(publish.stdout).toContain(`published ${workload.bodies.length} of ${workload.bodies.length} orders`);
-            end = await awaitScenario(
-              { sqs, dynamodb },
-              { table: outputs.table_name, dlqUrl: outputs.dlq_url },
-              workload,
-              240_000,
-            );
-          } finally {
-            await lambda.stop();
-          }
+          expect(lambda.functionName).toBe(names.function);
+          const publish = operate("publish", file);
+          expect({ status: publish.status, stderr: publish.stderr }).toEqual({ status: 0, stderr: "" });
+          expect(publish.stdout).toContain(`published ${workload.bodies.length} of ${workload.bodies.length} orders`);
+          const end = await awaitScenario(
+            { sqs, dynamodb },
+            { table: outputs.table_name, dlqUrl: outputs.dlq_url },
+            workload,
+            240_000,
+          );
           const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
           const { Attributes = {} } = await sqs.send(
             new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["RedrivePolicy"] }),
@@ -424,13 +430,13 @@ export function deployProof(environment: string): void {
 
           // As applied here the mapping is disabled (moto would swallow OrderQueue's messages), so verify must
           // fail it; the runtime's Lambda service plays Lambda so the smoke order is really stored by the handler.
-          const lambda = await startAppliedLambda();
+          await lambdaOnMoto();
           const healthy = await verify(
             outputs,
             { stack: names.stack, timeoutSeconds: 60, alarmPath: true },
             io,
             clients,
-          ).finally(() => lambda.stop());
+          ).finally(stopLambdaOnMoto);
           expect(lines).toEqual([
             `PASS  role: ${names.function}Role may do the 7 actions the function needs and none of the 7 it must not (e.g. dynamodb:DeleteItem)`,
             `FAIL  event source mapping: it is Disabled, not Enabled: OrderQueue is not being read. Do: ${fix}`,

@@ -144,7 +144,7 @@ export function prepareForEmulator(
 }
 
 /**
- * The emulator's gaps, each worked around for one resource type in the proof's copy only (the README
+ * The emulator's gaps, each worked around for one resource type in the proof's copy only (docs/testing.md
  * lists them). Returns what was changed, e.g. `aws_s3_bucket_policy.X: ...`.
  */
 export function applyEmulatorWorkarounds(doc: Json): string[] {

@@ -1,6 +1,6 @@
 /**
  * SNS and SQS on loopback: the fauxqs engine (`fauxqs-worker.mjs`), reached only through its endpoint
- * with the AWS SDK. What the engine does not do as AWS does is listed in the README ("Engine gaps").
+ * with the AWS SDK. What the engine does not do as AWS does is listed in docs/local.md ("Engine gaps").
  */
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";

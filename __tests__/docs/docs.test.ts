@@ -1,0 +1,169 @@
+/**
+ * Docs that cannot drift: every command in the README's and docs/'s shell blocks names a script, an
+ * option and a sub-command that exist; every relative link (and its #anchor) resolves; `help` lists
+ * the commands of the README's Commands table. The checks are functions, each also shown to fail.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OPTIONS as START_OPTIONS } from "../../offline/start";
+import { ORDERS_COMMANDS, ORDERS_OPTIONS } from "../../operator/orders";
+import { PROJECT_ROOT } from "../support/paths";
+
+const SCRIPTS = Object.keys(JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts);
+const DOCS = [
+  "README.md",
+  ...fs
+    .readdirSync(path.join(PROJECT_ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
+const read = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+
+/** The fenced shell blocks of a Markdown text, line by line. */
+function shellLines(markdown: string): string[] {
+  return [...markdown.matchAll(/```(?:sh|bash|shell)\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n"));
+}
+
+/** Long options (`--name`) among words; `--` itself ends nothing here. */
+const longOptions = (words: string[]) => words.filter((w) => /^--[a-z]/.test(w)).map((w) => w.slice(2));
+
+/** What is wrong with the commands of one shell line: unknown scripts, options and sub-commands. */
+export function commandProblems(line: string): string[] {
+  const problems: string[] = [];
+  for (const [, script] of line.matchAll(/\bnpm run (?:--silent )?([\w:-]+)/g))
+    if (!SCRIPTS.includes(script)) problems.push(`npm run ${script}: no such script in package.json`);
+  const start = /\bnpm start(?: --silent)? -- (.*)$/.exec(line);
+  if (start) {
+    for (const option of longOptions(start[1].split(/\s+/)))
+      if (!(option in START_OPTIONS)) problems.push(`npm start -- --${option}: not an option of npm start`);
+  }
+  const orders = /\bnpm run orders(?: --silent)? -- (.*)$/.exec(line);
+  if (orders) {
+    const words = orders[1].split("#")[0].trim().split(/\s+/);
+    const positionals: string[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const option = /^--([a-z-]+)/.exec(words[i])?.[1];
+      if (!option) positionals.push(words[i]);
+      else if (!(option in ORDERS_OPTIONS)) problems.push(`npm run orders -- --${option}: not an option`);
+      else if ((ORDERS_OPTIONS as Record<string, { type: string }>)[option].type === "string") i += 1;
+    }
+    const [command, sub] = positionals;
+    const known = ORDERS_COMMANDS.includes(command) || ORDERS_COMMANDS.includes(`${command} ${sub}`);
+    if (command && !command.startsWith("<") && !known)
+      problems.push(`npm run orders -- ${positionals.join(" ")}: not a command (${ORDERS_COMMANDS.join(", ")})`);
+  }
+  return problems;
+}
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, each space a hyphen. */
+export function anchorOf(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  const withoutCode = markdown.replace(/```[\s\S]*?```/g, "");
+  return new Set([...withoutCode.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchorOf(m[1])));
+}
+
+/** Relative links of a Markdown file that do not resolve to a file, or to a heading of it. */
+export function linkProblems(file: string, markdown: string, readFile: (file: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  for (const [, target] of markdown.replace(/```[\s\S]*?```/g, "").matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z]+:/.test(target)) continue;
+    const [relative, anchor] = target.split("#");
+    const resolved = relative ? path.posix.normalize(path.posix.join(path.posix.dirname(file), relative)) : file;
+    const text = readFile(resolved);
+    if (text === undefined) problems.push(`${file}: link to ${target}: ${resolved} does not exist`);
+    else if (anchor && resolved.endsWith(".md") && !anchorsOf(text).has(anchor))
+      problems.push(`${file}: link to ${target}: ${resolved} has no heading #${anchor}`);
+  }
+  return problems;
+}
+
+function readIfExists(file: string): string | undefined {
+  const full = path.join(PROJECT_ROOT, file);
+  if (!fs.existsSync(full)) return undefined;
+  return fs.statSync(full).isDirectory() ? "" : fs.readFileSync(full, "utf8");
+}
+
+/** The commands a text names, as `npm start`, `npm run X`, `npx cdktf`, `npx jest` (options and arguments aside). */
+export function commandsNamed(text: string): Set<string> {
+  const named = new Set<string>();
+  for (const m of text.matchAll(/\bnpm (start|test|ci)\b|\bnpm run ([\w:-]+)|\bnpx (cdktf|jest)\b/g))
+    named.add(m[1] ? `npm ${m[1]}` : m[2] ? `npm run ${m[2]}` : `npx ${m[3]}`);
+  return named;
+}
+
+/** The first column of the README's Commands table. */
+function commandsTable(readme: string): string {
+  const section = readme.slice(
+    readme.indexOf("\n## Commands\n"),
+    readme.indexOf("\n## ", readme.indexOf("\n## Commands\n") + 1),
+  );
+  return [...section.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]).join("\n");
+}
+
+describe("the docs", () => {
+  test.each(DOCS)("%s: every command in its shell blocks exists, with its options and sub-commands", (file) => {
+    expect(shellLines(read(file)).flatMap(commandProblems)).toEqual([]);
+  });
+
+  test.each(DOCS)("%s: every npm script it names exists", (file) => {
+    const named = [...read(file).matchAll(/\bnpm run (?:--silent )?([\w:-]+)/g)].map((m) => m[1]);
+    expect(named.filter((script) => !SCRIPTS.includes(script))).toEqual([]);
+  });
+
+  test.each(DOCS)("%s: every relative link resolves, anchors included", (file) => {
+    expect(linkProblems(file, read(file), readIfExists)).toEqual([]);
+  });
+
+  test("the README links every page of docs/", () => {
+    const linked = [...read("README.md").matchAll(/\]\((docs\/[\w-]+\.md)\)/g)].map((m) => m[1]);
+    expect(new Set(linked)).toEqual(new Set(DOCS.filter((f) => f.startsWith("docs/"))));
+  });
+
+  test("help lists the same commands as the README's Commands table", () => {
+    const table = commandsNamed(commandsTable(read("README.md")));
+    expect(table.size).toBeGreaterThan(10);
+    expect([...commandsNamed(read("help"))].sort()).toEqual([...table].sort());
+  });
+
+  test("the README stays a front door: at most about 200 lines", () => {
+    expect(read("README.md").split("\n").length).toBeLessThanOrEqual(210);
+  });
+
+  test("each page starts with its title and says who it is for; headings do not skip a level", () => {
+    for (const file of DOCS.filter((f) => f.startsWith("docs/"))) {
+      const text = read(file);
+      expect(text).toMatch(/^# .+\n\nFor /);
+      const levels = [...text.replace(/```[\s\S]*?```/g, "").matchAll(/^(#{1,6}) /gm)].map((m) => m[1].length);
+      levels.forEach(
+        (level, i) => i > 0 && expect({ file, jump: level - levels[i - 1] <= 1 }).toEqual({ file, jump: true }),
+      );
+    }
+  });
+
+  test("the checks fail on what is broken", () => {
+    expect(commandProblems("npm run nosuch")).toEqual(["npm run nosuch: no such script in package.json"]);
+    expect(commandProblems("npm start -- --serve --wacth")).toEqual([
+      "npm start -- --wacth: not an option of npm start",
+    ]);
+    expect(commandProblems("npm run orders -- --outputs x.json dlq purge")).toEqual([
+      `npm run orders -- dlq purge: not a command (${ORDERS_COMMANDS.join(", ")})`,
+    ]);
+    expect(commandProblems("npm run orders -- verify --alarm")).toEqual(["npm run orders -- --alarm: not an option"]);
+    expect(commandProblems("npm run orders --silent -- --outputs o.json dlq list")).toEqual([]);
+    const pages: Record<string, string> = { "docs/a.md": "# A\n\n## Has it\n", "README.md": "" };
+    expect(
+      linkProblems("README.md", "[a](docs/a.md#has-it) [b](docs/b.md) [c](docs/a.md#gone)", (f) => pages[f]),
+    ).toEqual([
+      "README.md: link to docs/b.md: docs/b.md does not exist",
+      "README.md: link to docs/a.md#gone: docs/a.md has no heading #gone",
+    ]);
+    expect(anchorOf("`npm start -- --serve`")).toBe("npm-start------serve");
+    expect(anchorOf("CI/CD on GitHub")).toBe("cicd-on-github");
+  });
+});
