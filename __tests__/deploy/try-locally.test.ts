@@ -20,11 +20,20 @@ if (missing) {
 
 /** The sh blocks of a section of a Markdown file (its subsections included), by its heading line. */
 function shellBlocksOf(file: string, heading: string): string[] {
-  const text = fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
-  const start = text.indexOf(`\n${heading}\n`);
-  const level = heading.split(" ")[0];
-  const end = text.slice(start + heading.length + 2).search(new RegExp(`\n#{1,${level.length}} `));
-  const body = text.slice(start, end === -1 ? undefined : start + heading.length + 2 + end);
+  const lines = fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8").split("\n");
+  const level = heading.split(" ")[0].length;
+  const start = lines.indexOf(heading);
+  let fenced = false;
+  let end = lines.length;
+  for (let i = start + 1; start !== -1 && i < lines.length; i++) {
+    if (lines[i].startsWith("```")) fenced = !fenced;
+    const next = /^(#+) /.exec(lines[i]);
+    if (!fenced && next && next[1].length <= level) {
+      end = i;
+      break;
+    }
+  }
+  const body = lines.slice(start, end).join("\n");
   const blocks = [...body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
   if (start === -1 || blocks.length === 0) throw new Error(`${file} has no sh block under "${heading}"`);
   return blocks;
