@@ -62,6 +62,27 @@ export function newestStored(workload: ScenarioWorkload, items: Map<string, Reco
   return stored;
 }
 
+/** Each order not stored in its newest state: what is stored, and what the service's trace says of it. */
+export function notNewest(
+  workload: ScenarioWorkload,
+  items: Map<string, Record<string, unknown>>,
+  events: PipelineEvent[],
+): { orderId: string; stored?: unknown; trace: string[] }[] {
+  const missing = [...workload.newest].filter(([id, expected]) => {
+    const item = items.get(id) ?? {};
+    return !Object.entries(expected).every(([key, value]) => item[key] === value);
+  });
+  return missing.map(([orderId]) => ({
+    orderId,
+    stored: items.get(orderId) && { status: items.get(orderId)!.status, timestamp: items.get(orderId)!.timestamp },
+    trace: events
+      .filter(
+        (e) => ("orderId" in e && e.orderId === orderId) || e.type === "warning" || e.type === "invocation-failed",
+      )
+      .map((e) => JSON.stringify(e)),
+  }));
+}
+
 async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
