@@ -71,6 +71,12 @@ async function startAll<T extends { close(): Promise<void> }>(starters: (() => P
   }
 }
 
+/** Closes the one endpoint and the engines. */
+async function closeEngines(aws: Pick<LocalAws, "snsSqs" | "dynamodb" | "endpoint">): Promise<void> {
+  await aws.endpoint?.close();
+  await Promise.all([aws.snsSqs.close(), aws.dynamodb.close()]);
+}
+
 async function startLocalAws(stack: StackModel, options: PipelineOptions): Promise<LocalAws> {
   const dataDir = (engine: string) => {
     if (!options.dataDir) return undefined;
@@ -94,7 +100,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
     const provisioned = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
     return { snsSqs, dynamodb, sns, sqs, provisioned, endpoint };
   } catch (error) {
-    await Promise.all([snsSqs.close(), dynamodb.close(), endpoint?.close()]);
+    await closeEngines({ snsSqs, dynamodb, endpoint });
     throw error;
   }
 }
@@ -181,7 +187,7 @@ export class LocalPipeline {
     try {
       return new LocalPipeline(options, stack, aws);
     } catch (error) {
-      await Promise.all([aws.snsSqs.close(), aws.dynamodb.close(), aws.endpoint?.close()]);
+      await closeEngines(aws);
       throw error;
     }
   }
@@ -327,10 +333,9 @@ export class LocalPipeline {
     if (this.closed) return;
     this.closed = true;
     await this.lambda.stop();
-    await this.aws.endpoint?.close();
     this.aws.sns.destroy();
     this.aws.sqs.destroy();
-    await Promise.all([this.aws.snsSqs.close(), this.aws.dynamodb.close()]);
+    await closeEngines(this.aws);
   }
 }
 

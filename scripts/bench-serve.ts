@@ -5,75 +5,36 @@
  * outside SDK client, side by side with `npm start -- --orders` on the same orders. Prints a table, then
  * one JSON line.
  */
-import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
-import { ChildProcess, spawn } from "node:child_process";
+import { SNSClient } from "@aws-sdk/client-sns";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { publishBatches } from "../common/publish-batches";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
 import { LOCAL_CREDENTIALS } from "../offline/local-aws/dynamodb";
+import { publishBodies } from "../offline/publish";
 import { synthesize } from "../offline/start";
 import { copyProject } from "./project-copy";
+import { readyOf, spawnLines } from "./runtime-child";
 
 const ORDERS = Number(process.env.BENCH_SERVE_ORDERS ?? 2000);
 const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
 const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
 
-interface Child {
-  readonly child: ChildProcess;
-  readonly started: number;
-  /** When the first line matching `pattern` (after `from` lines) arrived. */
-  at(pattern: RegExp, from?: number): Promise<{ ms: number; line: string; index: number }>;
-  count(pattern: RegExp): number;
-  /** How many lines have arrived. */
-  mark(): number;
-  stop(): Promise<void>;
-}
-
-function runtime(args: string[], cwd = path.resolve(__dirname, "..")): Child {
-  const started = performance.now();
-  const child = spawn(process.execPath, ["-r", "esbuild-register", "offline/start.ts", ...args], {
-    cwd,
-    env: { ...process.env, ORDER_ENV: "" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines: { text: string; ms: number }[] = [];
-  let buffered = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    const parts = (buffered + chunk.toString("utf8")).split("\n");
-    buffered = parts.pop() ?? "";
-    for (const text of parts) lines.push({ text, ms: performance.now() });
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return {
-    child,
-    started,
-    async at(pattern, from = 0) {
-      for (;;) {
-        const index = lines.findIndex((l, i) => i >= from && pattern.test(l.text));
-        if (index >= 0) return { ms: lines[index].ms, line: lines[index].text, index };
-        if (child.exitCode !== null) throw new Error(`exited before a line matched ${pattern}`);
-        await sleep(2);
-      }
-    },
-    count: (pattern) => lines.filter((l) => pattern.test(l.text)).length,
-    mark: () => lines.length,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
-      await exited;
-    },
+/** The runtime as `npm start` runs it; SIGINT stops it as Ctrl-C does. */
+function runtime(args: string[], cwd = path.resolve(__dirname, "..")) {
+  const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args];
+  const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "" }, stderr: "inherit" });
+  const stop = async () => {
+    if (child.child.exitCode === null) child.child.kill("SIGINT");
+    await child.exited;
   };
+  const count = (pattern: RegExp) => child.lines.filter((line) => pattern.test(line)).length;
+  return { ...child, stop, count };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const readyLine = /^ready \{/;
-
-async function readyInfo(served: Child): Promise<{ endpoint: string; region: string; outputs: string }> {
-  return JSON.parse((await served.at(readyLine)).line.slice("ready ".length));
-}
 
 /** CPU seconds (user + system) of a process so far, and its resident memory in MiB. */
 function usage(pid: number): { cpuSeconds: number; rssMiB: number } {
@@ -87,7 +48,7 @@ async function measureReady(stackDir: string): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
-    samples.push((await served.at(readyLine)).ms - served.started);
+    samples.push((await served.at(/^ready \{/)).ms - served.started);
     await served.stop();
   }
   return samples;
@@ -95,7 +56,7 @@ async function measureReady(stackDir: string): Promise<number[]> {
 
 async function measureIdle(stackDir: string): Promise<{ cpuSeconds: number; rssMiB: number }> {
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
-  await served.at(readyLine);
+  await readyOf(served);
   await sleep(2000);
   const before = usage(served.child.pid!);
   await sleep(IDLE_SECONDS * 1000);
@@ -108,19 +69,14 @@ function sns(ready: { endpoint: string; region: string }): SNSClient {
   return new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
 }
 
-async function publish(client: SNSClient, topicArn: string, bodies: string[]): Promise<void> {
-  const { batches } = publishBatches(bodies.map((body) => ({ body })));
-  for (const batch of batches) {
-    const entries = batch.map((item, i) => ({ Id: String(i), Message: item.body }));
-    await client.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }));
-  }
-}
+/** One client publishing in order, a batch at a time, as the outside SDK client of the measure. */
+const publish = (client: SNSClient, topicArn: string, bodies: string[]) => publishBodies(client, topicArn, bodies, 1);
 
 /** Save to new code serving, `SAMPLES` times: to the `code updated` line, and to a batch running the new code. */
 async function measureReload(work: string, stackDir: string): Promise<{ updated: number[]; running: number[] }> {
   const project = copyProject(path.join(work, "project"));
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir, "--watch"], project);
-  const ready = await readyInfo(served);
+  const ready = await readyOf(served);
   const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
   const client = sns(ready);
   const logFile = path.join(project, "lambda", "log.ts");
@@ -128,12 +84,12 @@ async function measureReload(work: string, stackDir: string): Promise<{ updated:
   const updated: number[] = [];
   const running: number[] = [];
   for (let i = 1; i <= SAMPLES; i++) {
-    const mark = served.mark();
+    const mark = served.lines.length;
     const saved = performance.now();
     fs.writeFileSync(logFile, original.replace("message: `order ${fields.outcome}`", `message: \`order edit ${i}\``));
-    updated.push((await served.at(/code updated +OrderProcessor/, mark)).ms - saved);
+    updated.push((await served.at(/code updated +OrderProcessor/, { from: mark })).ms - saved);
     await publish(client, topic, [sampleOrderBody({ orderId: `RELOAD-${i}` })]);
-    running.push((await served.at(new RegExp(`"message":"order edit ${i}"`), mark)).ms - saved);
+    running.push((await served.at(new RegExp(`"message":"order edit ${i}"`), { from: mark })).ms - saved);
   }
   client.destroy();
   await served.stop();
@@ -145,7 +101,7 @@ async function measureThroughput(work: string, stackDir: string): Promise<{ endp
     sampleOrderBody({ orderId: `T-${i}`, quantity: 1 + (i % 9) }),
   );
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
-  const ready = await readyInfo(served);
+  const ready = await readyOf(served);
   const topic = JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", ready.outputs), "utf8")).OrderSystemStack
     .topic_arn;
   const client = sns(ready);

@@ -87,15 +87,15 @@ export function soakWorkload(options: SoakOptions) {
 
 type Workload = ReturnType<typeof soakWorkload>;
 
-/** How many orders are stored exactly in their newest state (every field, nothing more). */
-function countNewestStored(newest: Workload["newest"], items: Map<string, Record<string, unknown>>): number {
-  let stored = 0;
-  for (const [id, expected] of newest) {
-    const item = items.get(id) ?? {};
-    const same = JSON.stringify(item, Object.keys(expected)) === JSON.stringify(expected);
-    if (same && Object.keys(item).length === Object.keys(expected).length) stored += 1;
-  }
-  return stored;
+/** Whether a stored item is exactly an order's newest state (every field, nothing more). */
+export function inNewestState(expected: Record<string, unknown>, item: Record<string, unknown> = {}): boolean {
+  const same = JSON.stringify(item, Object.keys(expected)) === JSON.stringify(expected);
+  return same && Object.keys(item).length === Object.keys(expected).length;
+}
+
+/** How many orders are stored exactly in their newest state. */
+export function countNewestStored(newest: Workload["newest"], items: Map<string, Record<string, unknown>>): number {
+  return [...newest].filter(([id, expected]) => inNewestState(expected, items.get(id))).length;
 }
 
 /** What the soak promises: nothing lost, only poison dead-lettered (after exactly maxReceiveCount receives), every order in its newest state. */

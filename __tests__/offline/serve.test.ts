@@ -32,7 +32,7 @@ describe("npm start -- --serve", () => {
     const seed = path.join(work, "seed.jsonl");
     fs.writeFileSync(seed, `${JSON.stringify({ ...SAMPLE_ORDER, orderId: "SEED1" })}\n`);
     served = startServe(["--port", "0", "--stack-dir", stackDir, "--orders", seed], "node");
-    ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
+    ready = await readyOf(served);
   }, 130_000);
   afterAll(async () => {
     if (served.child.exitCode === null) {
@@ -211,7 +211,7 @@ test("--persist DIR: the table's items and the DLQ's messages survive a restart"
   const run = async (act: (ready: { endpoint: string; region: string }) => Promise<void>) => {
     const served = startServe(args, "node");
     try {
-      const ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
+      const ready = await readyOf(served);
       await act(ready);
     } finally {
       process.kill(-served.child.pid!, "SIGINT");
@@ -266,7 +266,7 @@ test("--watch: a change to lambda/ runs on the next batch in fresh environments;
   // The stack synthesized from the same sources: its bundle is the one the copy's lambda/ builds.
   const served = startServe(["--port", "0", "--stack-dir", stackDir, "--watch"], "node", project);
   try {
-    const ready = JSON.parse((await served.waitFor(/^ready \{/, 120_000)).slice("ready ".length));
+    const ready = await readyOf(served);
     expect(served.lines).toContain("watching lambda for OrderProcessor");
     const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });

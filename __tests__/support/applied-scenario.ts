@@ -8,7 +8,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PipelineEvent } from "../../offline/events";
-import { soakWorkload } from "../../scripts/soak";
+import { countNewestStored, inNewestState, soakWorkload } from "../../scripts/soak";
 
 /** The workload: at least 30 orders, some with later versions, duplicates and at least 3 poison bodies. */
 export function scenarioWorkload() {
@@ -52,15 +52,9 @@ export async function itemsOf(dynamodb: DynamoDBClient, table: string): Promise<
   return items;
 }
 
-/** How many orders are stored exactly in their newest state. */
-export function newestStored(workload: ScenarioWorkload, items: Map<string, Record<string, unknown>>): number {
-  let stored = 0;
-  for (const [id, expected] of workload.newest) {
-    const item = items.get(id) ?? {};
-    if (Object.entries(expected).every(([key, value]) => item[key] === value)) stored += 1;
-  }
-  return stored;
-}
+/** How many orders are stored exactly in their newest state (the soak's judgement). */
+export const newestStored = (workload: ScenarioWorkload, items: Map<string, Record<string, unknown>>) =>
+  countNewestStored(workload.newest, items);
 
 /** Each order not stored in its newest state: what is stored, and what the service's trace says of it. */
 export function notNewest(
@@ -68,10 +62,7 @@ export function notNewest(
   items: Map<string, Record<string, unknown>>,
   events: PipelineEvent[],
 ): { orderId: string; stored?: unknown; trace: string[] }[] {
-  const missing = [...workload.newest].filter(([id, expected]) => {
-    const item = items.get(id) ?? {};
-    return !Object.entries(expected).every(([key, value]) => item[key] === value);
-  });
+  const missing = [...workload.newest].filter(([id, expected]) => !inNewestState(expected, items.get(id)));
   return missing.map(([orderId]) => ({
     orderId,
     stored: items.get(orderId) && { status: items.get(orderId)!.status, timestamp: items.get(orderId)!.timestamp },

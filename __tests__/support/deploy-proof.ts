@@ -180,11 +180,12 @@ export function deployProof(environment: string): void {
        */
       let appliedLambda: Promise<LambdaOnMoto> | undefined;
       const lambdaOnMoto = () => {
+        if (appliedLambda) return appliedLambda;
         const show = JSON.parse(runTerraform(tools, work(names.stack), ["show", "-json"]).stdout);
         const fn = show.values.root_module.resources.find((r: { type: string }) => r.type === "aws_lambda_function");
         const uuid = appliedOutputs().verify!.event_source_mapping_uuid;
         const applied = { mappingUuid: uuid, zipFile: fn.values.filename, workDir: work(names.stack) };
-        return (appliedLambda ??= startLambdaServiceOnMoto(applied, moto.endpoint, config.region, 0.01));
+        return (appliedLambda = startLambdaServiceOnMoto(applied, moto.endpoint, config.region, 0.01));
       };
       const stopLambdaOnMoto = async () => {
         const running = appliedLambda;
