@@ -7,7 +7,8 @@ module.exports = {
   testPathIgnorePatterns: process.env.ORDER_DEPLOY_PROOF
     ? ["/node_modules/"]
     : ["/node_modules/", "/deploy-proof-\\w+\\.test\\.ts$", "/checkov\\.test\\.ts$", "/try-locally\\.test\\.ts$"],
-  transform: { "^.+\\.tsx?$": "ts-jest" },
+  // esbuild strips the types (npm run typecheck checks them before jest runs).
+  transform: { "^.+\\.ts$": "<rootDir>/__tests__/support/esbuild-transform.js" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   testTimeout: 120000,
   // Jest leaves one core to its parent by default; here the parent only waits, and the Terraform proof and
