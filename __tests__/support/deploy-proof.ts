@@ -103,11 +103,27 @@ function expectSuccess(step: string, run: TerraformRun): void {
   expect({ step, status: run.status, stderr: run.stderr }).toEqual({ step, status: 0, stderr: "" });
 }
 
-/** How many resources a state file (or `terraform show -json`) holds. */
+interface StateResource {
+  mode: string;
+  type: string;
+  instances: { attributes: Record<string, any> }[];
+}
+
+/**
+ * The state as Terraform stores it, local or in the S3 backend (`terraform state pull`: no provider
+ * started, where `terraform show -json` loads the provider's schema of every resource type).
+ */
+function pulledState(tools: OfflineTerraform, workDir: string): StateResource[] {
+  const pull = runTerraform(tools, workDir, ["state", "pull"]);
+  expectSuccess("state pull", pull);
+  return pull.stdout.trim() ? (JSON.parse(pull.stdout).resources ?? []) : [];
+}
+
+/** How many resource instances Terraform manages in that state. */
 function appliedResources(tools: OfflineTerraform, workDir: string): number {
-  const show = runTerraform(tools, workDir, ["show", "-json"]);
-  const values = JSON.parse(show.stdout).values;
-  return (values?.root_module?.resources ?? []).filter((r: { mode: string }) => r.mode === "managed").length;
+  return pulledState(tools, workDir)
+    .filter((r) => r.mode === "managed")
+    .reduce((n, r) => n + r.instances.length, 0);
 }
 
 /** Registers the deploy proof of one environment (a test file's whole content). */
@@ -181,10 +197,9 @@ export function deployProof(environment: string): void {
       let appliedLambda: Promise<LambdaOnMoto> | undefined;
       const lambdaOnMoto = () => {
         if (appliedLambda) return appliedLambda;
-        const show = JSON.parse(runTerraform(tools, work(names.stack), ["show", "-json"]).stdout);
-        const fn = show.values.root_module.resources.find((r: { type: string }) => r.type === "aws_lambda_function");
+        const fn = pulledState(tools, work(names.stack)).find((r) => r.type === "aws_lambda_function")!;
         const uuid = appliedOutputs().verify!.event_source_mapping_uuid;
-        const applied = { mappingUuid: uuid, zipFile: fn.values.filename, workDir: work(names.stack) };
+        const applied = { mappingUuid: uuid, zipFile: fn.instances[0].attributes.filename, workDir: work(names.stack) };
         return (appliedLambda = startLambdaServiceOnMoto(applied, moto.endpoint, config.region, 0.01));
       };
       const stopLambdaOnMoto = async () => {
