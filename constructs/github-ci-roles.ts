@@ -212,23 +212,90 @@ const FUNCTION_ROLE_ACTIONS = [
   "iam:SimulatePrincipalPolicy",
 ];
 
+/**
+ * The stack's key, found by its tags (its id is not known before it exists). Tags decide access here, so
+ * tagging must not bring a key under the role: KMS authorizes the tags of a `CreateKey` as `kms:TagResource`
+ * on no particular key ("To add tags while creating a KMS key, the principal must have permission in an IAM
+ * policy that isn't restricted to particular KMS keys":
+ * https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html), so tag-on-create is allowed
+ * on "*" with the request's tags, and tagging or untagging an existing key (its ARN) is denied unless that
+ * key already carries this project's and environment's tags (a negated operator is true for an absent tag).
+ */
+function keyStatements(environment: string, arns: Arns): PolicyStatement[] {
+  const denyUnless = (Sid: string, tag: "project" | "environment", value: string): PolicyStatement => ({
+    Sid,
+    Effect: "Deny",
+    Action: ["kms:TagResource", "kms:UntagResource"],
+    Resource: arns.keys,
+    Condition: { StringNotEquals: { [`aws:ResourceTag/${tag}`]: value } },
+  });
+  return [
+    {
+      Sid: "ManageKey",
+      Effect: "Allow",
+      Action: "kms:*",
+      Resource: arns.keys,
+      Condition: taggedForEnvironment(environment, "aws:ResourceTag"),
+    },
+    {
+      // CreateKey has no resource-level permissions; a new key must carry this environment's tags, and only them.
+      Sid: "CreateTaggedKey",
+      Effect: "Allow",
+      Action: ["kms:CreateKey", "kms:TagResource"],
+      Resource: "*",
+      Condition: {
+        ...taggedForEnvironment(environment, "aws:RequestTag"),
+        "ForAllValues:StringEquals": { "aws:TagKeys": ["project", "environment"] },
+      },
+    },
+    // Two statements: the keys of one condition operator must all match, so one statement would deny only a key
+    // whose project and environment tags both differ.
+    denyUnless("RetagOnlyProjectKeys", "project", PROJECT_TAG),
+    denyUnless("RetagOnlyEnvironmentKeys", "environment", environment),
+  ];
+}
+
+/**
+ * Event source mappings of the stack's function only: Lambda evaluates `lambda:FunctionArn` on
+ * CreateEventSourceMapping (on "*", the mapping does not exist yet), UpdateEventSourceMapping and
+ * DeleteEventSourceMapping (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html).
+ * Reading a mapping and its tags needs no condition; tags grant nothing in this project's policies.
+ */
+function eventSourceMappingStatements(arns: Arns): PolicyStatement[] {
+  const ofFunction = { ArnEquals: { "lambda:FunctionArn": arns.fn } };
+  return [
+    {
+      Sid: "MapQueueToFunction",
+      Effect: "Allow",
+      Action: "lambda:CreateEventSourceMapping",
+      Resource: "*",
+      Condition: ofFunction,
+    },
+    {
+      Sid: "ChangeFunctionMappings",
+      Effect: "Allow",
+      Action: ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+      Resource: arns.eventSourceMappings,
+      Condition: ofFunction,
+    },
+    {
+      Sid: "ReadAndTagMappings",
+      Effect: "Allow",
+      Action: ["lambda:GetEventSourceMapping", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"],
+      Resource: arns.eventSourceMappings,
+    },
+  ];
+}
+
 /** What `cdktf deploy` of OrderSystemStack changes: exactly this environment's resources. */
 function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatement[] {
-  const tagged = taggedForEnvironment(props.environment, "aws:ResourceTag");
   return [
     ...stateStatements(props, true),
     { Sid: "ManageTopics", Effect: "Allow", Action: "sns:*", Resource: arns.topics },
     { Sid: "ManageQueues", Effect: "Allow", Action: "sqs:*", Resource: arns.queues },
     { Sid: "ManageTable", Effect: "Allow", Action: "dynamodb:*", Resource: arns.table },
-    { Sid: "ManageFunction", Effect: "Allow", Action: "lambda:*", Resource: [arns.fn, arns.eventSourceMappings] },
-    {
-      // Event source mappings are created on "*" (their ARN does not exist yet), for this function only.
-      Sid: "MapQueueToFunction",
-      Effect: "Allow",
-      Action: "lambda:CreateEventSourceMapping",
-      Resource: "*",
-      Condition: { ArnEquals: { "lambda:FunctionArn": arns.fn } },
-    },
+    { Sid: "ManageFunction", Effect: "Allow", Action: "lambda:*", Resource: arns.fn },
+    ...eventSourceMappingStatements(arns),
     {
       Sid: "ManageFunctionRole",
       Effect: "Allow",
@@ -250,21 +317,13 @@ function deployStatements(props: GithubCiRolesProps, arns: Arns): PolicyStatemen
       Action: "cloudwatch:*",
       Resource: [...arns.alarms, arns.dashboard],
     },
-    { Sid: "ManageKey", Effect: "Allow", Action: "kms:*", Resource: arns.keys, Condition: tagged },
+    ...keyStatements(props.environment, arns),
     // An alias has no tags; creating or moving it also needs the (tagged) key's permission above.
     {
       Sid: "ManageKeyAlias",
       Effect: "Allow",
       Action: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
       Resource: arns.keyAlias,
-    },
-    {
-      // CreateKey and ListAliases have no resource-level permissions; a new key must carry this environment's tags.
-      Sid: "CreateTaggedKey",
-      Effect: "Allow",
-      Action: ["kms:CreateKey", "kms:TagResource"],
-      Resource: "*",
-      Condition: taggedForEnvironment(props.environment, "aws:RequestTag"),
     },
     { Sid: "ListKeyAliases", Effect: "Allow", Action: "kms:ListAliases", Resource: "*" },
     // `orders verify` simulates OrderQueue's policy; SimulateCustomPolicy has no resource to scope to.

@@ -1,4 +1,5 @@
 import { ENVIRONMENT_NAMES, resolveEnvironment, resourceNames, settingsFrom } from "../../constructs";
+import { decide, PolicyStatementJson, Request } from "../support/policy-evaluation";
 import { asList, resourcesOf, synthStateStack, TEST_ENVIRONMENTS, TfJson } from "../support/stacks";
 
 const REPOSITORY = "acme/order-pipeline";
@@ -94,6 +95,62 @@ describe.each(ENVIRONMENT_NAMES)("GitHub CI roles: %s", (environment) => {
     expect(passRole.map((s) => s.Condition)).toEqual([
       { StringEquals: { "iam:PassedToService": "lambda.amazonaws.com" } },
     ]);
+  });
+});
+
+describe("the deploy role cannot take over what is not the stack's", () => {
+  const account = "111111111111";
+  const json = bootstrap("dev");
+  // The plan-time lookups as an account would answer them.
+  const statements: PolicyStatementJson[] = JSON.parse(
+    JSON.stringify(policyOf(json, resourceNames("dev").deployRole))
+      .replaceAll("${data.aws_partition.partition.partition}", "aws")
+      .replaceAll("${data.aws_caller_identity.caller.account_id}", account),
+  );
+  const ask = (action: string, resource: string, context: Request["context"] = {}) =>
+    decide(statements, { action, resource, caller: "iam", context });
+  const key = (id: string) => `arn:aws:kms:us-east-1:${account}:key/${id}`;
+  const ours = { "aws:ResourceTag/project": "order-system", "aws:ResourceTag/environment": "dev" };
+  const requestTags = { "aws:RequestTag/project": "order-system", "aws:RequestTag/environment": "dev" };
+  const tagKeys = { "aws:TagKeys": ["project", "environment"] };
+
+  test("it creates its key with this environment's tags, and manages a key that carries them", () => {
+    expect(ask("kms:CreateKey", "*", { ...requestTags, ...tagKeys })).toBe("allowed");
+    // CreateKey's tags are authorized as kms:TagResource on no particular key.
+    expect(ask("kms:TagResource", "*", { ...requestTags, ...tagKeys })).toBe("allowed");
+    expect(ask("kms:CreateKey", "*", { ...requestTags, "aws:TagKeys": ["project", "environment", "owner"] })).not.toBe(
+      "allowed",
+    );
+    for (const action of ["kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion", "kms:TagResource"])
+      expect([action, ask(action, key("ours"), { ...ours, ...requestTags, ...tagKeys })]).toEqual([action, "allowed"]);
+  });
+
+  test("tagging an outside key is denied, so the key never becomes the role's", () => {
+    const untagged = {};
+    const otherEnvironment = { "aws:ResourceTag/project": "order-system", "aws:ResourceTag/environment": "prod" };
+    const otherProject = { "aws:ResourceTag/project": "billing", "aws:ResourceTag/environment": "dev" };
+    for (const existing of [untagged, otherEnvironment, otherProject]) {
+      const tagging = ask("kms:TagResource", key("outside"), { ...existing, ...requestTags, ...tagKeys });
+      expect([existing, tagging]).toEqual([existing, "explicitDeny"]);
+      expect(ask("kms:UntagResource", key("outside"), { ...existing, "aws:TagKeys": ["environment"] })).toBe(
+        "explicitDeny",
+      );
+      // Without the tags, nothing else of the key is the role's either.
+      for (const action of ["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"])
+        expect([action, ask(action, key("outside"), existing)]).toEqual([action, "implicitDeny"]);
+    }
+  });
+
+  test("it changes event source mappings of the stack's function only", () => {
+    const mapping = `arn:aws:lambda:us-east-1:${account}:event-source-mapping:0b4c-outside`;
+    const ourFunction = { "lambda:FunctionArn": `arn:aws:lambda:us-east-1:${account}:function:OrderProcessor` };
+    const otherFunction = { "lambda:FunctionArn": `arn:aws:lambda:us-east-1:${account}:function:Billing` };
+    for (const action of ["lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"]) {
+      expect([action, ask(action, mapping, otherFunction)]).toEqual([action, "implicitDeny"]);
+      expect([action, ask(action, mapping, ourFunction)]).toEqual([action, "allowed"]);
+    }
+    expect(ask("lambda:CreateEventSourceMapping", "*", otherFunction)).toBe("implicitDeny");
+    expect(ask("lambda:CreateEventSourceMapping", "*", ourFunction)).toBe("allowed");
   });
 });
 

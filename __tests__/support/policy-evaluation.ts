@@ -21,7 +21,8 @@ export interface Request {
   readonly resource: string;
   /** Whether the caller is an IAM principal (user or role) or a service principal. */
   readonly caller: "iam" | { readonly service: string };
-  readonly context: Record<string, string>;
+  /** Condition keys; a multi-valued key (`aws:TagKeys`) as a list. */
+  readonly context: Record<string, string | string[]>;
 }
 
 export const list = <T>(value: T | T[] | undefined): T[] =>
@@ -37,14 +38,27 @@ const glob = (pattern: string) =>
 /** Whether `value` matches one of IAM-style `*` patterns (case-insensitive, as actions are). */
 export const matches = (patterns: string[], value: string) => patterns.some((pattern) => glob(pattern).test(value));
 
-const OPERATORS: Record<string, (actual: string | undefined, expected: string[]) => boolean> = {
+type Operator = (actual: string | undefined, expected: string[]) => boolean;
+const OPERATORS: Record<string, Operator> = {
   ArnEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
   ArnLike: (actual, expected) => actual !== undefined && matches(expected, actual),
   ArnNotEquals: (actual, expected) => actual === undefined || !expected.includes(actual),
   ArnNotLike: (actual, expected) => actual === undefined || !matches(expected, actual),
   StringEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
+  StringNotEquals: (actual, expected) => actual === undefined || !expected.includes(actual),
   Bool: (actual, expected) => actual !== undefined && expected.includes(actual),
 };
+
+/** One operator over a key's values: single-valued keys need exactly one; `ForAllValues:` holds for an absent key. */
+function holds(operator: string, actual: string | string[] | undefined, expected: string[]): boolean {
+  const [qualifier, name] = operator.includes(":") ? operator.split(":") : [undefined, operator];
+  const test = OPERATORS[name];
+  if (!test || (qualifier !== undefined && qualifier !== "ForAllValues"))
+    throw new Error(`policy evaluation: no rule for the ${operator} condition operator`);
+  if (qualifier === "ForAllValues") return list(actual).every((value) => test(value, expected));
+  if (Array.isArray(actual)) throw new Error(`policy evaluation: ${operator} on a multi-valued key`);
+  return test(actual, expected);
+}
 
 function principalApplies(principal: unknown, caller: Request["caller"]): boolean {
   if (principal === undefined || principal === "*") return true; // identity policies name no principal
@@ -53,12 +67,10 @@ function principalApplies(principal: unknown, caller: Request["caller"]): boolea
   return list(named.Service).includes(caller.service);
 }
 
-function conditionsHold(statement: PolicyStatementJson, context: Record<string, string>): boolean {
-  return Object.entries(statement.Condition ?? {}).every(([operator, keys]) => {
-    const test = OPERATORS[operator];
-    if (!test) throw new Error(`policy evaluation: no rule for the ${operator} condition operator`);
-    return Object.entries(keys).every(([key, values]) => test(context[key], list(values)));
-  });
+function conditionsHold(statement: PolicyStatementJson, context: Request["context"]): boolean {
+  return Object.entries(statement.Condition ?? {}).every(([operator, keys]) =>
+    Object.entries(keys).every(([key, values]) => holds(operator, context[key], list(values))),
+  );
 }
 
 /** The decision of all statements together (identity and resource policies of one account). */
