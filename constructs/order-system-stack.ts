@@ -143,9 +143,11 @@ export class OrderSystemStack extends TerraformStack {
   private addOutputs(): void {
     new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });
     new TerraformOutput(this, "queue_url", { value: this.queue.queue.url });
+    new TerraformOutput(this, "queue_arn", { value: this.queue.queue.arn });
     new TerraformOutput(this, "dlq_url", { value: this.queue.deadLetterQueue.url });
     new TerraformOutput(this, "dlq_arn", { value: this.queue.deadLetterQueue.arn });
     new TerraformOutput(this, "delivery_dlq_url", { value: this.subscription.deliveryDeadLetterQueue.url });
+    new TerraformOutput(this, "delivery_dlq_arn", { value: this.subscription.deliveryDeadLetterQueue.arn });
     new TerraformOutput(this, "table_name", { value: this.table.tableName });
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });

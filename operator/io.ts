@@ -2,6 +2,7 @@
  * What every operator command shares: the stack outputs it reads, its I/O, and the errors an operator
  * can fix (exit code 2, with what to do).
  */
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import { Progress } from "../common/progress";
@@ -13,8 +14,11 @@ export interface StackOutputs {
   readonly dlq_url: string;
   readonly dlq_arn: string;
   readonly table_name: string;
-  /** The subscription's delivery DLQ (older stacks lack the output). */
+  /** OrderQueue's ARN (older stacks lack the output). */
+  readonly queue_arn?: string;
+  /** The subscription's delivery DLQ (older stacks lack the outputs). */
   readonly delivery_dlq_url?: string;
+  readonly delivery_dlq_arn?: string;
   readonly alarm_topic_arn?: string;
   /** What `verify` compares with the deployed resources (older stacks lack the output). */
   readonly verify?: VerifyExpectations;
@@ -69,7 +73,7 @@ export const defaultIO: OrdersIO = {
   now: () => Date.now(),
 };
 
-export function loadOutputs(file: string, stack: string): StackOutputs {
+export function loadOutputs(file: string, stack: string, env: NodeJS.ProcessEnv = process.env): StackOutputs {
   const fix = `npx cdktf output ${stack} --outputs-file ${file}`;
   if (!fs.existsSync(file)) throw new OperatorError(`No stack outputs at ${file}. Write them with: ${fix}`);
   let all: Record<string, any>;
@@ -97,7 +101,92 @@ export function loadOutputs(file: string, stack: string): StackOutputs {
         `${file}: ${stack}.${key} is not an SNS or SQS ARN ("${String(outputs[key]).slice(0, 80)}"). Write the file again with: ${fix}`,
       );
   }
+  for (const key of ["queue_arn", "delivery_dlq_arn"]) {
+    if (outputs[key] !== undefined && !/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+$/.test(outputs[key]))
+      throw new OperatorError(
+        `${file}: ${stack}.${key} is not an SQS ARN ("${String(outputs[key]).slice(0, 80)}"). Write the file again with: ${fix}`,
+      );
+  }
+  if (outputs.endpoint !== undefined && !isLoopbackOrigin(outputs.endpoint))
+    throw new OperatorError(
+      `${file}: ${stack}.endpoint must be a local endpoint (http://127.0.0.1:PORT or http://localhost:PORT), got "${String(outputs.endpoint).slice(0, 80)}". Write the file again with: ${fix}`,
+    );
+  checkQueueUrls(outputs, `${file}: ${stack}`, fix, configuredSqsEndpoint(env));
   return outputs;
+}
+
+function isLoopbackOrigin(value: unknown): boolean {
+  try {
+    const url = new URL(String(value));
+    return (
+      url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname) && url.pathname === "/"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** SQS's endpoint of a region, as its queue URLs name it (`amazonaws.com.cn` in the China partition). */
+function sqsOrigin(arn: string): string {
+  const [, partition, , region] = arn.split(":");
+  return `https://sqs.${region}.amazonaws.com${partition === "aws-cn" ? ".cn" : ""}`;
+}
+
+/**
+ * Every queue URL must name the queue of its ARN (its account and name) on the region's SQS endpoint or
+ * the outputs' local endpoint: a URL edited to name another host or queue would otherwise receive the
+ * requests, and the messages a move takes out of a DLQ. Where an older stack has no ARN output for a queue,
+ * the URL must name the account and region of the topic's ARN.
+ */
+function checkQueueUrls(outputs: StackOutputs, where: string, fix: string, configured: string | undefined): void {
+  const [, partition, , region, account] = outputs.topic_arn.split(":");
+  const urls: [string, string | undefined, string | undefined][] = [
+    ["queue_url", outputs.queue_url, outputs.queue_arn ?? outputs.verify?.queue_arn],
+    ["dlq_url", outputs.dlq_url, outputs.dlq_arn],
+    ["delivery_dlq_url", outputs.delivery_dlq_url, outputs.delivery_dlq_arn],
+  ];
+  for (const [key, url, arn] of urls) {
+    if (url === undefined) continue;
+    const [, , , arnRegion = region, arnAccount = account, name] = (arn ?? "").split(":");
+    // The endpoint the requests go to: the outputs' local one, else the region's or the one configured.
+    const origins = outputs.endpoint
+      ? [new URL(outputs.endpoint).origin]
+      : [sqsOrigin(`arn:${partition}:sqs:${arnRegion}`), ...(configured ? [configured] : [])];
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    const segments = parsed?.pathname.split("/") ?? [];
+    const fine =
+      parsed !== undefined &&
+      origins.includes(parsed.origin) &&
+      parsed.search === "" &&
+      parsed.hash === "" &&
+      segments.length === 3 &&
+      segments[1] === arnAccount &&
+      (name === undefined || segments[2] === name) &&
+      /^[\w-]{1,80}$/.test(segments[2]);
+    if (!fine)
+      throw new OperatorError(
+        `${where}.${key} ("${String(url).slice(0, 120)}") is not the URL of ${arn ?? `a queue of account ${account}`} on ${origins.join(" or ")}; nothing was sent. Write the file again with: ${fix}`,
+      );
+  }
+}
+
+/** The SQS endpoint set by the SDK's standard variables, as an origin. */
+function configuredSqsEndpoint(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL;
+  return value && URL.canParse(value) ? new URL(value).origin : undefined;
+}
+
+/**
+ * The SQS client of the commands: requests go to the outputs' local endpoint when there is one, else to the
+ * configured or regional endpoint, never to a host taken from a queue URL (the SDK's default follows it).
+ */
+export function sqsClientFor(outputs: StackOutputs): SQSClient {
+  return new SQSClient({ region: regionOf(outputs.dlq_arn), useQueueUrlAsEndpoint: false, ...endpointOf(outputs) });
+}
+
+/** The client setting that sends every request to the outputs' local endpoint, if they name one. */
+export function endpointOf(outputs: StackOutputs): { endpoint?: string } {
+  return outputs.endpoint ? { endpoint: outputs.endpoint } : {};
 }
 
 /** The region of an ARN, so the commands need no AWS_REGION. */

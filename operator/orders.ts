@@ -12,7 +12,17 @@ import {
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
-import { defaultIO, friendly, loadOutputs, OperatorError, OrdersIO, regionOf, StackOutputs } from "./io";
+import {
+  defaultIO,
+  endpointOf,
+  friendly,
+  loadOutputs,
+  OperatorError,
+  OrdersIO,
+  regionOf,
+  sqsClientFor,
+  StackOutputs,
+} from "./io";
 import { moveMessages } from "../common/move-messages";
 import { progress } from "../common/progress";
 import { publishBatches } from "../common/publish-batches";
@@ -58,7 +68,7 @@ export async function publishOrders(
   lines: OrderLine[],
   io: OrdersIO = defaultIO,
 ): Promise<number> {
-  const sns = new SNSClient({ region: regionOf(outputs.topic_arn) });
+  const sns = new SNSClient({ region: regionOf(outputs.topic_arn), ...endpointOf(outputs) });
   const { batches, tooLarge } = publishBatches(lines);
   const notPublished = new Set<number>(tooLarge.map((l) => l.line));
   for (const line of tooLarge) io.out(`not published line ${line.line}: over SNS's 256 KiB message limit`);
@@ -112,7 +122,7 @@ export async function smoke(
   io: OrdersIO = defaultIO,
 ): Promise<number> {
   io.out(`publishing a smoke order; waiting up to ${options.timeoutSeconds} s for it in ${outputs.table_name}`);
-  const result = await smokeOrder(awsClients(regionOf(outputs.topic_arn)), outputs, options, io);
+  const result = await smokeOrder(awsClients(outputs), outputs, options, io);
   if (result.stored) {
     io.out(`${result.orderId} stored after ${result.seconds.toFixed(1)} s${options.keep ? "" : " (then deleted)"}`);
     return 0;
@@ -124,7 +134,7 @@ export async function smoke(
 }
 
 export async function listDeadLetters(outputs: StackOutputs, max: number, io: OrdersIO = defaultIO): Promise<number> {
-  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const sqs = sqsClientFor(outputs);
   const seen = new Map<string, { receives: string; sent: string; body: string }>();
   for (let round = 0; round < Math.ceil(max / 10) + 2 && seen.size < max; round++) {
     const result = await sqs
@@ -159,7 +169,7 @@ const lacksMoveTasks = (error: unknown) =>
   /Unknown action: StartMessageMoveTask/.test(String((error as Error)?.message));
 
 export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
-  const sqs = new SQSClient({ region: regionOf(outputs.dlq_arn) });
+  const sqs = sqsClientFor(outputs);
   const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch((error) => {
     if (lacksMoveTasks(error)) return undefined;
     return friendly(
@@ -171,7 +181,7 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
     io.out(
       "this endpoint has no message-move task (the local one's engine lacks it): moving by receive, send and delete",
     );
-    return moveByReceive(regionOf(outputs.dlq_arn), outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
+    return moveByReceive(sqs, outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
   }
   io.out(`started moving messages from ${outputs.dlq_arn} back to their source queue (task ${started.TaskHandle})`);
   const bar = (io.progress ?? progress)("dlq redrive");
@@ -216,16 +226,16 @@ export async function moveDeliveryDeadLetters(outputs: StackOutputs, io: OrdersI
     throw new OperatorError(
       "The outputs lack delivery_dlq_url; deploy the current stack, then write its outputs again (npx cdktf output <stack> --outputs-file outputs.json).",
     );
-  return moveByReceive(regionOf(outputs.dlq_arn), from, outputs.queue_url, "delivery-dlq move", io);
+  return moveByReceive(sqsClientFor(outputs), from, outputs.queue_url, "delivery-dlq move", io);
 }
 
 /**
  * Moves a queue's messages to another by receive, send and delete (the delete only after the send
  * succeeded); stops after a refused send, which stays in `from` and reappears.
  */
-async function moveByReceive(region: string, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
+async function moveByReceive(sqs: SQSClient, from: string, to: string, label: string, io: OrdersIO): Promise<number> {
   const bar = (io.progress ?? progress)(label);
-  const { moved, refused } = await moveMessages(new SQSClient({ region }), {
+  const { moved, refused } = await moveMessages(sqs, {
     from,
     to,
     waitSeconds: 2,
@@ -300,7 +310,7 @@ export async function runOrders(
       `Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`,
     );
   const stack = values.stack ?? resourceNames(environment).stack;
-  const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack);
+  const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack, env);
   if (command === "publish") return publishOrders(outputs(), readOrderLines(sub, io), io);
   switch (`${command}${sub ? ` ${sub}` : ""}`) {
     case "smoke":

@@ -18,7 +18,16 @@ import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lamb
 import { GetSubscriptionAttributesCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { randomBytes } from "node:crypto";
-import { friendly, OperatorError, OrdersIO, regionOf, StackOutputs, VerifyExpectations } from "./io";
+import {
+  endpointOf,
+  friendly,
+  OperatorError,
+  OrdersIO,
+  regionOf,
+  sqsClientFor,
+  StackOutputs,
+  VerifyExpectations,
+} from "./io";
 
 /** One client per service the operator commands call, all in the stack's region. */
 export interface AwsClients {
@@ -31,15 +40,16 @@ export interface AwsClients {
   readonly cloudwatch: CloudWatchClient;
 }
 
-export function awsClients(region: string): AwsClients {
+export function awsClients(outputs: StackOutputs): AwsClients {
+  const config = { region: regionOf(outputs.topic_arn), ...endpointOf(outputs) };
   return {
-    sns: new SNSClient({ region }),
-    sqs: new SQSClient({ region }),
-    dynamodb: new DynamoDBClient({ region }),
-    lambda: new LambdaClient({ region }),
-    iam: new IAMClient({ region }),
-    kms: new KMSClient({ region }),
-    cloudwatch: new CloudWatchClient({ region }),
+    sns: new SNSClient(config),
+    sqs: sqsClientFor(outputs),
+    dynamodb: new DynamoDBClient(config),
+    lambda: new LambdaClient(config),
+    iam: new IAMClient(config),
+    kms: new KMSClient(config),
+    cloudwatch: new CloudWatchClient(config),
   };
 }
 
@@ -557,7 +567,7 @@ export async function verify(
   outputs: StackOutputs,
   options: VerifyOptions,
   io: OrdersIO,
-  clients: AwsClients = awsClients(regionOf(outputs.topic_arn)),
+  clients: AwsClients = awsClients(outputs),
 ): Promise<number> {
   const local = outputs.endpoint !== undefined;
   const expected = outputs.verify;
