@@ -5,6 +5,7 @@ import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-s
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct } from "constructs";
 import { FunctionBundle, LAMBDA_RUNTIME } from "./function-bundle";
+import { ORDER_CLOCK_MARGIN_VARIABLE } from "../lambda/order";
 import { policyDocument } from "./policy";
 import { PIPELINE_DEFAULTS, requireThat, requireWholeNumber, visibilityTimeoutFor } from "./settings";
 
@@ -34,6 +35,8 @@ export interface OrderProcessorProps {
   readonly maximumConcurrency?: number;
   /** Reserved concurrency of the function; never below maximumConcurrency. @default none (unreserved) */
   readonly reservedConcurrency?: number;
+  /** How far ahead of the function's clock an order's timestamp may be. @default PIPELINE_DEFAULTS.orderClockMarginSeconds */
+  readonly orderClockMarginSeconds?: number;
   /** The handler bundle. @default the order processor built from `lambda/` */
   readonly bundle?: FunctionBundle;
 }
@@ -58,6 +61,7 @@ function resolveSettings(where: string, props: OrderProcessorProps) {
     batchSize: props.batchSize ?? PIPELINE_DEFAULTS.batchSize,
     batchingWindowSeconds: props.batchingWindowSeconds ?? PIPELINE_DEFAULTS.maximumBatchingWindowSeconds,
     maximumConcurrency: props.maximumConcurrency ?? PIPELINE_DEFAULTS.maximumConcurrency,
+    orderClockMarginSeconds: props.orderClockMarginSeconds ?? PIPELINE_DEFAULTS.orderClockMarginSeconds,
   };
   const { timeoutSeconds, batchSize, batchingWindowSeconds, maximumConcurrency } = settings;
   requireWholeNumber(where, "timeoutSeconds", timeoutSeconds, 1, 900);
@@ -69,6 +73,7 @@ function resolveSettings(where: string, props: OrderProcessorProps) {
     `${where}: a batchSize above 10 (${batchSize}) needs batchingWindowSeconds of at least 1 (SQS event source rule).`,
   );
   requireWholeNumber(where, "maximumConcurrency", maximumConcurrency, 2, 1000);
+  requireWholeNumber(where, "orderClockMarginSeconds", settings.orderClockMarginSeconds, 0, 366 * 24 * 3600, "seconds");
   requireThat(
     props.reservedConcurrency === undefined || props.reservedConcurrency >= maximumConcurrency,
     `${where}: reservedConcurrency (${props.reservedConcurrency}) is below maximumConcurrency (${maximumConcurrency}); throttled polls would count as receives and dead-letter good orders. Raise reservedConcurrency or lower maximumConcurrency.`,
@@ -138,10 +143,8 @@ export class OrderProcessor extends Construct {
 
   constructor(scope: Construct, id: string, props: OrderProcessorProps) {
     super(scope, id);
-    const { timeoutSeconds, memoryMb, batchSize, batchingWindowSeconds, maximumConcurrency } = resolveSettings(
-      `OrderProcessor "${id}"`,
-      props,
-    );
+    const settings = resolveSettings(`OrderProcessor "${id}"`, props);
+    const { timeoutSeconds, memoryMb, batchSize, batchingWindowSeconds, maximumConcurrency } = settings;
     this.bundle = props.bundle ?? new FunctionBundle(this, "Bundle");
     // Exists before the function's first log line, or Lambda creates its own without retention.
     this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
@@ -164,7 +167,12 @@ export class OrderProcessor extends Construct {
       timeout: timeoutSeconds,
       memorySize: memoryMb,
       reservedConcurrentExecutions: props.reservedConcurrency,
-      environment: { variables: { TABLE_NAME: props.tableName } },
+      environment: {
+        variables: {
+          TABLE_NAME: props.tableName,
+          [ORDER_CLOCK_MARGIN_VARIABLE]: String(settings.orderClockMarginSeconds),
+        },
+      },
       loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
       dependsOn: [this.logGroup, this.rolePolicy],
     });

@@ -76,6 +76,7 @@ export class OrderSystemStack extends TerraformStack {
       batchSize: settings.batchSize,
       batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
       maximumConcurrency: settings.maximumConcurrency,
+      orderClockMarginSeconds: settings.orderClockMarginSeconds,
       reservedConcurrency: config.reservesConcurrency ? settings.maximumConcurrency : undefined,
     });
 

@@ -20,6 +20,8 @@ export const PIPELINE_DEFAULTS = {
   deadLetterRetentionSeconds: 14 * 24 * 3600,
   /** Operators hear about a backlog whose oldest order waits longer than this. */
   backlogAgeAlarmSeconds: 600,
+  /** An order timestamped more than this ahead of the function's clock is invalid: one bad clock cannot freeze an order. */
+  orderClockMarginSeconds: 24 * 3600,
   /** KMS data keys are reused for 5 minutes: fewer KMS calls, still short-lived. */
   kmsDataKeyReusePeriodSeconds: 300,
 } as const;

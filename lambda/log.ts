@@ -8,12 +8,13 @@ export const DEFAULT_SERVICE = "order-processor";
 const SERVICE = process.env.POWERTOOLS_SERVICE_NAME ?? DEFAULT_SERVICE;
 export const METRICS_NAMESPACE = "OrderSystem";
 
-export type RecordOutcome = "stored" | "duplicate" | "stale" | "conflict" | "invalid" | "failed";
+export type RecordOutcome = "stored" | "duplicate" | "stale" | "conflict" | "repaired" | "invalid" | "failed";
 export const RECORD_OUTCOMES: readonly RecordOutcome[] = [
   "stored",
   "duplicate",
   "stale",
   "conflict",
+  "repaired",
   "invalid",
   "failed",
 ];
@@ -28,7 +29,7 @@ export function logOutcome(fields: {
   const level =
     fields.outcome === "failed"
       ? "ERROR"
-      : fields.outcome === "invalid" || fields.outcome === "conflict"
+      : fields.outcome === "invalid" || fields.outcome === "conflict" || fields.outcome === "repaired"
         ? "WARN"
         : "INFO";
   writeLine({

@@ -1,9 +1,18 @@
 import * as z from "zod/mini";
+import { PIPELINE_DEFAULTS } from "../constructs/settings";
 
 /** Order statuses a stored order may have. */
 export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
 
+/**
+ * The function's environment variable with how many seconds an order's timestamp may be ahead of its
+ * clock (the stack sets it from its settings); beyond that the order is invalid.
+ */
+export const ORDER_CLOCK_MARGIN_VARIABLE = "ORDER_CLOCK_MARGIN_SECONDS";
+
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// With the u flag a surrogate pair is one code point, so this matches only a lone surrogate.
+const LONE_SURROGATE = /\p{Cs}/u;
 const identifier = z
   .string({ error: "is required and must be a string" })
   .check(z.regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"));
@@ -16,6 +25,7 @@ export const OrderSchema = z.object({
     z.minLength(1, "must not be empty"),
     z.maxLength(256, "must be at most 256 characters"),
     z.refine((name) => name.trim().length > 0, "must not be blank"),
+    z.refine((name) => !LONE_SURROGATE.test(name), "must be well-formed Unicode (it holds a lone surrogate)"),
   ),
   quantity: z
     .int({ error: "must be a whole JSON number (not a string)" })
@@ -40,20 +50,44 @@ export class InvalidOrderError extends Error {
  * The order carried by an SQS message body: the SNS notification envelope (subscription without raw
  * delivery) or the order JSON itself (raw delivery); both are accepted.
  */
-export function parseOrderBody(body: string): Order {
+export function parseOrderBody(body: string, now: number = Date.now()): Order {
   let payload = parseJson(body, "message body");
   if (isRecord(payload) && payload.Type === "Notification" && typeof payload.Message === "string") {
     payload = parseJson(payload.Message, "SNS notification's Message");
   }
   if (!isRecord(payload)) throw new InvalidOrderError("order is not a JSON object");
-  const result = OrderSchema.safeParse(payload);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`);
-    const error = new InvalidOrderError(problems.join("; "));
+  const problems = orderProblems(payload, now);
+  if (problems) {
+    const error = new InvalidOrderError(problems);
     if (typeof payload.orderId === "string" && ID_PATTERN.test(payload.orderId)) error.orderId = payload.orderId;
     throw error;
   }
-  return result.data;
+  return OrderSchema.parse(payload);
+}
+
+/**
+ * What is wrong with a value as an order, field by field (undefined when it is a valid order): the schema,
+ * and a timestamp no further ahead of `now` than the function's margin. The handler applies it to incoming
+ * bodies and to stored items alike.
+ */
+export function orderProblems(value: unknown, now: number): string | undefined {
+  const result = OrderSchema.safeParse(value);
+  if (!result.success)
+    return result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`).join("; ");
+  const margin = clockMarginSeconds();
+  if (compareInstants(result.data.timestamp, new Date(now + margin * 1000).toISOString()) > 0)
+    return `timestamp: ${result.data.timestamp} is more than ${margin} s ahead of the function's clock (${new Date(now).toISOString()})`;
+  return undefined;
+}
+
+/** The margin from the function's environment (the stack always sets it); unset or not a whole number: the default. */
+function clockMarginSeconds(): number {
+  const raw = process.env[ORDER_CLOCK_MARGIN_VARIABLE];
+  const value = raw ? Number(raw) : NaN;
+  // At most a century: the margin is added to the clock as a Date.
+  return Number.isInteger(value) && value >= 0 && value <= 100 * 366 * 24 * 3600
+    ? value
+    : PIPELINE_DEFAULTS.orderClockMarginSeconds;
 }
 
 function parseJson(text: string, what: string): unknown {

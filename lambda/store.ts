@@ -1,19 +1,20 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, PutCommandInput } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { Order } from "./order";
+import { Order, orderProblems } from "./order";
 import { compareVersions } from "./version";
 
 /**
  * What a write did: a new or newer order was written; an identical one (`duplicate`) or an older one
  * (`stale`) changed nothing; a different version of the same instant (`conflict`) was resolved by
- * `compareVersions`, the winner stored either way.
+ * `compareVersions`, the winner stored either way; a stored item that is not a valid order (written by
+ * another hand) was replaced by the valid incoming version (`repaired`): it never outranks one.
  */
-export type StoreOutcome = "stored" | "duplicate" | "stale" | "conflict";
+export type StoreOutcome = "stored" | "duplicate" | "stale" | "conflict" | "repaired";
 
 export interface StoreResult {
   readonly outcome: StoreOutcome;
-  /** For a conflict: which version was kept and why. */
+  /** For a conflict: which version was kept and why; for a repair: what was wrong with the stored item. */
   readonly detail?: string;
 }
 
@@ -41,7 +42,8 @@ export class ConcurrentUpdateError extends Error {
  */
 export async function storeOrder(tableName: string, order: Order, abortSignal?: AbortSignal): Promise<StoreResult> {
   let condition: Condition = { ConditionExpression: "attribute_not_exists(orderId)" };
-  let conflict: string | undefined;
+  // What the write that succeeds reports: a conflict or a repair found on the item it replaces.
+  let replaced: StoreResult = { outcome: "stored" };
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     try {
       await client.send(
@@ -53,18 +55,28 @@ export async function storeOrder(tableName: string, order: Order, abortSignal?: 
         }),
         { abortSignal },
       );
-      return conflict ? { outcome: "conflict", detail: conflict } : { outcome: "stored" };
+      return replaced;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const stored = storedOrder(order.orderId, error);
+      const item = storedItem(error);
+      condition = unchangedSince(item);
+      const problems = orderProblems(item, Date.now());
+      if (problems) {
+        replaced = { outcome: "repaired", detail: `the stored item was not a valid order (${problems}): replaced it` };
+        continue;
+      }
+      const stored = item as Order;
       const comparison = compareVersions(order, stored);
       if (comparison.relation === "identical") return { outcome: "duplicate" };
       if (comparison.relation === "older") return { outcome: "stale" };
+      replaced = { outcome: "stored" };
       if (comparison.relation === "conflict") {
-        conflict = describeConflict(order, stored, comparison.incomingWins, comparison.decidedBy);
-        if (!comparison.incomingWins) return { outcome: "conflict", detail: conflict };
-      } else conflict = undefined;
-      condition = unchangedSince(stored);
+        replaced = {
+          outcome: "conflict",
+          detail: describeConflict(order, stored, comparison.incomingWins, comparison.decidedBy),
+        };
+        if (!comparison.incomingWins) return replaced;
+      }
     }
   }
   throw new ConcurrentUpdateError(
@@ -77,22 +89,20 @@ type Condition = Pick<
   "ConditionExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"
 >;
 
-/** The stored item DynamoDB handed back with a failed condition. */
-function storedOrder(orderId: string, error: ConditionalCheckFailedException): Order {
+/** The stored item DynamoDB handed back with a failed condition, as it is (it may not be a valid order). */
+function storedItem(error: ConditionalCheckFailedException): Record<string, unknown> {
   if (!error.Item)
     throw new Error("DynamoDB returned no stored item with a failed condition (ReturnValuesOnConditionCheckFailure)");
-  const stored = unmarshall(error.Item) as Partial<Order>;
-  if (typeof stored.timestamp !== "string") throw new Error(`stored order ${orderId} has no timestamp string`);
-  return stored as Order;
+  return unmarshall(error.Item);
 }
 
-/** A condition that holds only while every field of the item is still what `stored` says. */
-function unchangedSince(stored: Order): Condition {
+/** A condition that holds only while every attribute of the item is still what `stored` says. */
+function unchangedSince(stored: Record<string, unknown>): Condition {
   const fields = Object.keys(stored);
   return {
     ConditionExpression: fields.map((_, i) => `#f${i} = :f${i}`).join(" AND "),
     ExpressionAttributeNames: Object.fromEntries(fields.map((field, i) => [`#f${i}`, field])),
-    ExpressionAttributeValues: Object.fromEntries(fields.map((field, i) => [`:f${i}`, stored[field as keyof Order]])),
+    ExpressionAttributeValues: Object.fromEntries(fields.map((field, i) => [`:f${i}`, stored[field]])),
   };
 }
 

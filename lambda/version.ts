@@ -25,7 +25,9 @@ export type VersionComparison =
 export function compareVersions(incoming: Order, stored: Order): VersionComparison {
   const instant = compareInstants(incoming.timestamp, stored.timestamp);
   if (instant !== 0) return { relation: instant > 0 ? "newer" : "older" };
-  const status = STATUS_RANK[incoming.status] - STATUS_RANK[stored.status];
+  // A status outside the schema (an item written by another hand) ranks below every known one.
+  const rank = (status: string) => STATUS_RANK[status as Order["status"]] ?? -1;
+  const status = rank(incoming.status) - rank(stored.status);
   if (status !== 0) return { relation: "conflict", incomingWins: status > 0, decidedBy: "status" };
   for (const field of TIEBREAK_FIELDS) {
     const [a, b] = [incoming[field], stored[field]];

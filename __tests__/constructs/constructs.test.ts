@@ -21,6 +21,7 @@ import {
   OrderSubscriptionProps,
   OrdersTable,
   OrderTopic,
+  PIPELINE_DEFAULTS,
   StateBucket,
 } from "../../constructs";
 import { only, TfJson } from "../support/stacks";
@@ -251,7 +252,12 @@ describe("OrderProcessor", () => {
       architectures: ["arm64"],
       handler: "index.handler",
       timeout: 30,
-      environment: { variables: { TABLE_NAME: "Orders" } },
+      environment: {
+        variables: {
+          TABLE_NAME: "Orders",
+          ORDER_CLOCK_MARGIN_SECONDS: String(PIPELINE_DEFAULTS.orderClockMarginSeconds),
+        },
+      },
     });
     const json = JSON.parse(processor);
     const archive = Object.keys(json.data.archive_file)[0];

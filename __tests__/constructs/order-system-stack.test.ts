@@ -124,10 +124,15 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
     expect(json.output).toEqual({
       topic_arn: { value: ref("aws_sns_topic", topic.name, "arn") },
       queue_url: { value: ref("aws_sqs_queue", queue.name, "url") },
+      queue_arn: { value: ref("aws_sqs_queue", queue.name, "arn") },
       dlq_url: { value: ref("aws_sqs_queue", dlq.name, "url") },
       dlq_arn: { value: ref("aws_sqs_queue", dlq.name, "arn") },
       alarm_topic_arn: { value: ref("aws_sns_topic", byName(json, "aws_sns_topic", "OrderAlarms").name, "arn") },
       delivery_dlq_url: { value: expect.stringMatching(/^\$\{aws_sqs_queue\..+\.url\}$/) },
+      // The same queue as its URL: the orders CLI checks each URL against its ARN.
+      delivery_dlq_arn: {
+        value: json.output.delivery_dlq_url.value.replace(/\.url\}$/, ".arn}"),
+      },
       table_name: { value: ref("aws_dynamodb_table", table.name, "name") },
       function_name: { value: ref("aws_lambda_function", fn.name, "function_name") },
       dashboard_url: {

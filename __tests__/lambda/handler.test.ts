@@ -73,6 +73,7 @@ describe("the built order processor against dynalite", () => {
       "duplicate",
       "stale",
       "conflict",
+      "repaired",
       "invalid",
       "failed",
     ]);
