@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import {
   allowSnsDelivery,
   denyInsecureTransport,
+  denySendByIamPrincipals,
   denySendExceptFrom,
   policyDocument,
   requireCustomerManagedKey,
@@ -119,7 +120,10 @@ export class OrderQueue extends Construct {
     });
     this.deadLetterQueuePolicy = new SqsQueuePolicy(this, "DeadLetterQueuePolicy", {
       queueUrl: this.deadLetterQueue.url,
-      policy: policyDocument([denyInsecureTransport("sqs:*", this.deadLetterQueue.arn)]),
+      policy: policyDocument([
+        denySendByIamPrincipals(this.deadLetterQueue.arn),
+        denyInsecureTransport("sqs:*", this.deadLetterQueue.arn),
+      ]),
     });
   }
 }

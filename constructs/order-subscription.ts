@@ -3,7 +3,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { allowSnsDelivery, denyInsecureTransport, policyDocument } from "./policy";
+import { allowSnsDelivery, denyInsecureTransport, denySendExceptFrom, policyDocument } from "./policy";
 import { PIPELINE_DEFAULTS } from "./settings";
 
 export interface OrderSubscriptionProps {
@@ -43,6 +43,8 @@ export class OrderSubscription extends Construct {
       queueUrl: this.deliveryDeadLetterQueue.url,
       policy: policyDocument([
         allowSnsDelivery(this.deliveryDeadLetterQueue.arn, props.topicArn),
+        // Only SNS delivering for the order topic: no one else, whatever their IAM policies allow.
+        denySendExceptFrom(this.deliveryDeadLetterQueue.arn, props.topicArn, []),
         denyInsecureTransport("sqs:*", this.deliveryDeadLetterQueue.arn),
       ]),
     });

@@ -86,6 +86,25 @@ export function denySendExceptFrom(
   };
 }
 
+/**
+ * Denies `sqs:SendMessage` to every IAM principal of any account (users, roles, the root), whatever their
+ * IAM policies allow: a dead-letter queue that no one sends to. SQS itself moves a message there after
+ * `maxReceiveCount` receives, authorized by the DLQ's redrive allow policy, not by a send; a redrive out
+ * of it needs receive and delete on the DLQ and a send to the source queue only
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html).
+ * `aws:PrincipalArn` is in the context of every request an IAM principal signs and absent for a service.
+ */
+export function denySendByIamPrincipals(queueArn: string): PolicyStatement {
+  return {
+    Sid: "DenySendToDeadLetterQueue",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "sqs:SendMessage",
+    Resource: queueArn,
+    Condition: { Null: { "aws:PrincipalArn": "false" } },
+  };
+}
+
 /** Refuses an AWS-managed key where a service principal (SNS, CloudWatch) must use it. */
 export function requireCustomerManagedKey(owner: string, kmsKeyId: string): void {
   if (/^alias\/aws\//.test(kmsKeyId)) {

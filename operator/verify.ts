@@ -274,7 +274,7 @@ async function checkSubscription({ clients, expected, options }: CheckContext): 
 }
 
 /**
- * What IAM policy simulation decides for `sqs:SendMessage` to OrderQueue by `principalArn`, under the
+ * What IAM policy simulation decides for `sqs:SendMessage` to a queue by `principalArn`, under the
  * queue's policy; the simulator takes an IAM user of the account as `callerArn`.
  */
 async function simulateSend(
@@ -308,6 +308,45 @@ async function simulateSend(
 }
 
 /**
+ * The DLQs' policies refuse sqs:SendMessage to a principal of the account: a message put there would reach
+ * OrderQueue with the next redrive, around OrderQueue's own policy. (The delivery DLQ's ARN is missing from
+ * the outputs of older stacks: then only the DLQ is checked.)
+ */
+async function deadLetterQueueProblems(
+  clients: AwsClients,
+  outputs: StackOutputs,
+  outsider: string,
+): Promise<string[]> {
+  const queues: [string | undefined, string | undefined][] = [
+    [outputs.dlq_arn, outputs.dlq_url],
+    [outputs.delivery_dlq_arn, outputs.delivery_dlq_url],
+  ];
+  const problems: string[] = [];
+  for (const [arn, url] of queues) {
+    if (!arn || !url) continue;
+    const what = arn.split(":")[5];
+    const { Attributes: attributes = {} } = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["Policy"] }),
+    );
+    const [, partition, , , account] = arn.split(":");
+    const decision = attributes.Policy
+      ? await simulateSend(
+          clients.iam,
+          arn,
+          attributes.Policy,
+          `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
+          outsider,
+        )
+      : "allowed (no queue policy)";
+    if (decision !== "explicitDeny")
+      problems.push(
+        `a principal of the account gets ${decision} sending to ${what}: whatever it puts there, a redrive moves into OrderQueue`,
+      );
+  }
+  return problems;
+}
+
+/**
  * OrderQueue's policy refuses sqs:SendMessage to a principal of the account outside the redrive list,
  * whatever its IAM policy allows, and lets each listed role send.
  */
@@ -328,7 +367,7 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
       `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
       principal,
     );
-  const problems: string[] = [];
+  const problems: string[] = await deadLetterQueueProblems(clients, outputs, outsider);
   const outsiderDecision = await send(outsider);
   if (outsiderDecision !== "explicitDeny")
     problems.push(
@@ -340,7 +379,8 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
   }
   if (problems.length > 0) return fail(problems.join("; "), redeploy(options.stack));
   const listed = expected.redrive_principal_arns.length;
-  const refused = "sqs:SendMessage is refused to a principal outside the redrive list (explicit deny)";
+  const refused =
+    "sqs:SendMessage is refused to the DLQs and, to a principal outside the redrive list, to OrderQueue (explicit deny)";
   if (listed === 0)
     return {
       status: "WARN",

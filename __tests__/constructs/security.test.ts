@@ -131,6 +131,43 @@ describe.each(Object.keys(TEST_ENVIRONMENTS))("security rules: %s", (environment
     });
   });
 
+  test("the DLQs take no message from anyone of the account: only SNS for the order topic delivers to the delivery DLQ", () => {
+    const topic = resourcesOf(stacks.order, "aws_sns_topic_subscription").find((s) => s.body.protocol === "sqs")!.body
+      .topic_arn;
+    const send = (queueName: string, caller: Request["caller"], context: Record<string, string>) => {
+      const queue = byName(stacks.order, "aws_sqs_queue", queueName).name;
+      const policy = resourcesOf(stacks.order, "aws_sqs_queue_policy").find(
+        (p) => p.body.queue_url === `\${aws_sqs_queue.${queue}.url}`,
+      )!;
+      const statements = JSON.parse(policy.body.policy).Statement;
+      // The caller's own IAM policy allows the send: only the queue policy can refuse it.
+      const callerAllows = { Effect: "Allow", Action: "sqs:SendMessage", Resource: "*" };
+      return decide(caller === "iam" ? [...statements, callerAllows] : statements, {
+        action: "sqs:SendMessage",
+        resource: `\${aws_sqs_queue.${queue}.arn}`,
+        caller,
+        context: { "aws:SecureTransport": "true", ...context },
+      });
+    };
+    const operator = config.redrivePrincipalArns[0] ?? "arn:aws:iam::123456789012:role/not-configured";
+    const sns = { service: "sns.amazonaws.com" };
+    for (const dlq of [config.names.deadLetterQueue, config.names.deliveryDeadLetterQueue]) {
+      expect({
+        dlq,
+        accountRole: send(dlq, "iam", { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/any" }),
+        // Not even a redrive operator: a redrive sends to OrderQueue, never to a DLQ.
+        redriveOperator: send(dlq, "iam", { "aws:PrincipalArn": operator }),
+        snsForAnotherTopic: send(dlq, sns, { "aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:Other" }),
+      }).toEqual({
+        dlq,
+        accountRole: "explicitDeny",
+        redriveOperator: "explicitDeny",
+        snsForAnotherTopic: expect.stringMatching(/Deny$/),
+      });
+    }
+    expect(send(config.names.deliveryDeadLetterQueue, sns, { "aws:SourceArn": topic })).toBe("allowed");
+  });
+
   test("the topic policies deny every action a topic accepts without TLS, not Publish alone", () => {
     for (const { name, body } of resourcesOf(stacks.order, "aws_sns_topic_policy")) {
       const statements: PolicyStatementJson[] = JSON.parse(body.policy).Statement;

@@ -507,14 +507,16 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     const out = io();
     await verify([], out);
     expect(out.lines[4]).toBe(
-      "PASS  queue policy: sqs:SendMessage is refused to a principal outside the redrive list (explicit deny) and allowed to the 1 redrive role",
+      "PASS  queue policy: sqs:SendMessage is refused to the DLQs and, to a principal outside the redrive list, to OrderQueue (explicit deny) and allowed to the 1 redrive role",
     );
     const calls = iam.commandCalls(SimulateCustomPolicyCommand).map((call) => call.args[0].input);
-    expect(calls.map((input) => input.ContextEntries![0].ContextKeyValues)).toEqual([
-      ["arn:aws:iam::123456789012:role/order-verify-not-a-redriver"],
-      VERIFY.redrive_principal_arns,
+    // The DLQ first (these outputs predate delivery_dlq_arn), then OrderQueue.
+    expect(calls.map((input) => [input.ResourceArns, input.ContextEntries![0].ContextKeyValues])).toEqual([
+      [[OUTPUTS.dlq_arn], ["arn:aws:iam::123456789012:role/order-verify-not-a-redriver"]],
+      [[VERIFY.queue_arn], ["arn:aws:iam::123456789012:role/order-verify-not-a-redriver"]],
+      [[VERIFY.queue_arn], VERIFY.redrive_principal_arns],
     ]);
-    expect(calls[0]).toMatchObject({
+    expect(calls[1]).toMatchObject({
       ActionNames: ["sqs:SendMessage"],
       ResourceArns: [VERIFY.queue_arn],
       ResourcePolicy: policy,
@@ -536,7 +538,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     const out = io();
     expect(await verify([], out)).toBe(1);
     expect(out.lines[4]).toBe(
-      "FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly; redrive role arn:aws:iam::123456789012:role/order-operator gets explicitDeny: it cannot redrive. Do: npx cdktf diff OrderSystemStack shows the drift; npx cdktf deploy OrderSystemStack restores the stack's settings",
+      "FAIL  queue policy: a principal of the account gets allowed sending to DLQ: whatever it puts there, a redrive moves into OrderQueue; a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly; redrive role arn:aws:iam::123456789012:role/order-operator gets explicitDeny: it cannot redrive. Do: npx cdktf diff OrderSystemStack shows the drift; npx cdktf deploy OrderSystemStack restores the stack's settings",
     );
   });
 

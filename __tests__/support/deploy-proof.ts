@@ -445,7 +445,8 @@ export function deployProof(environment: string): void {
           const fix = `npx cdktf diff ${names.stack} shows the drift; npx cdktf deploy ${names.stack} restores the stack's settings`;
           // OrderQueue's policy as applied, judged by IAM's rules (moto lacks the simulation; see moto-gaps.ts).
           const redrivers = config.redrivePrincipalArns.length;
-          const refused = "sqs:SendMessage is refused to a principal outside the redrive list (explicit deny)";
+          const refused =
+            "sqs:SendMessage is refused to the DLQs and, to a principal outside the redrive list, to OrderQueue (explicit deny)";
           const queuePolicyLine =
             redrivers > 0
               ? `PASS  queue policy: ${refused} and allowed to the ${redrivers} redrive roles`
@@ -565,6 +566,25 @@ export function deployProof(environment: string): void {
               },
             }),
           );
+          // The DLQ's policy without its Deny: anyone of the account could put messages there for the next redrive.
+          const dlqPolicy = JSON.parse(
+            (
+              await aws.sqs.send(
+                new GetQueueAttributesCommand({ QueueUrl: outputs.dlq_url, AttributeNames: ["Policy"] }),
+              )
+            ).Attributes!.Policy!,
+          );
+          await aws.sqs.send(
+            new SetQueueAttributesCommand({
+              QueueUrl: outputs.dlq_url,
+              Attributes: {
+                Policy: JSON.stringify({
+                  ...dlqPolicy,
+                  Statement: dlqPolicy.Statement.filter((s: { Sid?: string }) => s.Sid !== "DenySendToDeadLetterQueue"),
+                }),
+              },
+            }),
+          );
           await aws.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
           lines.length = 0;
           const broken = await verify(
@@ -582,7 +602,7 @@ export function deployProof(environment: string): void {
               ),
             ),
             `FAIL  subscription: raw message delivery is off, configured on. Do: ${fix}`,
-            `FAIL  queue policy: a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly. Do: ${fix}`,
+            `FAIL  queue policy: a principal of the account gets allowed sending to ${names.deadLetterQueue}: whatever it puts there, a redrive moves into OrderQueue; a principal of the account outside the redrive list gets allowed: anyone with sqs:SendMessage in IAM can put orders into OrderQueue directly. Do: ${fix}`,
             `FAIL  dashboard: the dashboard ${names.dashboard} does not exist. Do: npx cdktf deploy ${names.stack} creates it`,
             expect.stringMatching(/^FAIL {2}smoke: order SMOKE-\S+ was not stored within 5 s/),
             `WARN  dead-letter queues: ${names.deadLetterQueue} holds 2 messages. Do: see them with npm run orders -- dlq list; once their cause is fixed, npm run orders -- dlq redrive`,

@@ -47,6 +47,8 @@ const OPERATORS: Record<string, Operator> = {
   StringEquals: (actual, expected) => actual !== undefined && expected.includes(actual),
   StringNotEquals: (actual, expected) => actual === undefined || !expected.includes(actual),
   Bool: (actual, expected) => actual !== undefined && expected.includes(actual),
+  // "true": the key is absent from the request; "false": it is present.
+  Null: (actual, expected) => expected.includes(String(actual === undefined)),
 };
 
 /** One operator over a key's values: single-valued keys need exactly one; `ForAllValues:` holds for an absent key. */
