@@ -92,6 +92,8 @@ export class OrderQueue extends Construct {
     const encryption = {
       kmsMasterKeyId: props.kmsKeyId,
       kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
+      // Stated, not left to the provider's default: the local runtime creates its queues with what is synthesized.
+      maxMessageSize: PIPELINE_DEFAULTS.maxMessageSizeBytes,
     };
     this.deadLetterQueue = new SqsQueue(this, "DeadLetterQueue", {
       name: props.deadLetterQueueName,

@@ -37,6 +37,7 @@ export class OrderSubscription extends Construct {
     this.deliveryDeadLetterQueue = new SqsQueue(this, "DeliveryDeadLetterQueue", {
       name: props.deliveryDeadLetterQueueName,
       messageRetentionSeconds: PIPELINE_DEFAULTS.deadLetterRetentionSeconds,
+      maxMessageSize: PIPELINE_DEFAULTS.maxMessageSizeBytes,
       sqsManagedSseEnabled: true,
     });
     this.deliveryDeadLetterQueuePolicy = new SqsQueuePolicy(this, "DeliveryDeadLetterQueuePolicy", {

@@ -22,6 +22,8 @@ export const PIPELINE_DEFAULTS = {
   backlogAgeAlarmSeconds: 600,
   /** An order timestamped more than this ahead of the function's clock is invalid: one bad clock cannot freeze an order. */
   orderClockMarginSeconds: 24 * 3600,
+  /** Largest message a queue takes, in bytes: 256 KiB, SNS's own limit, so what the topic accepts the queues take. */
+  maxMessageSizeBytes: 256 * 1024,
   /** KMS data keys are reused for 5 minutes: fewer KMS calls, still short-lived. */
   kmsDataKeyReusePeriodSeconds: 300,
 } as const;

@@ -23,6 +23,9 @@ const NOT_EMULATED = new Set([
   "aws_cloudwatch_dashboard",
 ]);
 
+/** What hashicorp/aws creates a queue with when `max_message_size` is absent (and what AWS then enforces). */
+const PROVIDER_DEFAULT_MAX_MESSAGE_SIZE = 262_144;
+
 /** Per emulated type: the attributes it reads, and those that do not change local behaviour. */
 const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
   aws_sns_topic: { used: ["name"], inert: ["kms_master_key_id", "tags", "display_name"] },
@@ -31,14 +34,13 @@ const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
     inert: ["depends_on", "confirmation_timeout_in_minutes"],
   },
   aws_sqs_queue: {
-    used: ["name", "visibility_timeout_seconds", "message_retention_seconds", "redrive_policy"],
+    used: ["name", "visibility_timeout_seconds", "message_retention_seconds", "max_message_size", "redrive_policy"],
     inert: [
       "kms_master_key_id",
       "kms_data_key_reuse_period_seconds",
       "sqs_managed_sse_enabled",
       "tags",
       "receive_wait_time_seconds",
-      "max_message_size",
     ],
   },
   aws_sqs_queue_redrive_allow_policy: { used: ["queue_url", "redrive_allow_policy"], inert: [] },
@@ -90,6 +92,8 @@ export interface QueueModel {
   readonly url: string;
   readonly visibilityTimeoutSeconds: number;
   readonly retentionSeconds: number;
+  /** The largest message the queue takes, in bytes. */
+  readonly maxMessageSizeBytes: number;
   readonly redrive?: { readonly deadLetterTargetArn: string; readonly maxReceiveCount: number };
   /** From the queue's redrive-allow policy: which source queues may redrive into it. */
   redriveAllow?: { readonly permission: string; readonly sourceQueueArns: string[] };
@@ -311,6 +315,7 @@ function readQueues(ctx: ReadContext): QueueModel[] {
       url: a.url,
       visibilityTimeoutSeconds: body.visibility_timeout_seconds ?? 30,
       retentionSeconds: body.message_retention_seconds ?? 345600,
+      maxMessageSizeBytes: body.max_message_size ?? PROVIDER_DEFAULT_MAX_MESSAGE_SIZE,
       redrive: redrive
         ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) }
         : undefined,

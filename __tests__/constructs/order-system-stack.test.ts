@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../support/paths";
+import { PIPELINE_DEFAULTS } from "../../constructs";
 import {
   byName,
   only,
@@ -44,6 +45,14 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
 
   test("the DLQ keeps messages longer than the queue", () => {
     expect(dlq.body.message_retention_seconds).toBeGreaterThan(queue.body.message_retention_seconds);
+  });
+
+  test("every queue states its largest message (256 KiB, as SNS), so local and AWS refuse the same message", () => {
+    const queues = resourcesOf(json, "aws_sqs_queue");
+    expect(queues).toHaveLength(3);
+    for (const { body } of queues)
+      expect([body.name, body.max_message_size]).toEqual([body.name, PIPELINE_DEFAULTS.maxMessageSizeBytes]);
+    expect(PIPELINE_DEFAULTS.maxMessageSizeBytes).toBe(262_144);
   });
 
   test("the subscription delivers the topic to the queue", () => {

@@ -9,6 +9,7 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { GetSubscriptionAttributesCommand, ListSubscriptionsCommand, SNSClient } from "@aws-sdk/client-sns";
@@ -131,6 +132,23 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
     expect(JSON.parse(dlqAttributes.Attributes!.RedriveAllowPolicy!)).toMatchObject({ redrivePermission: "byQueue" });
   });
 
+  test("queues refuse what SQS in AWS refuses: a message over the synthesized max_message_size (256 KiB)", async () => {
+    for (const queue of pipeline.queues.values()) {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["MaximumMessageSize"] }),
+      );
+      expect([queue.name, Attributes.MaximumMessageSize]).toEqual([
+        queue.name,
+        String(queue.model.maxMessageSizeBytes),
+      ]);
+    }
+    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    expect(orderQueue.model.maxMessageSizeBytes).toBe(262_144);
+    await expect(
+      sqs.send(new SendMessageCommand({ QueueUrl: orderQueue.url, MessageBody: "x".repeat(300 * 1024) })),
+    ).rejects.toThrow(/shorter than 262144 bytes/);
+  });
+
   test("the subscription is the synthesized one: sqs protocol, raw delivery as the stack says", async () => {
     const sns = new SNSClient({
       endpoint: pipeline.endpoints.snsSqs,
@@ -184,4 +202,34 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
       itemName: "Tablet \u{1F4F1}",
     });
   });
+});
+
+test("a --persist folder from before a settings change: its queues get the synthesized settings, as a deploy would", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "order-persist-settings-"));
+  try {
+    const client = (p: LocalPipeline) =>
+      new SQSClient({ endpoint: p.endpoints.snsSqs, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    const first = await LocalPipeline.start({ stackDir, dataDir });
+    try {
+      const orderQueue = [...first.queues.values()].find((q) => q.model.redrive)!;
+      // What a run before max_message_size was synthesized left behind: the engine's default size.
+      await client(first).send(
+        new SetQueueAttributesCommand({ QueueUrl: orderQueue.url, Attributes: { MaximumMessageSize: "1048576" } }),
+      );
+    } finally {
+      await first.close();
+    }
+    const second = await LocalPipeline.start({ stackDir, dataDir });
+    try {
+      const queue = [...second.queues.values()].find((q) => q.model.redrive)!;
+      const { Attributes = {} } = await client(second).send(
+        new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["MaximumMessageSize"] }),
+      );
+      expect(Attributes.MaximumMessageSize).toBe(String(queue.model.maxMessageSizeBytes));
+    } finally {
+      await second.close();
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -6,6 +6,7 @@
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -57,12 +58,29 @@ function inRedriveOrder(queues: QueueModel[]): QueueModel[] {
   return ordered;
 }
 
+/**
+ * Creates a queue, or, when a `--persist` folder already has it with other settings (the stack changed since),
+ * gives it the stack's settings as a deploy would.
+ */
+async function createOrUpdateQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
+  try {
+    return (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+  } catch (error) {
+    // SQS's JSON protocol names it QueueNameExists (the query protocol: QueueAlreadyExists), with or without its prefix.
+    if (!/QueueNameExists|QueueAlreadyExists/.test((error as Error).name)) throw error;
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return QueueUrl!;
+  }
+}
+
 async function createQueues(sqs: SQSClient, models: QueueModel[]): Promise<Map<string, EngineQueue>> {
   const queues = new Map<string, EngineQueue>();
   for (const model of inRedriveOrder(models)) {
     const attributes: Record<string, string> = {
       VisibilityTimeout: String(model.visibilityTimeoutSeconds),
       MessageRetentionPeriod: String(model.retentionSeconds),
+      MaximumMessageSize: String(model.maxMessageSizeBytes),
     };
     if (model.redrive) {
       const target = queues.get(model.redrive.deadLetterTargetArn)!;
@@ -71,7 +89,7 @@ async function createQueues(sqs: SQSClient, models: QueueModel[]): Promise<Map<s
         maxReceiveCount: model.redrive.maxReceiveCount,
       });
     }
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: model.name, Attributes: attributes }));
+    const QueueUrl = await createOrUpdateQueue(sqs, model.name, attributes);
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn", "VisibilityTimeout"] }),
     );
