@@ -1,3 +1,5 @@
+import { DEFAULT_ORDER_CLOCK_MARGIN_SECONDS } from "../lambda/order";
+
 /**
  * The pipeline's tunable settings: the one place they are written down.
  * Constructs default to these; the offline runtime and the docs read them from the
@@ -21,7 +23,7 @@ export const PIPELINE_DEFAULTS = {
   /** Operators hear about a backlog whose oldest order waits longer than this. */
   backlogAgeAlarmSeconds: 600,
   /** An order timestamped more than this ahead of the function's clock is invalid: one bad clock cannot freeze an order. */
-  orderClockMarginSeconds: 24 * 3600,
+  orderClockMarginSeconds: DEFAULT_ORDER_CLOCK_MARGIN_SECONDS,
   /** Largest message a queue takes, in bytes: 256 KiB, SNS's own limit, so what the topic accepts the queues take. */
   maxMessageSizeBytes: 256 * 1024,
   /** KMS data keys are reused for 5 minutes: fewer KMS calls, still short-lived. */

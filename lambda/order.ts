@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { PIPELINE_DEFAULTS } from "../constructs/settings";
 
 /** Order statuses a stored order may have. */
 export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled"] as const;
@@ -9,6 +8,8 @@ export const ORDER_STATUSES = ["new", "paid", "shipped", "delivered", "cancelled
  * clock (the stack sets it from its settings); beyond that the order is invalid.
  */
 export const ORDER_CLOCK_MARGIN_VARIABLE = "ORDER_CLOCK_MARGIN_SECONDS";
+/** The margin when the variable is unset: a day. The stack's setting defaults to it. */
+export const DEFAULT_ORDER_CLOCK_MARGIN_SECONDS = 24 * 3600;
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 // With the u flag a surrogate pair is one code point, so this matches only a lone surrogate.
@@ -87,7 +88,7 @@ function clockMarginSeconds(): number {
   // At most a century: the margin is added to the clock as a Date.
   return Number.isInteger(value) && value >= 0 && value <= 100 * 366 * 24 * 3600
     ? value
-    : PIPELINE_DEFAULTS.orderClockMarginSeconds;
+    : DEFAULT_ORDER_CLOCK_MARGIN_SECONDS;
 }
 
 function parseJson(text: string, what: string): unknown {
