@@ -30,6 +30,8 @@ export interface OrderAlarmsProps {
   readonly keyPolicy?: ITerraformDependable;
   /** Alarm when OrderQueue's oldest message is older than this. @default PIPELINE_DEFAULTS.backlogAgeAlarmSeconds */
   readonly backlogAgeSeconds?: number;
+  /** Receives before OrderQueue dead-letters a message, for the DLQ alarm's description. @default PIPELINE_DEFAULTS.maxReceiveCount */
+  readonly maxReceiveCount?: number;
 }
 
 /** One alarm as data: the metric it watches (shared with the dashboard) and when it fires. */
@@ -84,7 +86,7 @@ const QUEUE_NOT_EMPTY = {
 const ANY_IN_FIVE_MINUTES = { statistic: "Sum", period: 300, evaluationPeriods: 1, threshold: 0 } as const;
 
 /** The alarms, as data: what each watches and what its description tells the operator to do. */
-function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
+function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number, maxReceiveCount: number): AlarmSpec[] {
   const queue = (name: string) => ({ QueueName: name });
   const fn = { FunctionName: names.function };
   const topic = { TopicName: names.topic };
@@ -93,7 +95,7 @@ function alarmSpecs(names: AlarmNames, backlogAgeSeconds: number): AlarmSpec[] {
       id: "dlq-not-empty",
       ...QUEUE_NOT_EMPTY,
       dimensions: queue(names.deadLetterQueue),
-      description: `Orders failed 3 times and are in ${names.deadLetterQueue}. Find the cause in the ${names.function} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
+      description: `Orders failed ${maxReceiveCount} times and are in ${names.deadLetterQueue}. Find the cause in the ${names.function} logs (outcome invalid/failed), fix it, then run: npm run orders -- dlq redrive`,
     },
     {
       id: "delivery-dlq-not-empty",
@@ -190,7 +192,11 @@ export class OrderAlarms extends Construct {
       });
     }
 
-    const specs = alarmSpecs(props.names, backlogAgeSeconds);
+    const specs = alarmSpecs(
+      props.names,
+      backlogAgeSeconds,
+      props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount,
+    );
     this.specs = specs;
     this.alarms = specs.map(
       (spec) =>

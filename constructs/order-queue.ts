@@ -33,6 +33,10 @@ export interface OrderQueueProps {
   readonly retentionSeconds?: number;
   /** How long the DLQ keeps a message; must exceed the work queue's. @default PIPELINE_DEFAULTS.deadLetterRetentionSeconds (14 days) */
   readonly deadLetterRetentionSeconds?: number;
+  /** How long SQS reuses a KMS data key. @default PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds (5 minutes) */
+  readonly kmsDataKeyReusePeriodSeconds?: number;
+  /** The largest message either queue takes. @default PIPELINE_DEFAULTS.maxMessageSizeBytes (256 KiB) */
+  readonly maxMessageSizeBytes?: number;
 }
 
 const MAX_RETENTION_SECONDS = 14 * 24 * 3600;
@@ -44,6 +48,12 @@ function resolveSettings(where: string, props: OrderQueueProps) {
   const maxReceiveCount = props.maxReceiveCount ?? PIPELINE_DEFAULTS.maxReceiveCount;
   const retentionSeconds = props.retentionSeconds ?? PIPELINE_DEFAULTS.queueRetentionSeconds;
   const deadLetterRetentionSeconds = props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds;
+  const kmsDataKeyReusePeriodSeconds =
+    props.kmsDataKeyReusePeriodSeconds ?? PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds;
+  const maxMessageSizeBytes = props.maxMessageSizeBytes ?? PIPELINE_DEFAULTS.maxMessageSizeBytes;
+  // SQS's ranges: a data key is reused 1 minute to 24 hours; a message is 1 KiB to 1 MiB.
+  requireWholeNumber(where, "kmsDataKeyReusePeriodSeconds", kmsDataKeyReusePeriodSeconds, 60, 86_400, "seconds");
+  requireWholeNumber(where, "maxMessageSizeBytes", maxMessageSizeBytes, 1_024, 1_048_576, "bytes");
   requireWholeNumber(where, "maxReceiveCount", maxReceiveCount, 1, 1000);
   // SQS keeps a message at most 14 days.
   requireWholeNumber(where, "retentionSeconds", retentionSeconds, 60, MAX_RETENTION_SECONDS, "seconds");
@@ -65,7 +75,14 @@ function resolveSettings(where: string, props: OrderQueueProps) {
     visibilityTimeoutSeconds <= MAX_VISIBILITY_SECONDS,
     `${where}: the derived visibility timeout (${visibilityTimeoutSeconds}s = 6 x consumerTimeoutSeconds + batchingWindowSeconds) exceeds SQS's 12 hours; lower the function timeout.`,
   );
-  return { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds };
+  return {
+    maxReceiveCount,
+    retentionSeconds,
+    deadLetterRetentionSeconds,
+    visibilityTimeoutSeconds,
+    kmsDataKeyReusePeriodSeconds,
+    maxMessageSizeBytes,
+  };
 }
 
 /** The order work queue and its dead-letter queue, encrypted, TLS only, fed only by the order topic (and the redrive principals). */
@@ -82,18 +99,16 @@ export class OrderQueue extends Construct {
   constructor(scope: Construct, id: string, props: OrderQueueProps) {
     super(scope, id);
     requireCustomerManagedKey(`OrderQueue "${id}"`, props.kmsKeyId);
-    const { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds } = resolveSettings(
-      `OrderQueue "${id}"`,
-      props,
-    );
+    const settings = resolveSettings(`OrderQueue "${id}"`, props);
+    const { maxReceiveCount, retentionSeconds, deadLetterRetentionSeconds, visibilityTimeoutSeconds } = settings;
     this.visibilityTimeoutSeconds = visibilityTimeoutSeconds;
     this.maxReceiveCount = maxReceiveCount;
 
     const encryption = {
       kmsMasterKeyId: props.kmsKeyId,
-      kmsDataKeyReusePeriodSeconds: PIPELINE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
+      kmsDataKeyReusePeriodSeconds: settings.kmsDataKeyReusePeriodSeconds,
       // Stated, not left to the provider's default: the local runtime creates its queues with what is synthesized.
-      maxMessageSize: PIPELINE_DEFAULTS.maxMessageSizeBytes,
+      maxMessageSize: settings.maxMessageSizeBytes,
     };
     this.deadLetterQueue = new SqsQueue(this, "DeadLetterQueue", {
       name: props.deadLetterQueueName,

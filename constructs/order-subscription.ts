@@ -17,6 +17,10 @@ export interface OrderSubscriptionProps {
   readonly deliveryDeadLetterQueueName: string;
   /** Deliver the order JSON as the message body instead of the SNS envelope. @default true */
   readonly rawMessageDelivery?: boolean;
+  /** How long the delivery DLQ keeps a message. @default PIPELINE_DEFAULTS.deadLetterRetentionSeconds (14 days) */
+  readonly deadLetterRetentionSeconds?: number;
+  /** The largest message the delivery DLQ takes. @default PIPELINE_DEFAULTS.maxMessageSizeBytes (256 KiB) */
+  readonly maxMessageSizeBytes?: number;
 }
 
 /**
@@ -36,8 +40,8 @@ export class OrderSubscription extends Construct {
     // (https://aws.amazon.com/blogs/compute/announcing-server-side-encryption-with-amazon-simple-queue-service-managed-encryption-keys-sse-sqs-by-default/).
     this.deliveryDeadLetterQueue = new SqsQueue(this, "DeliveryDeadLetterQueue", {
       name: props.deliveryDeadLetterQueueName,
-      messageRetentionSeconds: PIPELINE_DEFAULTS.deadLetterRetentionSeconds,
-      maxMessageSize: PIPELINE_DEFAULTS.maxMessageSizeBytes,
+      messageRetentionSeconds: props.deadLetterRetentionSeconds ?? PIPELINE_DEFAULTS.deadLetterRetentionSeconds,
+      maxMessageSize: props.maxMessageSizeBytes ?? PIPELINE_DEFAULTS.maxMessageSizeBytes,
       sqsManagedSseEnabled: true,
     });
     this.deliveryDeadLetterQueuePolicy = new SqsQueuePolicy(this, "DeliveryDeadLetterQueuePolicy", {

@@ -55,12 +55,16 @@ export class OrderSystemStack extends TerraformStack {
       maxReceiveCount: settings.maxReceiveCount,
       retentionSeconds: settings.queueRetentionSeconds,
       deadLetterRetentionSeconds: settings.deadLetterRetentionSeconds,
+      kmsDataKeyReusePeriodSeconds: settings.kmsDataKeyReusePeriodSeconds,
+      maxMessageSizeBytes: settings.maxMessageSizeBytes,
     });
     this.subscription = new OrderSubscription(this, "OrderSubscription", {
       topicArn: this.topic.topicArn,
       queueArn: this.queue.queue.arn,
       queuePolicy: this.queue.queuePolicy,
       deliveryDeadLetterQueueName: names.deliveryDeadLetterQueue,
+      deadLetterRetentionSeconds: settings.deadLetterRetentionSeconds,
+      maxMessageSizeBytes: settings.maxMessageSizeBytes,
     });
     this.table = new OrdersTable(this, "Orders", { tableName: names.table, deletionProtection: config.production });
     this.processor = new OrderProcessor(this, "OrderProcessor", {
@@ -105,6 +109,7 @@ export class OrderSystemStack extends TerraformStack {
       region: config.region,
       alarmEmail: config.alarmEmail,
       backlogAgeSeconds: settings.backlogAgeAlarmSeconds,
+      maxReceiveCount: this.queue.maxReceiveCount,
       keyPolicy: this.key.keyPolicy,
     });
   }

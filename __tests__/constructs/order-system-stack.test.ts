@@ -188,6 +188,30 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
     expect(JSON.parse(byName(changed, "aws_sqs_queue", "OrderQueue").body.redrive_policy).maxReceiveCount).toBe(5);
     expect(only(changed, "aws_lambda_function").body.timeout).toBe(60);
     expect(only(changed, "aws_lambda_event_source_mapping").body.batch_size).toBe(5);
+    // The DLQ alarm tells operators the retry count the queue really has.
+    const dlqAlarm = resourcesOf(changed, "aws_cloudwatch_metric_alarm").find(
+      (a) => /-dlq-not-empty$/.test(String(a.body.alarm_name)) && !/delivery/.test(String(a.body.alarm_name)),
+    )!;
+    expect(dlqAlarm.body.alarm_description).toMatch(/^Orders failed 5 times and are in DLQ\./);
+  });
+
+  test("every pipeline setting the stack accepts reaches the resources it configures", () => {
+    const changed = synthOrderStack(config, {
+      kmsDataKeyReusePeriodSeconds: 600,
+      deadLetterRetentionSeconds: 10 * 24 * 3600,
+      maxMessageSizeBytes: 128 * 1024,
+      queueRetentionSeconds: 2 * 24 * 3600,
+    });
+    const queues = resourcesOf(changed, "aws_sqs_queue").map((q) => q.body);
+    for (const body of queues) expect([body.name, body.max_message_size]).toEqual([body.name, 128 * 1024]);
+    for (const body of queues.filter((q) => q.kms_master_key_id))
+      expect([body.name, body.kms_data_key_reuse_period_seconds]).toEqual([body.name, 600]);
+    const retention = Object.fromEntries(queues.map((q) => [q.name, q.message_retention_seconds]));
+    expect(retention).toEqual({
+      OrderQueue: 2 * 24 * 3600,
+      DLQ: 10 * 24 * 3600,
+      OrderTopicDeliveryDLQ: 10 * 24 * 3600,
+    });
   });
 });
 
