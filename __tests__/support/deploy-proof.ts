@@ -545,46 +545,24 @@ export function deployProof(environment: string): void {
               AttributeValue: JSON.stringify({ ...topicPolicy, Statement: withoutCloudWatch }),
             }),
           );
+          /** A queue's applied policy without one statement. */
+          const withoutStatement = async (queueUrl: string, sid: string) => {
+            const { Attributes } = await aws.sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["Policy"] }),
+            );
+            const policy = JSON.parse(Attributes!.Policy!);
+            const Statement = policy.Statement.filter((s: { Sid?: string }) => s.Sid !== sid);
+            await aws.sqs.send(
+              new SetQueueAttributesCommand({
+                QueueUrl: queueUrl,
+                Attributes: { Policy: JSON.stringify({ ...policy, Statement }) },
+              }),
+            );
+          };
           // OrderQueue's policy without its Deny: anyone of the account with sqs:SendMessage could inject orders.
-          const queuePolicy = JSON.parse(
-            (
-              await aws.sqs.send(
-                new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["Policy"] }),
-              )
-            ).Attributes!.Policy!,
-          );
-          await aws.sqs.send(
-            new SetQueueAttributesCommand({
-              QueueUrl: outputs.queue_url,
-              Attributes: {
-                Policy: JSON.stringify({
-                  ...queuePolicy,
-                  Statement: queuePolicy.Statement.filter(
-                    (s: { Sid?: string }) => s.Sid !== "DenySendExceptOrderTopicAndRedrivers",
-                  ),
-                }),
-              },
-            }),
-          );
-          // The DLQ's policy without its Deny: anyone of the account could put messages there for the next redrive.
-          const dlqPolicy = JSON.parse(
-            (
-              await aws.sqs.send(
-                new GetQueueAttributesCommand({ QueueUrl: outputs.dlq_url, AttributeNames: ["Policy"] }),
-              )
-            ).Attributes!.Policy!,
-          );
-          await aws.sqs.send(
-            new SetQueueAttributesCommand({
-              QueueUrl: outputs.dlq_url,
-              Attributes: {
-                Policy: JSON.stringify({
-                  ...dlqPolicy,
-                  Statement: dlqPolicy.Statement.filter((s: { Sid?: string }) => s.Sid !== "DenySendToDeadLetterQueue"),
-                }),
-              },
-            }),
-          );
+          await withoutStatement(outputs.queue_url, "DenySendExceptOrderTopicAndRedrivers");
+          // The DLQ's without its Deny: anyone of the account could put messages there for the next redrive.
+          await withoutStatement(outputs.dlq_url, "DenySendToDeadLetterQueue");
           await aws.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
           lines.length = 0;
           const broken = await verify(
