@@ -44,20 +44,7 @@ export class OrderSystemStack extends TerraformStack {
 
     this.key = this.encryptionKey(config, aws);
     this.topic = new OrderTopic(this, "OrderTopic", { topicName: names.topic, kmsKeyId: this.key.keyId, ...aws });
-    this.queue = new OrderQueue(this, "OrderQueue", {
-      queueName: names.queue,
-      deadLetterQueueName: names.deadLetterQueue,
-      kmsKeyId: this.key.keyId,
-      publisherTopicArn: this.topic.topicArn,
-      redrivePrincipalArns: config.redrivePrincipalArns,
-      consumerTimeoutSeconds: settings.functionTimeoutSeconds,
-      batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
-      maxReceiveCount: settings.maxReceiveCount,
-      retentionSeconds: settings.queueRetentionSeconds,
-      deadLetterRetentionSeconds: settings.deadLetterRetentionSeconds,
-      kmsDataKeyReusePeriodSeconds: settings.kmsDataKeyReusePeriodSeconds,
-      maxMessageSizeBytes: settings.maxMessageSizeBytes,
-    });
+    this.queue = this.orderQueue(config, settings);
     this.subscription = new OrderSubscription(this, "OrderSubscription", {
       topicArn: this.topic.topicArn,
       queueArn: this.queue.queue.arn,
@@ -94,6 +81,24 @@ export class OrderSystemStack extends TerraformStack {
       maximumConcurrency: settings.maximumConcurrency,
     });
     this.addOutputs();
+  }
+
+  /** OrderQueue and its DLQ, fed by the order topic (and the redrive roles), with the pipeline's settings. */
+  private orderQueue(config: EnvironmentConfig, settings: Record<keyof typeof PIPELINE_DEFAULTS, number>): OrderQueue {
+    return new OrderQueue(this, "OrderQueue", {
+      queueName: config.names.queue,
+      deadLetterQueueName: config.names.deadLetterQueue,
+      kmsKeyId: this.key.keyId,
+      publisherTopicArn: this.topic.topicArn,
+      redrivePrincipalArns: config.redrivePrincipalArns,
+      consumerTimeoutSeconds: settings.functionTimeoutSeconds,
+      batchingWindowSeconds: settings.maximumBatchingWindowSeconds,
+      maxReceiveCount: settings.maxReceiveCount,
+      retentionSeconds: settings.queueRetentionSeconds,
+      deadLetterRetentionSeconds: settings.deadLetterRetentionSeconds,
+      kmsDataKeyReusePeriodSeconds: settings.kmsDataKeyReusePeriodSeconds,
+      maxMessageSizeBytes: settings.maxMessageSizeBytes,
+    });
   }
 
   /** The alarms, on the alarm topic (encrypted with the stack's key), created after the key policy admits CloudWatch. */
