@@ -57,28 +57,32 @@ export function parseOrderBody(body: string, now: number = Date.now()): Order {
     payload = parseJson(payload.Message, "SNS notification's Message");
   }
   if (!isRecord(payload)) throw new InvalidOrderError("order is not a JSON object");
-  const problems = orderProblems(payload, now);
-  if (problems) {
-    const error = new InvalidOrderError(problems);
+  const checked = checkOrder(payload, now);
+  if ("problems" in checked) {
+    const error = new InvalidOrderError(checked.problems);
     if (typeof payload.orderId === "string" && ID_PATTERN.test(payload.orderId)) error.orderId = payload.orderId;
     throw error;
   }
-  return OrderSchema.parse(payload);
+  return checked.order;
 }
 
 /**
- * What is wrong with a value as an order, field by field (undefined when it is a valid order): the schema,
- * and a timestamp no further ahead of `now` than the function's margin. The handler applies it to incoming
+ * A value checked as an order: the order, or what is wrong with it field by field. The schema, and a
+ * timestamp no further ahead of `now` than the function's margin. The handler applies it to incoming
  * bodies and to stored items alike.
  */
-export function orderProblems(value: unknown, now: number): string | undefined {
+export function checkOrder(value: unknown, now: number): { order: Order } | { problems: string } {
   const result = OrderSchema.safeParse(value);
   if (!result.success)
-    return result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`).join("; ");
+    return {
+      problems: result.error.issues.map((issue) => `${issue.path.join(".") || "order"}: ${issue.message}`).join("; "),
+    };
   const margin = clockMarginSeconds();
   if (compareInstants(result.data.timestamp, new Date(now + margin * 1000).toISOString()) > 0)
-    return `timestamp: ${result.data.timestamp} is more than ${margin} s ahead of the function's clock (${new Date(now).toISOString()})`;
-  return undefined;
+    return {
+      problems: `timestamp: ${result.data.timestamp} is more than ${margin} s ahead of the function's clock (${new Date(now).toISOString()})`,
+    };
+  return { order: result.data };
 }
 
 /** The margin from the function's environment (the stack always sets it); unset or not a whole number: the default. */

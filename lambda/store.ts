@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, PutCommandInput } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { Order, orderProblems } from "./order";
+import { checkOrder, Order } from "./order";
 import { compareVersions } from "./version";
 
 /**
@@ -60,12 +60,15 @@ export async function storeOrder(tableName: string, order: Order, abortSignal?: 
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const item = storedItem(error);
       condition = unchangedSince(item);
-      const problems = orderProblems(item, Date.now());
-      if (problems) {
-        replaced = { outcome: "repaired", detail: `the stored item was not a valid order (${problems}): replaced it` };
+      const checked = checkOrder(item, Date.now());
+      if ("problems" in checked) {
+        replaced = {
+          outcome: "repaired",
+          detail: `the stored item was not a valid order (${checked.problems}): replaced it`,
+        };
         continue;
       }
-      const stored = item as Order;
+      const stored = checked.order;
       const comparison = compareVersions(order, stored);
       if (comparison.relation === "identical") return { outcome: "duplicate" };
       if (comparison.relation === "older") return { outcome: "stale" };

@@ -95,16 +95,10 @@ export function loadOutputs(file: string, stack: string, env: NodeJS.ProcessEnv 
     if (typeof outputs[key] !== "string")
       throw new OperatorError(`${file} lacks ${stack}.${key}; deploy the current stack, then: ${fix}`);
   }
-  for (const key of ["topic_arn", "dlq_arn", "alarm_topic_arn"]) {
+  for (const key of ["topic_arn", "dlq_arn", "alarm_topic_arn", "queue_arn", "delivery_dlq_arn"]) {
     if (outputs[key] !== undefined && !/^arn:aws[a-z-]*:(sns|sqs):[a-z0-9-]+:\d{12}:[\w-]+$/.test(outputs[key]))
       throw new OperatorError(
         `${file}: ${stack}.${key} is not an SNS or SQS ARN ("${String(outputs[key]).slice(0, 80)}"). Write the file again with: ${fix}`,
-      );
-  }
-  for (const key of ["queue_arn", "delivery_dlq_arn"]) {
-    if (outputs[key] !== undefined && !/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+$/.test(outputs[key]))
-      throw new OperatorError(
-        `${file}: ${stack}.${key} is not an SQS ARN ("${String(outputs[key]).slice(0, 80)}"). Write the file again with: ${fix}`,
       );
   }
   if (outputs.endpoint !== undefined && !isLoopbackOrigin(outputs.endpoint))
@@ -127,8 +121,7 @@ function isLoopbackOrigin(value: unknown): boolean {
 }
 
 /** SQS's endpoint of a region, as its queue URLs name it (`amazonaws.com.cn` in the China partition). */
-function sqsOrigin(arn: string): string {
-  const [, partition, , region] = arn.split(":");
+function sqsOrigin(partition: string, region: string): string {
   return `https://sqs.${region}.amazonaws.com${partition === "aws-cn" ? ".cn" : ""}`;
 }
 
@@ -151,7 +144,7 @@ function checkQueueUrls(outputs: StackOutputs, where: string, fix: string, confi
     // The endpoint the requests go to: the outputs' local one, else the region's or the one configured.
     const origins = outputs.endpoint
       ? [new URL(outputs.endpoint).origin]
-      : [sqsOrigin(`arn:${partition}:sqs:${arnRegion}`), ...(configured ? [configured] : [])];
+      : [sqsOrigin(partition, arnRegion), ...(configured ? [configured] : [])];
     const parsed = URL.canParse(url) ? new URL(url) : undefined;
     const segments = parsed?.pathname.split("/") ?? [];
     const fine =

@@ -275,15 +275,10 @@ async function checkSubscription({ clients, expected, options }: CheckContext): 
 
 /**
  * What IAM policy simulation decides for `sqs:SendMessage` to a queue by `principalArn`, under the
- * queue's policy; the simulator takes an IAM user of the account as `callerArn`.
+ * queue's policy; the simulator takes an IAM user of the queue's account as the caller.
  */
-async function simulateSend(
-  iam: IAMClient,
-  queueArn: string,
-  queuePolicy: string,
-  callerArn: string,
-  principalArn: string,
-) {
+async function simulateSend(iam: IAMClient, queueArn: string, queuePolicy: string, principalArn: string) {
+  const [, partition, , , account] = queueArn.split(":");
   const { EvaluationResults = [] } = await iam.send(
     new SimulateCustomPolicyCommand({
       // The caller's own policy allows the send, so only the queue's policy can refuse it.
@@ -297,7 +292,7 @@ async function simulateSend(
       ResourceArns: [queueArn],
       ResourcePolicy: queuePolicy,
       // The principal judged is in aws:PrincipalArn.
-      CallerArn: callerArn,
+      CallerArn: `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
       ContextEntries: [
         { ContextKeyName: "aws:PrincipalArn", ContextKeyValues: [principalArn], ContextKeyType: "string" },
         { ContextKeyName: "aws:SecureTransport", ContextKeyValues: ["true"], ContextKeyType: "boolean" },
@@ -328,15 +323,8 @@ async function deadLetterQueueProblems(
     const { Attributes: attributes = {} } = await clients.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["Policy"] }),
     );
-    const [, partition, , , account] = arn.split(":");
     const decision = attributes.Policy
-      ? await simulateSend(
-          clients.iam,
-          arn,
-          attributes.Policy,
-          `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
-          outsider,
-        )
+      ? await simulateSend(clients.iam, arn, attributes.Policy, outsider)
       : "allowed (no queue policy)";
     if (decision !== "explicitDeny")
       problems.push(
@@ -359,14 +347,7 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
   if (!attributes.Policy) return fail("OrderQueue has no policy: SNS cannot deliver to it", redeploy(options.stack));
   const [, partition, , , account] = expected.queue_arn.split(":");
   const outsider = `arn:${partition}:iam::${account}:role/order-verify-not-a-redriver`;
-  const send = (principal: string) =>
-    simulateSend(
-      clients.iam,
-      expected.queue_arn!,
-      attributes.Policy!,
-      `arn:${partition}:iam::${account}:user/order-verify-simulated-caller`,
-      principal,
-    );
+  const send = (principal: string) => simulateSend(clients.iam, expected.queue_arn!, attributes.Policy!, principal);
   const problems: string[] = await deadLetterQueueProblems(clients, outputs, outsider);
   const outsiderDecision = await send(outsider);
   if (outsiderDecision !== "explicitDeny")
