@@ -4,6 +4,7 @@
  * time, and terminated when an invocation outlives the function timeout, as Lambda does.
  */
 import * as path from "node:path";
+import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
 import { FunctionModel } from "../stack-model";
 
@@ -25,7 +26,7 @@ export class ExecutionEnvironment {
     readonly fn: FunctionModel,
     /** The worker's environment variables: the function's own, nothing of this process's. */
     variables: Record<string, string>,
-    /** Receives the handler's log lines; without it they are dropped in the worker. */
+    /** Receives the handler's log lines (its stdout, line by line); without it they are dropped. */
     onLogLine?: (line: string) => void,
   ) {
     this.initialized = new Promise<boolean>((resolve) => {
@@ -37,35 +38,24 @@ export class ExecutionEnvironment {
       // None of this process's Node.js options: inherited, `npm start`'s `-r esbuild-register` made every
       // cold start compile the function's bundle with esbuild once more (about 250 ms of a 575 KB bundle).
       execArgv: [],
-      workerData: {
-        file: fn.file,
-        exportName: fn.exportName,
-        functionName: fn.name,
-        forwardLogs: onLogLine !== undefined,
-      },
+      // The function's stdout as a stream of this process (not printed): read as Lambda collects it, by line.
+      stdout: true,
+      workerData: { file: fn.file, exportName: fn.exportName, functionName: fn.name },
     });
-    let buffered = "";
-    this.worker.on(
-      "message",
-      (message: { id: string; result?: unknown; error?: string; log?: string; initialized?: boolean }) => {
-        if (message.initialized) return this.markInitialized();
-        if (message.log !== undefined) {
-          buffered += message.log;
-          const lines = buffered.split("\n");
-          buffered = lines.pop() ?? "";
-          for (const line of lines) if (line.trim()) onLogLine?.(line);
-          return;
-        }
-        if (!this.pending || this.pending.id !== message.id) return;
-        const { resolve } = this.pending;
-        this.pending = undefined;
-        resolve(
-          message.error !== undefined
-            ? { kind: "error", error: message.error }
-            : { kind: "returned", value: message.result },
-        );
-      },
-    );
+    createInterface({ input: this.worker.stdout, crlfDelay: Infinity }).on("line", (line) => {
+      if (line.trim()) onLogLine?.(line);
+    });
+    this.worker.on("message", (message: { id: string; result?: unknown; error?: string; initialized?: boolean }) => {
+      if (message.initialized) return this.markInitialized();
+      if (!this.pending || this.pending.id !== message.id) return;
+      const { resolve } = this.pending;
+      this.pending = undefined;
+      resolve(
+        message.error !== undefined
+          ? { kind: "error", error: message.error }
+          : { kind: "returned", value: message.result },
+      );
+    });
     this.worker.on("error", (error) => this.finish({ kind: "error", error: String(error.stack ?? error) }));
     this.worker.on("exit", () => this.finish({ kind: "error", error: "the execution environment exited" }));
   }

@@ -6,22 +6,19 @@
  */
 const { parentPort, workerData } = require("node:worker_threads");
 
-/** @typedef {{ file: string; exportName: string; functionName: string; forwardLogs: boolean }} WorkerData */
+/** @typedef {{ file: string; exportName: string; functionName: string }} WorkerData */
 /** @typedef {{ id: string; event: unknown; deadline: number; scale: number }} Invocation */
 
 if (!parentPort) throw new Error("lambda-worker.js runs as a worker thread of lambda-host.ts");
 const port = parentPort;
 const data = /** @type {WorkerData} */ (workerData);
 
-// Log lines travel on the same channel as results, so the trace keeps their order.
-process.stdout.write = /** @type {typeof process.stdout.write} */ (
-  (/** @type {unknown} */ chunk, /** @type {unknown} */ encoding, /** @type {unknown} */ callback) => {
-    if (data.forwardLogs) port.postMessage({ log: String(chunk) });
-    if (typeof encoding === "function") encoding();
-    else if (typeof callback === "function") callback();
-    return true;
-  }
-);
+/**
+ * Resolves once all the function wrote to its stdout has reached the host (a worker's stdout write completes
+ * when the parent has taken the chunk), so its log lines come before the result that follows on the port.
+ * @returns {Promise<void>}
+ */
+const stdoutDelivered = () => new Promise((resolve) => process.stdout.write("", () => resolve()));
 
 /** @type {((event: unknown, context: object) => Promise<unknown>) | undefined} */
 let handler;
@@ -35,7 +32,7 @@ try {
   initError = error;
 }
 // The init phase is over: Lambda starts the function timeout only now.
-port.postMessage({ initialized: true });
+stdoutDelivered().then(() => port.postMessage({ initialized: true }));
 
 /** @param {unknown} error */
 const describe = (error) => String((error instanceof Error && error.stack) || error);
@@ -48,10 +45,14 @@ port.on("message", async (/** @type {Invocation} */ { id, event, deadline, scale
     // In the stack's (unscaled) time, so the handler's own deadline margin keeps its meaning.
     getRemainingTimeInMillis: () => Math.max(0, (deadline - Date.now()) / scale),
   };
+  /** @type {{ result: unknown } | { error: string }} */
+  let outcome;
   try {
     const result = await handler(event, context);
-    port.postMessage({ id, result: result === undefined ? null : result });
+    outcome = { result: result === undefined ? null : result };
   } catch (error) {
-    port.postMessage({ id, error: describe(error) });
+    outcome = { error: describe(error) };
   }
+  await stdoutDelivered();
+  port.postMessage({ id, ...outcome });
 });
