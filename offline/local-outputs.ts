@@ -1,7 +1,7 @@
 /**
  * The stack's outputs as the local engines answer them: each `output` of `cdk.tf.json` whose references
  * all name a resource the runtime created (a queue's URL or ARN, a topic's ARN, the table's and the
- * function's names, the subscription's ARN) gets the engine's value. Outputs about what is not emulated
+ * function's names, the subscription's ARN) gets the value the resource registry holds for it. Outputs about what is not emulated
  * (roles, keys, alarms, the dashboard) are left out rather than invented; of the `verify` expectations,
  * the ones the engines can answer are kept.
  */
@@ -10,23 +10,8 @@ import * as path from "node:path";
 import type { LocalPipeline } from "./pipeline";
 import { resolveReferences } from "./stack-model";
 
-/** `type.key` -> attribute -> local value, for every resource the runtime created. */
-function identities(pipeline: LocalPipeline): Map<string, Record<string, string>> {
-  const known = new Map<string, Record<string, string>>();
-  for (const q of pipeline.queues.values())
-    known.set(`aws_sqs_queue.${q.model.key}`, { url: q.url, id: q.url, arn: q.arn, name: q.name });
-  for (const t of pipeline.topics.values()) {
-    known.set(`aws_sns_topic.${t.model.key}`, { arn: t.arn, id: t.arn, name: t.name });
-    for (const [key, arn] of t.subscriptionArns) known.set(`aws_sns_topic_subscription.${key}`, { arn, id: arn });
-  }
-  for (const t of pipeline.stack.tables) known.set(`aws_dynamodb_table.${t.key}`, { name: t.name, id: t.name });
-  for (const f of pipeline.stack.functions)
-    known.set(`aws_lambda_function.${f.key}`, { function_name: f.name, id: f.name, arn: f.arn });
-  return known;
-}
-
 /** A value with its references resolved; undefined if any of them does not resolve. */
-function resolved(value: unknown, known: Map<string, Record<string, string>>): unknown {
+function resolved(value: unknown, known: ReadonlyMap<string, Readonly<Record<string, string>>>): unknown {
   if (typeof value === "string") {
     const result = resolveReferences(value, known);
     return "value" in result ? result.value : undefined;
@@ -45,7 +30,7 @@ function resolved(value: unknown, known: Map<string, Record<string, string>>): u
  */
 export function localOutputs(pipeline: LocalPipeline): Record<string, unknown> {
   const doc = JSON.parse(fs.readFileSync(path.join(pipeline.stack.stackDir, "cdk.tf.json"), "utf8"));
-  const known = identities(pipeline);
+  const known = pipeline.resources.attributes;
   const outputs: Record<string, unknown> = {};
   for (const [name, { value }] of Object.entries<{ value: unknown }>(doc.output ?? {})) {
     if (typeof value === "string" && value.includes("${")) {

@@ -16,9 +16,10 @@ import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
 import { ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
 import { messagesIn } from "../common/move-messages";
-import { EngineQueue, EngineTopic, provision, ProvisionedStack } from "./local-aws/provision";
+import { provision } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
-import { deadLetterTargets, redriveDeadLetters } from "./redrive";
+import { redriveDeadLetters } from "./redrive";
+import { QueueResource, ResourceRegistry } from "./registry";
 import { publishBodies, PublishResult, resolveTopic } from "./publish";
 import { loadStack, StackModel } from "./stack-model";
 
@@ -54,7 +55,8 @@ interface LocalAws {
   readonly dynamodb: LocalDynamoDB;
   readonly sns: SNSClient;
   readonly sqs: SQSClient;
-  readonly provisioned: ProvisionedStack;
+  /** Every resource of the stack, by address, with the engine's identity (built by provisioning). */
+  readonly resources: ResourceRegistry;
   /** The one endpoint, when serving. */
   readonly endpoint?: ServiceEndpoint;
 }
@@ -97,8 +99,8 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
     const config = { endpoint: endpoint?.url ?? snsSqs.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS };
     const sns = new SNSClient(config);
     const sqs = new SQSClient(config);
-    const provisioned = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
-    return { snsSqs, dynamodb, sns, sqs, provisioned, endpoint };
+    const resources = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
+    return { snsSqs, dynamodb, sns, sqs, resources, endpoint };
   } catch (error) {
     await closeEngines({ snsSqs, dynamodb, endpoint });
     throw error;
@@ -113,22 +115,22 @@ function wireEngineEvents(
 ): void {
   aws.snsSqs.onDeadLettered(onDeadLettered);
   aws.snsSqs.onPublished((topicArn) => {
-    const topic = [...aws.provisioned.topics.values()].find((t) => t.arn === topicArn);
+    const topic = aws.resources.find("aws_sns_topic", topicArn);
     accounting.published += 1;
-    accounting.deliveries += topic?.subscriptions ?? 0;
+    accounting.deliveries += topic ? aws.resources.subscriptionsOf(topic.address).length : 0;
   });
 }
 
 /** The trace's "moved to DLQ" event: after how many receives the poller saw, with the order's id. */
 function deadLetteredEvent(
-  queues: Map<string, EngineQueue>,
+  resources: ResourceRegistry,
   queueName: string,
   messageId: string,
   failed: FailedRecord | undefined,
   orderIdOf: (body: string) => string | undefined,
 ): PipelineEvent {
-  const queue = [...queues.values()].find((q) => q.name === queueName);
-  const target = queue?.model.redrive && queues.get(queue.model.redrive.deadLetterTargetArn);
+  const queue = resources.find("aws_sqs_queue", queueName);
+  const target = queue?.model.redrive && resources.get("aws_sqs_queue", queue.model.redrive.deadLetterTarget);
   return {
     type: "dead-lettered",
     queue: queueName,
@@ -160,9 +162,11 @@ export class LocalPipeline {
     this.lambda = new LambdaService({
       sqs: aws.sqs,
       region: stack.region,
-      functions: stack.functions,
-      mappings: stack.mappings,
-      queueOf: (arn) => aws.provisioned.queues.get(arn)!,
+      sources: stack.mappings.map((mapping) => ({
+        mapping,
+        fn: aws.resources.get("aws_lambda_function", mapping.function).model,
+        queue: aws.resources.get("aws_sqs_queue", mapping.queue),
+      })),
       variables: (fn) => functionVariables(fn, stack.region, aws.dynamodb.endpoint),
       timeScale,
       functionTimeScale,
@@ -175,7 +179,7 @@ export class LocalPipeline {
     });
     wireEngineEvents(aws, this.accounting, (queueName, messageId) => {
       const failed = this.lambda.takeFailed(messageId);
-      this.emit(deadLetteredEvent(this.queues, queueName, messageId, failed, this.orderIdOf));
+      this.emit(deadLetteredEvent(aws.resources, queueName, messageId, failed, this.orderIdOf));
     });
   }
 
@@ -194,7 +198,9 @@ export class LocalPipeline {
 
   /** `--watch`: the function runs `file` from its next invocation on, in fresh execution environments. */
   replaceCode(functionName: string, file: string): void {
-    this.lambda.replaceCode(functionName, file);
+    const fn = this.resources.find("aws_lambda_function", functionName);
+    if (!fn) throw new Error(`no function ${functionName} in the stack`);
+    this.lambda.replaceCode(fn.model, file);
   }
 
   /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
@@ -202,21 +208,16 @@ export class LocalPipeline {
     return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };
   }
 
-  /** The engine's topics, by the stack model's ARN. */
-  get topics(): Map<string, EngineTopic> {
-    return this.aws.provisioned.topics;
+  /** Every resource of the stack by address, with the engine's identity; `find` takes any identity. */
+  get resources(): ResourceRegistry {
+    return this.aws.resources;
   }
 
   get dynamodb(): LocalDynamoDB {
     return this.aws.dynamodb;
   }
 
-  /** The engine's queues, by the stack model's ARN. */
-  get queues(): Map<string, EngineQueue> {
-    return this.aws.provisioned.queues;
-  }
-
-  /** Publishes one message body to a topic (by name or ARN; the only topic feeding a queue when omitted). */
+  /** Publishes one message body to a topic (by address, name or ARN; the only topic feeding a queue when omitted). */
   async publish(body: string, topic?: string): Promise<PublishResult> {
     return (await this.publishAll([body], topic))[0];
   }
@@ -224,10 +225,10 @@ export class LocalPipeline {
   /** Publishes bodies through SNS (`publish.ts`), accounts for each and traces it; results in the bodies' order. */
   async publishAll(bodies: string[], topic?: string): Promise<PublishResult[]> {
     if (this.closed) throw new Error("the pipeline is closed");
-    const target = resolveTopic([...this.aws.provisioned.topics.values()], topic);
-    const queues = this.stack.subscriptions
-      .filter((s) => s.topicArn === target.model.arn)
-      .map((s) => this.queues.get(s.queueArn)!.name)
+    const target = resolveTopic(this.resources, topic);
+    const queues = this.resources
+      .subscriptionsOf(target.address)
+      .map((s) => this.resources.get("aws_sqs_queue", s.model.queue).name)
       .join(", ");
     const results = await publishBodies(this.aws.sns, target.arn, bodies);
     results.forEach((result, i) => {
@@ -269,21 +270,19 @@ export class LocalPipeline {
 
   /** Messages in polled queues (waiting or in flight), as the engine counts them. */
   async inFlight(): Promise<number> {
-    const counts = await Promise.all(
-      this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, (q as EngineQueue).url)),
-    );
+    const counts = await Promise.all(this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, q.url)));
     this.lastInFlight = counts.reduce((a, b) => a + b, 0);
     return this.lastInFlight;
   }
 
   /** The engine's dead-letter queues (some queue's or subscription's target). */
-  deadLetterQueues(): EngineQueue[] {
-    return deadLetterTargets(this.stack).map((model) => this.queues.get(model.arn)!);
+  deadLetterQueues(): QueueResource[] {
+    return this.resources.deadLetterQueues();
   }
 
   /** Moves every dead-lettered message back to the queue it came from (see `redrive.ts`). Returns how many moved. */
   async redrive(): Promise<number> {
-    const moved = await redriveDeadLetters(this.aws.sqs, this.queues, this.emit);
+    const moved = await redriveDeadLetters(this.aws.sqs, this.resources, this.emit);
     this.accounting.redriven += moved;
     return moved;
   }
@@ -307,7 +306,7 @@ export class LocalPipeline {
   /** Queues holding messages that no enabled event source mapping consumes (a disabled mapping's queue). */
   async unconsumed(): Promise<{ queue: string; messages: number }[]> {
     const skipped = new Set<unknown>([...this.lambda.polledQueues, ...this.deadLetterQueues()]);
-    const others = [...this.queues.values()].filter((q) => !skipped.has(q));
+    const others = this.resources.all("aws_sqs_queue").filter((q) => !skipped.has(q));
     const counts = await Promise.all(others.map((q) => messagesIn(this.aws.sqs, q.url)));
     return others.map((q, i) => ({ queue: q.name, messages: counts[i] })).filter((q) => q.messages > 0);
   }

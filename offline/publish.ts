@@ -4,7 +4,7 @@
  */
 import { PublishBatchCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { publishBatches } from "../common/publish-batches";
-import { EngineTopic } from "./local-aws/provision";
+import { ResourceRegistry, TopicResource } from "./registry";
 
 /** What a publish came to: SNS's message id, or SNS's reason for refusing the body. */
 export type PublishResult = { messageId: string } | { rejected: string };
@@ -48,15 +48,15 @@ export async function publishBodies(
   return results;
 }
 
-/** The named topic (name or ARN), or when unnamed the one topic that feeds a queue (the alarm topic does not). */
-export function resolveTopic(topics: EngineTopic[], nameOrArn?: string): EngineTopic {
-  if (nameOrArn === undefined) {
-    const feeding = topics.filter((t) => t.subscriptions > 0);
+/** The named topic (address, name or ARN), or when unnamed the one topic that feeds a queue (the alarm topic does not). */
+export function resolveTopic(resources: ResourceRegistry, identity?: string): TopicResource {
+  if (identity === undefined) {
+    const feeding = resources.all("aws_sns_topic").filter((t) => resources.subscriptionsOf(t.address).length > 0);
     if (feeding.length !== 1) throw new Error(`${feeding.length} topics feed queues; name the one to publish to`);
     return feeding[0];
   }
-  const topic = topics.find((t) => t.name === nameOrArn || t.arn === nameOrArn || t.model.arn === nameOrArn);
-  if (!topic) throw new Error(`no topic ${nameOrArn} in the stack`);
+  const topic = resources.find("aws_sns_topic", identity);
+  if (!topic) throw new Error(`no topic ${identity} in the stack`);
   return topic;
 }
 

@@ -8,16 +8,15 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { messagesIn, moveMessages } from "../common/move-messages";
 import { Emit } from "./events";
-import { EngineQueue } from "./local-aws/provision";
-import { QueueModel, StackModel } from "./stack-model";
+import { QueueResource, ResourceRegistry } from "./registry";
 
-function requirePermitted(dlq: EngineQueue, sources: EngineQueue[]): void {
+function requirePermitted(dlq: QueueResource, sources: QueueResource[]): void {
   const allow = dlq.model.redriveAllow;
   for (const source of sources) {
     const permitted =
       !allow ||
       allow.permission === "allowAll" ||
-      (allow.permission === "byQueue" && allow.sourceQueueArns.includes(source.model.arn));
+      (allow.permission === "byQueue" && allow.sourceQueues.includes(source.address));
     if (!permitted) {
       throw new Error(
         `${dlq.name}'s redrive-allow policy (${allow?.permission}) does not let messages move back to ${source.name}.`,
@@ -34,7 +33,7 @@ function requirePermitted(dlq: EngineQueue, sources: EngineQueue[]): void {
  * the move runs lands in the DLQ again and stays there); a message the source queue refuses stays in the
  * DLQ, visible.
  */
-async function move(sqs: SQSClient, dlq: EngineQueue, source: EngineQueue, emit: Emit): Promise<number> {
+async function move(sqs: SQSClient, dlq: QueueResource, source: QueueResource, emit: Emit): Promise<number> {
   const { moved } = await moveMessages(sqs, {
     from: dlq.url,
     to: source.url,
@@ -50,14 +49,11 @@ async function move(sqs: SQSClient, dlq: EngineQueue, source: EngineQueue, emit:
 }
 
 /** Moves each dead-letter queue's messages back to its one source queue; returns how many moved. */
-export async function redriveDeadLetters(
-  sqs: SQSClient,
-  queues: Map<string, EngineQueue>,
-  emit: Emit,
-): Promise<number> {
+export async function redriveDeadLetters(sqs: SQSClient, resources: ResourceRegistry, emit: Emit): Promise<number> {
   let moved = 0;
-  for (const dlq of queues.values()) {
-    const sources = [...queues.values()].filter((q) => q.model.redrive?.deadLetterTargetArn === dlq.model.arn);
+  const queues = resources.all("aws_sqs_queue");
+  for (const dlq of queues) {
+    const sources = queues.filter((q) => q.model.redrive?.deadLetterTarget === dlq.address);
     if (sources.length === 0 || (await messagesIn(sqs, dlq.url)) === 0) continue;
     requirePermitted(dlq, sources);
     const count = await move(sqs, dlq, sources[0], emit);
@@ -65,13 +61,4 @@ export async function redriveDeadLetters(
     if (count > 0) emit({ type: "redriven", from: dlq.name, to: sources[0].name, count });
   }
   return moved;
-}
-
-/** Queues that are some queue's (or subscription's) dead-letter target. */
-export function deadLetterTargets(stack: StackModel): QueueModel[] {
-  const arns = new Set([
-    ...stack.queues.map((q) => q.redrive?.deadLetterTargetArn),
-    ...stack.subscriptions.map((s) => s.deadLetterTargetArn),
-  ]);
-  return stack.queues.filter((q) => arns.has(q.arn));
 }

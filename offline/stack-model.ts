@@ -23,8 +23,20 @@ const NOT_EMULATED = new Set([
   "aws_cloudwatch_dashboard",
 ]);
 
-/** What hashicorp/aws creates a queue with when `max_message_size` is absent (and what AWS then enforces). */
-const PROVIDER_DEFAULT_MAX_MESSAGE_SIZE = 262_144;
+/**
+ * What AWS applies when an attribute is absent from the configuration (the provider sends nothing, or
+ * hashicorp/aws's own default, which is AWS's): the stack sets each of them, a hand-written stack may not.
+ */
+const AWS_DEFAULTS = {
+  /** aws_sqs_queue: SQS's defaults (AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html). */
+  visibilityTimeoutSeconds: 30,
+  messageRetentionSeconds: 345_600,
+  maxMessageSizeBytes: 262_144,
+  /** aws_lambda_function: Lambda's default timeout. */
+  functionTimeoutSeconds: 3,
+  /** aws_lambda_event_source_mapping on SQS: Lambda's default batch size. */
+  sqsBatchSize: 10,
+} as const;
 
 /** Per emulated type: the attributes it reads, and those that do not change local behaviour. */
 const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
@@ -85,34 +97,38 @@ const ATTRIBUTES: Record<string, { used: string[]; inert: string[] }> = {
 /** Subscriptions that notify people (alarm e-mails): no part of the order flow, so read, not emulated. */
 const NOTIFY_PEOPLE = new Set(["email", "email-json", "sms"]);
 
-export interface QueueModel {
+/**
+ * Every model names its resource by its Terraform address (`aws_sqs_queue.OrderQueue`), and refers to
+ * other resources by theirs: the one identity that is the stack's, whatever an engine later calls it.
+ */
+interface Addressed {
+  /** `type.key`, as Terraform and `${...}` references name it. */
+  readonly address: string;
   readonly key: string;
+}
+export interface QueueModel extends Addressed {
   readonly name: string;
-  readonly arn: string;
-  readonly url: string;
   readonly visibilityTimeoutSeconds: number;
   readonly retentionSeconds: number;
   /** The largest message the queue takes, in bytes. */
   readonly maxMessageSizeBytes: number;
-  readonly redrive?: { readonly deadLetterTargetArn: string; readonly maxReceiveCount: number };
-  /** From the queue's redrive-allow policy: which source queues may redrive into it. */
-  redriveAllow?: { readonly permission: string; readonly sourceQueueArns: string[] };
+  /** The dead-letter queue's address, and after how many receives a message goes there. */
+  readonly redrive?: { readonly deadLetterTarget: string; readonly maxReceiveCount: number };
+  /** From the queue's redrive-allow policy: which source queues (by address) may redrive into it. */
+  redriveAllow?: { readonly permission: string; readonly sourceQueues: string[] };
 }
-export interface TopicModel {
-  readonly key: string;
+export interface TopicModel extends Addressed {
   readonly name: string;
-  readonly arn: string;
 }
-export interface SubscriptionModel {
-  readonly key: string;
-  readonly topicArn: string;
-  readonly queueArn: string;
+export interface SubscriptionModel extends Addressed {
+  readonly topic: string;
+  readonly queue: string;
   readonly raw: boolean;
-  readonly deadLetterTargetArn?: string;
+  readonly deadLetterTarget?: string;
 }
-export interface FunctionModel {
-  readonly key: string;
+export interface FunctionModel extends Addressed {
   readonly name: string;
+  /** The function's ARN: the local Lambda service's identity of it. */
   readonly arn: string;
   /** Folder holding the bundle (the archive_file's source folder). */
   readonly codeDir: string;
@@ -124,18 +140,16 @@ export interface FunctionModel {
   readonly variables: Record<string, string>;
   readonly reservedConcurrency?: number;
 }
-export interface MappingModel {
-  readonly key: string;
-  readonly queueArn: string;
-  readonly functionArn: string;
+export interface MappingModel extends Addressed {
+  readonly queue: string;
+  readonly function: string;
   readonly batchSize: number;
   readonly batchingWindowSeconds: number;
   readonly reportBatchItemFailures: boolean;
   readonly maximumConcurrency?: number;
   readonly enabled: boolean;
 }
-export interface TableModel {
-  readonly key: string;
+export interface TableModel extends Addressed {
   readonly name: string;
   readonly hashKey: string;
   readonly rangeKey?: string;
@@ -185,8 +199,9 @@ const localArn = (service: string, region: string, resource: string) =>
   `arn:${LOCAL_PARTITION}:${service}:${region}:${LOCAL_ACCOUNT}:${resource}`;
 
 /**
- * The local identity of each resource type others refer to: what `${type.key.attribute}` resolves to.
- * Names must be literal (the stack makes them from the environment), so the identities are known.
+ * What `${type.key.attribute}` resolves to while reading, per resource type others refer to. A value
+ * only has to identify its resource (`refersTo` maps it back to the address); the engines' own ARNs and
+ * URLs come with provisioning. Names must be literal (the stack makes them from the environment).
  */
 const IDENTITIES: Record<string, (key: string, body: Json, region: string) => Attributes> = {
   aws_sqs_queue: (key, body, region) => {
@@ -222,6 +237,8 @@ interface ReadContext {
   readonly identity: (address: string) => Attributes;
   /** Replaces every `${address.attribute}` by the local value; an unknown one is an error. */
   readonly resolve: (value: unknown, where: string) => string;
+  /** The address of the resource of `type` that a resolved value (its ARN, URL or name) identifies; else an error. */
+  readonly refersTo: (value: string, type: string, where: string) => string;
   /** Resources read but not emulated, as `type.name`; readers add to it. */
   readonly notEmulated: string[];
 }
@@ -271,12 +288,26 @@ function checkSupported(doc: Json): string[] {
   return notEmulated;
 }
 
+/** What a reference to each type is called in errors. */
+const KIND: Record<string, string> = {
+  aws_sqs_queue: "queue",
+  aws_sns_topic: "topic",
+  aws_lambda_function: "function",
+  aws_dynamodb_table: "table",
+};
+
 function readContext(stackDir: string, doc: Json, notEmulated: string[]): ReadContext {
   const region: string = doc.provider?.aws?.[0]?.region ?? "us-east-1";
   const entries = (type: string) => Object.entries<Json>(doc.resource?.[type] ?? {});
   const identities = new Map<string, Attributes>();
+  /** Each identifying value of a resource (ARN, URL, name), per type: its address. */
+  const addresses = new Map<string, string>();
   for (const [type, identify] of Object.entries(IDENTITIES)) {
-    for (const [key, body] of entries(type)) identities.set(`${type}.${key}`, identify(key, body, region));
+    for (const [key, body] of entries(type)) {
+      const attributes = identify(key, body, region);
+      identities.set(`${type}.${key}`, attributes);
+      for (const value of Object.values(attributes)) addresses.set(`${type} ${value}`, `${type}.${key}`);
+    }
   }
   for (const [type, identify] of Object.entries(DATA_IDENTITIES)) {
     for (const [key, body] of Object.entries<Json>(doc.data?.[type] ?? {}))
@@ -289,84 +320,82 @@ function readContext(stackDir: string, doc: Json, notEmulated: string[]): ReadCo
       `${where} refers to \${${result.unresolved}}, which the offline runtime cannot resolve.`,
     );
   };
-  return { stackDir, region, entries, identity: (address) => identities.get(address)!, resolve, notEmulated };
-}
-
-type QueueFinder = (arnOrUrl: string, where: string) => QueueModel;
-
-function queueFinder(queues: QueueModel[]): QueueFinder {
-  return (arnOrUrl, where) => {
-    const queue = queues.find((q) => q.arn === arnOrUrl || q.url === arnOrUrl);
-    if (!queue) throw new UnsupportedStackError(`${where} names ${arnOrUrl}, which is not a queue of this stack.`);
-    return queue;
+  const refersTo = (value: string, type: string, where: string): string => {
+    const address = addresses.get(`${type} ${value}`);
+    if (!address)
+      throw new UnsupportedStackError(`${where} names ${value}, which is not a ${KIND[type]} of this stack.`);
+    return address;
   };
+  return { stackDir, region, entries, identity: (address) => identities.get(address)!, resolve, refersTo, notEmulated };
 }
 
 function readQueues(ctx: ReadContext): QueueModel[] {
   return ctx.entries("aws_sqs_queue").map(([key, body]) => {
-    const a = ctx.identity(`aws_sqs_queue.${key}`);
+    const address = `aws_sqs_queue.${key}`;
     const redrive = body.redrive_policy
-      ? JSON.parse(ctx.resolve(body.redrive_policy, `aws_sqs_queue.${key}.redrive_policy`))
+      ? JSON.parse(ctx.resolve(body.redrive_policy, `${address}.redrive_policy`))
       : undefined;
     return {
+      address,
       key,
-      name: a.name,
-      arn: a.arn,
-      url: a.url,
-      visibilityTimeoutSeconds: body.visibility_timeout_seconds ?? 30,
-      retentionSeconds: body.message_retention_seconds ?? 345600,
-      maxMessageSizeBytes: body.max_message_size ?? PROVIDER_DEFAULT_MAX_MESSAGE_SIZE,
-      redrive: redrive
-        ? { deadLetterTargetArn: redrive.deadLetterTargetArn, maxReceiveCount: Number(redrive.maxReceiveCount) }
-        : undefined,
+      name: ctx.identity(address).name,
+      visibilityTimeoutSeconds: body.visibility_timeout_seconds ?? AWS_DEFAULTS.visibilityTimeoutSeconds,
+      retentionSeconds: body.message_retention_seconds ?? AWS_DEFAULTS.messageRetentionSeconds,
+      maxMessageSizeBytes: body.max_message_size ?? AWS_DEFAULTS.maxMessageSizeBytes,
+      redrive: redrive && {
+        deadLetterTarget: ctx.refersTo(redrive.deadLetterTargetArn, "aws_sqs_queue", `${address}.redrive_policy`),
+        maxReceiveCount: Number(redrive.maxReceiveCount),
+      },
     };
   });
 }
 
-/** Checks every redrive target, and records each dead-letter queue's redrive-allow policy. */
-function readRedriveTargets(ctx: ReadContext, queues: QueueModel[], queueBy: QueueFinder): void {
-  for (const queue of queues) {
-    if (queue.redrive) queueBy(queue.redrive.deadLetterTargetArn, `aws_sqs_queue.${queue.key}.redrive_policy`);
-  }
+/** Records each dead-letter queue's redrive-allow policy. */
+function readRedriveAllowPolicies(ctx: ReadContext, queues: QueueModel[]): void {
   for (const [key, body] of ctx.entries("aws_sqs_queue_redrive_allow_policy")) {
     const where = `aws_sqs_queue_redrive_allow_policy.${key}`;
-    const target = queueBy(ctx.resolve(body.queue_url, `${where}.queue_url`), where);
+    const address = ctx.refersTo(ctx.resolve(body.queue_url, `${where}.queue_url`), "aws_sqs_queue", where);
     const policy = JSON.parse(ctx.resolve(body.redrive_allow_policy, where));
-    target.redriveAllow = { permission: policy.redrivePermission, sourceQueueArns: policy.sourceQueueArns ?? [] };
+    const sourceQueues = ((policy.sourceQueueArns ?? []) as string[]).map((arn) =>
+      ctx.refersTo(arn, "aws_sqs_queue", `${where}.redrive_allow_policy`),
+    );
+    queues.find((q) => q.address === address)!.redriveAllow = { permission: policy.redrivePermission, sourceQueues };
   }
 }
 
 function readTopics(ctx: ReadContext): TopicModel[] {
   return ctx.entries("aws_sns_topic").map(([key]) => {
-    const a = ctx.identity(`aws_sns_topic.${key}`);
-    return { key, name: a.name, arn: a.arn };
+    const address = `aws_sns_topic.${key}`;
+    return { address, key, name: ctx.identity(address).name };
   });
 }
 
-function readSubscriptions(ctx: ReadContext, topics: TopicModel[], queueBy: QueueFinder): SubscriptionModel[] {
+function readSubscriptions(ctx: ReadContext): SubscriptionModel[] {
   const subscriptions: SubscriptionModel[] = [];
   for (const [key, body] of ctx.entries("aws_sns_topic_subscription")) {
-    const where = `aws_sns_topic_subscription.${key}`;
+    const address = `aws_sns_topic_subscription.${key}`;
     if (NOTIFY_PEOPLE.has(body.protocol)) {
-      ctx.notEmulated.push(where);
+      ctx.notEmulated.push(address);
       continue;
     }
     if (body.protocol !== "sqs") {
       throw new UnsupportedStackError(
-        `${where} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`,
+        `${address} uses protocol "${body.protocol}"; the offline runtime delivers to SQS only.`,
       );
     }
-    const topicArn = ctx.resolve(body.topic_arn, `${where}.topic_arn`);
-    if (!topics.some((t) => t.arn === topicArn)) {
-      throw new UnsupportedStackError(`${where} subscribes to ${topicArn}, which is not a topic of this stack.`);
-    }
-    const queue = queueBy(ctx.resolve(body.endpoint, `${where}.endpoint`), `${where}.endpoint`);
+    const reference = (value: unknown, type: string, attribute: string) =>
+      ctx.refersTo(ctx.resolve(value, `${address}.${attribute}`), type, `${address}.${attribute}`);
     const redrive = body.redrive_policy
-      ? JSON.parse(ctx.resolve(body.redrive_policy, `${where}.redrive_policy`))
+      ? JSON.parse(ctx.resolve(body.redrive_policy, `${address}.redrive_policy`))
       : undefined;
-    if (redrive) queueBy(redrive.deadLetterTargetArn, `${where}.redrive_policy`);
-    const raw = body.raw_message_delivery === true || body.raw_message_delivery === "true";
-    subscriptions.push({ key, topicArn, queueArn: queue.arn, raw, deadLetterTargetArn: redrive?.deadLetterTargetArn });
+    subscriptions.push({
+      address,
+      key,
+      topic: reference(body.topic_arn, "aws_sns_topic", "topic_arn"),
+      queue: reference(body.endpoint, "aws_sqs_queue", "endpoint"),
+      raw: body.raw_message_delivery === true || body.raw_message_delivery === "true",
+      deadLetterTarget: redrive && reference(redrive.deadLetterTargetArn, "aws_sqs_queue", "redrive_policy"),
+    });
   }
   return subscriptions;
 }
@@ -391,47 +420,47 @@ function readCode(ctx: ReadContext, where: string, body: Json) {
 
 function readFunctions(ctx: ReadContext): FunctionModel[] {
   return ctx.entries("aws_lambda_function").map(([key, body]) => {
-    const where = `aws_lambda_function.${key}`;
-    const a = ctx.identity(where);
+    const address = `aws_lambda_function.${key}`;
+    const a = ctx.identity(address);
     if (!String(body.runtime).startsWith("nodejs")) {
       throw new UnsupportedStackError(
-        `${where} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`,
+        `${address} uses runtime ${body.runtime}; the offline runtime runs Node.js functions only.`,
       );
     }
     const variables: Record<string, string> = {};
     for (const [name, value] of Object.entries(body.environment?.variables ?? {})) {
-      variables[name] = ctx.resolve(value, `${where}.environment.${name}`);
+      variables[name] = ctx.resolve(value, `${address}.environment.${name}`);
     }
     return {
+      address,
       key,
       name: a.function_name,
       arn: a.arn,
-      ...readCode(ctx, where, body),
+      ...readCode(ctx, address, body),
       runtime: body.runtime,
-      timeoutSeconds: body.timeout ?? 3,
+      timeoutSeconds: body.timeout ?? AWS_DEFAULTS.functionTimeoutSeconds,
       variables,
       reservedConcurrency: body.reserved_concurrent_executions,
     };
   });
 }
 
-function readMappings(ctx: ReadContext, functions: FunctionModel[], queueBy: QueueFinder): MappingModel[] {
+function readMappings(ctx: ReadContext): MappingModel[] {
   return ctx.entries("aws_lambda_event_source_mapping").map(([key, body]) => {
-    const where = `aws_lambda_event_source_mapping.${key}`;
-    const queue = queueBy(ctx.resolve(body.event_source_arn, `${where}.event_source_arn`), `${where}.event_source_arn`);
-    const functionRef = ctx.resolve(body.function_name, `${where}.function_name`);
-    const fn = functions.find((f) => f.arn === functionRef || f.name === functionRef);
-    if (!fn) throw new UnsupportedStackError(`${where} invokes ${functionRef}, which is not a function of this stack.`);
+    const address = `aws_lambda_event_source_mapping.${key}`;
     const types: string[] = body.function_response_types ?? [];
     const unknown = types.filter((t) => t !== "ReportBatchItemFailures");
     if (unknown.length > 0) {
-      throw new UnsupportedStackError(`${where}: function_response_types ${unknown.join(", ")} not supported.`);
+      throw new UnsupportedStackError(`${address}: function_response_types ${unknown.join(", ")} not supported.`);
     }
+    const reference = (value: unknown, type: string, attribute: string) =>
+      ctx.refersTo(ctx.resolve(value, `${address}.${attribute}`), type, `${address}.${attribute}`);
     return {
+      address,
       key,
-      queueArn: queue.arn,
-      functionArn: fn.arn,
-      batchSize: body.batch_size ?? 10,
+      queue: reference(body.event_source_arn, "aws_sqs_queue", "event_source_arn"),
+      function: reference(body.function_name, "aws_lambda_function", "function_name"),
+      batchSize: body.batch_size ?? AWS_DEFAULTS.sqsBatchSize,
       batchingWindowSeconds: body.maximum_batching_window_in_seconds ?? 0,
       reportBatchItemFailures: types.includes("ReportBatchItemFailures"),
       maximumConcurrency: body.scaling_config?.maximum_concurrency,
@@ -442,6 +471,7 @@ function readMappings(ctx: ReadContext, functions: FunctionModel[], queueBy: Que
 
 function readTables(ctx: ReadContext): TableModel[] {
   return ctx.entries("aws_dynamodb_table").map(([key, body]) => ({
+    address: `aws_dynamodb_table.${key}`,
     key,
     name: ctx.identity(`aws_dynamodb_table.${key}`).name,
     hashKey: body.hash_key,
@@ -454,22 +484,16 @@ export function loadStack(stackDir: string): StackModel {
   const doc = readDocument(stackDir);
   const ctx = readContext(stackDir, doc, checkSupported(doc));
   const queues = readQueues(ctx);
-  const queueBy = queueFinder(queues);
-  readRedriveTargets(ctx, queues, queueBy);
-  const topics = readTopics(ctx);
-  const subscriptions = readSubscriptions(ctx, topics, queueBy);
-  const functions = readFunctions(ctx);
-  const mappings = readMappings(ctx, functions, queueBy);
-  const tables = readTables(ctx);
+  readRedriveAllowPolicies(ctx, queues);
   return {
     stackDir,
     region: ctx.region,
-    topics,
-    subscriptions,
+    topics: readTopics(ctx),
+    subscriptions: readSubscriptions(ctx),
     queues,
-    functions,
-    mappings,
-    tables,
+    functions: readFunctions(ctx),
+    mappings: readMappings(ctx),
+    tables: readTables(ctx),
     notEmulated: ctx.notEmulated,
   };
 }

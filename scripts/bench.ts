@@ -79,8 +79,8 @@ function initMs(bundle: string): number {
 type Variant = "handler" | "naive" | "raw" | "conditional";
 type BenchOrder = Record<string, string | number>;
 
-function createOrdersTable(endpoint: string, name: string): Promise<void> {
-  return createTable(endpoint, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+async function createOrdersTable(endpoint: string, name: string): Promise<void> {
+  await createTable(endpoint, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
 }
 
 /** A PutItem of an order without the handler; `conditional` adds the handler's first condition (insert only if new). */

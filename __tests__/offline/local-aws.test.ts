@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { LocalPipeline } from "../../offline/pipeline";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SnsSqsEngine, startSnsSqs } from "../../offline/local-aws/sns-sqs";
-import { EngineQueue } from "../../offline/local-aws/provision";
+import { attributesOf, QueueResource, ResourceRegistry } from "../../offline/registry";
 import { redriveDeadLetters } from "../../offline/redrive";
 import { loadStack, QueueModel } from "../../offline/stack-model";
 import { order } from "../support/orders";
@@ -51,14 +51,25 @@ describe("the SNS/SQS engine (fauxqs)", () => {
 
   test("the redrive moves what the DLQ held when it started, though messages keep failing back into it", async () => {
     const sqs = new SQSClient({ endpoint: engine.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS });
-    const queue = async (name: string, model: Partial<QueueModel>): Promise<EngineQueue> => {
+    const resources = new ResourceRegistry({ ...stack, queues: [], subscriptions: [] });
+    const queue = async (name: string, model: Partial<QueueModel>): Promise<QueueResource> => {
       const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
       const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-      const arn = Attributes!.QueueArn!;
-      return { name, url: QueueUrl!, arn, visibilityTimeoutSeconds: 30, model: { arn, name, ...model } as QueueModel };
+      const identity = { name, arn: Attributes!.QueueArn!, url: QueueUrl! };
+      const address = `aws_sqs_queue.${name}`;
+      const resource: QueueResource = {
+        type: "aws_sqs_queue",
+        address,
+        ...identity,
+        attributes: attributesOf("aws_sqs_queue", identity),
+        visibilityTimeoutSeconds: 30,
+        model: { address, key: name, name, ...model } as QueueModel,
+      };
+      resources.add(resource);
+      return resource;
     };
     const dlq = await queue("MoveDLQ", {});
-    const source = await queue("MoveSource", { redrive: { deadLetterTargetArn: dlq.arn, maxReceiveCount: 3 } });
+    const source = await queue("MoveSource", { redrive: { deadLetterTarget: dlq.address, maxReceiveCount: 3 } });
     for (let batch = 0; batch < 3; batch++) {
       const entries = Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `poison-${batch}-${i}` }));
       await sqs.send(new SendMessageBatchCommand({ QueueUrl: dlq.url, Entries: entries }));
@@ -77,9 +88,8 @@ describe("the SNS/SQS engine (fauxqs)", () => {
       }
     })();
     try {
-      const queues = new Map([dlq, source].map((q) => [q.arn, q]));
       const moved = await Promise.race([
-        redriveDeadLetters(sqs, queues, () => undefined),
+        redriveDeadLetters(sqs, resources, () => undefined),
         new Promise<number>((resolve) => setTimeout(() => resolve(-1), 10_000)),
       ]);
       expect(moved).toBe(30);
@@ -115,13 +125,13 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
 
   test("queues carry the synthesized visibility timeout and redrive policy, named by the engine's ARNs", async () => {
     const orderQueue = stack.queues.find((q) => q.redrive && q.name.startsWith("OrderQueue"))!;
-    const engineQueue = pipeline.queues.get(orderQueue.arn)!;
+    const engineQueue = pipeline.resources.get("aws_sqs_queue", orderQueue.address);
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: engineQueue.url, AttributeNames: ["All"] }),
     );
     expect(Attributes.VisibilityTimeout).toBe(String(orderQueue.visibilityTimeoutSeconds));
     expect(Attributes.QueueArn).toBe(engineQueue.arn);
-    const dlq = pipeline.queues.get(orderQueue.redrive!.deadLetterTargetArn)!;
+    const dlq = pipeline.resources.get("aws_sqs_queue", orderQueue.redrive!.deadLetterTarget);
     expect(JSON.parse(Attributes.RedrivePolicy!)).toEqual({
       deadLetterTargetArn: dlq.arn,
       maxReceiveCount: orderQueue.redrive!.maxReceiveCount,
@@ -133,7 +143,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
   });
 
   test("queues refuse what SQS in AWS refuses: a message over the synthesized max_message_size (256 KiB)", async () => {
-    for (const queue of pipeline.queues.values()) {
+    for (const queue of pipeline.resources.all("aws_sqs_queue")) {
       const { Attributes = {} } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["MaximumMessageSize"] }),
       );
@@ -142,7 +152,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
         String(queue.model.maxMessageSizeBytes),
       ]);
     }
-    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    const orderQueue = pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
     expect(orderQueue.model.maxMessageSizeBytes).toBe(262_144);
     await expect(
       sqs.send(new SendMessageCommand({ QueueUrl: orderQueue.url, MessageBody: "x".repeat(300 * 1024) })),
@@ -168,7 +178,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
   });
 
   test("gap: queue URLs name the host sqs.<region>.localhost, which does not resolve; a client needs the endpoint", async () => {
-    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    const orderQueue = pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
     expect(new URL(orderQueue.url).hostname).toBe(`sqs.${stack.region}.localhost`);
     const byUrlOnly = new SQSClient({
       endpoint: new URL(orderQueue.url).origin,
@@ -190,7 +200,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
   });
 
   test("gap: SendMessage refuses characters above U+FFFF (an emoji) that SQS accepts; SNS delivery does not", async () => {
-    const orderQueue = [...pipeline.queues.values()].find((q) => q.model.redrive)!;
+    const orderQueue = pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
     const body = JSON.stringify(order({ orderId: "EMOJI1", itemName: "Tablet \u{1F4F1}" }));
     await expect(sqs.send(new SendMessageCommand({ QueueUrl: orderQueue.url, MessageBody: body }))).rejects.toThrow(
       /Invalid characters found/,
@@ -211,7 +221,7 @@ test("a --persist folder from before a settings change: its queues get the synth
       new SQSClient({ endpoint: p.endpoints.snsSqs, region: stack.region, credentials: LOCAL_CREDENTIALS });
     const first = await LocalPipeline.start({ stackDir, dataDir });
     try {
-      const orderQueue = [...first.queues.values()].find((q) => q.model.redrive)!;
+      const orderQueue = first.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
       // What a run before max_message_size was synthesized left behind: the engine's default size.
       await client(first).send(
         new SetQueueAttributesCommand({ QueueUrl: orderQueue.url, Attributes: { MaximumMessageSize: "1048576" } }),
@@ -221,7 +231,7 @@ test("a --persist folder from before a settings change: its queues get the synth
     }
     const second = await LocalPipeline.start({ stackDir, dataDir });
     try {
-      const queue = [...second.queues.values()].find((q) => q.model.redrive)!;
+      const queue = second.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
       const { Attributes = {} } = await client(second).send(
         new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["MaximumMessageSize"] }),
       );

@@ -183,6 +183,7 @@ async function appliedFunction(lambda: LambdaClient, functionArn: string, zipFil
   if (unzip.status !== 0) throw new Error(`could not unpack ${zipFile}: ${unzip.stderr}`);
   const [module, exportName] = [fn.Handler!.slice(0, fn.Handler!.lastIndexOf(".")), fn.Handler!.split(".").pop()!];
   const model: FunctionModel = {
+    address: `aws_lambda_function.${fn.FunctionName}`,
     key: fn.FunctionName!,
     name: fn.FunctionName!,
     arn: fn.FunctionArn!,
@@ -198,18 +199,20 @@ async function appliedFunction(lambda: LambdaClient, functionArn: string, zipFil
 }
 
 /** The applied event source mapping as moto describes it; moto's is applied disabled (its gap), so it is taken as enabled. */
-async function appliedMapping(lambda: LambdaClient, uuid: string): Promise<MappingModel> {
+async function appliedMapping(lambda: LambdaClient, uuid: string) {
   const mapping = await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
-  return {
+  const model: MappingModel = {
+    address: `aws_lambda_event_source_mapping.${uuid}`,
     key: uuid,
-    queueArn: mapping.EventSourceArn!,
-    functionArn: mapping.FunctionArn!,
+    queue: mapping.EventSourceArn!,
+    function: mapping.FunctionArn!,
     batchSize: mapping.BatchSize!,
     batchingWindowSeconds: mapping.MaximumBatchingWindowInSeconds ?? 0,
     reportBatchItemFailures: (mapping.FunctionResponseTypes ?? []).includes("ReportBatchItemFailures"),
     maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
     enabled: true,
   };
+  return { model, queueArn: mapping.EventSourceArn!, functionArn: mapping.FunctionArn! };
 }
 
 /**
@@ -227,18 +230,18 @@ export async function startLambdaServiceOnMoto(
 ): Promise<LambdaOnMoto> {
   const config = emulatorClientConfig(endpoint, region);
   const lambda = new LambdaClient(config);
-  const mapping = await appliedMapping(lambda, applied.mappingUuid);
-  const fn = await appliedFunction(lambda, mapping.functionArn, applied.zipFile, applied.workDir);
+  const { model: mapping, queueArn, functionArn } = await appliedMapping(lambda, applied.mappingUuid);
+  const fn = await appliedFunction(lambda, functionArn, applied.zipFile, applied.workDir);
   lambda.destroy();
   const sqs = new SQSClient(config);
-  const queueName = mapping.queueArn.split(":").pop()!;
+  const queueName = queueArn.split(":").pop()!;
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["VisibilityTimeout"] }),
   );
   const polled = {
     url: QueueUrl!,
-    arn: mapping.queueArn,
+    arn: queueArn,
     name: queueName,
     visibilityTimeoutSeconds: Number(Attributes.VisibilityTimeout),
   };
@@ -246,9 +249,7 @@ export async function startLambdaServiceOnMoto(
   const service = new LambdaService({
     sqs,
     region,
-    functions: [fn],
-    mappings: [mapping],
-    queueOf: () => polled,
+    sources: [{ mapping, fn, queue: polled }],
     variables: () => ({
       ...fn.variables,
       AWS_REGION: region,

@@ -20,10 +20,8 @@ const DEFAULT_POLLERS = 5;
 export interface LambdaServiceOptions {
   readonly sqs: SQSClient;
   readonly region: string;
-  readonly functions: FunctionModel[];
-  readonly mappings: MappingModel[];
-  /** The engine's queue for a mapping's event source ARN. */
-  readonly queueOf: (arn: string) => PolledQueue;
+  /** Each event source mapping, with its function and the engine's queue. */
+  readonly sources: EventSource[];
   /** What the function sees: its variables, region, credentials, endpoints. */
   readonly variables: (fn: FunctionModel) => Record<string, string>;
   /** Factor applied to queue durations (batching window, visibility timeout). */
@@ -38,6 +36,13 @@ export interface LambdaServiceOptions {
   readonly orderIdOf: (body: string) => string | undefined;
   /** The shortest visibility timeout the poller sets when a failed message's scaled timeout ends (see `visibility.ts`). @default 0 */
   readonly visibilityFloorSeconds?: number;
+}
+
+/** An event source mapping as the service runs it: its settings, its function, and the queue as the engine knows it. */
+export interface EventSource {
+  readonly mapping: MappingModel;
+  readonly fn: FunctionModel;
+  readonly queue: PolledQueue;
 }
 
 /** A record the function failed with, remembered until it succeeds or the engine dead-letters it. */
@@ -81,17 +86,14 @@ export class LambdaService {
         this.failed.set(message.MessageId!, { receives, body: message.Body ?? "" }),
       onRecordDeleted: (messageId: string) => this.failed.delete(messageId),
     };
-    for (const mapping of options.mappings.filter((m) => m.enabled)) {
-      const fn = options.functions.find((f) => f.arn === mapping.functionArn || f.name === mapping.functionArn);
-      if (!fn)
-        throw new UnsupportedStackError(`no function ${mapping.functionArn} for event source mapping ${mapping.key}`);
+    for (const { mapping, fn, queue } of options.sources.filter((s) => s.mapping.enabled)) {
       const concurrency = Math.min(mapping.maximumConcurrency ?? DEFAULT_POLLERS, fn.reservedConcurrency ?? Infinity);
       if (concurrency < 1) {
         throw new UnsupportedStackError(
           `${fn.name} has no concurrency to run (reserved concurrency ${fn.reservedConcurrency}).`,
         );
       }
-      const poller = new EventSourcePoller(mapping, fn, options.queueOf(mapping.queueArn), context);
+      const poller = new EventSourcePoller(mapping, fn, queue, context);
       this.pollers.push(poller);
       for (let slot = 0; slot < concurrency; slot++) this.running.push(poller.run());
     }
@@ -118,9 +120,7 @@ export class LambdaService {
    * Replaces a function's code (a bundle file exporting the same handler): the next invocation runs it in
    * a fresh execution environment; one in flight finishes on the old code.
    */
-  replaceCode(functionName: string, file: string): void {
-    const fn = this.options.functions.find((f) => f.name === functionName);
-    if (!fn) throw new Error(`no function ${functionName} in the Lambda service`);
+  replaceCode(fn: FunctionModel, file: string): void {
     this.pool.replaceCode(fn, file);
   }
 

@@ -94,12 +94,13 @@ export interface LocalTableDefinition {
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
 export const LOCAL_REGION = "us-east-1";
 
-export async function createTable(endpoint: string, table: LocalTableDefinition): Promise<void> {
+/** Creates the table (or finds it, kept by `--persist`) and returns its ARN as the engine reports it. */
+export async function createTable(endpoint: string, table: LocalTableDefinition): Promise<string> {
   const { CreateTableCommand, DescribeTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     const existing = await client.send(new DescribeTableCommand({ TableName: table.name })).catch(() => undefined);
-    if (existing) return; // kept from an earlier run (--persist)
+    if (existing) return existing.Table!.TableArn!; // kept from an earlier run (--persist)
     await client.send(
       new CreateTableCommand({
         TableName: table.name,
@@ -117,7 +118,7 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
     // CreateTable returns while the table is CREATING; a write before it is ACTIVE is "not found".
     for (let waited = 0; ; waited += 20) {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
-      if (Table?.TableStatus === "ACTIVE") break;
+      if (Table?.TableStatus === "ACTIVE") return Table.TableArn!;
       if (waited > 10_000) throw new Error(`table ${table.name} was not ACTIVE within 10 s`);
       await sleep(20);
     }

@@ -11,30 +11,9 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { QueueModel, StackModel, TopicModel } from "../stack-model";
+import { attributesOf, QueueResource, ResourceRegistry } from "../registry";
+import { QueueModel, StackModel } from "../stack-model";
 import { createTable } from "./dynamodb";
-
-export interface EngineQueue {
-  readonly model: QueueModel;
-  readonly name: string;
-  readonly url: string;
-  readonly arn: string;
-  readonly visibilityTimeoutSeconds: number;
-}
-export interface EngineTopic {
-  readonly model: TopicModel;
-  readonly name: string;
-  readonly arn: string;
-  /** How many queues a publish to it reaches. */
-  readonly subscriptions: number;
-  /** The engine's subscription ARNs, by the subscription's key in the stack. */
-  readonly subscriptionArns: ReadonlyMap<string, string>;
-}
-export interface ProvisionedStack {
-  /** By the stack model's ARN. */
-  readonly queues: Map<string, EngineQueue>;
-  readonly topics: Map<string, EngineTopic>;
-}
 
 export interface EngineClients {
   readonly sns: SNSClient;
@@ -48,10 +27,10 @@ function inRedriveOrder(queues: QueueModel[]): QueueModel[] {
   const ordered: QueueModel[] = [];
   const visit = (queue: QueueModel, path: string[]) => {
     if (ordered.includes(queue)) return;
-    if (path.includes(queue.arn))
-      throw new Error(`redrive policies form a cycle: ${[...path, queue.arn].join(" -> ")}`);
-    const target = queues.find((q) => q.arn === queue.redrive?.deadLetterTargetArn);
-    if (target) visit(target, [...path, queue.arn]);
+    if (path.includes(queue.address))
+      throw new Error(`redrive policies form a cycle: ${[...path, queue.address].join(" -> ")}`);
+    const target = queues.find((q) => q.address === queue.redrive?.deadLetterTarget);
+    if (target) visit(target, [...path, queue.address]);
     ordered.push(queue);
   };
   for (const queue of queues) visit(queue, []);
@@ -74,82 +53,94 @@ async function createOrUpdateQueue(sqs: SQSClient, name: string, attributes: Rec
   }
 }
 
-async function createQueues(sqs: SQSClient, models: QueueModel[]): Promise<Map<string, EngineQueue>> {
-  const queues = new Map<string, EngineQueue>();
-  for (const model of inRedriveOrder(models)) {
+async function createQueues(sqs: SQSClient, registry: ResourceRegistry): Promise<void> {
+  const arnOf = (address: string) => registry.get("aws_sqs_queue", address).arn;
+  for (const model of inRedriveOrder(registry.stack.queues)) {
     const attributes: Record<string, string> = {
       VisibilityTimeout: String(model.visibilityTimeoutSeconds),
       MessageRetentionPeriod: String(model.retentionSeconds),
       MaximumMessageSize: String(model.maxMessageSizeBytes),
     };
     if (model.redrive) {
-      const target = queues.get(model.redrive.deadLetterTargetArn)!;
       attributes.RedrivePolicy = JSON.stringify({
-        deadLetterTargetArn: target.arn,
+        deadLetterTargetArn: arnOf(model.redrive.deadLetterTarget),
         maxReceiveCount: model.redrive.maxReceiveCount,
       });
     }
-    const QueueUrl = await createOrUpdateQueue(sqs, model.name, attributes);
+    const url = await createOrUpdateQueue(sqs, model.name, attributes);
     const { Attributes = {} } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn", "VisibilityTimeout"] }),
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn", "VisibilityTimeout"] }),
     );
-    const visibilityTimeoutSeconds = Number(Attributes.VisibilityTimeout);
-    queues.set(model.arn, {
+    const identity = { name: model.name, arn: Attributes.QueueArn!, url };
+    const queue: QueueResource = {
+      type: "aws_sqs_queue",
+      address: model.address,
       model,
-      name: model.name,
-      url: QueueUrl!,
-      arn: Attributes.QueueArn!,
-      visibilityTimeoutSeconds,
-    });
+      ...identity,
+      attributes: attributesOf("aws_sqs_queue", identity),
+      visibilityTimeoutSeconds: Number(Attributes.VisibilityTimeout),
+    };
+    registry.add(queue);
   }
-  for (const queue of queues.values()) {
-    const allow = queue.model.redriveAllow;
+  for (const { model, url } of registry.all("aws_sqs_queue")) {
+    const allow = model.redriveAllow;
     if (!allow) continue;
     const policy = {
       redrivePermission: allow.permission,
-      ...(allow.permission === "byQueue" && {
-        sourceQueueArns: allow.sourceQueueArns.map((arn) => queues.get(arn)?.arn ?? arn),
-      }),
+      ...(allow.permission === "byQueue" && { sourceQueueArns: allow.sourceQueues.map(arnOf) }),
     };
     await sqs.send(
-      new SetQueueAttributesCommand({
-        QueueUrl: queue.url,
-        Attributes: { RedriveAllowPolicy: JSON.stringify(policy) },
-      }),
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { RedriveAllowPolicy: JSON.stringify(policy) } }),
     );
   }
-  return queues;
 }
 
-async function createTopics(
-  sns: SNSClient,
-  stack: StackModel,
-  queues: Map<string, EngineQueue>,
-): Promise<Map<string, EngineTopic>> {
-  const topics = new Map<string, EngineTopic>();
-  for (const model of stack.topics) {
+async function createTopics(sns: SNSClient, registry: ResourceRegistry): Promise<void> {
+  const arnOf = (address: string) => registry.get("aws_sqs_queue", address).arn;
+  for (const model of registry.stack.topics) {
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: model.name }));
-    const subscriptions = stack.subscriptions.filter((s) => s.topicArn === model.arn);
-    const subscriptionArns = new Map<string, string>();
-    for (const subscription of subscriptions) {
+    const identity = { name: model.name, arn: TopicArn! };
+    const attributes = attributesOf("aws_sns_topic", identity);
+    registry.add({ type: "aws_sns_topic", address: model.address, model, ...identity, attributes });
+    for (const subscription of registry.stack.subscriptions.filter((s) => s.topic === model.address)) {
       const attributes: Record<string, string> = { RawMessageDelivery: String(subscription.raw) };
-      const deadLetterQueue = subscription.deadLetterTargetArn && queues.get(subscription.deadLetterTargetArn);
-      if (deadLetterQueue) attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: deadLetterQueue.arn });
-      const endpoint = queues.get(subscription.queueArn)!.arn;
+      if (subscription.deadLetterTarget)
+        attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arnOf(subscription.deadLetterTarget) });
       const { SubscriptionArn } = await sns.send(
-        new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: endpoint, Attributes: attributes }),
+        new SubscribeCommand({
+          TopicArn,
+          Protocol: "sqs",
+          Endpoint: arnOf(subscription.queue),
+          Attributes: attributes,
+        }),
       );
-      subscriptionArns.set(subscription.key, SubscriptionArn!);
+      const identity = { name: subscription.key, arn: SubscriptionArn! };
+      registry.add({
+        type: "aws_sns_topic_subscription",
+        address: subscription.address,
+        model: subscription,
+        ...identity,
+        attributes: attributesOf("aws_sns_topic_subscription", identity),
+      });
     }
-    const count = subscriptions.length;
-    topics.set(model.arn, { model, name: model.name, arn: TopicArn!, subscriptions: count, subscriptionArns });
   }
-  return topics;
 }
 
-export async function provision(stack: StackModel, clients: EngineClients): Promise<ProvisionedStack> {
-  for (const table of stack.tables) await createTable(clients.dynamodbEndpoint, table);
-  const queues = await createQueues(clients.sqs, stack.queues);
-  const topics = await createTopics(clients.sns, stack, queues);
-  return { queues, topics };
+/** Creates the stack's resources on the engines, registers each with its engine identity, and returns the registry. */
+export async function provision(stack: StackModel, clients: EngineClients): Promise<ResourceRegistry> {
+  const registry = new ResourceRegistry(stack);
+  for (const model of stack.tables) {
+    const identity = { name: model.name, arn: await createTable(clients.dynamodbEndpoint, model) };
+    const attributes = attributesOf("aws_dynamodb_table", identity);
+    registry.add({ type: "aws_dynamodb_table", address: model.address, model, ...identity, attributes });
+  }
+  await createQueues(clients.sqs, registry);
+  await createTopics(clients.sns, registry);
+  // The functions run in the project's own Lambda service: their identity is the stack's.
+  for (const model of stack.functions) {
+    const identity = { name: model.name, arn: model.arn };
+    const attributes = attributesOf("aws_lambda_function", identity);
+    registry.add({ type: "aws_lambda_function", address: model.address, model, ...identity, attributes });
+  }
+  return registry;
 }
