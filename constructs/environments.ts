@@ -132,15 +132,21 @@ const GITHUB_REPOSITORY = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Resolves and validates one environment's configuration; a bad setting fails synth with what to set. */
-export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
+/** The environment the settings pick (dev by default); an unknown one is an error saying what to set. */
+export function environmentName(setting: SettingSource): string {
   const name = setting("environment") ?? DEFAULT_ENVIRONMENT;
-  const profile = PROFILES[name];
-  if (!profile) {
+  if (!Object.hasOwn(PROFILES, name)) {
     throw new Error(
       `Unknown environment "${name}". Set ${CONFIG_VARIABLES.environment} to one of: ${ENVIRONMENT_NAMES.join(", ")}.`,
     );
   }
+  return name;
+}
+
+/** Resolves and validates one environment's configuration; a bad setting fails synth with what to set. */
+export function resolveEnvironment(setting: SettingSource): EnvironmentConfig {
+  const name = environmentName(setting);
+  const profile = PROFILES[name];
   const region = setting("region") ?? profile.defaultRegion;
   if (!REGION.test(region)) {
     throw new Error(

@@ -6,8 +6,7 @@ import { BuildOptions, buildSync } from "esbuild";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+import { PROJECT_ROOT } from "../common/project";
 
 /** The order processor's source entry and the (git-ignored) folder its bundle is written to: a CommonJS index.js exporting handler. */
 export const ORDER_PROCESSOR = {

@@ -20,7 +20,7 @@ import { provision } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
-import { publishBodies, PublishResult, resolveTopic } from "./publish";
+import { publishAll, PublishResult } from "../common/publish";
 import { loadStack, StackModel } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
@@ -47,7 +47,7 @@ export interface PipelineOptions {
   readonly dataDir?: string;
 }
 
-export type { PublishResult } from "./publish";
+export type { PublishResult } from "../common/publish";
 
 /** Engines, clients and the provisioned stack: what a run needs besides the Lambda service. */
 interface LocalAws {
@@ -222,25 +222,30 @@ export class LocalPipeline {
     return (await this.publishAll([body], topic))[0];
   }
 
-  /** Publishes bodies through SNS (`publish.ts`), accounts for each and traces it; results in the bodies' order. */
+  /**
+   * Publishes bodies through SNS's API (`common/publish.ts`), so SNS's rules apply to every body; a body SNS
+   * refuses is traced with SNS's error and counted as rejected. Results in the bodies' order.
+   */
   async publishAll(bodies: string[], topic?: string): Promise<PublishResult[]> {
     if (this.closed) throw new Error("the pipeline is closed");
-    const target = resolveTopic(this.resources, topic);
+    const target = this.resources.topicToPublishTo(topic);
     const queues = this.resources
       .subscriptionsOf(target.address)
       .map((s) => this.resources.get("aws_sqs_queue", s.model.queue).name)
       .join(", ");
-    const results = await publishBodies(this.aws.sns, target.arn, bodies);
+    const { results, stoppedBy } = await publishAll(this.aws.sns, target.arn, bodies, { oversize: "ask-sns" });
     results.forEach((result, i) => {
       const orderId = this.orderIdOf(bodies[i]);
       if ("messageId" in result) {
         this.emit({ type: "published", topic: target.name, queue: queues, messageId: result.messageId, orderId });
-      } else {
+      } else if ("refused" in result) {
         this.accounting.rejected += 1;
-        const bytes = Buffer.byteLength(bodies[i]);
-        this.emit({ type: "rejected", topic: target.name, reason: result.rejected, orderId, bytes });
+        const { code, message } = result.refused;
+        const reason = code ? `${code}: ${message}`.trim() : message;
+        this.emit({ type: "rejected", topic: target.name, reason, orderId, bytes: Buffer.byteLength(bodies[i]) });
       }
     });
+    if (stoppedBy) throw stoppedBy;
     return results;
   }
 

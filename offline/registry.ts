@@ -97,6 +97,18 @@ export class ResourceRegistry {
     return this.all("aws_sns_topic_subscription").filter((s) => s.model.topic === topic);
   }
 
+  /** The named topic (address, name or ARN), or when unnamed the one topic that feeds a queue (the alarm topic does not). */
+  topicToPublishTo(identity?: string): TopicResource {
+    if (identity === undefined) {
+      const feeding = this.all("aws_sns_topic").filter((t) => this.subscriptionsOf(t.address).length > 0);
+      if (feeding.length !== 1) throw new Error(`${feeding.length} topics feed queues; name the one to publish to`);
+      return feeding[0];
+    }
+    const topic = this.find("aws_sns_topic", identity);
+    if (!topic) throw new Error(`no topic ${identity} in the stack`);
+    return topic;
+  }
+
   /** Queues that are some queue's or subscription's dead-letter target. */
   deadLetterQueues(): QueueResource[] {
     const targets = new Set([

@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../common/project";
 import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
 import { LocalPipeline, PipelineOptions } from "./pipeline";
 import { localOutputs } from "./local-outputs";
@@ -83,7 +84,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       write(
         `watching ${path.relative(process.cwd(), path.dirname(options.watchEntry!))} for ${watcher.functions.join(", ")}`,
       );
-    const shownOutputs = path.relative(path.resolve(__dirname, ".."), outputsFile);
+    const shownOutputs = path.relative(PROJECT_ROOT, outputsFile);
     write(`ready ${JSON.stringify({ endpoint, region, outputs: shownOutputs })}`);
     const signal = await options.stopRequested;
     write(`${signal}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);

@@ -2,11 +2,9 @@
  * `npm start -- [options]`: runs the synthesized order pipeline on this machine; its last line is the summary JSON.
  * The programmatic entry `runOffline` is what the end-to-end tests drive.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { resolveEnvironment, settingsFrom } from "../constructs/environments";
 import { ORDER_PROCESSOR } from "../constructs/handler-bundle";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { StackModel } from "./stack-model";
@@ -15,8 +13,8 @@ import { serve, ServeOptions } from "./serve";
 import { traceWriter } from "./trace";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
-
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+import { readOrderLines, userPath } from "../common/order-lines";
+import { synthesisDir, synthesize } from "../common/project";
 
 /** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
 export const DEFAULT_BODIES = [
@@ -77,18 +75,6 @@ export interface RunResult {
   readonly summary: PipelineSummary;
   readonly inFlight: number;
   readonly exitCode: number;
-}
-
-/** Synthesizes the app (main.ts) as `cdktf synth` does and returns the selected stack's folder. */
-export function synthesize(env: NodeJS.ProcessEnv = process.env): string {
-  const config = resolveEnvironment(settingsFrom(env));
-  const result = spawnSync(process.execPath, ["-r", "esbuild-register", "main.ts"], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-    env,
-  });
-  if (result.status !== 0) throw new Error(`synthesis failed:\n${result.stderr || result.stdout}`);
-  return path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "stacks", config.names.stack);
 }
 
 /** The run's first lines: what is emulated, and what is read but not emulated. */
@@ -157,54 +143,6 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   }
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-/**
- * `--orders`' input: each non-blank line of the file (or stdin) as one message body, exactly as written.
- * A line that is not valid UTF-8 is refused with its number (never altered); a UTF-8 byte order mark is
- * not part of line 1. `warning` says when no line is a JSON object (the format is JSON lines).
- */
-export function readOrderLines(file: string, input?: Buffer): { bodies: string[]; warning?: string } {
-  let bytes = input ?? fs.readFileSync(file === "-" ? 0 : file);
-  if (bytes.subarray(0, 3).equals(BOM)) bytes = bytes.subarray(3);
-  const bodies: string[] = [];
-  let start = 0;
-  for (let line = 1; start <= bytes.length; line++) {
-    const end = bytes.indexOf(0x0a, start);
-    const raw = bytes.subarray(start, end === -1 ? bytes.length : end);
-    let text: string;
-    try {
-      text = UTF8.decode(raw).replace(/\r$/, "");
-    } catch {
-      throw new Error(
-        `--orders: line ${line} of ${file} is not valid UTF-8; save the file as UTF-8 (nothing was published)`,
-      );
-    }
-    if (text.trim() !== "") bodies.push(text);
-    if (end === -1) break;
-    start = end + 1;
-  }
-  const isObject = (body: string) => {
-    try {
-      const value = JSON.parse(body);
-      return typeof value === "object" && value !== null && !Array.isArray(value);
-    } catch {
-      return false;
-    }
-  };
-  if (bodies.length === 0 || bodies.some(isObject)) return { bodies };
-  return {
-    bodies,
-    warning: `warning: no line of ${file} is a JSON object: --orders reads JSON lines (one order per line), not a JSON array or pretty-printed JSON; each line is published as it is`,
-  };
-}
-
-/** A path the user typed, from the folder they ran npm in (npm runs scripts from the project root). */
-function userPath(file: string): string {
-  return path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
-}
-
 function number(value: string | undefined, name: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -238,21 +176,18 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const ordersFile = values.orders && values.orders !== "-" ? userPath(values.orders) : values.orders;
-  if (ordersFile && ordersFile !== "-" && !fs.existsSync(ordersFile))
-    throw new Error(`--orders: ${ordersFile} does not exist`);
   const exportFile = values.export ? userPath(values.export) : undefined;
   // Checked before the run: a missing folder must not cost a whole run and its summary.
   if (exportFile && !fs.existsSync(path.dirname(exportFile)))
     throw new Error(
       `--export: the folder ${path.dirname(exportFile)} does not exist; create it, or name a file in an existing folder`,
     );
-  const orders = ordersFile ? readOrderLines(ordersFile) : undefined;
+  const orders = values.orders ? readOrderLines("--orders", values.orders) : undefined;
   if (orders?.warning) console.error(orders.warning);
   if (!values.serve && (values.port !== undefined || values.persist !== undefined || values.watch))
     throw new Error("--port, --persist and --watch go with --serve");
   const common = {
-    bodies: orders?.bodies,
+    bodies: orders?.lines.map((l) => l.body),
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
     timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
     functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
@@ -300,7 +235,7 @@ async function serveUntilStopped(
   return serve({
     ...options,
     stackDir: options.stackDir ?? synthesize(),
-    localDir: path.join(PROJECT_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out", "local"),
+    localDir: path.join(synthesisDir(), "local"),
     write,
     trace: traceWriter(write, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR),
     stopRequested,

@@ -59,7 +59,8 @@ export class OperatorError extends Error {
 
 export interface OrdersIO {
   readonly out: (line: string) => void;
-  readonly readInput: (file: string) => string;
+  /** Standard input's bytes ("-"), for `publish -`. */
+  readonly readInput: (file: string) => string | Buffer;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
   /** A progress line for long commands; draws only on a terminal. @default progress() on stderr */
@@ -68,7 +69,7 @@ export interface OrdersIO {
 
 export const defaultIO: OrdersIO = {
   out: (line) => console.log(line),
-  readInput: (file) => fs.readFileSync(file === "-" ? 0 : file, "utf8"),
+  readInput: (file) => fs.readFileSync(file === "-" ? 0 : file),
   sleep: (ms) => sleep(ms),
   now: () => Date.now(),
 };

@@ -2,16 +2,16 @@
  * `npm run orders -- <command>`: operate a deployed pipeline with the AWS SDK. Reads the stack's
  * outputs from the file `cdktf deploy --outputs-file` (or `cdktf output --outputs-file`) writes.
  */
-import { PublishBatchCommand, SNSClient } from "@aws-sdk/client-sns";
+import { SNSClient } from "@aws-sdk/client-sns";
 import {
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULT_ENVIRONMENT, ENVIRONMENT_NAMES, resourceNames } from "../constructs/environments";
+import { resourceNames } from "../constructs/environments";
+import { projectEnvironment } from "../common/project";
 import {
   defaultIO,
   endpointOf,
@@ -25,7 +25,8 @@ import {
 } from "./io";
 import { moveMessages } from "../common/move-messages";
 import { progress } from "../common/progress";
-import { publishBatches } from "../common/publish-batches";
+import { OrderInputError, OrderLine, readOrderLines } from "../common/order-lines";
+import { publishAll, PublishResult } from "../common/publish";
 import { awsClients, smokeOrder, verify } from "./verify";
 import { runMain } from "../common/run-main";
 
@@ -57,49 +58,39 @@ Options:
                        and set it back (operators get the notification)
   -h, --help           this help`;
 
-/** One order to publish: the input line's number (1-based, blank lines counted) and its text. */
-export interface OrderLine {
-  readonly line: number;
-  readonly body: string;
-}
-
 export async function publishOrders(
   outputs: StackOutputs,
   lines: OrderLine[],
   io: OrdersIO = defaultIO,
 ): Promise<number> {
   const sns = new SNSClient({ region: regionOf(outputs.topic_arn), ...endpointOf(outputs) });
-  const { batches, tooLarge } = publishBatches(lines);
-  const notPublished = new Set<number>(tooLarge.map((l) => l.line));
-  for (const line of tooLarge) io.out(`not published line ${line.line}: over SNS's 256 KiB message limit`);
-  const published: number[] = [];
-  let stopped: unknown;
-  for (const [index, batch] of batches.entries()) {
-    try {
-      const result = await sns.send(
-        new PublishBatchCommand({
-          TopicArn: outputs.topic_arn,
-          PublishBatchRequestEntries: batch.map(({ line, body }) => ({ Id: `line-${line}`, Message: body })),
-        }),
-      );
-      const failed = new Set((result.Failed ?? []).map((f) => f.Id));
-      for (const f of result.Failed ?? []) io.out(`failed ${f.Id}: ${f.Code} ${f.Message ?? ""}`.trim());
-      for (const { line } of batch) failed.has(`line-${line}`) ? notPublished.add(line) : published.push(line);
-    } catch (error) {
-      // Stop at the first call that fails as a whole; the rest of the file is not sent.
-      for (const { line } of batches.slice(index).flat()) notPublished.add(line);
-      stopped = error;
-      break;
-    }
-  }
+  // One call at a time: after a call refused as a whole, the rest of the file is not sent.
+  const { results, stoppedBy } = await publishAll(
+    sns,
+    outputs.topic_arn,
+    lines.map((l) => l.body),
+    { concurrency: 1, ids: lines.map((l) => `line-${l.line}`) },
+  );
+  const refused = (r: PublishResult) => ("refused" in r ? r.refused : undefined);
+  lines.forEach(({ line }, i) => {
+    const refusal = refused(results[i]);
+    if (refusal && !refusal.code) io.out(`not published line ${line}: ${refusal.message}`);
+  });
+  lines.forEach(({ line }, i) => {
+    const refusal = refused(results[i]);
+    if (refusal?.code) io.out(`failed line-${line}: ${refusal.code} ${refusal.message}`.trim());
+  });
+  const published = lines.filter((_, i) => "messageId" in results[i]).map((l) => l.line);
+  const notPublished = lines.filter((_, i) => !("messageId" in results[i])).map((l) => l.line);
   io.out(`published ${published.length} of ${lines.length} orders to ${outputs.topic_arn}`);
-  if (notPublished.size === 0) return 0;
-  io.out(`not published: ${lineRanges([...notPublished])}`);
+  if (notPublished.length === 0) return 0;
+  io.out(`not published: ${lineRanges(notPublished)}`);
   if (published.length > 0) io.out(`published: ${lineRanges(published)}`);
   io.out(
     "Re-running the whole file is safe: an order published twice is an exact duplicate, which the pipeline stores once.",
   );
-  if (stopped) friendly(stopped, "sns:Publish on the topic and kms:GenerateDataKey and kms:Decrypt on the stack's key");
+  if (stoppedBy)
+    friendly(stoppedBy, "sns:Publish on the topic and kms:GenerateDataKey and kms:Decrypt on the stack's key");
   return 1;
 }
 
@@ -267,16 +258,22 @@ function wholeOption(value: string | undefined, fallback: number, name: string):
 }
 
 /** `publish`'s input: one JSON order per non-empty line of a file, or of stdin for "-", with its line number. */
-function readOrderLines(file: string | undefined, io: OrdersIO): OrderLine[] {
+function ordersToPublish(file: string | undefined, io: OrdersIO): OrderLine[] {
   if (!file) throw new OperatorError("publish needs a file of orders (one JSON order per line) or - for stdin");
-  if (file !== "-" && !fs.existsSync(file)) throw new OperatorError(`${file} does not exist`);
-  const lines = io
-    .readInput(file)
-    .split(/\r?\n/)
-    .map((body, i) => ({ line: i + 1, body }))
-    .filter((l) => l.body.trim() !== "");
+  const input = file === "-" ? Buffer.from(io.readInput(file)) : undefined;
+  const { lines, warning } = readOrderLines("publish", file, input);
+  if (warning) io.out(warning);
   if (lines.length === 0) throw new OperatorError(`${file} holds no orders (one JSON order per line)`);
   return lines;
+}
+
+/** The environment as synthesis picks it (ORDER_ENV, or cdktf.json's `environment` context); unknown: exit 2. */
+function operatorEnvironment(env: NodeJS.ProcessEnv): string {
+  try {
+    return projectEnvironment(env);
+  } catch (error) {
+    throw new OperatorError((error as Error).message);
+  }
 }
 
 /** The options `npm run orders` accepts. */
@@ -304,14 +301,9 @@ export async function runOrders(
     io.out(ORDERS_USAGE);
     return values.help ? 0 : 2;
   }
-  const environment = env.ORDER_ENV || DEFAULT_ENVIRONMENT;
-  if (!ENVIRONMENT_NAMES.includes(environment))
-    throw new OperatorError(
-      `Unknown environment "${environment}". Set ORDER_ENV to one of: ${ENVIRONMENT_NAMES.join(", ")}.`,
-    );
-  const stack = values.stack ?? resourceNames(environment).stack;
+  const stack = values.stack ?? resourceNames(operatorEnvironment(env)).stack;
   const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack, env);
-  if (command === "publish") return publishOrders(outputs(), readOrderLines(sub, io), io);
+  if (command === "publish") return publishOrders(outputs(), ordersToPublish(sub, io), io);
   switch (`${command}${sub ? ` ${sub}` : ""}`) {
     case "smoke":
       return smoke(
@@ -343,5 +335,5 @@ export async function runOrders(
 }
 
 runMain(module, () => runOrders(process.argv.slice(2)), {
-  exitCodeOf: (error) => (error instanceof OperatorError ? 2 : 1),
+  exitCodeOf: (error) => (error instanceof OperatorError || error instanceof OrderInputError ? 2 : 1),
 });

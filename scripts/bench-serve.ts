@@ -13,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
 import { LOCAL_CREDENTIALS } from "../offline/local-aws/dynamodb";
-import { publishBodies } from "../offline/publish";
-import { synthesize } from "../offline/start";
+import { publishAll } from "../common/publish";
+import { PROJECT_ROOT, synthesize } from "../common/project";
 import { copyProject } from "./project-copy";
 import { readyOf, spawnLines } from "./runtime-child";
 
@@ -23,7 +23,7 @@ const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
 const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
 
 /** The runtime as `npm start` runs it; SIGINT stops it as Ctrl-C does. */
-function runtime(args: string[], cwd = path.resolve(__dirname, "..")) {
+function runtime(args: string[], cwd = PROJECT_ROOT) {
   const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args];
   const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "" }, stderr: "inherit" });
   const stop = async () => {
@@ -70,7 +70,8 @@ function sns(ready: { endpoint: string; region: string }): SNSClient {
 }
 
 /** One client publishing in order, a batch at a time, as the outside SDK client of the measure. */
-const publish = (client: SNSClient, topicArn: string, bodies: string[]) => publishBodies(client, topicArn, bodies, 1);
+const publish = (client: SNSClient, topicArn: string, bodies: string[]) =>
+  publishAll(client, topicArn, bodies, { concurrency: 1 });
 
 /** Save to new code serving, `SAMPLES` times: to the `code updated` line, and to a batch running the new code. */
 async function measureReload(work: string, stackDir: string): Promise<{ updated: number[]; running: number[] }> {

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
-import { synthesize } from "../offline/start";
+import { synthesize } from "../common/project";
 import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/local-aws/dynamodb";
 import { LocalPipeline } from "../offline/pipeline";
 import { progress } from "../common/progress";

@@ -10,10 +10,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runMain } from "../common/run-main";
+import { PROJECT_ROOT } from "../common/project";
 
 const CDKTN_CLI = process.env.CDKTN_CLI_VERSION ?? "0.24.0";
 const NODE_22 = process.env.CDKTN_NODE_VERSION ?? "22.23.3";
-const PROJECT = path.resolve(__dirname, "..");
 
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
@@ -55,11 +55,11 @@ function main(): number {
 
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), "order-cdktn-project-"));
   try {
-    for (const entry of fs.readdirSync(PROJECT)) {
+    for (const entry of fs.readdirSync(PROJECT_ROOT)) {
       if (["node_modules", "cdktf.out", "dist", ".git"].includes(entry)) continue;
-      fs.cpSync(path.join(PROJECT, entry), path.join(copy, entry), { recursive: true });
+      fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(copy, entry), { recursive: true });
     }
-    fs.symlinkSync(path.join(PROJECT, "node_modules"), path.join(copy, "node_modules"), "dir");
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
     const nodeVersion = execFileSync("node", ["--version"], { env, encoding: "utf8" }).trim();
     execFileSync("cdktn", ["synth"], { cwd: copy, env, stdio: ["ignore", "ignore", "inherit"] });
     const reference = path.join(copy, "reference.out");

@@ -2,8 +2,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+import { PROJECT_ROOT } from "../common/project";
 
 /**
  * A copy of the project's files (as git lists them, the tests left out) in `dir`, sharing this one's

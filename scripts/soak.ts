@@ -4,7 +4,7 @@
  * DLQ with faults off, and checks that nothing was lost, every poison message was dead-lettered
  * after exactly maxReceiveCount receives, and every valid order is stored in its newest state.
  */
-import { synthesize } from "../offline/start";
+import { synthesize } from "../common/project";
 import { LocalPipeline, PipelineSummary } from "../offline/pipeline";
 import { Progress, progress, ProgressStream } from "../common/progress";
 import { seededRandom } from "../common/random";

@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { bundleHandler } from "../../constructs/function-bundle";
-import { main, readOrderLines, runOffline, RunOptions, USAGE } from "../../offline/start";
+import { main, runOffline, RunOptions, USAGE } from "../../offline/start";
+import { readOrderLines } from "../../common/order-lines";
 import { LocalPipeline } from "../../offline/pipeline";
 import { loadStack } from "../../offline/stack-model";
 import { saveEnv } from "../support/handler";
@@ -251,17 +252,19 @@ describe("--orders and --export as a user writes them", () => {
       Buffer.from([0xe9]),
       Buffer.from('"}\n'),
     ]);
-    expect(() => readOrderLines("orders.jsonl", bytes)).toThrow(
+    expect(() => readOrderLines("--orders", "orders.jsonl", bytes)).toThrow(
       /--orders: line 2 of orders\.jsonl is not valid UTF-8; save the file as UTF-8 \(nothing was published\)/,
     );
   });
 
   test("a UTF-8 byte order mark is not part of line 1; CRLF line ends and blank lines are not bodies", () => {
     const text = `${body(order({ orderId: "BOM1" }))}\r\n\r\n${body(order({ orderId: "BOM2", itemName: "Café ☕" }))}\r\n`;
-    const { bodies, warning } = readOrderLines(
+    const { lines, warning } = readOrderLines(
+      "--orders",
       "orders.jsonl",
       Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]),
     );
+    const bodies = lines.map((l) => l.body);
     expect(bodies.map((b) => JSON.parse(b).orderId)).toEqual(["BOM1", "BOM2"]);
     expect(JSON.parse(bodies[1]).itemName).toBe("Café ☕");
     expect(warning).toBeUndefined();
@@ -269,7 +272,7 @@ describe("--orders and --export as a user writes them", () => {
 
   test("a file with no JSON object on any line (a pretty-printed array) gets a warning that the format is JSON lines", () => {
     const pretty = JSON.stringify([order({ orderId: "A1" })], null, 2);
-    expect(readOrderLines("orders.json", Buffer.from(pretty)).warning).toMatch(
+    expect(readOrderLines("--orders", "orders.json", Buffer.from(pretty)).warning).toMatch(
       /no line of orders\.json is a JSON object: --orders reads JSON lines/,
     );
   });

@@ -61,6 +61,12 @@ function io(input = ""): OrdersIO & { lines: string[]; clock: number } {
 }
 const run = (argv: string[], i = io()) => runOrders([...argv, "--outputs", outputsFile], i, {});
 
+/** SNS's answer to a PublishBatch that takes every entry: each one in Successful, with a message id. */
+const acceptAll = (input: { PublishBatchRequestEntries?: { Id?: string }[] }) => ({
+  Successful: (input.PublishBatchRequestEntries ?? []).map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}` })),
+  Failed: [],
+});
+
 beforeEach(() => {
   sns.reset();
   sqs.reset();
@@ -71,7 +77,7 @@ describe("orders publish", () => {
   test("publishes each line to the topic in batches of 10", async () => {
     // Prepare
     const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ orderId: `O${i}` }));
-    sns.on(PublishBatchCommand).resolves({ Successful: [], Failed: [] });
+    sns.on(PublishBatchCommand).callsFake(acceptAll);
     const out = io(lines.join("\n") + "\n\n");
     // Act
     const code = await run(["publish", "-"], out);
@@ -101,7 +107,7 @@ describe("orders publish: batches within SNS's limits, and an exact account of w
   const body = (i: number, kib: number) => JSON.stringify({ orderId: `O${i}`, pad: "x".repeat(kib * 1024) });
 
   test("a batch stays within 256 KiB in all, not only 10 entries", async () => {
-    sns.on(PublishBatchCommand).resolves({ Failed: [] });
+    sns.on(PublishBatchCommand).callsFake(acceptAll);
     const lines = Array.from({ length: 12 }, (_, i) => body(i, 30));
     expect(await run(["publish", "-"], io(lines.join("\n")))).toBe(0);
     const calls = sns.commandCalls(PublishBatchCommand).map((c) => c.args[0].input.PublishBatchRequestEntries!);
@@ -111,7 +117,7 @@ describe("orders publish: batches within SNS's limits, and an exact account of w
   });
 
   test("a line over 256 KiB is named by its line number (blank lines counted) and not sent; the rest are", async () => {
-    sns.on(PublishBatchCommand).resolves({ Failed: [] });
+    sns.on(PublishBatchCommand).callsFake(acceptAll);
     const out = io([body(1, 1), "", body(3, 300), body(4, 1)].join("\n"));
     expect(await run(["publish", "-"], out)).toBe(1);
     const sent = sns.commandCalls(PublishBatchCommand).flatMap((c) => c.args[0].input.PublishBatchRequestEntries!);
@@ -127,7 +133,7 @@ describe("orders publish: batches within SNS's limits, and an exact account of w
 
   test("a call refused midway: which lines were published and which not, what permission is missing", async () => {
     const denied = Object.assign(new Error("not authorized to perform SNS:Publish"), { name: "AuthorizationError" });
-    sns.on(PublishBatchCommand).resolvesOnce({ Failed: [] }).rejects(denied);
+    sns.on(PublishBatchCommand).callsFakeOnce(acceptAll).rejects(denied);
     const out = io(Array.from({ length: 25 }, (_, i) => body(i, 1)).join("\n"));
     await expect(run(["publish", "-"], out)).rejects.toThrow(
       /AWS refused the call \(AuthorizationError: .*\)\. The caller needs sns:Publish on the topic .*docs\/operations\.md lists/,

@@ -1,4 +1,2 @@
-import * as path from "node:path";
-
 /** The repository's root folder, wherever a test file sits below `__tests__/`. */
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+export { PROJECT_ROOT } from "../../common/project";
