@@ -183,6 +183,8 @@ export class OrderSystemStack extends TerraformStack {
       role_access: this.processor.access.map((grant) => ({ resource: grant.resource, actions: grant.actions })),
       key_arn: this.key.keyArn,
       queue_arn: this.queue.queue.arn,
+      // Receives before OrderQueue dead-letters a message, as configured (its redrive policy's maxReceiveCount).
+      max_receive_count: this.queue.maxReceiveCount,
       redrive_principal_arns: [...this.config.redrivePrincipalArns],
       subscription_arn: this.subscription.subscription.arn,
       raw_message_delivery: this.subscription.subscription.rawMessageDeliveryInput,

@@ -39,6 +39,8 @@ export interface VerifyExpectations {
   /** OrderQueue and the roles its policy lets send besides SNS (older stacks lack them). */
   readonly queue_arn?: string;
   readonly redrive_principal_arns?: string[];
+  /** Receives before OrderQueue dead-letters a message (older stacks lack it). */
+  readonly max_receive_count?: number;
   readonly subscription_arn: string;
   readonly raw_message_delivery: boolean;
   readonly event_source_mapping_uuid: string;
@@ -50,6 +52,19 @@ export interface VerifyExpectations {
   /** The operations dashboard and the resources its metrics must name (older stacks lack them). */
   readonly dashboard_name?: string;
   readonly dashboard_resources?: string[];
+}
+
+/**
+ * Whether an endpoint answered that it does not offer the operation, whoever it is: AWS's query protocol
+ * says `InvalidAction` ("Unknown action: ..."), its JSON protocols `UnknownOperationException`, an endpoint
+ * that does not serve the service `NotImplemented` (HTTP 501, as `npm start -- --serve` answers IAM, Lambda,
+ * KMS and CloudWatch). Returns the answer to show, or undefined for any other error.
+ */
+export function unsupportedOperation(error: unknown): string | undefined {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const named = /^(InvalidAction|UnknownOperation(Exception)?|NotImplemented|UnsupportedOperation(Exception)?)$/;
+  if (!named.test(e?.name ?? "") && e?.$metadata?.httpStatusCode !== 501) return undefined;
+  return `${e.name}: ${e.message ?? ""}`.trim();
 }
 
 /** A problem the operator can fix; the message says how. Exit code 2. */

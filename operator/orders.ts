@@ -22,6 +22,7 @@ import {
   regionOf,
   sqsClientFor,
   StackOutputs,
+  unsupportedOperation,
 } from "./io";
 import { moveMessages } from "../common/move-messages";
 import { progress } from "../common/progress";
@@ -155,14 +156,10 @@ export async function listDeadLetters(outputs: StackOutputs, max: number, io: Or
   return 0;
 }
 
-/** An SQS endpoint that does not know the message-move task (fauxqs 2.4.1 under `npm start -- --serve`). */
-const lacksMoveTasks = (error: unknown) =>
-  /Unknown action: StartMessageMoveTask/.test(String((error as Error)?.message));
-
 export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): Promise<number> {
   const sqs = sqsClientFor(outputs);
   const started = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.dlq_arn })).catch((error) => {
-    if (lacksMoveTasks(error)) return undefined;
+    if (unsupportedOperation(error)) return undefined;
     return friendly(
       error,
       "sqs:StartMessageMoveTask and sqs:ReceiveMessage on the DLQ, sqs:SendMessage on OrderQueue (whose policy admits only the roles in ORDER_REDRIVE_PRINCIPALS) and the stack's key",
@@ -170,7 +167,7 @@ export async function redrive(outputs: StackOutputs, io: OrdersIO = defaultIO): 
   });
   if (!started) {
     io.out(
-      "this endpoint has no message-move task (the local one's engine lacks it): moving by receive, send and delete",
+      "this endpoint has no message-move task (it answered that StartMessageMoveTask is unsupported): moving by receive, send and delete",
     );
     return moveByReceive(sqs, outputs.dlq_url, outputs.queue_url, "dlq redrive", io);
   }

@@ -255,6 +255,27 @@ describe("orders dlq", () => {
     expect(pipe.text()).toBe("");
   });
 
+  test("an endpoint that answers StartMessageMoveTask as unsupported (whoever it is): moved by receive, send, delete", async () => {
+    // The outputs are AWS's (no local endpoint): the fallback follows the answer, not the endpoint.
+    const unknown = Object.assign(new Error("Unknown action: StartMessageMoveTask"), {
+      name: "InvalidAction",
+      $metadata: { httpStatusCode: 400 },
+    });
+    sqs.on(StartMessageMoveTaskCommand).rejects(unknown);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "1" } });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1", Body: "{}" }] })
+      .resolves({ Messages: [] });
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: "0", MessageId: "n1", MD5OfMessageBody: "" }] });
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: "0" }] });
+    const out = io();
+    expect(await run(["dlq", "redrive"], out)).toBe(0);
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0].args[0].input.QueueUrl).toBe(OUTPUTS.queue_url);
+    expect(out.lines[0]).toMatch(/^this endpoint has no message-move task/);
+    expect(out.lines.at(-1)).toBe(`moved 1 messages from ${OUTPUTS.dlq_url} to ${OUTPUTS.queue_url}`);
+  });
+
   test("a failed move task exits 1 with its reason", async () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
     sqs
@@ -376,6 +397,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     alarm_names: ["OrderAlarms-dlq-not-empty", "OrderAlarms-backlog-age"],
     dashboard_name: "OrderPipeline",
     dashboard_resources: ["OrderQueue", "OrderProcessor"],
+    max_receive_count: 3,
   };
   /** A dashboard body as CloudWatch returns it, drawing the given queue and function. */
   const dashboardBody = (queue: string, fn: string) =>
@@ -439,7 +461,12 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     sns.on(PublishCommand).resolves({ MessageId: "m1" });
     dynamodb.on(GetItemCommand).resolves({ Item: { orderId: { S: "x" } } });
     sqs.on(GetQueueAttributesCommand).resolves({
-      Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0", Policy: "{}" },
+      Attributes: {
+        ApproximateNumberOfMessages: "0",
+        ApproximateNumberOfMessagesNotVisible: "0",
+        Policy: "{}",
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: OUTPUTS.dlq_arn, maxReceiveCount: 3 }),
+      },
     });
     cloudwatch.on(GetDashboardCommand).resolves({ DashboardBody: dashboardBody("OrderQueue", "OrderProcessor") });
     cloudwatch.on(DescribeAlarmsCommand).resolves({
@@ -461,12 +488,13 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       "PASS  subscription",
       "PASS  queue policy",
       "PASS  dashboard",
+      "PASS  redrive policy",
       "PASS  smoke",
       "PASS  dead-letter queues",
       "SKIP  alarm path",
       "verify OrderSystemStack",
     ]);
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 8 passed, 0 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 9 passed, 0 failed, 0 warnings, 1 skipped");
     // The simulation asks for what the role needs and for what it must not do, on the same resource.
     expect(iam.commandCalls(SimulatePrincipalPolicyCommand)[0].args[0].input).toEqual({
       PolicySourceArn: VERIFY.role_arn,
@@ -493,7 +521,27 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     expect(out.lines[0]).toBe(
       "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (docs/operations.md lists them under The orders CLI)",
     );
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 7 passed, 1 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 8 passed, 1 failed, 0 warnings, 1 skipped");
+  });
+
+  test("redrive policy: a maxReceiveCount other than the synthesized one fails, as does a missing policy", async () => {
+    const line = async (attributes: Record<string, string>) => {
+      sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.queue_url }).resolves({ Attributes: attributes });
+      const out = io();
+      expect(await verify([], out)).toBe(1);
+      return out.lines.find((l) => l.includes("redrive policy:"));
+    };
+    const fix =
+      "npx cdktf diff OrderSystemStack shows the drift; npx cdktf deploy OrderSystemStack restores the stack's settings";
+    expect(
+      await line({
+        Policy: "{}",
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: OUTPUTS.dlq_arn, maxReceiveCount: 10 }),
+      }),
+    ).toBe(`FAIL  redrive policy: maxReceiveCount is 10, configured 3. Do: ${fix}`);
+    expect(await line({ Policy: "{}" })).toBe(
+      `FAIL  redrive policy: OrderQueue has no redrive policy: a failing order is retried until its retention ends and is then lost, never dead-lettered. Do: ${fix}`,
+    );
   });
 
   test("a key pending deletion says how to cancel it", async () => {
@@ -590,14 +638,14 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       ["OrderAlarms-backlog-age", "ALARM"],
       ["OrderAlarms-backlog-age", "INSUFFICIENT_DATA"],
     ]);
-    expect(out.lines[8]).toBe(
+    expect(out.lines[9]).toBe(
       "FAIL  alarm path: Throttling: Rate exceeded. Do: run verify again; if it persists, look at the resource in the AWS console",
     );
   });
 
   test("outputs of a stack deployed before verify existed", async () => {
     await expect(run(["verify"])).rejects.toThrow(
-      /lack verify, delivery_dlq_url or alarm_topic_arn; deploy the current stack, then: npx cdktf output OrderSystemStack --outputs-file outputs.json/,
+      /lack verify or delivery_dlq_url; deploy the current stack, then: npx cdktf output OrderSystemStack --outputs-file outputs.json/,
     );
   });
 });

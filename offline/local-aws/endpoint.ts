@@ -52,6 +52,28 @@ export function serviceOf(headers: http.IncomingHttpHeaders): ServiceName | unde
   return service === "sns" || service === "sqs" || service === "dynamodb" ? service : undefined;
 }
 
+/**
+ * A request for a service this endpoint does not serve gets what AWS answers an operation a service does not
+ * offer (HTTP 501, `NotImplemented`), in the request's protocol (query: XML; JSON protocols: `__type`), so an
+ * SDK raises it by name and a client such as `orders verify` can skip what the endpoint lacks.
+ */
+function notServed(request: http.IncomingMessage, response: http.ServerResponse): void {
+  const scope = SCOPE.exec(String(request.headers.authorization ?? ""))?.[1];
+  const message = scope
+    ? `this endpoint serves SNS, SQS and DynamoDB; ${scope} is not emulated`
+    : "this endpoint serves SNS, SQS and DynamoDB; sign the request for one of them (SigV4)";
+  const query = String(request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
+  const body = query
+    ? `<ErrorResponse><Error><Type>Sender</Type><Code>NotImplemented</Code><Message>${message}</Message></Error></ErrorResponse>`
+    : JSON.stringify({ __type: "NotImplemented", message });
+  request.resume();
+  response.writeHead(501, {
+    "content-type": query ? "text/xml" : "application/x-amz-json-1.1",
+    "x-amzn-errortype": "NotImplemented",
+  });
+  response.end(body);
+}
+
 /** Each request to the engine of the service it is for; SQS's answers with resolvable queue URLs. */
 function forwardByService(
   targets: Record<ServiceName, string>,
@@ -60,11 +82,7 @@ function forwardByService(
 ): http.RequestListener {
   return (request, response) => {
     const service = serviceOf(request.headers);
-    if (!service) {
-      response.writeHead(400, { "content-type": "text/plain" });
-      response.end("This endpoint serves SNS, SQS and DynamoDB; sign the request for one of them (SigV4).\n");
-      return;
-    }
+    if (!service) return notServed(request, response);
     const target = new URL(targets[service]);
     const forward = http.request(
       {
