@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OPTIONS as START_OPTIONS } from "../../offline/start";
 import { ORDERS_COMMANDS, ORDERS_OPTIONS } from "../../operator/orders";
+import { PIPELINE_DEFAULTS, visibilityTimeoutFor } from "../../constructs/settings";
 import { PROJECT_ROOT } from "../support/paths";
 
 const SCRIPTS = Object.keys(JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts);
@@ -106,7 +107,84 @@ function commandsTable(readme: string): string {
   return [...section.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]).join("\n");
 }
 
+const NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+const N = `(\\d+|${NUMBER_WORDS.join("|")})`;
+
+/**
+ * The pipeline's settings as the docs state them, each with the phrasings that state it. (The SDK client's
+ * own "at most 3 attempts" is another setting, the handler's.)
+ */
+const STATED_SETTINGS: { what: string; value: number; phrasings: RegExp[] }[] = [
+  {
+    what: "retry count (maxReceiveCount)",
+    value: PIPELINE_DEFAULTS.maxReceiveCount,
+    phrasings: [
+      new RegExp(`\\bfails ${N} times`, "gi"),
+      new RegExp(`\\breceived ${N} times`, "gi"),
+      new RegExp(`(?<!at most )\\b${N} (?:failed )?(?:receives|attempts)\\b`, "gi"),
+      /maxReceiveCount = (\d+)/g,
+    ],
+  },
+  {
+    what: "batch size",
+    value: PIPELINE_DEFAULTS.batchSize,
+    phrasings: [
+      /\bbatch(?:es)? of (\d+)/gi,
+      /\bbatch size (\d+)/gi,
+      /batchSize`? = (\d+)/g,
+      /\b(\d+) records concurrently/g,
+    ],
+  },
+  {
+    what: "function timeout",
+    value: PIPELINE_DEFAULTS.functionTimeoutSeconds,
+    phrasings: [/\bfunction timeout (\d+) s\b/gi, /\b(\d+) s becomes \d+ s\b/g],
+  },
+  {
+    what: "visibility timeout",
+    value: visibilityTimeoutFor(
+      PIPELINE_DEFAULTS.functionTimeoutSeconds,
+      PIPELINE_DEFAULTS.maximumBatchingWindowSeconds,
+    ),
+    phrasings: [/visibility timeout[^.]*?\((\d+) s\)/gi, /\b(\d+) s become \d+ ms\b/g],
+  },
+];
+
+/** Each stated retry count, batch size or timeout that differs from constructs/settings.ts, with its line. */
+function statedSettingProblems(file: string, text: string): string[] {
+  const problems: string[] = [];
+  for (const { what, value, phrasings } of STATED_SETTINGS) {
+    for (const phrasing of phrasings) {
+      for (const match of text.matchAll(phrasing)) {
+        const word = match[1].toLowerCase();
+        const stated = NUMBER_WORDS.includes(word) ? NUMBER_WORDS.indexOf(word) : Number(word);
+        const line = text.slice(0, match.index).split("\n").length;
+        if (stated !== value)
+          problems.push(`${file}:${line}: "${match[0]}" states a ${what} of ${stated}; the setting is ${value}`);
+      }
+    }
+  }
+  return problems;
+}
+
 describe("the docs", () => {
+  test.each(DOCS)("%s: every retry count, batch size and timeout it states is the setting's", (file) => {
+    expect(statedSettingProblems(file, read(file))).toEqual([]);
+  });
+
+  test("the stated settings are found, and a wrong one fails", () => {
+    const stated = DOCS.flatMap((file) =>
+      statedSettingProblems(file, read(file).replace(/\b(3|three|10|30|181)\b/g, "7")),
+    );
+    for (const what of ["retry count", "batch size", "function timeout", "visibility timeout"])
+      expect(stated.some((problem) => problem.includes(`a ${what}`))).toBe(true);
+    expect(statedSettingProblems("docs/x.md", "A message that fails five times\nlands after 5 receives")).toEqual([
+      `docs/x.md:1: "fails five times" states a retry count (maxReceiveCount) of 5; the setting is ${PIPELINE_DEFAULTS.maxReceiveCount}`,
+      `docs/x.md:2: "5 receives" states a retry count (maxReceiveCount) of 5; the setting is ${PIPELINE_DEFAULTS.maxReceiveCount}`,
+    ]);
+    expect(statedSettingProblems("docs/x.md", "the SDK makes at most 3 attempts")).toEqual([]);
+  });
+
   test.each(DOCS)("%s: every command in its shell blocks exists, with its options and sub-commands", (file) => {
     expect(shellLines(read(file)).flatMap(commandProblems)).toEqual([]);
   });
