@@ -95,12 +95,24 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
       const targets = { sns: snsSqs.endpoint, sqs: snsSqs.endpoint, dynamodb: dynamodb.endpoint };
       endpoint = await startServiceEndpoint(options.endpointPort, targets);
     }
-    // Through the one endpoint when serving, so that the queue URLs the engine makes name its port.
-    const config = { endpoint: endpoint?.url ?? snsSqs.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS };
-    const sns = new SNSClient(config);
-    const sqs = new SQSClient(config);
-    const resources = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
-    return { snsSqs, dynamodb, sns, sqs, resources, endpoint };
+    const config = { region: stack.region, credentials: LOCAL_CREDENTIALS };
+    // Provisioned through the one endpoint when serving, so that the queue URLs the engine makes name its port.
+    const provisioning = endpoint && {
+      sns: new SNSClient({ ...config, endpoint: endpoint.url }),
+      sqs: new SQSClient({ ...config, endpoint: endpoint.url }),
+    };
+    // The runtime's own calls (publish, the pollers, the counts) go to the engine directly: no extra hop.
+    // A queue URL names the endpoint's port; the engine finds a queue by its name, whatever the URL's host.
+    const sns = new SNSClient({ ...config, endpoint: snsSqs.endpoint });
+    const sqs = new SQSClient({ ...config, endpoint: snsSqs.endpoint, useQueueUrlAsEndpoint: false });
+    try {
+      const clients = provisioning ?? { sns, sqs };
+      const resources = await provision(stack, { ...clients, dynamodbEndpoint: dynamodb.directEndpoint });
+      return { snsSqs, dynamodb, sns, sqs, resources, endpoint };
+    } finally {
+      provisioning?.sns.destroy();
+      provisioning?.sqs.destroy();
+    }
   } catch (error) {
     await closeEngines({ snsSqs, dynamodb, endpoint });
     throw error;

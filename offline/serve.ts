@@ -29,24 +29,37 @@ export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLi
   readonly stopRequested: Promise<string>;
 }
 
-/** Log files per function, appended to as lines arrive. */
-function functionLogs(dir: string): { append(fn: string, line: string): void; close(): void } {
+/** Log files per function, appended to as lines arrive (buffered streams; `close` waits until all is written). */
+function functionLogs(
+  dir: string,
+  onError: (error: Error) => void,
+): { append(fn: string, line: string): void; close(): Promise<void> } {
   fs.mkdirSync(dir, { recursive: true });
-  const files = new Map<string, number>();
+  const files = new Map<string, fs.WriteStream>();
   return {
     append(fn, line) {
-      let fd = files.get(fn);
-      if (fd === undefined) files.set(fn, (fd = fs.openSync(path.join(dir, `${fn}.log`), "a")));
-      fs.writeSync(fd, `${line}\n`);
+      let file = files.get(fn);
+      if (!file) {
+        file = fs.createWriteStream(path.join(dir, `${fn}.log`), { flags: "a" });
+        // A log file that cannot be written (disk full, removed folder) is said once; serving goes on.
+        file.once("error", onError);
+        files.set(fn, file);
+      }
+      file.write(`${line}\n`);
     },
-    close: () => files.forEach((fd) => fs.closeSync(fd)),
+    close: () =>
+      Promise.all([...files.values()].map((file) => new Promise<void>((resolve) => file.end(resolve)))).then(
+        () => undefined,
+      ),
   };
 }
 
 /** Serves until asked to stop; returns the exit code (0, or 1 if a message was lost). */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write } = options;
-  const logs = functionLogs(path.join(options.localDir, "logs"));
+  const logs = functionLogs(path.join(options.localDir, "logs"), (error) =>
+    options.trace({ type: "warning", message: `the function's log file could not be written: ${error.message}` }),
+  );
   const pipeline = await LocalPipeline.start({
     ...options,
     endpointPort: options.port,
@@ -96,6 +109,6 @@ export async function serve(options: ServeOptions): Promise<number> {
   } finally {
     await watcher?.close();
     await pipeline.close();
-    logs.close();
+    await logs.close();
   }
 }

@@ -5,7 +5,10 @@
  * outside SDK client, side by side with `npm start -- --orders` on the same orders. Prints a table, then
  * one JSON line.
  */
+import { AttributeValue, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { messagesIn } from "../common/move-messages";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -30,8 +33,7 @@ function runtime(args: string[], cwd = PROJECT_ROOT) {
     if (child.child.exitCode === null) child.child.kill("SIGINT");
     await child.exited;
   };
-  const count = (pattern: RegExp) => child.lines.filter((line) => pattern.test(line)).length;
-  return { ...child, stop, count };
+  return { ...child, stop };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -103,15 +105,28 @@ async function measureThroughput(work: string, stackDir: string): Promise<{ endp
   );
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
   const ready = await readyOf(served);
-  const topic = JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", ready.outputs), "utf8")).OrderSystemStack
-    .topic_arn;
+  const outputs = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack;
   const client = sns(ready);
+  const config = { endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS };
+  const sqs = new SQSClient(config);
+  const dynamodb = new DynamoDBClient(config);
   const start = performance.now();
-  await publish(client, topic, bodies);
-  while (served.count(/^OrderProcessor \{.*"outcome":"stored"/) < ORDERS) await sleep(20);
+  await publish(client, outputs.topic_arn, bodies);
+  // Done when the engine's OrderQueue holds nothing (waiting or in flight); then the table must hold every order.
+  while ((await messagesIn(sqs, outputs.queue_url)) > 0) await sleep(20);
   const endpoint = ORDERS / ((performance.now() - start) / 1000);
-  client.destroy();
+  let stored = 0;
+  let page: Record<string, AttributeValue> | undefined;
+  do {
+    const answer = await dynamodb.send(
+      new ScanCommand({ TableName: outputs.table_name, Select: "COUNT", ExclusiveStartKey: page }),
+    );
+    stored += answer.Count ?? 0;
+    page = answer.LastEvaluatedKey;
+  } while (page);
+  for (const c of [client, sqs, dynamodb]) c.destroy();
   await served.stop();
+  if (stored !== ORDERS) throw new Error(`the endpoint run stored ${stored} of ${ORDERS} orders`);
   const file = path.join(work, "orders.jsonl");
   fs.writeFileSync(file, `${bodies.join("\n")}\n`);
   const run = runtime(["--orders", file, "--stack-dir", stackDir]);

@@ -3,6 +3,8 @@
  * interleaved rounds; this machine is shared and noisy). Prints a table, then one JSON line.
  */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -11,6 +13,12 @@ import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { synthesize } from "../common/project";
 import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/local-aws/dynamodb";
 import { LocalPipeline } from "../offline/pipeline";
+import { functionVariables } from "../offline/lambda-service/environment-pool";
+import { ExecutionEnvironment } from "../offline/lambda-service/lambda-host";
+import { FunctionModel, loadStack, StackModel } from "../offline/stack-model";
+import { provision } from "../offline/local-aws/provision";
+import { startSnsSqs } from "../offline/local-aws/sns-sqs";
+import { publishAll } from "../common/publish";
 import { progress } from "../common/progress";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
@@ -20,8 +28,6 @@ const BATCH = 10;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const INIT_SAMPLES = Number(process.env.BENCH_INIT_SAMPLES ?? 31);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 5);
-
-type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /** dynalite in its own process, as a real server would be: the client side does not share its core. */
 async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): void }> {
@@ -105,15 +111,26 @@ function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItem
   );
 }
 
-const handlers = new Map<string, Handler>();
-/** One module instance per endpoint (its client is built at load), kept warm across rounds as in Lambda. */
-function loadedHandler(bundle: string, endpoint: string): Handler {
-  if (!handlers.has(endpoint)) {
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-    delete require.cache[bundle];
-    handlers.set(endpoint, require(bundle).handler);
-  }
-  return handlers.get(endpoint)!;
+/**
+ * The handler in a Lambda execution environment of the offline runtime (a worker thread; its log lines are
+ * its stdout, read and dropped), warmed by an empty batch so the init phase is not measured.
+ */
+async function warmEnvironment(bundle: string, endpoint: string, table: string): Promise<ExecutionEnvironment> {
+  const fn: FunctionModel = {
+    address: "aws_lambda_function.Bench",
+    key: "Bench",
+    name: "Bench",
+    arn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:Bench`,
+    codeDir: path.dirname(bundle),
+    file: bundle,
+    exportName: "handler",
+    runtime: "nodejs22.x",
+    timeoutSeconds: 30,
+    variables: { TABLE_NAME: table },
+  };
+  const environment = new ExecutionEnvironment(fn, functionVariables(fn, LOCAL_REGION, endpoint));
+  await environment.invoke({ Records: [] }, 30_000, 1);
+  return environment;
 }
 
 /** One measurement of each variant against `endpoint`, on fresh tables, in rotated order. */
@@ -127,21 +144,19 @@ async function throughputRound(
   const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
   const run: Record<Variant, (table: string) => Promise<number>> = {
     handler: async (table) => {
-      process.env.TABLE_NAME = table;
-      const handler = loadedHandler(bundle, endpoint);
+      const environment = await warmEnvironment(bundle, endpoint, table);
       const events = batches(orderBodies(`h${tag}`));
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = (() => true) as typeof process.stdout.write; // the handler's log lines
       try {
         return await timed(async () => {
           for (const event of events) {
-            const response = await handler(event);
-            if (response.batchItemFailures.length > 0)
-              throw new Error(`handler failed ${response.batchItemFailures.length} records`);
+            const result = await environment.invoke(event, 30_000, 1);
+            const failures = result.kind === "returned" ? (result.value as SQSBatchResponse).batchItemFailures : [];
+            if (result.kind !== "returned" || failures.length > 0)
+              throw new Error(`the handler failed: ${JSON.stringify(result).slice(0, 300)}`);
           }
         });
       } finally {
-        process.stdout.write = write;
+        await environment.terminate();
       }
     },
     // Naive baseline: parse and put each record, one after another.
@@ -243,6 +258,64 @@ async function pipelineRound(
   }
 }
 
+/**
+ * The engines alone: what the pipeline does per message, as a bare AWS SDK loop on the same engines,
+ * provisioned alike (the stack's queue settings): publish through SNS, long-poll receive in batches of the
+ * mapping's size, the handler's conditional put, delete the batch, at the mapping's maximum concurrency.
+ * The pipeline's throughput over this one is what the Lambda service (pollers, workers, judging) costs.
+ */
+async function enginesRound(stack: StackModel, round: number): Promise<number> {
+  const [dynamodb, snsSqs] = await Promise.all([startLocalDynamoDB(), startSnsSqs({ region: stack.region })]);
+  const config = { region: stack.region, credentials: LOCAL_CREDENTIALS };
+  const sns = new SNSClient({ ...config, endpoint: snsSqs.endpoint });
+  const sqs = new SQSClient({ ...config, endpoint: snsSqs.endpoint });
+  const ddb = new DynamoDBClient({ ...config, endpoint: dynamodb.endpoint });
+  const stopped = new AbortController();
+  try {
+    const resources = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
+    const mapping = stack.mappings[0];
+    const queue = resources.get("aws_sqs_queue", mapping.queue);
+    const table = stack.tables[0].name;
+    const bodies = orderBodies(`e${round}`);
+    let done = 0;
+    const consume = async () => {
+      while (done < bodies.length) {
+        const { Messages = [] } = await sqs
+          .send(
+            new ReceiveMessageCommand({
+              QueueUrl: queue.url,
+              MaxNumberOfMessages: Math.min(10, mapping.batchSize),
+              WaitTimeSeconds: 20,
+            }),
+            { abortSignal: stopped.signal },
+          )
+          .catch((error) => (stopped.signal.aborted ? { Messages: [] } : Promise.reject(error)));
+        if (Messages.length === 0) continue;
+        await Promise.all(Messages.map((m) => ddb.send(putRequest(table, JSON.parse(m.Body!), true))));
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queue.url,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+        done += Messages.length;
+        if (done >= bodies.length) stopped.abort();
+      }
+    };
+    const topic = resources.topicToPublishTo();
+    return await timed(async () => {
+      const consumers = Array.from({ length: mapping.maximumConcurrency ?? 5 }, consume);
+      const { stoppedBy } = await publishAll(sns, topic.arn, bodies);
+      if (stoppedBy) throw stoppedBy;
+      await Promise.all(consumers);
+    });
+  } finally {
+    stopped.abort();
+    for (const client of [sns, sqs, ddb]) client.destroy();
+    await Promise.all([snsSqs.close(), dynamodb.close()]);
+  }
+}
+
 /** The handler's bundle, and the floor: a bundle holding only the document client, for the cold-init ratio. */
 function buildBundles(): { bundle: string; floor: string } {
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
@@ -287,13 +360,17 @@ async function measureThroughput(advance: (what: string) => void) {
   return { results, latent };
 }
 
-/** The offline pipeline end to end, against raw and conditional puts at the pipeline's concurrency. */
+/** The offline pipeline end to end, against the engines alone and raw and conditional puts at its concurrency. */
 async function measurePipeline(advance: (what: string) => void) {
   const stackDir = synthesize();
-  const runs = { pipeline: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  const stack = loadStack(stackDir);
+  const runs = { pipeline: [] as number[], engines: [] as number[], raw: [] as number[], conditional: [] as number[] };
   let concurrency = 0;
   for (let round = 0; round < ROUNDS; round++) {
+    // Rotated: in odd rounds the engines alone go first.
+    const engines = round % 2 ? await enginesRound(stack, round) : undefined;
     const r = await pipelineRound(stackDir, round);
+    runs.engines.push(engines ?? (await enginesRound(stack, round)));
     runs.pipeline.push(r.pipeline);
     runs.raw.push(r.raw);
     runs.conditional.push(r.conditional);
@@ -335,6 +412,7 @@ function figuresFrom(
   const coldInitMs = Number(median(inits.cold).toFixed(1));
   const floorInitMs = Number(median(inits.floor).toFixed(1));
   const pipeline = rate(p.runs.pipeline);
+  const engines = rate(p.runs.engines);
   const pipelineRaw = rate(p.runs.raw);
   const pipelineConditional = rate(p.runs.conditional);
   return {
@@ -361,6 +439,8 @@ function figuresFrom(
     pipelineRawPutsPerSec: pipelineRaw,
     pipelineConcurrency: p.concurrency,
     pipelineConditionalPutsPerSec: pipelineConditional,
+    enginesOrdersPerSec: engines,
+    pipelineVsEngines: ratio(pipeline, engines),
     pipelineVsRaw: ratio(pipeline, pipelineRaw),
     pipelineVsConditional: ratio(pipeline, pipelineConditional),
   };
@@ -398,6 +478,11 @@ function report(f: ReturnType<typeof figuresFrom>): void {
       "offline pipeline end to end, faults off",
       `${f.pipelineOrdersPerSec} orders/s`,
       `${f.pipelineVsRaw}x raw, target >= 0.7`,
+    ],
+    [
+      "engines alone (SDK loop: publish, receive, put, delete)",
+      `${f.enginesOrdersPerSec} orders/s`,
+      `pipeline is ${f.pipelineVsEngines}x, target >= 0.8`,
     ],
     [`raw PutItem, ${f.pipelineConcurrency} concurrent, in-process dynalite`, `${f.pipelineRawPutsPerSec} puts/s`, ""],
     [

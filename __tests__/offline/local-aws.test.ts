@@ -100,6 +100,31 @@ describe("the SNS/SQS engine (fauxqs)", () => {
     }
   });
 
+  // The patch of fauxqs 2.4.1 (patches/): its 20 ms timer runs only while some message can become available by
+  // time alone. These are the cases where one must: a delayed message, and one whose visibility timeout ends.
+  test("a waiting long poll gets a delayed message, and one whose visibility timeout ended, when they become visible", async () => {
+    const sqs = new SQSClient({ endpoint: engine.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "TimedMessages" }));
+      const longPoll = () =>
+        sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20, VisibilityTimeout: 1 }));
+      const waiting = longPoll();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the poll waits on an empty queue
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "delayed", DelaySeconds: 1 }));
+      let started = Date.now();
+      const first = await waiting;
+      expect(first.Messages?.map((m) => m.Body)).toEqual(["delayed"]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Not deleted: it is visible again after its 1 s visibility timeout, to a poll already waiting.
+      started = Date.now();
+      const again = await longPoll();
+      expect(again.Messages?.map((m) => m.Body)).toEqual(["delayed"]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      sqs.destroy();
+    }
+  });
+
   test("listens on loopback only, although fauxqs's startFauxqs would listen on every interface", async () => {
     const { hostname, port } = new URL(engine.endpoint);
     expect(hostname).toBe("127.0.0.1");

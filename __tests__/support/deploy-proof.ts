@@ -565,12 +565,17 @@ export function deployProof(environment: string): void {
           // The DLQ's without its Deny: anyone of the account could put messages there for the next redrive.
           await withoutStatement(outputs.dlq_url, "DenySendToDeadLetterQueue");
           await aws.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [names.dashboard] }));
-          // OrderQueue retrying more often than synthesized: a drifted maxReceiveCount.
+          // OrderQueue retrying more often than synthesized: a drifted maxReceiveCount. Its policy goes along
+          // as it is: moto clears a queue's Policy on a SetQueueAttributes without one (AWS keeps it).
           const drifted = expected.max_receive_count! + 2;
+          const { Attributes: current } = await aws.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["Policy"] }),
+          );
           await aws.sqs.send(
             new SetQueueAttributesCommand({
               QueueUrl: outputs.queue_url,
               Attributes: {
+                Policy: current!.Policy!,
                 RedrivePolicy: JSON.stringify({ deadLetterTargetArn: outputs.dlq_arn, maxReceiveCount: drifted }),
               },
             }),
