@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PipelineSummary, RunAccounting } from "./accounting";
-import { Emit, orderIdOf, PipelineEvent } from "./events";
+import { Emit, orderIdOf, PipelineEvent } from "./trace";
 import { functionVariables } from "./lambda-service/environment-pool";
 import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
@@ -24,7 +24,7 @@ import { publishAll, PublishResult } from "../common/publish";
 import { loadStack, StackModel } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
-export type { PipelineEvent } from "./events";
+export type { PipelineEvent } from "./trace";
 
 export interface PipelineOptions {
   /** Folder of the synthesized stack (holding cdk.tf.json). */

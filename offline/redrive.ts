@@ -7,7 +7,7 @@
  */
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { messagesIn, moveMessages } from "../common/move-messages";
-import { Emit } from "./events";
+import { Emit } from "./trace";
 import { QueueResource, ResourceRegistry } from "./registry";
 
 function requirePermitted(dlq: QueueResource, sources: QueueResource[]): void {

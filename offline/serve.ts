@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from "../common/project";
 import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
 import { LocalPipeline, PipelineOptions } from "./pipeline";
 import { localOutputs } from "./local-outputs";
-import { PipelineEvent } from "./events";
+import { PipelineEvent } from "./trace";
 import { CodeWatcher, watchFunctionCode } from "./watch";
 
 export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpointPort"> {

@@ -10,7 +10,7 @@ import { BuildContext, BuildFailure, context } from "esbuild";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bundleOptions } from "../constructs/handler-bundle";
-import { Emit } from "./events";
+import { Emit } from "./trace";
 import { FunctionModel } from "./stack-model";
 
 export interface WatchOptions {

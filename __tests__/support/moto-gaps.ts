@@ -42,7 +42,7 @@ import * as path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
 import { RunAccounting } from "../../offline/accounting";
 import { LambdaService } from "../../offline/lambda-service/lambda-service";
-import { orderIdOf, PipelineEvent } from "../../offline/events";
+import { orderIdOf, PipelineEvent } from "../../offline/trace";
 import { FunctionModel, MappingModel } from "../../offline/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";

@@ -11,7 +11,7 @@
 import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RunAccounting } from "../accounting";
-import { Emit } from "../events";
+import { Emit } from "../trace";
 import { FunctionModel, MappingModel } from "../stack-model";
 import { sqsEventOf } from "./aws-events";
 import { judgeBatch } from "./batch-response";

@@ -7,7 +7,7 @@
  */
 import { Message, SQSClient } from "@aws-sdk/client-sqs";
 import { RunAccounting } from "../accounting";
-import { Emit, logLineEvent } from "../events";
+import { Emit, logLineEvent } from "../trace";
 import { FunctionModel, MappingModel, UnsupportedStackError } from "../stack-model";
 import { EnvironmentPool } from "./environment-pool";
 import { EventSourcePoller, PolledQueue } from "./event-source-poller";
