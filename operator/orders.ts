@@ -285,23 +285,46 @@ export const ORDERS_OPTIONS = {
 } as const;
 
 /** Its commands: a word, or a word and a sub-command. */
-export const ORDERS_COMMANDS = ["publish", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify"];
+export const ORDERS_COMMANDS = ["publish", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify"] as const;
+
+/**
+ * An orders command line as `runOrders` reads it: its options, the command (one of ORDERS_COMMANDS; none
+ * when only options are given) and publish's file. An unknown option or command throws, saying which.
+ */
+export function parseOrdersArgs(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: ORDERS_OPTIONS });
+  } catch (error) {
+    throw new OperatorError(`${(error as Error).message} (see --help)`);
+  }
+  const { values, positionals } = parsed;
+  const [word, sub] = positionals;
+  if (word === undefined) return { values, command: undefined };
+  if (word === "publish") return { values, command: "publish" as const, file: sub };
+  const command = ORDERS_COMMANDS.find((c) => c !== "publish" && c === positionals.join(" "));
+  if (!command)
+    throw new OperatorError(
+      `Unknown command "${positionals.join(" ")}". Commands: ${ORDERS_COMMANDS.join(", ")} (see --help).`,
+    );
+  return { values, command: command as (typeof ORDERS_COMMANDS)[number], file: undefined };
+}
 
 export async function runOrders(
   argv: string[],
   io: OrdersIO = defaultIO,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: ORDERS_OPTIONS });
-  const [command, sub] = positionals;
+  const { values, command, file } = parseOrdersArgs(argv);
   if (values.help || !command) {
     io.out(ORDERS_USAGE);
     return values.help ? 0 : 2;
   }
   const stack = values.stack ?? resourceNames(operatorEnvironment(env)).stack;
   const outputs = () => loadOutputs(values.outputs ?? "outputs.json", stack, env);
-  if (command === "publish") return publishOrders(outputs(), ordersToPublish(sub, io), io);
-  switch (`${command}${sub ? ` ${sub}` : ""}`) {
+  switch (command) {
+    case "publish":
+      return publishOrders(outputs(), ordersToPublish(file, io), io);
     case "smoke":
       return smoke(
         outputs(),
@@ -323,10 +346,6 @@ export async function runOrders(
           alarmPath: Boolean(values["alarm-path"]),
         },
         io,
-      );
-    default:
-      throw new OperatorError(
-        `Unknown command "${positionals.join(" ")}". Commands: ${ORDERS_COMMANDS.join(", ")} (see --help).`,
       );
   }
 }
