@@ -5,17 +5,16 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { synthesize } from "../common/project";
 import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/local-aws/dynamodb";
 import { LocalPipeline } from "../offline/pipeline";
-import { functionVariables } from "../offline/lambda-service/environment-pool";
-import { ExecutionEnvironment } from "../offline/lambda-service/lambda-host";
-import { FunctionModel, loadStack, StackModel } from "../offline/stack-model";
+import { loadStack, StackModel } from "../offline/stack-model";
 import { provision } from "../offline/local-aws/provision";
 import { startSnsSqs } from "../offline/local-aws/sns-sqs";
 import { publishAll } from "../common/publish";
@@ -112,25 +111,38 @@ function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItem
 }
 
 /**
- * The handler in a Lambda execution environment of the offline runtime (a worker thread; its log lines are
- * its stdout, read and dropped), warmed by an empty batch so the init phase is not measured.
+ * Orders per second of the handler on `events`, one batch after another, measured inside a worker thread of
+ * its own that runs all of them: the handler's log lines are the worker's stdout, read and dropped here (no
+ * patching of process.stdout). Warmed first by batches of other orders, as a warm Lambda environment is.
  */
-async function warmEnvironment(bundle: string, endpoint: string, table: string): Promise<ExecutionEnvironment> {
-  const fn: FunctionModel = {
-    address: "aws_lambda_function.Bench",
-    key: "Bench",
-    name: "Bench",
-    arn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:Bench`,
-    codeDir: path.dirname(bundle),
-    file: bundle,
-    exportName: "handler",
-    runtime: "nodejs22.x",
-    timeoutSeconds: 30,
-    variables: { TABLE_NAME: table },
-  };
-  const environment = new ExecutionEnvironment(fn, functionVariables(fn, LOCAL_REGION, endpoint));
-  await environment.invoke({ Records: [] }, 30_000, 1);
-  return environment;
+function handlerRate(bundle: string, endpoint: string, table: string, events: SQSEvent[], warm: SQSEvent[]) {
+  const script = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { handler } = require(workerData.bundle);
+    const run = async (events) => {
+      for (const event of events) {
+        const { batchItemFailures } = await handler(event);
+        if (batchItemFailures.length > 0) throw new Error(batchItemFailures.length + " records failed");
+      }
+    };
+    run(workerData.warm)
+      .then(() => { const start = process.hrtime.bigint(); return run(workerData.events).then(() => process.hrtime.bigint() - start); })
+      .then((ns) => parentPort.postMessage({ ms: Number(ns) / 1e6 }), (error) => parentPort.postMessage({ error: String(error) }));`;
+  const worker = new Worker(script, {
+    eval: true,
+    stdout: true,
+    env: { ...process.env, TABLE_NAME: table, AWS_ENDPOINT_URL_DYNAMODB: endpoint },
+    workerData: { bundle, events, warm },
+  });
+  worker.stdout.resume();
+  return new Promise<number>((resolve, reject) => {
+    worker.once("message", (m: { ms?: number; error?: string }) => {
+      void worker.terminate();
+      if (m.error) reject(new Error(`the handler failed: ${m.error}`));
+      else resolve(ORDERS / (m.ms! / 1000));
+    });
+    worker.once("error", reject);
+  });
 }
 
 /** One measurement of each variant against `endpoint`, on fresh tables, in rotated order. */
@@ -143,22 +155,14 @@ async function throughputRound(
   const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
   const run: Record<Variant, (table: string) => Promise<number>> = {
-    handler: async (table) => {
-      const environment = await warmEnvironment(bundle, endpoint, table);
-      const events = batches(orderBodies(`h${tag}`));
-      try {
-        return await timed(async () => {
-          for (const event of events) {
-            const result = await environment.invoke(event, 30_000, 1);
-            const failures = result.kind === "returned" ? (result.value as SQSBatchResponse).batchItemFailures : [];
-            if (result.kind !== "returned" || failures.length > 0)
-              throw new Error(`the handler failed: ${JSON.stringify(result).slice(0, 300)}`);
-          }
-        });
-      } finally {
-        await environment.terminate();
-      }
-    },
+    handler: (table) =>
+      handlerRate(
+        bundle,
+        endpoint,
+        table,
+        batches(orderBodies(`h${tag}`)),
+        batches(orderBodies(`w${tag}`)).slice(0, 20),
+      ),
     // Naive baseline: parse and put each record, one after another.
     naive: (table) => {
       const events = batches(orderBodies(`n${tag}`));
