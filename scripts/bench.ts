@@ -481,12 +481,12 @@ function report(f: ReturnType<typeof figuresFrom>): void {
     [
       "offline pipeline end to end, faults off",
       `${f.pipelineOrdersPerSec} orders/s`,
-      `${f.pipelineVsRaw}x raw, target >= 0.7`,
+      `${f.pipelineVsEngines}x the engines alone, target >= 0.8; ${f.pipelineVsRaw}x raw`,
     ],
     [
       "engines alone (SDK loop: publish, receive, put, delete)",
       `${f.enginesOrdersPerSec} orders/s`,
-      `pipeline is ${f.pipelineVsEngines}x, target >= 0.8`,
+      "the floor the pipeline is held to",
     ],
     [`raw PutItem, ${f.pipelineConcurrency} concurrent, in-process dynalite`, `${f.pipelineRawPutsPerSec} puts/s`, ""],
     [
