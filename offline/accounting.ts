@@ -1,26 +1,46 @@
-/** The run's accounting: every delivery ends processed, dead-lettered, still in flight, or lost. */
+/**
+ * The run's accounting. The balance is the engine's own numbers (fauxqs counts, per queue, what entered it,
+ * what was deleted from it and what it moved to a DLQ), so a message sent straight to a queue, a redrive by
+ * any client and a message kept by `--persist` count as much as the orders this runtime published:
+ *
+ *   restored + arrived = processed + deadLettered + queued + lost
+ *
+ * over the source queues (every queue that is no queue's dead-letter queue). `lost` is the remainder and is
+ * never clamped: a negative one is a defect of the accounting, reported like a loss.
+ */
+import type { QueueCounts } from "./local-aws/sns-sqs";
 
 export interface PipelineSummary {
+  /** Messages SNS accepted (from any client). */
   published: number;
+  /** Messages that entered the source queues during the run: SNS deliveries, direct sends, redrives. */
+  arrived: number;
+  /** Messages deleted from the source queues (the function succeeded with them). */
   processed: number;
+  /** Messages moved from a source queue to its dead-letter queue during the run. */
   deadLettered: number;
+  /** Messages that left a dead-letter queue (moved back by this runtime or by any client). */
   redriven: number;
+  /** Messages still in the source queues at the end, in flight included. */
+  queued: number;
+  /** restored + arrived - processed - deadLettered - queued; 0 when every message is accounted for. */
   lost: number;
+  /** Items in the table at the end. */
   items: number;
-  /** Bodies SNS refused at Publish (too large, ...): not published, so not in `published` (shown only when there are any). */
+  /** Messages in the source queues when the run started (kept by `--persist`); only with `--persist`. */
+  restored?: number;
+  /** Bodies SNS refused at Publish (too large, ...): never published (shown only when there are any). */
   rejected?: number;
-  /** Messages waiting in a queue no enabled event source mapping consumes (shown only when there are any). */
-  queued?: number;
 }
 
 export class RunAccounting {
   /** Bodies published to a topic. */
   published = 0;
-  /** Messages SNS put in queues (one per subscription per publish). */
+  /** Messages SNS put in queues (one per subscription per publish): for the progress line. */
   deliveries = 0;
-  /** Messages deleted after the function succeeded with them. */
+  /** Messages deleted after the function succeeded with them: for the progress line. */
   processed = 0;
-  /** Messages moved back from a dead-letter queue. */
+  /** Messages moved back from a dead-letter queue by this runtime: for the progress line. */
   redriven = 0;
   /** Bodies SNS refused at Publish. */
   rejected = 0;
@@ -33,22 +53,32 @@ export class RunAccounting {
     return { delivered, settled: delivered - inFlight };
   }
 
-  /**
-   * published = processed + dead-lettered + lost (+ queued where no enabled mapping consumes a queue):
-   * a delivery neither processed, dead-lettered, in flight nor queued is lost.
-   */
-  summary(state: { deadLettered: number; inFlight: number; queued: number; items: number }): PipelineSummary {
-    const accounted = this.processed + state.deadLettered + state.inFlight + state.queued;
+  /** The balance over the source queues, from the engine's counts and what is in the queues now. */
+  summary(state: {
+    counts: QueueCounts;
+    sourceQueues: readonly string[];
+    deadLetterQueues: readonly string[];
+    queued: number;
+    restored?: number;
+    items: number;
+  }): PipelineSummary {
+    const total = (queues: readonly string[], key: "entered" | "deleted" | "deadLettered") =>
+      queues.reduce((sum, queue) => sum + (state.counts[queue]?.[key] ?? 0), 0);
+    const arrived = total(state.sourceQueues, "entered");
+    const processed = total(state.sourceQueues, "deleted");
+    const deadLettered = total(state.sourceQueues, "deadLettered");
     const summary: PipelineSummary = {
       published: this.published,
-      processed: this.processed,
-      deadLettered: state.deadLettered,
-      redriven: this.redriven,
-      lost: Math.max(0, this.deliveries - accounted),
+      arrived,
+      processed,
+      deadLettered,
+      redriven: total(state.deadLetterQueues, "deleted"),
+      queued: state.queued,
+      lost: (state.restored ?? 0) + arrived - processed - deadLettered - state.queued,
       items: state.items,
     };
+    if (state.restored !== undefined) summary.restored = state.restored;
     if (this.rejected > 0) summary.rejected = this.rejected;
-    if (state.queued > 0) summary.queued = state.queued;
     return summary;
   }
 }

@@ -14,7 +14,8 @@ import { Emit, orderIdOf, PipelineEvent } from "./trace";
 import { functionVariables } from "./lambda-service/environment-pool";
 import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
-import { ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
+import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
+import { EngineAddress, privateSocketDir, sdkTransport } from "./local-aws/engine-address";
 import { messagesIn } from "../common/move-messages";
 import { provision } from "./local-aws/provision";
 import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
@@ -22,6 +23,7 @@ import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
 import { publishAll, PublishResult } from "../common/publish";
 import { loadStack, StackModel } from "./stack-model";
+import { withCodeCopiedTo } from "./run-folder";
 
 export type { PipelineSummary } from "./accounting";
 export type { PipelineEvent } from "./trace";
@@ -41,10 +43,17 @@ export interface PipelineOptions {
   readonly onEvent?: (event: PipelineEvent) => void;
   /** Receives every line the function logs, as it is. */
   readonly onLogLine?: (fn: string, line: string) => void;
-  /** Serve SNS, SQS and DynamoDB on one loopback endpoint on this port (0: a free one), and provision through it. */
-  readonly endpointPort?: number;
+  /**
+   * Serve SNS, SQS and DynamoDB on one loopback endpoint (on `endpoint.port`, 0: a free one) and provision
+   * through it; the engines then listen on Unix sockets in a private folder, so it is the only TCP port.
+   */
+  readonly endpoint?: EndpointOptions;
   /** Keep queues, messages and items in this folder across runs. */
   readonly dataDir?: string;
+  /** Run a copy of each function's code made in this folder at start (`run-folder.ts`). */
+  readonly codeDir?: string;
+  /** Called if an engine fails while the pipeline runs (the pipeline cannot go on). */
+  readonly onEngineFailure?: (error: Error) => void;
 }
 
 export type { PublishResult } from "../common/publish";
@@ -59,6 +68,8 @@ interface LocalAws {
   readonly resources: ResourceRegistry;
   /** The one endpoint, when serving. */
   readonly endpoint?: ServiceEndpoint;
+  /** Removes the engines' socket folder, when serving. */
+  readonly removeSockets?: () => void;
 }
 
 /** Starts what is given, in order; if one fails, closes those already started and rethrows. */
@@ -74,9 +85,10 @@ async function startAll<T extends { close(): Promise<void> }>(starters: (() => P
 }
 
 /** Closes the one endpoint and the engines. */
-async function closeEngines(aws: Pick<LocalAws, "snsSqs" | "dynamodb" | "endpoint">): Promise<void> {
+async function closeEngines(aws: Pick<LocalAws, "snsSqs" | "dynamodb" | "endpoint" | "removeSockets">): Promise<void> {
   await aws.endpoint?.close();
   await Promise.all([aws.snsSqs.close(), aws.dynamodb.close()]);
+  aws.removeSockets?.();
 }
 
 async function startLocalAws(stack: StackModel, options: PipelineOptions): Promise<LocalAws> {
@@ -85,15 +97,29 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
     fs.mkdirSync(path.join(options.dataDir, engine), { recursive: true });
     return path.join(options.dataDir, engine);
   };
-  const [dynamodb, snsSqs] = (await startAll<LocalDynamoDB | SnsSqsEngine>([
-    () => startLocalDynamoDB({ failRate: options.failRate, seed: options.seed, dataDir: dataDir("dynamodb") }),
-    () => startSnsSqs({ region: stack.region, dataDir: dataDir("sns-sqs") }),
-  ])) as [LocalDynamoDB, SnsSqsEngine];
+  const sockets = options.endpoint ? privateSocketDir() : undefined;
+  let started: [LocalDynamoDB, SnsSqsEngine];
+  try {
+    started = (await startAll<LocalDynamoDB | SnsSqsEngine>([
+      () =>
+        startLocalDynamoDB({
+          failRate: options.failRate,
+          seed: options.seed,
+          dataDir: dataDir("dynamodb"),
+          socketPath: sockets?.socket,
+        }),
+      () => startSnsSqs({ region: stack.region, dataDir: dataDir("sns-sqs"), socketPath: sockets?.socket("sns-sqs") }),
+    ])) as [LocalDynamoDB, SnsSqsEngine];
+  } catch (error) {
+    sockets?.remove();
+    throw error;
+  }
+  const [dynamodb, snsSqs] = started;
   let endpoint: ServiceEndpoint | undefined;
   try {
-    if (options.endpointPort !== undefined) {
-      const targets = { sns: snsSqs.endpoint, sqs: snsSqs.endpoint, dynamodb: dynamodb.endpoint };
-      endpoint = await startServiceEndpoint(options.endpointPort, targets);
+    if (options.endpoint) {
+      const targets = { sns: snsSqs.endpoint, sqs: snsSqs.endpoint, dynamodb: dynamodb.handler };
+      endpoint = await startServiceEndpoint(options.endpoint, targets);
     }
     const config = { region: stack.region, credentials: LOCAL_CREDENTIALS };
     // Provisioned through the one endpoint when serving, so that the queue URLs the engine makes name its port.
@@ -103,18 +129,18 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
     };
     // The runtime's own calls (publish, the pollers, the counts) go to the engine directly: no extra hop.
     // A queue URL names the endpoint's port; the engine finds a queue by its name, whatever the URL's host.
-    const sns = new SNSClient({ ...config, endpoint: snsSqs.endpoint });
-    const sqs = new SQSClient({ ...config, endpoint: snsSqs.endpoint, useQueueUrlAsEndpoint: false });
+    const sns = new SNSClient({ ...config, ...sdkTransport(snsSqs.endpoint) });
+    const sqs = new SQSClient({ ...config, ...sdkTransport(snsSqs.endpoint), useQueueUrlAsEndpoint: false });
     try {
       const clients = provisioning ?? { sns, sqs };
       const resources = await provision(stack, { ...clients, dynamodbEndpoint: dynamodb.directEndpoint });
-      return { snsSqs, dynamodb, sns, sqs, resources, endpoint };
+      return { snsSqs, dynamodb, sns, sqs, resources, endpoint, removeSockets: sockets?.remove };
     } finally {
       provisioning?.sns.destroy();
       provisioning?.sqs.destroy();
     }
   } catch (error) {
-    await closeEngines({ snsSqs, dynamodb, endpoint });
+    await closeEngines({ snsSqs, dynamodb, endpoint, removeSockets: sockets?.remove });
     throw error;
   }
 }
@@ -166,6 +192,8 @@ export class LocalPipeline {
     options: PipelineOptions,
     readonly stack: StackModel,
     private readonly aws: LocalAws,
+    /** Messages in the source queues at start (`--persist`), before anything polled them. */
+    private readonly restored: number | undefined,
   ) {
     const timeScale = positive(options.timeScale ?? 0.001, "time scale");
     const functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
@@ -179,7 +207,8 @@ export class LocalPipeline {
         fn: aws.resources.get("aws_lambda_function", mapping.function).model,
         queue: aws.resources.get("aws_sqs_queue", mapping.queue),
       })),
-      variables: (fn) => functionVariables(fn, stack.region, aws.dynamodb.endpoint),
+      // Serving, the function reaches DynamoDB as any client does, through the one endpoint (the only TCP port).
+      variables: (fn) => functionVariables(fn, stack.region, aws.endpoint?.url ?? aws.dynamodb.endpoint.url),
       timeScale,
       functionTimeScale,
       accounting: this.accounting,
@@ -193,15 +222,18 @@ export class LocalPipeline {
       const failed = this.lambda.takeFailed(messageId);
       this.emit(deadLetteredEvent(aws.resources, queueName, messageId, failed, this.orderIdOf));
     });
+    if (options.onEngineFailure) aws.snsSqs.onFailure(options.onEngineFailure);
   }
 
   /** Loads the stack, starts the engines, provisions the stack on them and starts the Lambda service. */
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
     // Load before starting anything, so an unsupported stack fails fast and leaves nothing running.
-    const stack = loadStack(options.stackDir);
+    const loaded = loadStack(options.stackDir);
+    const stack = options.codeDir ? withCodeCopiedTo(loaded, options.codeDir) : loaded;
     const aws = await startLocalAws(stack, options);
     try {
-      return new LocalPipeline(options, stack, aws);
+      const restored = options.dataDir ? await countIn(aws.sqs, sourceQueues(aws.resources)) : undefined;
+      return new LocalPipeline(options, stack, aws, restored);
     } catch (error) {
       await closeEngines(aws);
       throw error;
@@ -216,8 +248,13 @@ export class LocalPipeline {
   }
 
   /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
-  get endpoints(): { snsSqs: string; dynamodb: string; endpoint?: string } {
+  get endpoints(): { snsSqs: EngineAddress; dynamodb: EngineAddress; endpoint?: string } {
     return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };
+  }
+
+  /** The one endpoint, when serving. */
+  get endpoint(): ServiceEndpoint | undefined {
+    return this.aws.endpoint;
   }
 
   /** Every resource of the stack by address, with the engine's identity; `find` takes any identity. */
@@ -328,14 +365,16 @@ export class LocalPipeline {
     return others.map((q, i) => ({ queue: q.name, messages: counts[i] })).filter((q) => q.messages > 0);
   }
 
+  /** The balance of the source queues from the engine's counts (`accounting.ts`), and the table's items. */
   async summary(): Promise<PipelineSummary> {
-    await this.aws.snsSqs.flush(); // every publish the engine saw is counted
-    const dead = await Promise.all(this.deadLetterQueues().map((q) => messagesIn(this.aws.sqs, q.url)));
-    const queued = (await this.unconsumed()).reduce((n, q) => n + q.messages, 0);
+    const counts = await this.aws.snsSqs.flush(); // every event the engine reported so far is counted
+    const sources = sourceQueues(this.resources);
     return this.accounting.summary({
-      deadLettered: dead.reduce((a, b) => a + b, 0),
-      inFlight: await this.inFlight(),
-      queued,
+      counts,
+      sourceQueues: sources.map((q) => q.name),
+      deadLetterQueues: this.deadLetterQueues().map((q) => q.name),
+      queued: await countIn(this.aws.sqs, sources),
+      restored: this.restored,
       items: (await this.items()).length,
     });
   }
@@ -353,6 +392,18 @@ export class LocalPipeline {
     this.aws.sqs.destroy();
     await closeEngines(this.aws);
   }
+}
+
+/** The queues messages are processed from: every queue that is no queue's dead-letter queue. */
+function sourceQueues(resources: ResourceRegistry): QueueResource[] {
+  const dead = new Set(resources.deadLetterQueues());
+  return resources.all("aws_sqs_queue").filter((q) => !dead.has(q));
+}
+
+/** Messages in the queues (waiting, in flight or delayed), as the engine counts them. */
+async function countIn(sqs: SQSClient, queues: QueueResource[]): Promise<number> {
+  const counts = await Promise.all(queues.map((q) => messagesIn(sqs, q.url)));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 function positive(value: number, what: string): number {

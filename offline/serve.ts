@@ -2,36 +2,44 @@
  * `npm start -- --serve`: the synthesized stack as a local AWS endpoint. One loopback endpoint serves
  * SNS, SQS and DynamoDB (`local-aws/endpoint.ts`); the stack is provisioned through it, so the queue URLs
  * name its port; the Lambda service runs the function for every message any client publishes, until
- * SIGINT or SIGTERM. What a client needs is written to `cdktf.out/local/outputs.json` (the shape of
- * `cdktf output --outputs-file`) and printed as `ready {...}`.
+ * stopped. The server owns a run folder (`run-folder.ts`: outputs, logs, the code it runs), answers
+ * `GET /_local/health`, and always ends with the summary's balance: stopped by a signal, by its parent
+ * going away, or by an engine failing (then exit 1 after an `error:` line).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../common/project";
 import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
-import { LocalPipeline, PipelineOptions } from "./pipeline";
+import { LocalPipeline, PipelineOptions, PipelineSummary } from "./pipeline";
 import { localOutputs } from "./local-outputs";
+import { claimFolder, FolderClaim, runFolderPaths } from "./run-folder";
 import { PipelineEvent } from "./trace";
 import { CodeWatcher, watchFunctionCode } from "./watch";
 
-export interface ServeOptions extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpointPort"> {
+export interface ServeOptions
+  extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpoint" | "codeDir" | "onEngineFailure"> {
   /** Loopback port of the one endpoint; 0 picks a free one. */
   readonly port: number;
+  /** Origins whose pages may call the endpoint besides its own (`--allow-origin`). */
+  readonly allowOrigins?: readonly string[];
   /** Bodies to publish once ready. */
   readonly bodies?: string[];
-  /** Where `outputs.json` and `logs/` go. */
-  readonly localDir: string;
+  /** The run folder: `outputs.json`, `logs/`, `code/` (`run-folder.ts`). */
+  readonly runDir: string;
   readonly write: (line: string) => void;
   readonly trace: (event: PipelineEvent) => void;
   /** `--watch`: the handler entry whose folder is watched; its functions take each new bundle. */
   readonly watchEntry?: string;
-  /** Resolves when the service should stop (the first SIGINT/SIGTERM). */
+  /** Resolves with a reason when the service should stop (a signal, the parent gone); rejects on a fatal error. */
   readonly stopRequested: Promise<string>;
+  /** How long a request may take to arrive in full (tests shorten it). @default Node.js's 300 s */
+  readonly requestTimeoutMs?: number;
 }
 
-/** Log files per function, appended to as lines arrive (buffered streams; `close` waits until all is written). */
+/** Log files per function (fresh, or appended to with --persist), written as lines arrive; `close` waits for them. */
 function functionLogs(
   dir: string,
+  append: boolean,
   onError: (error: Error) => void,
 ): { append(fn: string, line: string): void; close(): Promise<void> } {
   fs.mkdirSync(dir, { recursive: true });
@@ -40,7 +48,7 @@ function functionLogs(
     append(fn, line) {
       let file = files.get(fn);
       if (!file) {
-        file = fs.createWriteStream(path.join(dir, `${fn}.log`), { flags: "a" });
+        file = fs.createWriteStream(path.join(dir, `${fn}.log`), { flags: append ? "a" : "w" });
         // A log file that cannot be written (disk full, removed folder) is said once; serving goes on.
         file.once("error", onError);
         files.set(fn, file);
@@ -54,61 +62,126 @@ function functionLogs(
   };
 }
 
-/** Serves until asked to stop; returns the exit code (0, or 1 if a message was lost). */
+/** The run folder and, with --persist, the store: claimed for this server, or an error naming the holder. */
+function claimFolders(options: ServeOptions): FolderClaim[] {
+  const claims = [
+    claimFolder(options.runDir, "the run folder", "run another server beside it with --run-dir DIR"),
+  ];
+  try {
+    if (options.dataDir)
+      claims.push(claimFolder(options.dataDir, "the --persist folder", "give this server another --persist folder"));
+  } catch (error) {
+    claims.forEach((claim) => claim.release());
+    throw error;
+  }
+  return claims;
+}
+
+/** What `GET /_local/health` answers. */
+function healthReport(pipeline: LocalPipeline, runDir: string, started: number) {
+  return async () => ({
+    status: "running",
+    services: { sns: "running", sqs: "running", dynamodb: "running", lambda: "running" },
+    stack: path.basename(pipeline.stack.stackDir),
+    region: pipeline.stack.region,
+    runFolder: runDir,
+    uptimeSeconds: Math.round((Date.now() - started) / 1000),
+    counts: await pipeline.summary(),
+  });
+}
+
+/** The lines that tell a developer how to use the endpoint. */
+function readyLines(pipeline: LocalPipeline, outputsFile: string, watcher?: CodeWatcher, watchEntry?: string): string[] {
+  const endpoint = pipeline.endpoint!.url;
+  const region = pipeline.stack.region;
+  const lines = [
+    `serving ${path.basename(pipeline.stack.stackDir)} on ${endpoint} (SNS, SQS, DynamoDB; health: ${endpoint}/_local/health); Ctrl-C stops. In another shell:`,
+    `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+    `  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`,
+  ];
+  if (watcher)
+    lines.push(`watching ${path.relative(process.cwd(), path.dirname(watchEntry!))} for ${watcher.functions.join(", ")}`);
+  return lines;
+}
+
+/** What became of the messages still queued at stop. */
+function queuedNote(summary: PipelineSummary, dataDir?: string): string | undefined {
+  if (summary.queued === 0) return undefined;
+  const what = `${summary.queued} message${summary.queued === 1 ? " was" : "s were"} still queued`;
+  return dataDir
+    ? `note: ${what}: kept in ${dataDir}; the next --serve with --persist ${dataDir} processes them`
+    : `note: ${what}: discarded with the engines (start with --persist DIR to keep queued messages across restarts)`;
+}
+
+/** Serves until asked to stop; returns the exit code (0; 1 if the balance shows a loss or an engine failed). */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write } = options;
-  const logs = functionLogs(path.join(options.localDir, "logs"), (error) =>
+  const claims = claimFolders(options);
+  const paths = runFolderPaths(options.runDir);
+  const logs = functionLogs(paths.logsDir, Boolean(options.dataDir), (error) =>
     options.trace({ type: "warning", message: `the function's log file could not be written: ${error.message}` }),
   );
-  const pipeline = await LocalPipeline.start({
-    ...options,
-    endpointPort: options.port,
-    // The function's own lines are printed as they are (below); their digest in the trace would repeat them.
-    onEvent: (event) => event.type !== "outcome" && event.type !== "log" && options.trace(event),
-    onLogLine: (fn, line) => {
-      logs.append(fn, line);
-      write(`${fn} ${line}`);
-    },
-  });
+  let engineFailed: (error: Error) => void = () => undefined;
+  const failure = new Promise<never>((_, reject) => (engineFailed = reject));
+  let pipeline: LocalPipeline | undefined;
   let watcher: CodeWatcher | undefined;
   try {
+    pipeline = await LocalPipeline.start({
+      ...options,
+      endpoint: { port: options.port, allowOrigins: options.allowOrigins, requestTimeoutMs: options.requestTimeoutMs },
+      codeDir: path.join(paths.codeDir, "loaded"),
+      onEngineFailure: (error) => engineFailed(error),
+      // The function's own lines are printed as they are (below); their digest in the trace would repeat them.
+      onEvent: (event) => event.type !== "outcome" && event.type !== "log" && options.trace(event),
+      onLogLine: (fn, line) => {
+        logs.append(fn, line);
+        write(`${fn} ${line}`);
+      },
+    });
+    const running = pipeline;
     if (options.watchEntry) {
       watcher = await watchFunctionCode({
         entry: options.watchEntry,
-        functions: pipeline.stack.functions,
-        outDir: path.join(options.localDir, "code"),
-        replaceCode: (fn, file) => pipeline.replaceCode(fn, file),
+        functions: running.stack.functions,
+        outDir: path.join(paths.codeDir, "watch"),
+        replaceCode: (fn, file) => running.replaceCode(fn, file),
         emit: options.trace,
       });
     }
-    const endpoint = pipeline.endpoints.endpoint!;
-    const outputsFile = path.join(options.localDir, "outputs.json");
+    const endpoint = running.endpoint!;
+    claims[0].setEndpoint(endpoint.url);
     const stackName = path.basename(options.stackDir);
-    const outputs = { [stackName]: { ...localOutputs(pipeline), endpoint } };
-    fs.writeFileSync(outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
-    if (options.bodies?.length) await pipeline.publishAll(options.bodies);
-    const region = pipeline.stack.region;
-    write(`serving ${stackName} on ${endpoint} (SNS, SQS, DynamoDB); Ctrl-C stops. In another shell:`);
-    write(
-      `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
-    );
-    write(`  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`);
-    if (watcher)
-      write(
-        `watching ${path.relative(process.cwd(), path.dirname(options.watchEntry!))} for ${watcher.functions.join(", ")}`,
-      );
-    const shownOutputs = path.relative(PROJECT_ROOT, outputsFile);
-    write(`ready ${JSON.stringify({ endpoint, region, outputs: shownOutputs })}`);
-    const signal = await options.stopRequested;
-    write(`${signal}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
+    const outputs = { [stackName]: { ...localOutputs(running), endpoint: endpoint.url } };
+    fs.writeFileSync(paths.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
+    endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
+    if (options.bodies?.length) await running.publishAll(options.bodies);
+    for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry)) write(line);
+    const outputsShown = path.relative(PROJECT_ROOT, paths.outputsFile);
+    write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: outputsShown })}`);
+    let failed = false;
+    const reason = await Promise.race([options.stopRequested, failure]).catch((error: Error) => {
+      failed = true;
+      write(`error: ${error.message}; stopping (the summary below may be incomplete)`);
+      return "error";
+    });
+    if (!failed) write(`${reason}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
     await watcher?.close();
-    await pipeline.stopLambda();
-    const summary = await pipeline.summary();
+    await running.stopLambda();
+    const summary = await running.summary().catch((error: Error) => {
+      write(`error: the summary could not be read from the engines: ${error.message}`);
+      return undefined;
+    });
+    if (!summary) return 1;
+    const note = queuedNote(summary, options.dataDir);
+    if (note) write(note);
+    if (summary.lost !== 0)
+      write(`error: the balance does not hold: ${summary.lost} message${Math.abs(summary.lost) === 1 ? "" : "s"} unaccounted for`);
     write(JSON.stringify(summary));
-    return summary.lost > 0 ? 1 : 0;
+    return failed || summary.lost !== 0 ? 1 : 0;
   } finally {
     await watcher?.close();
-    await pipeline.close();
+    await pipeline?.close();
     await logs.close();
+    claims.forEach((claim) => claim.release());
   }
 }

@@ -40,17 +40,24 @@ Options:
   --stack-dir DIR      run an already synthesized stack folder instead of synthesizing (cdktf.out/stacks/<stack>)
   --max-seconds N      give up (exit 1) if the pipeline has not settled after N seconds; default 600
   --serve              stay up as a local AWS endpoint (SNS, SQS, DynamoDB) until Ctrl-C; writes
-                       cdktf.out/local/outputs.json and prints "ready {...}" when it can be used
+                       outputs.json to its run folder and prints "ready {...}" when it can be used;
+                       GET /_local/health on the endpoint answers how it is doing
   --port N             the endpoint's loopback port with --serve; default 4566, 0 picks a free one
+  --run-dir DIR        with --serve, the run folder (outputs.json, logs/, the code it runs); default
+                       cdktf.out/local. One server per run folder: a second one exits 2 naming the first
+  --allow-origin URL   with --serve, let pages from this origin call the endpoint (repeatable); other
+                       pages get 403 (requests without Origin or Referer, as CLIs and SDKs send, pass)
   --persist DIR        with --serve, keep queues, messages and items in DIR across restarts
   --watch              with --serve, bundle lambda/ again on every change; the next batch runs the new code
                        in fresh execution environments (a build error keeps the old code and is printed)
   -h, --help           this help
 
 The environment is chosen as for synthesis (ORDER_ENV, default dev); relative paths are from the folder
-npm was run in. The last line printed is always
-{"published":N,"processed":P,"deadLettered":D,"redriven":R,"lost":L,"items":I} (then "rejected": bodies SNS
-refused, and "queued", where they apply); the exit code is 1 if L > 0 or messages are still in flight.`;
+npm was run in. The last line printed is always the summary, a balance over the source queues (those that are
+no queue's DLQ), from the engine's own counts:
+{"published":N,"arrived":A,"processed":P,"deadLettered":D,"redriven":R,"queued":Q,"lost":L,"items":I}
+where restored + A = P + D + Q + L ("restored": messages kept by --persist; "rejected": bodies SNS refused,
+shown when there are any). The exit code is 1 if L is not 0, or (without --serve) messages are still in flight.`;
 
 export interface RunOptions {
   readonly bodies?: string[];
@@ -166,6 +173,8 @@ export const OPTIONS = {
   serve: { type: "boolean" },
   port: { type: "string" },
   persist: { type: "string" },
+  "run-dir": { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
   watch: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -184,8 +193,10 @@ export async function main(argv: string[]): Promise<number> {
     );
   const orders = values.orders ? readOrderLines("--orders", values.orders) : undefined;
   if (orders?.warning) console.error(orders.warning);
-  if (!values.serve && (values.port !== undefined || values.persist !== undefined || values.watch))
-    throw new Error("--port, --persist and --watch go with --serve");
+  const serveOnly = ["port", "persist", "run-dir", "allow-origin", "watch"] as const;
+  const misplaced = serveOnly.filter((name) => values[name] !== undefined);
+  if (!values.serve && misplaced.length > 0)
+    throw new Error(`${misplaced.map((name) => `--${name}`).join(", ")} go${misplaced.length === 1 ? "es" : ""} with --serve`);
   const common = {
     bodies: orders?.lines.map((l) => l.body),
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
@@ -199,6 +210,8 @@ export async function main(argv: string[]): Promise<number> {
     return serveUntilStopped({
       ...common,
       port,
+      allowOrigins: (values["allow-origin"] ?? []).map(originOf),
+      runDir: values["run-dir"] ? userPath(values["run-dir"]) : path.join(synthesisDir(), "local"),
       dataDir: values.persist ? userPath(values.persist) : undefined,
       watchEntry: values.watch ? ORDER_PROCESSOR.entry : undefined,
     });
@@ -217,29 +230,57 @@ export async function main(argv: string[]): Promise<number> {
 /** The port LocalStack and other local AWS tools use, so existing `AWS_ENDPOINT_URL` settings work. */
 const DEFAULT_PORT = 4566;
 
-/** `--serve`: until the first SIGINT/SIGTERM (the second one stops at once). */
+/** `--allow-origin`'s value as an origin (`scheme://host[:port]`), or an error saying what is expected. */
+function originOf(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.origin !== value.replace(/\/$/, ""))
+    throw new Error(`--allow-origin takes an origin such as http://localhost:3000 (scheme, host, port; no path), got "${value}"`);
+  return url.origin;
+}
+
+/**
+ * `--serve` until the first SIGINT, SIGTERM or SIGHUP (the terminal closed), or until its parent (npm) is
+ * gone; a second signal stops at once. An error nothing else caught stops it too, with the summary (exit 1).
+ */
 async function serveUntilStopped(
-  options: Omit<ServeOptions, "localDir" | "write" | "trace" | "stopRequested" | "stackDir"> & { stackDir?: string },
+  options: Omit<ServeOptions, "write" | "trace" | "stopRequested" | "stackDir"> & { stackDir?: string },
 ): Promise<number> {
-  const stopRequested = new Promise<string>((resolve) => {
-    const onSignal = (signal: string) => {
+  let stopping = false;
+  let parentWatch: NodeJS.Timeout | undefined;
+  const stopRequested = new Promise<string>((resolve, reject) => {
+    const stop = (reason: string) => {
       if (stopping) process.exit(130);
       stopping = true;
-      resolve(signal);
+      resolve(reason);
     };
-    let stopping = false;
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
+    // npm killed (or its terminal gone): this process is handed to another parent; it stops rather than
+    // hold the port as an orphan.
+    const parent = process.ppid;
+    parentWatch = setInterval(() => process.ppid !== parent && !stopping && stop(`parent process ${parent} exited`), 500);
+    process.on("uncaughtException", (error) => {
+      if (stopping) throw error;
+      stopping = true;
+      reject(new Error(`unexpected failure: ${error.stack ?? error.message}`));
+    });
   });
   const write = (line: string) => console.log(line);
-  return serve({
-    ...options,
-    stackDir: options.stackDir ?? synthesize(),
-    localDir: path.join(synthesisDir(), "local"),
-    write,
-    trace: traceWriter(write, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR),
-    stopRequested,
-  });
+  try {
+    return await serve({
+      ...options,
+      stackDir: options.stackDir ?? synthesize(),
+      write,
+      trace: traceWriter(write, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR),
+      stopRequested,
+    });
+  } finally {
+    clearInterval(parentWatch);
+  }
 }
 
 runMain(module, () => main(process.argv.slice(2)), {

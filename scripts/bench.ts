@@ -85,7 +85,7 @@ type Variant = "handler" | "naive" | "raw" | "conditional";
 type BenchOrder = Record<string, string | number>;
 
 async function createOrdersTable(endpoint: string, name: string): Promise<void> {
-  await createTable(endpoint, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
+  await createTable({ url: endpoint }, { name, hashKey: "orderId", attributes: [{ name: "orderId", type: "S" }] });
 }
 
 /** A PutItem of an order without the handler; `conditional` adds the handler's first condition (insert only if new). */
@@ -235,14 +235,14 @@ async function pipelineRound(
   }
   const local = await startLocalDynamoDB();
   const client = new DynamoDBClient({
-    endpoint: local.directEndpoint,
+    endpoint: local.directEndpoint.url,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
   try {
     /** PutItem calls from `concurrency` concurrent callers, as the pipeline's pollers make them. */
     const putConcurrently = async (table: string, prefix: string, conditional: boolean) => {
-      await createOrdersTable(local.directEndpoint, table);
+      await createOrdersTable(local.directEndpoint.url, table);
       const orders: BenchOrder[] = orderBodies(prefix).map((b) => JSON.parse(b));
       let next = 0;
       return timed(async () => {
@@ -271,9 +271,9 @@ async function pipelineRound(
 async function enginesRound(stack: StackModel, round: number): Promise<number> {
   const [dynamodb, snsSqs] = await Promise.all([startLocalDynamoDB(), startSnsSqs({ region: stack.region })]);
   const config = { region: stack.region, credentials: LOCAL_CREDENTIALS };
-  const sns = new SNSClient({ ...config, endpoint: snsSqs.endpoint });
-  const sqs = new SQSClient({ ...config, endpoint: snsSqs.endpoint });
-  const ddb = new DynamoDBClient({ ...config, endpoint: dynamodb.endpoint });
+  const sns = new SNSClient({ ...config, endpoint: snsSqs.endpoint.url });
+  const sqs = new SQSClient({ ...config, endpoint: snsSqs.endpoint.url });
+  const ddb = new DynamoDBClient({ ...config, endpoint: dynamodb.endpoint.url });
   const stopped = new AbortController();
   try {
     const resources = await provision(stack, { sns, sqs, dynamodbEndpoint: dynamodb.directEndpoint });
@@ -350,7 +350,7 @@ async function measureThroughput(advance: (what: string) => void) {
     // Round 0 warms the JIT and the server and is not counted; the order of the variants rotates.
     for (let round = 0; round <= ROUNDS; round++) {
       const measured = await throughputRound(dynamo.endpoint, round, ["handler", "naive", "raw", "conditional"]);
-      const slow = await throughputRound(distant.endpoint, round, ["handler", "naive"]);
+      const slow = await throughputRound(distant.endpoint.url, round, ["handler", "naive"]);
       advance(round === 0 ? "warm-up round" : `throughput round ${round} of ${ROUNDS}`);
       if (round === 0) continue;
       for (const key of Object.keys(results) as (keyof typeof results)[]) results[key].push(measured[key]!);

@@ -14,7 +14,7 @@ describe("a stored item that is not a valid order never outranks a valid version
   // Another writer: a console edit, a migration, a second service, straight into the table.
   const putRaw = (item: Record<string, unknown>) =>
     new DynamoDBClient({
-      endpoint: local.db.directEndpoint,
+      endpoint: local.db.directEndpoint.url,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     }).send(new PutItemCommand({ TableName: TABLE_NAME, Item: marshall(item) }));

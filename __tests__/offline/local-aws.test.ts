@@ -50,7 +50,7 @@ describe("the SNS/SQS engine (fauxqs)", () => {
   afterAll(() => engine.close());
 
   test("the redrive moves what the DLQ held when it started, though messages keep failing back into it", async () => {
-    const sqs = new SQSClient({ endpoint: engine.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient({ endpoint: engine.endpoint.url, region: stack.region, credentials: LOCAL_CREDENTIALS });
     const resources = new ResourceRegistry({ ...stack, queues: [], subscriptions: [] });
     const queue = async (name: string, model: Partial<QueueModel>): Promise<QueueResource> => {
       const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
@@ -103,7 +103,7 @@ describe("the SNS/SQS engine (fauxqs)", () => {
   // The patch of fauxqs 2.4.1 (patches/): its 20 ms timer runs only while some message can become available by
   // time alone. These are the cases where one must: a delayed message, and one whose visibility timeout ends.
   test("a waiting long poll gets a delayed message, and one whose visibility timeout ended, when they become visible", async () => {
-    const sqs = new SQSClient({ endpoint: engine.endpoint, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient({ endpoint: engine.endpoint.url, region: stack.region, credentials: LOCAL_CREDENTIALS });
     try {
       const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "TimedMessages" }));
       const longPoll = () =>
@@ -126,7 +126,7 @@ describe("the SNS/SQS engine (fauxqs)", () => {
   });
 
   test("listens on loopback only, although fauxqs's startFauxqs would listen on every interface", async () => {
-    const { hostname, port } = new URL(engine.endpoint);
+    const { hostname, port } = new URL(engine.endpoint.url);
     expect(hostname).toBe("127.0.0.1");
     expect(await connect("127.0.0.1", Number(port))).toBe("connected");
     const outside = Object.values(os.networkInterfaces())
@@ -141,7 +141,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
   let sqs: SQSClient;
   beforeAll(async () => {
     pipeline = await LocalPipeline.start({ stackDir });
-    sqs = new SQSClient({ endpoint: pipeline.endpoints.snsSqs, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    sqs = new SQSClient({ endpoint: pipeline.endpoints.snsSqs.url, region: stack.region, credentials: LOCAL_CREDENTIALS });
   });
   afterAll(async () => {
     sqs.destroy();
@@ -186,7 +186,7 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
 
   test("the subscription is the synthesized one: sqs protocol, raw delivery as the stack says", async () => {
     const sns = new SNSClient({
-      endpoint: pipeline.endpoints.snsSqs,
+      endpoint: pipeline.endpoints.snsSqs.url,
       region: stack.region,
       credentials: LOCAL_CREDENTIALS,
     });
@@ -243,7 +243,7 @@ test("a --persist folder from before a settings change: its queues get the synth
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "order-persist-settings-"));
   try {
     const client = (p: LocalPipeline) =>
-      new SQSClient({ endpoint: p.endpoints.snsSqs, region: stack.region, credentials: LOCAL_CREDENTIALS });
+      new SQSClient({ endpoint: p.endpoints.snsSqs.url, region: stack.region, credentials: LOCAL_CREDENTIALS });
     const first = await LocalPipeline.start({ stackDir, dataDir });
     try {
       const orderQueue = first.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;

@@ -42,8 +42,26 @@ describe("npm start: the default run (sample order stored, invalid one dead-lett
     // Act
     const { last, exitCode, lines } = await run({ exportFile });
     // Assess
-    expect(last).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 0, lost: 0, items: 1 });
-    expect(Object.keys(last)).toEqual(["published", "processed", "deadLettered", "redriven", "lost", "items"]);
+    expect(last).toEqual({
+      published: 2,
+      arrived: 2,
+      processed: 1,
+      deadLettered: 1,
+      redriven: 0,
+      queued: 0,
+      lost: 0,
+      items: 1,
+    });
+    expect(Object.keys(last)).toEqual([
+      "published",
+      "arrived",
+      "processed",
+      "deadLettered",
+      "redriven",
+      "queued",
+      "lost",
+      "items",
+    ]);
     expect(exitCode).toBe(0);
     const [stored] = items(exportFile);
     expect(stored).toMatchObject(SAMPLE_ORDER);
@@ -92,21 +110,51 @@ describe("semantics", () => {
   test("--redrive recovers orders dead-lettered during a DynamoDB outage", async () => {
     const bodies = ["A1", "A2", "A3"].map((orderId) => body(order({ orderId })));
     const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
-    expect(last).toEqual({ published: 3, processed: 3, deadLettered: 0, redriven: 3, lost: 0, items: 3 });
+    // Each order arrived twice (from SNS, then redriven) and left twice (to the DLQ, then processed).
+    expect(last).toEqual({
+      published: 3,
+      arrived: 6,
+      processed: 3,
+      deadLettered: 3,
+      redriven: 3,
+      queued: 0,
+      lost: 0,
+      items: 3,
+    });
     expect(lines.filter((l) => /moved to DLQ/.test(l))).toHaveLength(3);
   });
 
   test("--redrive moves what the DLQ held when it started: a poison order fails again and stays dead-lettered, moved once", async () => {
     const bodies = ["P1", "P2", "P3"].map((orderId) => body(order({ orderId, quantity: 0 })));
     const { last, lines } = await run({ bodies, redrive: true });
-    expect(last).toEqual({ published: 3, processed: 0, deadLettered: 3, redriven: 3, lost: 0, items: 0 });
+    // Moved to the DLQ twice each: before the redrive and after it.
+    expect(last).toEqual({
+      published: 3,
+      arrived: 6,
+      processed: 0,
+      deadLettered: 6,
+      redriven: 3,
+      queued: 0,
+      lost: 0,
+      items: 0,
+    });
     expect(lines.filter((l) => /moved to DLQ .* after 3 receives/.test(l))).toHaveLength(6);
   });
 
   test("--redrive sends each message back before deleting it: one the queue refuses (fauxqs: an emoji) stays in the DLQ", async () => {
     const bodies = [body(order({ orderId: "R1" })), body(order({ orderId: "R2", itemName: "Phone \u{1F4F1}" }))];
     const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
-    expect(last).toEqual({ published: 2, processed: 1, deadLettered: 1, redriven: 1, lost: 0, items: 1 });
+    // R1 came back and was stored; R2 was refused by the queue, so it never left the DLQ.
+    expect(last).toEqual({
+      published: 2,
+      arrived: 3,
+      processed: 1,
+      deadLettered: 2,
+      redriven: 1,
+      queued: 0,
+      lost: 0,
+      items: 1,
+    });
     expect(lines.some((l) => /redrive: OrderQueue refused .*, kept in DLQ: .*Invalid characters/.test(l))).toBe(true);
   });
 
@@ -300,7 +348,17 @@ describe("the run's accounting: published = processed + dead-lettered + lost, in
   test("a body SNS refuses at Publish (300 KB) is named with SNS's error and counted as rejected, not published or lost", async () => {
     const big = body(order({ orderId: "BIG1", itemName: "x".repeat(256), note: "y".repeat(300_000) }));
     const { last, lines, exitCode } = await run({ bodies: [body(order({ orderId: "SMALL1" })), big] });
-    expect(last).toEqual({ published: 1, processed: 1, deadLettered: 0, redriven: 0, lost: 0, items: 1, rejected: 1 });
+    expect(last).toEqual({
+      published: 1,
+      arrived: 1,
+      processed: 1,
+      deadLettered: 0,
+      redriven: 0,
+      queued: 0,
+      lost: 0,
+      items: 1,
+      rejected: 1,
+    });
     expect(exitCode).toBe(0);
     const rejected = lines.filter((l) => /rejected/.test(l) && !l.startsWith("{"));
     expect(rejected).toHaveLength(1);
@@ -342,18 +400,22 @@ describe("npm start as a user runs it", () => {
     const lines = run([]).trim().split("\n");
     expect(JSON.parse(lines[lines.length - 1])).toEqual({
       published: 2,
+      arrived: 2,
       processed: 1,
       deadLettered: 1,
       redriven: 0,
+      queued: 0,
       lost: 0,
       items: 1,
     });
     expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal
     expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({
       published: 2,
+      arrived: 2,
       processed: 2,
       deadLettered: 0,
       redriven: 0,
+      queued: 0,
       lost: 0,
       items: 2,
     });

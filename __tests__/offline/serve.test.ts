@@ -168,8 +168,18 @@ describe("npm start -- --serve", () => {
     process.kill(-served.child.pid!, "SIGINT"); // Ctrl-C
     expect(await served.exited).toBe(0);
     const summary = JSON.parse(served.lines.filter((l) => l.startsWith("{")).pop()!);
-    // SEED1, SERVE1, two smoke orders and SERVEBAD; SERVEBAD failed again after its redrive and is back in the DLQ.
-    expect(summary).toMatchObject({ published: 5, processed: 4, deadLettered: 1, lost: 0, items: 2 });
+    // SEED1, SERVE1, two smoke orders and SERVEBAD; SERVEBAD was dead-lettered, redriven by the CLI, and
+    // dead-lettered again: 6 arrivals (5 published, 1 redriven), 4 processed, 2 moves to the DLQ.
+    expect(summary).toMatchObject({
+      published: 5,
+      arrived: 6,
+      processed: 4,
+      deadLettered: 2,
+      redriven: 1,
+      queued: 0,
+      lost: 0,
+      items: 2,
+    });
   }, 60_000);
 });
 

@@ -68,7 +68,7 @@ export async function startHandlerWithTable(): Promise<{
     hashKey: "orderId",
     attributes: [{ name: "orderId", type: "S" }],
   });
-  return { db, handler: loadBuiltHandler(db.endpoint), items: () => scanTable(db.directEndpoint, TABLE_NAME) };
+  return { db, handler: loadBuiltHandler(db.endpoint.url), items: () => scanTable(db.directEndpoint, TABLE_NAME) };
 }
 
 /** Saves process.env; the returned function restores it (tests must not leak the function's environment). */

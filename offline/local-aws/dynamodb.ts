@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { seededRandom } from "../../common/random";
+import { EngineAddress, engineAgent, listenOn, sdkTransport } from "./engine-address";
 import { AllOldFiller, FaultDice, forwarder, inProcessFront, proxyFront } from "./dynamodb-front";
 
 // dynalite ships no type declarations.
@@ -19,38 +19,33 @@ export interface LocalDynamoDBOptions {
   readonly dataDir?: string;
   /** Front an already running DynamoDB-API server instead of starting dynalite here. */
   readonly backendEndpoint?: string;
+  /** Listen on Unix sockets (this function names them) instead of loopback ports. */
+  readonly socketPath?: (name: string) => string;
 }
 
 export interface LocalDynamoDB {
-  /** Endpoint for AWS_ENDPOINT_URL_DYNAMODB: the fault-injecting front. */
-  readonly endpoint: string;
+  /** The fault-injecting front (AWS_ENDPOINT_URL_DYNAMODB of the batch run's function). */
+  readonly endpoint: EngineAddress;
+  /** The front's request handler, for the one endpoint of `--serve` to call in this process (no extra hop). */
+  readonly handler: http.RequestListener;
   /** dynalite itself, without faults (for inspection and baselines). */
-  readonly directEndpoint: string;
+  readonly directEndpoint: EngineAddress;
   readonly stats: { requests: number; injectedFaults: number };
   setFailRate(rate: number): void;
   close(): Promise<void>;
 }
 
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
-  });
-}
-
 /** dynalite in this process: its request handler, and a plain "direct" server on it (no faults). */
-async function startDynalite(dataDir?: string): Promise<{
-  backend: http.Server;
-  handler: http.RequestListener;
-  direct: http.Server;
-  url: string;
-}> {
+async function startDynalite(
+  dataDir?: string,
+  socketPath?: (name: string) => string,
+): Promise<{ backend: http.Server; handler: http.RequestListener; direct: http.Server; address: EngineAddress }> {
   const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: dataDir });
   // Listening too, unused, so that closing it closes its store the way dynalite expects.
-  await listen(backend);
+  await listenOn(backend, socketPath?.("dynalite"));
   const handler = backend.listeners("request")[0] as http.RequestListener;
   const direct = http.createServer(handler);
-  return { backend, handler, direct, url: await listen(direct) };
+  return { backend, handler, direct, address: await listenOn(direct, socketPath?.("dynamodb-direct")) };
 }
 
 /**
@@ -61,15 +56,17 @@ async function startDynalite(dataDir?: string): Promise<{
  */
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Promise<LocalDynamoDB> {
   const dice = new FaultDice(options.failRate ?? 0, seededRandom(options.seed ?? 1));
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const local = options.backendEndpoint ? undefined : await startDynalite(options.dataDir);
-  const directEndpoint = local?.url ?? options.backendEndpoint!;
-  const forward = forwarder(directEndpoint, agent);
+  const local = options.backendEndpoint ? undefined : await startDynalite(options.dataDir, options.socketPath);
+  const directEndpoint = local?.address ?? { url: options.backendEndpoint! };
+  const agent = engineAgent(directEndpoint);
+  const forward = forwarder(directEndpoint.url, agent);
   const parts = { dice, filler: new AllOldFiller(forward), latencyMs: options.latencyMs ?? 0 };
-  const front = http.createServer(local ? inProcessFront(local.handler, parts) : proxyFront(forward, parts));
-  const endpoint = await listen(front);
+  const handler = local ? inProcessFront(local.handler, parts) : proxyFront(forward, parts);
+  const front = http.createServer(handler);
+  const endpoint = await listenOn(front, options.socketPath?.("dynamodb"));
   return {
     endpoint,
+    handler,
     directEndpoint,
     stats: dice.stats,
     setFailRate: (rate) => dice.setFailRate(rate),
@@ -95,9 +92,9 @@ export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local
 export const LOCAL_REGION = "us-east-1";
 
 /** Creates the table (or finds it, kept by `--persist`) and returns its ARN as the engine reports it. */
-export async function createTable(endpoint: string, table: LocalTableDefinition): Promise<string> {
+export async function createTable(endpoint: EngineAddress, table: LocalTableDefinition): Promise<string> {
   const { CreateTableCommand, DescribeTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const client = new DynamoDBClient({ ...sdkTransport(endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     const existing = await client.send(new DescribeTableCommand({ TableName: table.name })).catch(() => undefined);
     if (existing) return existing.Table!.TableArn!; // kept from an earlier run (--persist)
@@ -128,11 +125,11 @@ export async function createTable(endpoint: string, table: LocalTableDefinition)
 }
 
 /** Every item of a table (a full scan; local tables are small). */
-export async function scanTable(endpoint: string, tableName: string): Promise<Record<string, unknown>[]> {
+export async function scanTable(endpoint: EngineAddress, tableName: string): Promise<Record<string, unknown>[]> {
   const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
   const { DynamoDBDocumentClient, ScanCommand } = await import("@aws-sdk/lib-dynamodb");
   const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    new DynamoDBClient({ ...sdkTransport(endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
   );
   const items: Record<string, unknown>[] = [];
   try {

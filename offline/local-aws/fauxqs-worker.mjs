@@ -6,10 +6,12 @@
  * Two things are done here, in one place:
  * - fauxqs 2.4.1's `startFauxqs` listens on 0.0.0.0 and has no option for it. This worker's own `net`
  *   module (a worker thread has its own) binds that listen to 127.0.0.1 instead: nothing beyond loopback.
+ *   With `socketPath` (the patched option, `--serve`) it listens on a Unix socket and no TCP port at all.
  * - Its message spy sees when the engine moves a message to a dead-letter queue and when a topic
  *   accepts a message, from any client; each is posted to the runtime (`dead-lettered`, `published`),
- *   so the trace and the run's accounting report what the engine did rather than guessing it. A
- *   `flush` is answered after every event posted before it.
+ *   so the trace and the run's accounting report what the engine did rather than guessing it; and it
+ *   counts, per queue, the messages that entered it, were deleted from it and were moved to its DLQ. A
+ *   `flush` is answered, with those counts, after every event posted before it.
  */
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
@@ -25,6 +27,7 @@ const { startFauxqs } = await import("fauxqs");
 
 const server = await startFauxqs({
   port: workerData.port,
+  socketPath: workerData.socketPath,
   logger: false,
   defaultRegion: workerData.region,
   dataDir: workerData.dataDir,
@@ -32,9 +35,15 @@ const server = await startFauxqs({
   messageSpies: { bufferSize: 8 },
 });
 
+/** Per queue: messages that entered it, were deleted from it, were moved from it to its DLQ (engine's own events). */
+const counts = {};
+const countOf = (queue) => (counts[queue] ??= { entered: 0, deleted: 0, deadLettered: 0 });
+const COUNTED = { published: "entered", consumed: "deleted", dlq: "deadLettered" };
+
 // A wait whose predicate never matches is called with every event the spy records.
 server.spy
   .waitForMessage((event) => {
+    if (event.service === "sqs" && COUNTED[event.status]) countOf(event.queueName)[COUNTED[event.status]] += 1;
     if (event.service === "sqs" && event.status === "dlq")
       parentPort.postMessage({ type: "dead-lettered", queue: event.queueName, messageId: event.messageId });
     else if (event.service === "sns" && event.status === "published")
@@ -44,7 +53,7 @@ server.spy
   .catch(() => undefined); // rejected when the server stops
 
 parentPort.on("message", async (message) => {
-  if (message === "flush") parentPort.postMessage({ type: "flushed" });
+  if (message === "flush") parentPort.postMessage({ type: "flushed", counts });
   if (message !== "stop") return;
   await server.stop();
   parentPort.postMessage({ type: "stopped" });

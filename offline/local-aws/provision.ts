@@ -14,12 +14,13 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client
 import { attributesOf, QueueResource, ResourceRegistry } from "../registry";
 import { QueueModel, StackModel } from "../stack-model";
 import { createTable } from "./dynamodb";
+import { EngineAddress } from "./engine-address";
 
 export interface EngineClients {
   readonly sns: SNSClient;
   readonly sqs: SQSClient;
   /** Where tables are created. */
-  readonly dynamodbEndpoint: string;
+  readonly dynamodbEndpoint: EngineAddress;
 }
 
 /** Queues in an order where each one's dead-letter queue exists before it. */

@@ -4,16 +4,25 @@
  */
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
+import { EngineAddress } from "./engine-address";
+
+/** Per queue, by name: messages that entered it, were deleted from it, were moved from it to its DLQ. */
+export type QueueCounts = Readonly<Record<string, { entered: number; deleted: number; deadLettered: number }>>;
 
 export interface SnsSqsEngine {
-  /** `http://127.0.0.1:PORT`, for the SNS and SQS clients. */
-  readonly endpoint: string;
+  /** Where the SNS and SQS clients reach it (`sdkTransport`). */
+  readonly endpoint: EngineAddress;
   /** Called when the engine moves a message to a dead-letter queue: the source queue's name and the message id. */
   onDeadLettered(listener: (queue: string, messageId: string) => void): void;
   /** Called when a topic accepts a message (from any client): the topic's ARN. */
   onPublished(listener: (topicArn: string) => void): void;
-  /** Resolves once every event the engine reported before this call has reached its listeners. */
-  flush(): Promise<void>;
+  /** Called if the engine stops or fails while it should be running. */
+  onFailure(listener: (error: Error) => void): void;
+  /**
+   * Resolves once every event the engine reported before this call has reached its listeners, with the
+   * engine's counts per queue since it started.
+   */
+  flush(): Promise<QueueCounts>;
   close(): Promise<void>;
 }
 
@@ -21,7 +30,7 @@ type WorkerMessage =
   | { type: "ready"; port: number }
   | { type: "dead-lettered"; queue: string; messageId: string }
   | { type: "published"; topicArn: string }
-  | { type: "flushed" }
+  | { type: "flushed"; counts: QueueCounts }
   | { type: "stopped" };
 
 const WORKER_FILE = path.join(__dirname, "fauxqs-worker.mjs");
@@ -33,18 +42,25 @@ export interface SnsSqsOptions {
   readonly region: string;
   /** Keep queues, topics and messages in SQLite files in this folder across restarts. */
   readonly dataDir?: string;
+  /** Listen on this Unix socket instead of a loopback port. */
+  readonly socketPath?: string;
 }
 
 export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine> {
   const worker = new Worker(WORKER_FILE, {
-    workerData: { port: options.port ?? 0, region: options.region, dataDir: options.dataDir },
+    workerData: {
+      port: options.port ?? 0,
+      region: options.region,
+      dataDir: options.dataDir,
+      socketPath: options.socketPath,
+    },
     // fauxqs imports node:sqlite (persistence), which warns that it is experimental on Node.js 22.
     execArgv: ["--disable-warning=ExperimentalWarning"],
     stdout: false,
   });
   const deadLettered: ((queue: string, messageId: string) => void)[] = [];
   const published: ((topicArn: string) => void)[] = [];
-  const flushes: (() => void)[] = [];
+  const flushes: ((counts: QueueCounts) => void)[] = [];
   const stops: (() => void)[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("error", reject);
@@ -55,22 +71,31 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       if (message.type === "ready") resolve(message.port);
       else if (message.type === "dead-lettered") deadLettered.forEach((l) => l(message.queue, message.messageId));
       else if (message.type === "published") published.forEach((l) => l(message.topicArn));
-      else if (message.type === "flushed") flushes.shift()?.();
+      else if (message.type === "flushed") flushes.shift()?.(message.counts);
       else stops.forEach((resolveStop) => resolveStop());
     });
   });
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
+  const failures: ((error: Error) => void)[] = [];
+  let closing = false;
+  const failed = (error: Error) => !closing && failures.forEach((listener) => listener(error));
+  worker.on("error", (error) => failed(new Error(`the SNS/SQS engine (fauxqs) failed: ${error.message}`)));
+  worker.on("exit", (code) => failed(new Error(`the SNS/SQS engine (fauxqs) stopped (exit code ${code})`)));
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: options.socketPath
+      ? { url: "http://localhost", socketPath: options.socketPath }
+      : { url: `http://127.0.0.1:${port}` },
     onDeadLettered: (listener) => void deadLettered.push(listener),
     onPublished: (listener) => void published.push(listener),
+    onFailure: (listener) => void failures.push(listener),
     flush: () =>
-      new Promise<void>((resolve) => {
+      new Promise<QueueCounts>((resolve) => {
         flushes.push(resolve);
         worker.postMessage("flush");
       }),
     async close() {
+      closing = true;
       const stopped = new Promise<void>((resolve) => stops.push(resolve));
       worker.postMessage("stop");
       let timer: NodeJS.Timeout | undefined;
