@@ -156,7 +156,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
     if (options.bodies?.length) await running.publishAll(options.bodies);
     for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry)) write(line);
-    const outputsShown = path.relative(PROJECT_ROOT, paths.outputsFile);
+    // Relative to the project when the run folder is in it (the default), else as it is.
+    const inProject = !path.relative(PROJECT_ROOT, paths.outputsFile).startsWith("..");
+    const outputsShown = inProject ? path.relative(PROJECT_ROOT, paths.outputsFile) : paths.outputsFile;
     write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: outputsShown })}`);
     let failed = false;
     const reason = await Promise.race([options.stopRequested, failure]).catch((error: Error) => {

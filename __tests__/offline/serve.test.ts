@@ -61,8 +61,8 @@ describe("npm start -- --serve", () => {
 
   test("is ready on a loopback port and writes the outputs file in cdktf output's shape, plus the endpoint", async () => {
     expect(ready.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(ready.outputs).toBe(path.join("cdktf.out", "local", "outputs.json"));
-    const outputs = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ready.outputs), "utf8"));
+    expect(ready.outputs).toBe(path.join(served.runDir, "outputs.json"));
+    const outputs = JSON.parse(fs.readFileSync(ready.outputs, "utf8"));
     const stack = outputs.OrderSystemStack;
     expect(stack).toMatchObject({
       endpoint: ready.endpoint,
@@ -83,7 +83,7 @@ describe("npm start -- --serve", () => {
   });
 
   test("one endpoint serves SNS, SQS and DynamoDB: a published order is consumed, stored and logged", async () => {
-    const outputs = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack;
+    const outputs = JSON.parse(fs.readFileSync(path.resolve(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack;
     const sns = new SNSClient(config());
     const sqs = new SQSClient(config());
     const dynamodb = new DynamoDBClient(config());
@@ -103,7 +103,7 @@ describe("npm start -- --serve", () => {
       );
       expect(Attributes?.ApproximateNumberOfMessages).toBe("0");
       const logLine = await served.waitFor(/^OrderProcessor \{.*"outcome":"stored".*"orderId":"SERVE1"/);
-      const logFile = path.join(PROJECT_ROOT, "cdktf.out", "local", "logs", "OrderProcessor.log");
+      const logFile = path.join(served.runDir, "logs", "OrderProcessor.log");
       expect(fs.readFileSync(logFile, "utf8")).toContain(logLine.slice("OrderProcessor ".length));
     } finally {
       sns.destroy();
@@ -200,7 +200,7 @@ test("--fail-rate R while serving: with every DynamoDB write failing, a valid or
   const served = startServe(["--port", "0", "--stack-dir", stackDir, "--fail-rate", "1"], "node");
   try {
     const ready = await readyOf(served);
-    const topic = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack
+    const topic = JSON.parse(fs.readFileSync(path.resolve(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack
       .topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
     await sns.send(
@@ -218,7 +218,8 @@ test("--fail-rate R while serving: with every DynamoDB write failing, a valid or
 
 test("--persist DIR: the table's items and the DLQ's messages survive a restart", async () => {
   const dir = path.join(work, "persisted");
-  const args = ["--port", "0", "--stack-dir", stackDir, "--persist", dir];
+  const runDir = path.join(work, "persisted-run");
+  const args = ["--port", "0", "--stack-dir", stackDir, "--persist", dir, "--run-dir", runDir];
   const run = async (act: (ready: { endpoint: string; region: string }) => Promise<void>) => {
     const served = startServe(args, "node");
     try {
@@ -237,7 +238,7 @@ test("--persist DIR: the table's items and the DLQ's messages survive a restart"
     return { sns: new SNSClient(config), sqs: new SQSClient(config), dynamodb: new DynamoDBClient(config) };
   };
   const outputs = () =>
-    JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "cdktf.out", "local", "outputs.json"), "utf8")).OrderSystemStack;
+    JSON.parse(fs.readFileSync(path.join(runDir, "outputs.json"), "utf8")).OrderSystemStack;
   const dlqCount = async (sqs: SQSClient) =>
     (
       await sqs.send(
@@ -279,7 +280,7 @@ test("--watch: a change to lambda/ runs on the next batch in fresh environments;
   try {
     const ready = await readyOf(served);
     expect(served.lines).toContain("watching lambda for OrderProcessor");
-    const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
+    const topic = JSON.parse(fs.readFileSync(path.resolve(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
     const publish = (orderId: string) =>
       sns.send(new PublishCommand({ TopicArn: topic, Message: JSON.stringify({ ...SAMPLE_ORDER, orderId }) }));

@@ -1,21 +1,31 @@
 /** `npm start -- --serve` as a child process, for the tests that drive it as a user's tools would. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { readyOf as readyLineOf, RuntimeChild, spawnLines } from "../../scripts/runtime-child";
 import { PROJECT_ROOT } from "./paths";
 
 export interface Served extends RuntimeChild {
   /** Resolves with the first line matching `pattern`, or rejects after `ms`. */
   waitFor(pattern: RegExp, ms?: number): Promise<string>;
+  /** The server's run folder (outputs.json, logs/, code/). */
+  readonly runDir: string;
 }
 
 /**
  * Starts the runtime with `--serve`, through `npm start` or as npm runs it (`node -r esbuild-register
  * offline/start.ts`): npm itself exits at once on SIGINT, so exit codes after a signal are the runtime's.
+ * Each gets a run folder of its own in the temp folder unless `args` names one: a test never writes into
+ * the user's `cdktf.out/local`.
  */
 export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_ROOT): Served {
+  const given = args.indexOf("--run-dir");
+  const runDir = given >= 0 ? path.resolve(cwd, args[given + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), "order-run-"));
+  const all = given >= 0 ? args : ["--run-dir", runDir, ...args];
   const command =
     via === "npm"
-      ? ["npm", "start", "--silent", "--", "--serve", ...args]
-      : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...args];
+      ? ["npm", "start", "--silent", "--", "--serve", ...all]
+      : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...all];
   const served = spawnLines(command, {
     cwd,
     env: { ...process.env, CI: "true", ORDER_ENV: "" },
@@ -24,7 +34,7 @@ export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_RO
     detached: true,
   });
   const waitFor = async (pattern: RegExp, ms = 60_000) => (await served.at(pattern, { timeoutMs: ms })).line;
-  return { ...served, waitFor };
+  return { ...served, waitFor, runDir };
 }
 
 /** Waits for the ready line and returns what it says. */

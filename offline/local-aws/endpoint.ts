@@ -239,29 +239,24 @@ async function forwardToEngine(
   context: { origin: () => string; cors: http.OutgoingHttpHeaders; forwarding: Forwarding },
 ): Promise<void> {
   const { forwarding, cors } = context;
-  forwarding.count += 1;
-  let done = false;
-  const finish = () => {
-    if (!done) forwarding.count -= 1;
-    done = true;
-  };
   let forward: http.ClientRequest | undefined;
   // The client went away (or the server timed it out): the engine's request goes too.
   response.once("close", () => {
     if (!response.writableFinished) forward?.destroy();
-    finish();
   });
   const body = await readBody(request, response);
-  if (body === undefined) return finish();
+  if (body === undefined) return;
   if (malformedJson(request, body))
     return awsError(request, response, 400, "SerializationException", "the request body is not valid JSON", cors);
-  if (response.destroyed) return finish();
+  if (response.destroyed) return;
   const headers = { ...request.headers, "content-length": String(body.length) };
   delete headers["transfer-encoding"];
   forward = http.request(
     { host: "localhost", path: request.url, method: request.method, headers, agent: target.agent },
     (answer) => relayAnswer(service, request, response, answer, context.origin, cors),
   );
+  forwarding.count += 1;
+  forward.once("close", () => (forwarding.count -= 1));
   forward.on("error", (error) => {
     if (response.destroyed) return;
     awsError(request, response, 503, "ServiceUnavailable", `the local ${service} engine did not answer: ${error.message}`, cors);
