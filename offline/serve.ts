@@ -16,8 +16,10 @@ import { claimFolder, FolderClaim, runFolderPaths } from "./run-folder";
 import { PipelineEvent } from "./trace";
 import { CodeWatcher, watchFunctionCode } from "./watch";
 
-export interface ServeOptions
-  extends Omit<PipelineOptions, "onEvent" | "onLogLine" | "endpoint" | "codeDir" | "onEngineFailure"> {
+export interface ServeOptions extends Omit<
+  PipelineOptions,
+  "onEvent" | "onLogLine" | "endpoint" | "codeDir" | "onEngineFailure"
+> {
   /** Loopback port of the one endpoint; 0 picks a free one. */
   readonly port: number;
   /** Origins whose pages may call the endpoint besides its own (`--allow-origin`). */
@@ -43,6 +45,8 @@ function functionLogs(
   onError: (error: Error) => void,
 ): { append(fn: string, line: string): void; close(): Promise<void> } {
   fs.mkdirSync(dir, { recursive: true });
+  // A fresh start begins its logs again (a --persist run carries on with the state, and its logs).
+  if (!append) for (const name of fs.readdirSync(dir)) if (name.endsWith(".log")) fs.rmSync(path.join(dir, name));
   const files = new Map<string, fs.WriteStream>();
   return {
     append(fn, line) {
@@ -64,9 +68,7 @@ function functionLogs(
 
 /** The run folder and, with --persist, the store: claimed for this server, or an error naming the holder. */
 function claimFolders(options: ServeOptions): FolderClaim[] {
-  const claims = [
-    claimFolder(options.runDir, "the run folder", "run another server beside it with --run-dir DIR"),
-  ];
+  const claims = [claimFolder(options.runDir, "the run folder", "run another server beside it with --run-dir DIR")];
   try {
     if (options.dataDir)
       claims.push(claimFolder(options.dataDir, "the --persist folder", "give this server another --persist folder"));
@@ -90,17 +92,30 @@ function healthReport(pipeline: LocalPipeline, runDir: string, started: number) 
   });
 }
 
+/** A path as printed: relative to the project when it is in it (npm runs commands there), else absolute. */
+function shownPath(file: string): string {
+  const relative = path.relative(PROJECT_ROOT, file);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}
+
 /** The lines that tell a developer how to use the endpoint. */
-function readyLines(pipeline: LocalPipeline, outputsFile: string, watcher?: CodeWatcher, watchEntry?: string): string[] {
+function readyLines(
+  pipeline: LocalPipeline,
+  outputsFile: string,
+  watcher?: CodeWatcher,
+  watchEntry?: string,
+): string[] {
   const endpoint = pipeline.endpoint!.url;
   const region = pipeline.stack.region;
   const lines = [
     `serving ${path.basename(pipeline.stack.stackDir)} on ${endpoint} (SNS, SQS, DynamoDB; health: ${endpoint}/_local/health); Ctrl-C stops. In another shell:`,
     `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
-    `  npm run orders -- --outputs ${path.relative(process.cwd(), outputsFile)} smoke`,
+    `  npm run orders -- --outputs ${shownPath(outputsFile)} smoke`,
   ];
   if (watcher)
-    lines.push(`watching ${path.relative(process.cwd(), path.dirname(watchEntry!))} for ${watcher.functions.join(", ")}`);
+    lines.push(
+      `watching ${path.relative(process.cwd(), path.dirname(watchEntry!))} for ${watcher.functions.join(", ")}`,
+    );
   return lines;
 }
 
@@ -156,10 +171,8 @@ export async function serve(options: ServeOptions): Promise<number> {
     endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
     if (options.bodies?.length) await running.publishAll(options.bodies);
     for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry)) write(line);
-    // Relative to the project when the run folder is in it (the default), else as it is.
-    const inProject = !path.relative(PROJECT_ROOT, paths.outputsFile).startsWith("..");
-    const outputsShown = inProject ? path.relative(PROJECT_ROOT, paths.outputsFile) : paths.outputsFile;
-    write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: outputsShown })}`);
+    const shown = shownPath(paths.outputsFile);
+    write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: shown })}`);
     let failed = false;
     const reason = await Promise.race([options.stopRequested, failure]).catch((error: Error) => {
       failed = true;
@@ -177,7 +190,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     const note = queuedNote(summary, options.dataDir);
     if (note) write(note);
     if (summary.lost !== 0)
-      write(`error: the balance does not hold: ${summary.lost} message${Math.abs(summary.lost) === 1 ? "" : "s"} unaccounted for`);
+      write(
+        `error: the balance does not hold: ${summary.lost} message${Math.abs(summary.lost) === 1 ? "" : "s"} unaccounted for`,
+      );
     write(JSON.stringify(summary));
     return failed || summary.lost !== 0 ? 1 : 0;
   } finally {

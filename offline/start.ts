@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { ORDER_PROCESSOR } from "../constructs/handler-bundle";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
@@ -196,7 +197,9 @@ export async function main(argv: string[]): Promise<number> {
   const serveOnly = ["port", "persist", "run-dir", "allow-origin", "watch"] as const;
   const misplaced = serveOnly.filter((name) => values[name] !== undefined);
   if (!values.serve && misplaced.length > 0)
-    throw new Error(`${misplaced.map((name) => `--${name}`).join(", ")} go${misplaced.length === 1 ? "es" : ""} with --serve`);
+    throw new Error(
+      `${misplaced.map((name) => `--${name}`).join(", ")} go${misplaced.length === 1 ? "es" : ""} with --serve`,
+    );
   const common = {
     bodies: orders?.lines.map((l) => l.body),
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
@@ -239,8 +242,34 @@ function originOf(value: string): string {
     url = undefined;
   }
   if (!url || !/^https?:$/.test(url.protocol) || url.origin !== value.replace(/\/$/, ""))
-    throw new Error(`--allow-origin takes an origin such as http://localhost:3000 (scheme, host, port; no path), got "${value}"`);
+    throw new Error(
+      `--allow-origin takes an origin such as http://localhost:3000 (scheme, host, port; no path), got "${value}"`,
+    );
   return url.origin;
+}
+
+/** The parent process, and npm's own process when npm ran this one through a shell (`npm start`). */
+function watchedAncestors(): number[] {
+  const parent = process.ppid;
+  if (!process.env.npm_lifecycle_event) return [parent];
+  let grandparent: number | undefined;
+  try {
+    // Linux: field 4 of /proc/PID/stat, after the command in parentheses.
+    grandparent = Number(fs.readFileSync(`/proc/${parent}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+  } catch {
+    const ps = spawnSync("ps", ["-o", "ppid=", "-p", String(parent)], { encoding: "utf8" });
+    grandparent = Number(ps.stdout.trim());
+  }
+  return Number.isInteger(grandparent) && grandparent! > 1 ? [parent, grandparent!] : [parent];
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**
@@ -259,10 +288,14 @@ async function serveUntilStopped(
       resolve(reason);
     };
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
-    // npm killed (or its terminal gone): this process is handed to another parent; it stops rather than
-    // hold the port as an orphan.
-    const parent = process.ppid;
-    parentWatch = setInterval(() => process.ppid !== parent && !stopping && stop(`parent process ${parent} exited`), 500);
+    // npm killed (or its terminal gone): it stops rather than hold the port as an orphan.
+    const watched = watchedAncestors();
+    parentWatch = setInterval(() => {
+      const gone = watched.find((pid) => !running(pid));
+      if (gone !== undefined && !stopping) stop(`parent process ${gone} exited`);
+    }, 500);
+    // A reader that went away (the terminal, npm's pipe) must not turn the summary into a crash.
+    process.stdout.on("error", () => undefined);
     process.on("uncaughtException", (error) => {
       if (stopping) throw error;
       stopping = true;

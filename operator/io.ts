@@ -2,6 +2,7 @@
  * What every operator command shares: the stack outputs it reads, its I/O, and the errors an operator
  * can fix (exit code 2, with what to do).
  */
+import { LOCAL_CREDENTIALS } from "../common/local-credentials";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
@@ -193,9 +194,15 @@ export function sqsClientFor(outputs: StackOutputs): SQSClient {
   return new SQSClient({ region: regionOf(outputs.dlq_arn), useQueueUrlAsEndpoint: false, ...endpointOf(outputs) });
 }
 
-/** The client setting that sends every request to the outputs' local endpoint, if they name one. */
-export function endpointOf(outputs: StackOutputs): { endpoint?: string } {
-  return outputs.endpoint ? { endpoint: outputs.endpoint } : {};
+/**
+ * The client settings that send every request to the outputs' local endpoint, if they name one, with the
+ * local credentials (it accepts any; none need to be configured for it).
+ */
+export function endpointOf(outputs: StackOutputs): {
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+} {
+  return outputs.endpoint ? { endpoint: outputs.endpoint, credentials: { ...LOCAL_CREDENTIALS } } : {};
 }
 
 /** The region of an ARN, so the commands need no AWS_REGION. */

@@ -45,8 +45,14 @@ const SIGNED = (service: string) =>
 
 /** One request per service, as each SDK shapes it. */
 const REQUESTS = {
-  sns: { headers: { "content-type": "application/x-www-form-urlencoded" }, body: "Action=ListTopics&Version=2010-03-31" },
-  sqs: { headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.ListQueues" }, body: "{}" },
+  sns: {
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "Action=ListTopics&Version=2010-03-31",
+  },
+  sqs: {
+    headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.ListQueues" },
+    body: "{}",
+  },
   dynamodb: {
     headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.ListTables" },
     body: "{}",
@@ -223,7 +229,12 @@ async function sdkError(call: () => Promise<unknown>) {
     (e: unknown) => e,
   )) as { name: string; message: string; $metadata: { httpStatusCode?: number; attempts?: number } };
   expect(error).toBeDefined();
-  return { name: error.name, status: error.$metadata.httpStatusCode, attempts: error.$metadata.attempts, message: error.message };
+  return {
+    name: error.name,
+    status: error.$metadata.httpStatusCode,
+    attempts: error.$metadata.attempts,
+    message: error.message,
+  };
 }
 
 describe("AWS-shaped errors, read by the SDK's parsers", () => {

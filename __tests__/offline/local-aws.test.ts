@@ -141,7 +141,11 @@ describe("the stack as provisioned on the engines, and the engine's gaps", () =>
   let sqs: SQSClient;
   beforeAll(async () => {
     pipeline = await LocalPipeline.start({ stackDir });
-    sqs = new SQSClient({ endpoint: pipeline.endpoints.snsSqs.url, region: stack.region, credentials: LOCAL_CREDENTIALS });
+    sqs = new SQSClient({
+      endpoint: pipeline.endpoints.snsSqs.url,
+      region: stack.region,
+      credentials: LOCAL_CREDENTIALS,
+    });
   });
   afterAll(async () => {
     sqs.destroy();

@@ -237,8 +237,7 @@ test("--persist DIR: the table's items and the DLQ's messages survive a restart"
     const config = { endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS };
     return { sns: new SNSClient(config), sqs: new SQSClient(config), dynamodb: new DynamoDBClient(config) };
   };
-  const outputs = () =>
-    JSON.parse(fs.readFileSync(path.join(runDir, "outputs.json"), "utf8")).OrderSystemStack;
+  const outputs = () => JSON.parse(fs.readFileSync(path.join(runDir, "outputs.json"), "utf8")).OrderSystemStack;
   const dlqCount = async (sqs: SQSClient) =>
     (
       await sqs.send(

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as http from "node:http";
 import { seededRandom } from "../../common/random";
 import { EngineAddress, engineAgent, listenOn, sdkTransport } from "./engine-address";
+import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
 import { AllOldFiller, FaultDice, forwarder, inProcessFront, proxyFront } from "./dynamodb-front";
 
 // dynalite ships no type declarations.
@@ -87,14 +88,17 @@ export interface LocalTableDefinition {
   readonly attributes: readonly { readonly name: string; readonly type: string }[];
 }
 
-/** Local-only credentials: dynalite accepts any, and nothing here can reach AWS. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+export { LOCAL_CREDENTIALS } from "../../common/local-credentials";
 export const LOCAL_REGION = "us-east-1";
 
 /** Creates the table (or finds it, kept by `--persist`) and returns its ARN as the engine reports it. */
 export async function createTable(endpoint: EngineAddress, table: LocalTableDefinition): Promise<string> {
   const { CreateTableCommand, DescribeTableCommand, DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-  const client = new DynamoDBClient({ ...sdkTransport(endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const client = new DynamoDBClient({
+    ...sdkTransport(endpoint),
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   try {
     const existing = await client.send(new DescribeTableCommand({ TableName: table.name })).catch(() => undefined);
     if (existing) return existing.Table!.TableArn!; // kept from an earlier run (--persist)

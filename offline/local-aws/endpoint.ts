@@ -211,7 +211,14 @@ function relayAnswer(
     const status = answer.statusCode ?? 502;
     // fauxqs answers 500 with the JavaScript error when a parameter has the wrong type.
     if (status === 500 && service !== "dynamodb")
-      return awsError(request, response, 400, "InvalidParameterValue", "a parameter of the request has a value or type the service does not accept", cors);
+      return awsError(
+        request,
+        response,
+        400,
+        "InvalidParameterValue",
+        "a parameter of the request has a value or type the service does not accept",
+        cors,
+      );
     if (service === "sqs" && rewritesQueueUrls(request.headers))
       body = Buffer.from(body.toString("utf8").replace(QUEUE_URL_ORIGIN, origin()));
     response.writeHead(status, { ...withoutCors(answer.headers), ...cors, "content-length": body.length });
@@ -259,26 +266,41 @@ async function forwardToEngine(
   forward.once("close", () => (forwarding.count -= 1));
   forward.on("error", (error) => {
     if (response.destroyed) return;
-    awsError(request, response, 503, "ServiceUnavailable", `the local ${service} engine did not answer: ${error.message}`, cors);
+    awsError(
+      request,
+      response,
+      503,
+      "ServiceUnavailable",
+      `the local ${service} engine did not answer: ${error.message}`,
+      cors,
+    );
   });
   forward.end(body);
 }
 
 /** The endpoint's request handler: checks, health, then the engine of the request's service. */
-function handler(
-  targets: EndpointTargets,
-  options: EndpointOptions,
-  state: EndpointState,
-): http.RequestListener {
+function handler(targets: EndpointTargets, options: EndpointOptions, state: EndpointState): http.RequestListener {
   const policy = originPolicy(() => state.port, options.allowOrigins ?? []);
   const origin = () => `http://127.0.0.1:${state.port}`;
   const agents = state.agents;
   return (request, response) => {
     if (!policy.hostOk(request.headers.host))
-      return awsError(request, response, 403, "AccessDenied", `Host ${String(request.headers.host)} is not this endpoint`);
+      return awsError(
+        request,
+        response,
+        403,
+        "AccessDenied",
+        `Host ${String(request.headers.host)} is not this endpoint`,
+      );
     const pageOrigin = policy.originOf(request.headers);
     if (pageOrigin === "refused")
-      return awsError(request, response, 403, "AccessDenied", "the page's origin is not allowed (npm start -- --serve --allow-origin ORIGIN allows one)");
+      return awsError(
+        request,
+        response,
+        403,
+        "AccessDenied",
+        "the page's origin is not allowed (npm start -- --serve --allow-origin ORIGIN allows one)",
+      );
     const cors = corsHeaders(pageOrigin);
     if (request.method === "OPTIONS") {
       request.resume();
@@ -301,11 +323,17 @@ function handler(
       for (const [name, value] of Object.entries(cors)) response.setHeader(name, value as string);
       return targets.dynamodb(request, response);
     }
-    void forwardToEngine(service, request, response, { address: targets[service], agent: agents[service] }, {
-      origin,
-      cors,
-      forwarding: state.forwarding,
-    });
+    void forwardToEngine(
+      service,
+      request,
+      response,
+      { address: targets[service], agent: agents[service] },
+      {
+        origin,
+        cors,
+        forwarding: state.forwarding,
+      },
+    );
   };
 }
 
@@ -313,7 +341,14 @@ function handler(
 function unserved(request: http.IncomingMessage, response: http.ServerResponse, cors: http.OutgoingHttpHeaders): void {
   const scope = SCOPE.exec(String(request.headers.authorization ?? ""))?.[1];
   if (!scope && !request.headers.authorization)
-    return awsError(request, response, 403, "MissingAuthenticationToken", "Request is missing Authentication Token: sign it (SigV4) for sns, sqs or dynamodb; any credentials work", cors);
+    return awsError(
+      request,
+      response,
+      403,
+      "MissingAuthenticationToken",
+      "Request is missing Authentication Token: sign it (SigV4) for sns, sqs or dynamodb; any credentials work",
+      cors,
+    );
   const message = `this endpoint serves sns, sqs and dynamodb; ${scope ?? "the service this request is signed for"} is not emulated`;
   awsError(request, response, 501, "NotImplemented", message, cors);
 }
@@ -325,7 +360,11 @@ function health(
 ): void {
   const send = (status: number, body: unknown) => {
     const text = `${JSON.stringify(body)}\n`;
-    response.writeHead(status, { ...cors, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    response.writeHead(status, {
+      ...cors,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    });
     response.end(text);
   };
   if (!report) return send(503, { status: "starting" });
@@ -335,7 +374,10 @@ function health(
   );
 }
 
-export async function startServiceEndpoint(options: EndpointOptions, targets: EndpointTargets): Promise<ServiceEndpoint> {
+export async function startServiceEndpoint(
+  options: EndpointOptions,
+  targets: EndpointTargets,
+): Promise<ServiceEndpoint> {
   const state: EndpointState = {
     port: options.port,
     forwarding: { count: 0 },
