@@ -5,7 +5,7 @@
  * mapping. Every published body is accounted for (`accounting.ts`).
  */
 import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -149,7 +149,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
 function wireEngineEvents(
   aws: LocalAws,
   accounting: RunAccounting,
-  onDeadLettered: (queueName: string, messageId: string) => void,
+  onDeadLettered: (queueName: string, messageId: string, body: string) => void,
 ): void {
   aws.snsSqs.onDeadLettered(onDeadLettered);
   aws.snsSqs.onPublished((topicArn) => {
@@ -159,14 +159,17 @@ function wireEngineEvents(
   });
 }
 
-/** The trace's "moved to DLQ" event: after how many receives the poller saw, with the order's id. */
+/**
+ * The trace's "moved to DLQ" event: after how many receives this run's poller saw (unknown for a message
+ * received before a restart), with the order's id.
+ */
 function deadLetteredEvent(
   resources: ResourceRegistry,
-  queueName: string,
-  messageId: string,
+  moved: { queueName: string; messageId: string; body: string },
   failed: FailedRecord | undefined,
   orderIdOf: (body: string) => string | undefined,
 ): PipelineEvent {
+  const { queueName, messageId, body } = moved;
   const queue = resources.find("aws_sqs_queue", queueName);
   const target = queue?.model.redrive && resources.get("aws_sqs_queue", queue.model.redrive.deadLetterTarget);
   return {
@@ -174,9 +177,9 @@ function deadLetteredEvent(
     queue: queueName,
     target: target ? target.name : "its dead-letter queue",
     messageId,
-    receives: failed?.receives ?? 0,
-    orderId: failed && orderIdOf(failed.body),
-    body: failed?.body,
+    receives: failed?.receives,
+    orderId: orderIdOf(body),
+    body,
   };
 }
 
@@ -218,9 +221,9 @@ export class LocalPipeline {
       // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
       visibilityFloorSeconds: options.dataDir ? 1 : 0,
     });
-    wireEngineEvents(aws, this.accounting, (queueName, messageId) => {
+    wireEngineEvents(aws, this.accounting, (queueName, messageId, body) => {
       const failed = this.lambda.takeFailed(messageId);
-      this.emit(deadLetteredEvent(aws.resources, queueName, messageId, failed, this.orderIdOf));
+      this.emit(deadLetteredEvent(aws.resources, { queueName, messageId, body }, failed, this.orderIdOf));
     });
     if (options.onEngineFailure) aws.snsSqs.onFailure(options.onEngineFailure);
   }
@@ -233,6 +236,7 @@ export class LocalPipeline {
     const aws = await startLocalAws(stack, options);
     try {
       const restored = options.dataDir ? await countIn(aws.sqs, sourceQueues(aws.resources)) : undefined;
+      if (options.dataDir) await releaseAbandoned(aws, options.onEvent);
       return new LocalPipeline(options, stack, aws, restored);
     } catch (error) {
       await closeEngines(aws);
@@ -391,6 +395,34 @@ export class LocalPipeline {
     this.aws.sns.destroy();
     this.aws.sqs.destroy();
     await closeEngines(this.aws);
+  }
+}
+
+/**
+ * Messages a killed server had in flight stay invisible for the queue's own (unscaled) visibility timeout,
+ * minutes on the run's compressed clock: before anything polls, they are made visible again (after 1 s, the
+ * floor `visibility.ts` explains), as their scaled timeout would have done long ago.
+ */
+async function releaseAbandoned(aws: LocalAws, emit?: (event: PipelineEvent) => void): Promise<void> {
+  const leases = await aws.snsSqs.inFlight(sourceQueues(aws.resources).map((q) => q.name));
+  for (const queue of new Set(leases.map((lease) => lease.queue))) {
+    const url = aws.resources.find("aws_sqs_queue", queue)!.url;
+    const handles = leases.filter((lease) => lease.queue === queue).map((lease) => lease.receiptHandle);
+    for (let start = 0; start < handles.length; start += 10)
+      await aws.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: handles.slice(start, start + 10).map((handle, i) => ({
+            Id: String(i),
+            ReceiptHandle: handle,
+            VisibilityTimeout: 1,
+          })),
+        }),
+      );
+    emit?.({
+      type: "warning",
+      message: `${handles.length} message${handles.length === 1 ? " was" : "s were"} in flight in ${queue} when the last server stopped: visible again in 1 s`,
+    });
   }
 }
 

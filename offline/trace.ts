@@ -16,8 +16,8 @@ export type PipelineEvent =
       queue: string;
       target: string;
       messageId: string;
-      /** The last ApproximateReceiveCount the poller saw for the message. */
-      receives: number;
+      /** The last ApproximateReceiveCount this run's poller saw; undefined if it was received before a restart. */
+      receives?: number;
       orderId?: string;
       body?: string;
     }
@@ -106,7 +106,9 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
         `msg=${short(event.messageId)} visible again in ${event.visibleInMs.toFixed(0)} ms`,
       ];
     case "dead-lettered": {
-      const moved = `${event.queue} -> ${event.target} after ${event.receives} receives`;
+      const after =
+        event.receives === undefined ? "after receives before a restart" : `after ${event.receives} receives`;
+      const moved = `${event.queue} -> ${event.target} ${after}`;
       return ["moved to DLQ", "magenta", `msg=${short(event.messageId)}${order(event.orderId)} ${moved}`];
     }
     case "rejected":

@@ -45,7 +45,12 @@ server.spy
   .waitForMessage((event) => {
     if (event.service === "sqs" && COUNTED[event.status]) countOf(event.queueName)[COUNTED[event.status]] += 1;
     if (event.service === "sqs" && event.status === "dlq")
-      parentPort.postMessage({ type: "dead-lettered", queue: event.queueName, messageId: event.messageId });
+      parentPort.postMessage({
+        type: "dead-lettered",
+        queue: event.queueName,
+        messageId: event.messageId,
+        body: event.body,
+      });
     else if (event.service === "sns" && event.status === "published")
       parentPort.postMessage({ type: "published", topicArn: event.topicArn });
     return false;
@@ -54,6 +59,16 @@ server.spy
 
 parentPort.on("message", async (message) => {
   if (message === "flush") parentPort.postMessage({ type: "flushed", counts });
+  // The receipt handles of messages in flight (inspectQueue is fauxqs's public inspection API).
+  if (message?.type === "in-flight") {
+    const leases = message.queues.flatMap((queue) =>
+      (server.inspectQueue(queue)?.messages.inflight ?? []).map((entry) => ({
+        queue,
+        receiptHandle: entry.receiptHandle,
+      })),
+    );
+    parentPort.postMessage({ type: "in-flight", leases });
+  }
   if (message !== "stop") return;
   await server.stop();
   parentPort.postMessage({ type: "stopped" });

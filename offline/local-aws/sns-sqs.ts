@@ -12,8 +12,8 @@ export type QueueCounts = Readonly<Record<string, { entered: number; deleted: nu
 export interface SnsSqsEngine {
   /** Where the SNS and SQS clients reach it (`sdkTransport`). */
   readonly endpoint: EngineAddress;
-  /** Called when the engine moves a message to a dead-letter queue: the source queue's name and the message id. */
-  onDeadLettered(listener: (queue: string, messageId: string) => void): void;
+  /** Called when the engine moves a message to a dead-letter queue: the source queue's name, the message id and body. */
+  onDeadLettered(listener: (queue: string, messageId: string, body: string) => void): void;
   /** Called when a topic accepts a message (from any client): the topic's ARN. */
   onPublished(listener: (topicArn: string) => void): void;
   /** Called if the engine stops or fails while it should be running. */
@@ -23,12 +23,15 @@ export interface SnsSqsEngine {
    * engine's counts per queue since it started.
    */
   flush(): Promise<QueueCounts>;
+  /** The receipt handles of the messages in flight in these queues (fauxqs's `inspectQueue`). */
+  inFlight(queues: readonly string[]): Promise<{ queue: string; receiptHandle: string }[]>;
   close(): Promise<void>;
 }
 
 type WorkerMessage =
   | { type: "ready"; port: number }
-  | { type: "dead-lettered"; queue: string; messageId: string }
+  | { type: "dead-lettered"; queue: string; messageId: string; body: string }
+  | { type: "in-flight"; leases: { queue: string; receiptHandle: string }[] }
   | { type: "published"; topicArn: string }
   | { type: "flushed"; counts: QueueCounts }
   | { type: "stopped" };
@@ -58,7 +61,8 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     execArgv: ["--disable-warning=ExperimentalWarning"],
     stdout: false,
   });
-  const deadLettered: ((queue: string, messageId: string) => void)[] = [];
+  const deadLettered: ((queue: string, messageId: string, body: string) => void)[] = [];
+  const inFlights: ((leases: { queue: string; receiptHandle: string }[]) => void)[] = [];
   const published: ((topicArn: string) => void)[] = [];
   const flushes: ((counts: QueueCounts) => void)[] = [];
   const stops: (() => void)[] = [];
@@ -69,7 +73,9 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     );
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "ready") resolve(message.port);
-      else if (message.type === "dead-lettered") deadLettered.forEach((l) => l(message.queue, message.messageId));
+      else if (message.type === "dead-lettered")
+        deadLettered.forEach((l) => l(message.queue, message.messageId, message.body));
+      else if (message.type === "in-flight") inFlights.shift()?.(message.leases);
       else if (message.type === "published") published.forEach((l) => l(message.topicArn));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);
       else stops.forEach((resolveStop) => resolveStop());
@@ -93,6 +99,11 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       new Promise<QueueCounts>((resolve) => {
         flushes.push(resolve);
         worker.postMessage("flush");
+      }),
+    inFlight: (queues) =>
+      new Promise((resolve) => {
+        inFlights.push(resolve);
+        worker.postMessage({ type: "in-flight", queues });
       }),
     async close() {
       closing = true;
