@@ -27,7 +27,11 @@ const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
 
 /** The runtime as `npm start` runs it; SIGINT stops it as Ctrl-C does. */
 function runtime(args: string[], cwd = PROJECT_ROOT) {
-  const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args];
+  // A server gets a run folder of its own: the bench never touches the user's cdktf.out/local.
+  const runDir = args.includes("--serve")
+    ? ["--run-dir", fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-run-"))]
+    : [];
+  const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args, ...runDir];
   const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "" }, stderr: "inherit" });
   const stop = async () => {
     if (child.child.exitCode === null) child.child.kill("SIGINT");

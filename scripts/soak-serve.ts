@@ -100,12 +100,16 @@ export async function soakServe(minutes = MINUTES, rate = RATE) {
 runMain(module, async () => {
   const report = await soakServe();
   for (const s of report.samples)
-    console.log(`minute ${s.minute.toFixed(1).padStart(5)}  rss ${String(s.rssMiB).padStart(4)} MiB  published ${s.published}`);
+    console.log(
+      `minute ${s.minute.toFixed(1).padStart(5)}  rss ${String(s.rssMiB).padStart(4)} MiB  published ${s.published}`,
+    );
   for (const line of report.errorLines.slice(0, 20)) console.log(`server said: ${line}`);
   console.log(
     `soak:serve: ${report.published} published (${report.poison} poison) over ${report.minutes} min at ${report.rate}/s; ${report.publishErrors} publish errors; ${report.errorLines.length} error lines; balance ${report.balanced ? "exact" : "WRONG"}; exit ${report.exitCode}`,
   );
   const { samples, ...rest } = report;
   console.log(JSON.stringify({ ...rest, errorLines: report.errorLines.length, samples }));
-  return report.balanced && report.publishErrors === 0 && report.errorLines.length === 0 && report.exitCode === 0 ? 0 : 1;
+  return report.balanced && report.publishErrors === 0 && report.errorLines.length === 0 && report.exitCode === 0
+    ? 0
+    : 1;
 });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { copyProject } from "../../scripts/project-copy";
 import { venvOf } from "../support/emulator";
 import { PROJECT_ROOT } from "../support/paths";
 import { interrupt, readyOf, startServe } from "../support/serve";
@@ -51,10 +52,14 @@ function servedParts(block: string): { args: string[]; script: string }[] {
   return served;
 }
 
-/** Runs a script with bash -euo pipefail and the AWS CLI on PATH, the README's port replaced by the served one. */
-function runScript(script: string, endpoint: string) {
+/**
+ * Runs a script with bash -euo pipefail and the AWS CLI on PATH, the README's port replaced by the served
+ * one, in `cwd`: a folder standing for the project, whose cdktf.out/local is the server's run folder (a test
+ * never writes into the user's).
+ */
+function runScript(script: string, endpoint: string, cwd: string) {
   return spawnSync("bash", ["-euo", "pipefail", "-c", script.replaceAll("http://127.0.0.1:4566", endpoint)], {
-    cwd: PROJECT_ROOT,
+    cwd,
     encoding: "utf8",
     env: { ...process.env, PATH: `${path.dirname(aws)}:${process.env.PATH}` },
     // stdin not a socket (Node's default pipes are socket pairs): bash would take itself for a remote
@@ -66,14 +71,17 @@ function runScript(script: string, endpoint: string) {
 (missing ? describe.skip : describe)("README: Try it locally, with the AWS CLI against --serve", () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-try-locally-"));
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+  /** The user's clone: the commands run there, and its cdktf.out/local is the server's run folder, not ours. */
+  const user = copyProject(path.join(work, "project"));
+  const served = (args: string[], via: "npm" | "node") =>
+    startServe([...args, "--run-dir", "cdktf.out/local"], via, user);
 
   test("publish, see it leave OrderQueue, get-item it, read its log line; a bad order reaches the DLQ after 3 receives", async () => {
-    fs.rmSync(path.join(PROJECT_ROOT, "cdktf.out", "local", "logs"), { recursive: true, force: true });
-    const served = startServe(["--port", "0", "--stack-dir", synthOrderStackTo(path.join(work, "stack"))], "npm");
+    const server = served(["--port", "0", "--stack-dir", synthOrderStackTo(path.join(work, "stack"))], "npm");
     try {
-      const ready = await readyOf(served);
+      const ready = await readyOf(server);
       // As written, but on the port this run got (4566 may be taken on a shared machine).
-      const result = runScript(TRY_IT(), ready.endpoint);
+      const result = runScript(TRY_IT(), ready.endpoint, user);
       expect(result.stderr).toBe("");
       expect(result.status).toBe(0);
       const counts = [...result.stdout.matchAll(/"ApproximateNumberOfMessages": "(\d+)"/g)].map((m) => m[1]);
@@ -81,9 +89,9 @@ function runScript(script: string, endpoint: string) {
       expect(result.stdout).toMatch(/"orderId": \{\s*"S": "O9876"/);
       expect(result.stdout).toMatch(/"outcome":"stored".*"orderId":"O9876"/);
       // The serving shell's trace says so too (its line may trail the CLI's answer by a few milliseconds).
-      await served.waitFor(/moved to DLQ .*order=O9877 OrderQueue -> DLQ after 3 receives/, 10_000);
+      await server.waitFor(/moved to DLQ .*order=O9877 OrderQueue -> DLQ after 3 receives/, 10_000);
     } finally {
-      expect(await interrupt(served)).not.toBe(2);
+      expect(await interrupt(server)).not.toBe(2);
     }
   }, 180_000);
 
@@ -95,7 +103,7 @@ function runScript(script: string, endpoint: string) {
       "--serve --persist cdktf.out/local/state --fail-rate 1",
       "--serve --persist cdktf.out/local/state",
     ]);
-    const state = path.join(PROJECT_ROOT, "cdktf.out", "local", "state");
+    const state = path.join(user, "cdktf.out", "local", "state");
     fs.rmSync(state, { recursive: true, force: true });
     const stack = synthOrderStackTo(path.join(work, "runbook-stack"));
     const outputs: string[] = [];
@@ -103,16 +111,16 @@ function runScript(script: string, endpoint: string) {
     try {
       for (const part of parts) {
         // As npm runs it, so that the exit code after Ctrl-C is the runtime's (npm's own is the signal's).
-        const served = startServe(["--port", "0", "--stack-dir", stack, ...part.args.slice(1)], "node");
+        const server = served(["--port", "0", "--stack-dir", stack, ...part.args.slice(1)], "node");
         try {
-          const ready = await readyOf(served);
-          const result = runScript(`${exports}\n${part.script}`, ready.endpoint);
+          const ready = await readyOf(server);
+          const result = runScript(`${exports}\n${part.script}`, ready.endpoint, user);
           expect(result.stderr).toBe("");
           expect(result.status).toBe(0);
           outputs.push(result.stdout);
         } finally {
-          expect(await interrupt(served)).toBe(0);
-          traces.push(served.lines);
+          expect(await interrupt(server)).toBe(0);
+          traces.push(server.lines);
         }
       }
     } finally {

@@ -18,9 +18,16 @@ export interface Served extends RuntimeChild {
  * Each gets a run folder of its own in the temp folder unless `args` names one: a test never writes into
  * the user's `cdktf.out/local`.
  */
-export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_ROOT): Served {
+export function startServe(
+  args: string[],
+  via: "npm" | "node",
+  cwd = PROJECT_ROOT,
+  /** The folder relative paths are from (npm's INIT_CWD: where the user typed the command). */
+  initCwd = cwd,
+): Served {
   const given = args.indexOf("--run-dir");
-  const runDir = given >= 0 ? path.resolve(cwd, args[given + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), "order-run-"));
+  const runDir =
+    given >= 0 ? path.resolve(initCwd, args[given + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), "order-run-"));
   const all = given >= 0 ? args : ["--run-dir", runDir, ...args];
   const command =
     via === "npm"
@@ -28,7 +35,7 @@ export function startServe(args: string[], via: "npm" | "node", cwd = PROJECT_RO
       : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...all];
   const served = spawnLines(command, {
     cwd,
-    env: { ...process.env, CI: "true", ORDER_ENV: "" },
+    env: { ...process.env, CI: "true", ORDER_ENV: "", INIT_CWD: initCwd },
     stderr: "collect",
     // Its own process group, so that a signal reaches npm and the runtime alike, as Ctrl-C in a terminal does.
     detached: true,
