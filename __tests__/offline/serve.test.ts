@@ -136,6 +136,14 @@ describe("npm start -- --serve", () => {
     for (let tries = 0; tries < 20 && !listed.includes("SERVEBAD"); tries++)
       listed = (await orders("dlq", "list")).stdout;
     expect(listed).toMatch(/receives=\d+ .*SERVEBAD/);
+    // Listing peeks: the message stays visible (the README's get-queue-attributes reads 1 at once).
+    const outputs = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack;
+    const sqs = new SQSClient(config());
+    const visible = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: outputs.dlq_url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    sqs.destroy();
+    expect(visible.Attributes?.ApproximateNumberOfMessages).toBe("1");
     const redriven = await orders("dlq", "redrive");
     expect(redriven.status).toBe(0);
     expect(redriven.stdout).toContain("this endpoint has no message-move task");
