@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
+import { serve } from "../../offline/serve";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { editStack, synthOrderStackTo } from "../support/stacks";
 
@@ -225,3 +226,24 @@ test("npm killed: the server stops with its summary instead of holding the port"
   expect(await connects()).toBe(false);
   expect(fs.existsSync(path.join(served.runDir, "server.json"))).toBe(false);
 }, 90_000);
+
+test("a fatal error while serving (what an uncaught exception or a failed engine raises) stops it with an error line, the summary and exit 1", async () => {
+  const lines: string[] = [];
+  let fail: (error: Error) => void = () => undefined;
+  const code = serve({
+    stackDir,
+    port: 0,
+    runDir: path.join(work, "fatal-run"),
+    write: (line) => lines.push(line),
+    trace: () => undefined,
+    stopRequested: new Promise<string>((_, reject) => (fail = reject)),
+  });
+  for (let waited = 0; !lines.some((l) => l.startsWith("ready ")) && waited < 30_000; waited += 50) await sleep(50);
+  fail(new Error("the SNS/SQS engine (fauxqs) stopped (exit code 1)"));
+  expect(await code).toBe(1);
+  expect(lines).toContain(
+    "error: the SNS/SQS engine (fauxqs) stopped (exit code 1); stopping (the summary below may be incomplete)",
+  );
+  expect(JSON.parse(lines.at(-1)!)).toMatchObject({ published: 0, lost: 0 });
+  expect(fs.existsSync(path.join(work, "fatal-run", "server.json"))).toBe(false);
+}, 60_000);
