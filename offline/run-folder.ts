@@ -27,7 +27,8 @@ export class FolderInUseError extends Error {
 
 const HOLDER_FILE = "server.json";
 
-function alive(pid: number): boolean {
+/** Whether a process runs (one of another user counts: it exists). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -67,7 +68,7 @@ export function claimFolder(dir: string, what: string, howElse: string): FolderC
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
       const holder = readHolder(file);
-      if (holder && holder.pid !== process.pid && alive(holder.pid)) {
+      if (holder && holder.pid !== process.pid && isRunning(holder.pid)) {
         const where = holder.endpoint ? ` serving on ${holder.endpoint}` : "";
         throw new FolderInUseError(
           `${what} ${dir} is in use by another server (pid ${holder.pid}${where}, started ${holder.startedAt}): stop it, or ${howElse}`,

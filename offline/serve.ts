@@ -128,6 +128,39 @@ function queuedNote(summary: PipelineSummary, dataDir?: string): string | undefi
     : `note: ${what}: discarded with the engines (start with --persist DIR to keep queued messages across restarts)`;
 }
 
+/** Waits for the stop; true if it came as a fatal error (said in an `error:` line). */
+async function untilStopped(stop: Promise<string>, write: (line: string) => void): Promise<boolean> {
+  try {
+    write(`${await stop}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
+    return false;
+  } catch (error) {
+    write(`error: ${(error as Error).message}; stopping (the summary below may be incomplete)`);
+    return true;
+  }
+}
+
+/** Stops the Lambda service, then writes what was left queued and the summary; returns the exit code. */
+async function stopWithSummary(
+  pipeline: LocalPipeline,
+  dataDir: string | undefined,
+  write: (line: string) => void,
+  failed: boolean,
+): Promise<number> {
+  await pipeline.stopLambda();
+  const summary = await pipeline.summary().catch((error: Error) => {
+    write(`error: the summary could not be read from the engines: ${error.message}`);
+    return undefined;
+  });
+  if (!summary) return 1;
+  const note = queuedNote(summary, dataDir);
+  if (note) write(note);
+  const lost = Math.abs(summary.lost);
+  if (lost !== 0)
+    write(`error: the balance does not hold: ${summary.lost} message${lost === 1 ? "" : "s"} unaccounted for`);
+  write(JSON.stringify(summary));
+  return failed || lost !== 0 ? 1 : 0;
+}
+
 /** Serves until asked to stop; returns the exit code (0; 1 if the balance shows a loss or an engine failed). */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write } = options;
@@ -173,28 +206,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry)) write(line);
     const shown = shownPath(paths.outputsFile);
     write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: shown })}`);
-    let failed = false;
-    const reason = await Promise.race([options.stopRequested, failure]).catch((error: Error) => {
-      failed = true;
-      write(`error: ${error.message}; stopping (the summary below may be incomplete)`);
-      return "error";
-    });
-    if (!failed) write(`${reason}: stopping; invocations in flight finish first (Ctrl-C again stops at once)`);
+    const failed = await untilStopped(Promise.race([options.stopRequested, failure]), write);
     await watcher?.close();
-    await running.stopLambda();
-    const summary = await running.summary().catch((error: Error) => {
-      write(`error: the summary could not be read from the engines: ${error.message}`);
-      return undefined;
-    });
-    if (!summary) return 1;
-    const note = queuedNote(summary, options.dataDir);
-    if (note) write(note);
-    if (summary.lost !== 0)
-      write(
-        `error: the balance does not hold: ${summary.lost} message${Math.abs(summary.lost) === 1 ? "" : "s"} unaccounted for`,
-      );
-    write(JSON.stringify(summary));
-    return failed || summary.lost !== 0 ? 1 : 0;
+    return await stopWithSummary(running, options.dataDir, write, failed);
   } finally {
     await watcher?.close();
     await pipeline?.close();

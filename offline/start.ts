@@ -16,6 +16,7 @@ import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
 import { readOrderLines, userPath } from "../common/order-lines";
 import { synthesisDir, synthesize } from "../common/project";
+import { isRunning } from "./run-folder";
 
 /** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
 export const DEFAULT_BODIES = [
@@ -263,15 +264,6 @@ function watchedAncestors(): number[] {
   return Number.isInteger(grandparent) && grandparent! > 1 ? [parent, grandparent!] : [parent];
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * `--serve` until the first SIGINT, SIGTERM or SIGHUP (the terminal closed), or until its parent (npm) is
  * gone; a second signal stops at once. An error nothing else caught stops it too, with the summary (exit 1).
@@ -291,7 +283,7 @@ async function serveUntilStopped(
     // npm killed (or its terminal gone): it stops rather than hold the port as an orphan.
     const watched = watchedAncestors();
     parentWatch = setInterval(() => {
-      const gone = watched.find((pid) => !running(pid));
+      const gone = watched.find((pid) => !isRunning(pid));
       if (gone !== undefined && !stopping) stop(`parent process ${gone} exited`);
     }, 500);
     // A reader that went away (the terminal, npm's pipe) must not turn the summary into a crash.

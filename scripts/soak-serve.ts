@@ -34,6 +34,36 @@ function orderBody(n: number): string {
   return sampleOrderBody({ orderId: `LONG${n}`, ...(poison ? { quantity: 0 } : {}) });
 }
 
+/** Publishes `rate` orders a second for `minutes`, sampling the server's memory; what was acknowledged. */
+async function publishSteadily(sns: SNSClient, topic: string, run: { minutes: number; rate: number; pid: number }) {
+  const { minutes, rate, pid } = run;
+  const samples: { minute: number; rssMiB: number; published: number }[] = [];
+  const started = Date.now();
+  const end = started + minutes * 60_000;
+  let published = 0;
+  let poison = 0;
+  let publishErrors = 0;
+  let nextSample = started;
+  samples.push({ minute: 0, rssMiB: rssMiB(pid), published: 0 });
+  // One second's orders at a time, then wait for the next second: a steady rate, whatever a publish costs.
+  for (let second = 0; Date.now() < end; second++) {
+    const bodies = Array.from({ length: rate }, (_, i) => orderBody(published + i));
+    const { results } = await publishAll(sns, topic, bodies, { oversize: "refuse" });
+    for (const [i, result] of results.entries()) {
+      if ("messageId" in result) {
+        published += 1;
+        if (JSON.parse(bodies[i]).quantity === 0) poison += 1;
+      } else publishErrors += 1;
+    }
+    if (Date.now() >= nextSample) {
+      samples.push({ minute: (Date.now() - started) / 60_000, rssMiB: rssMiB(pid), published });
+      nextSample += Math.max(10_000, (minutes * 60_000) / 30);
+    }
+    await sleep(Math.max(0, started + (second + 1) * 1000 - Date.now()));
+  }
+  return { started, samples, published, poison, publishErrors };
+}
+
 export async function soakServe(minutes = MINUTES, rate = RATE) {
   if (!(minutes > 0 && rate > 0)) throw new Error("SOAK_SERVE_MINUTES and SOAK_SERVE_RATE must be positive numbers");
   const stackDir = synthesize();
@@ -48,30 +78,8 @@ export async function soakServe(minutes = MINUTES, rate = RATE) {
     const ready = await readyOf(served);
     const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
-    const samples: { minute: number; rssMiB: number; published: number }[] = [];
-    const started = Date.now();
-    const end = started + minutes * 60_000;
-    let published = 0;
-    let poison = 0;
-    let publishErrors = 0;
-    let nextSample = started;
-    samples.push({ minute: 0, rssMiB: rssMiB(served.child.pid!), published: 0 });
-    // One second's orders at a time, then wait for the next second: a steady rate, whatever a publish costs.
-    for (let second = 0; Date.now() < end; second++) {
-      const bodies = Array.from({ length: rate }, (_, i) => orderBody(published + i));
-      const { results } = await publishAll(sns, topic, bodies, { oversize: "refuse" });
-      for (const [i, result] of results.entries()) {
-        if ("messageId" in result) {
-          published += 1;
-          if (JSON.parse(bodies[i]).quantity === 0) poison += 1;
-        } else publishErrors += 1;
-      }
-      if (Date.now() >= nextSample) {
-        samples.push({ minute: (Date.now() - started) / 60_000, rssMiB: rssMiB(served.child.pid!), published });
-        nextSample += Math.max(10_000, (minutes * 60_000) / 30);
-      }
-      await sleep(Math.max(0, started + (second + 1) * 1000 - Date.now()));
-    }
+    const run = await publishSteadily(sns, topic, { minutes, rate, pid: served.child.pid! });
+    const { samples, publishErrors, poison, published } = run;
     sns.destroy();
     // Let what is queued settle, then stop as Ctrl-C does and read the balance.
     for (let waited = 0; waited < 60_000; waited += 500) {
@@ -79,7 +87,7 @@ export async function soakServe(minutes = MINUTES, rate = RATE) {
       if (health.counts.queued === 0) break;
       await sleep(500);
     }
-    samples.push({ minute: (Date.now() - started) / 60_000, rssMiB: rssMiB(served.child.pid!), published });
+    samples.push({ minute: (Date.now() - run.started) / 60_000, rssMiB: rssMiB(served.child.pid!), published });
     served.child.kill("SIGINT");
     const exitCode = await served.exited;
     const summary = JSON.parse(served.lines.filter((l) => l.startsWith("{")).pop() ?? "{}");

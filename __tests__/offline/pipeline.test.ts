@@ -35,6 +35,18 @@ const items = (file: string) =>
     .map((line) => JSON.parse(line));
 const body = (o: unknown) => JSON.stringify(o);
 
+/** The default run's summary: the sample order stored, the invalid one dead-lettered, the balance exact. */
+const DEFAULT_RUN_SUMMARY = {
+  published: 2,
+  arrived: 2,
+  processed: 1,
+  deadLettered: 1,
+  redriven: 0,
+  queued: 0,
+  lost: 0,
+  items: 1,
+};
+
 describe("npm start: the default run (sample order stored, invalid one dead-lettered, nothing lost)", () => {
   test("stores the sample order, dead-letters the invalid one after exactly 3 receives, loses nothing", async () => {
     // Prepare
@@ -42,16 +54,7 @@ describe("npm start: the default run (sample order stored, invalid one dead-lett
     // Act
     const { last, exitCode, lines } = await run({ exportFile });
     // Assess
-    expect(last).toEqual({
-      published: 2,
-      arrived: 2,
-      processed: 1,
-      deadLettered: 1,
-      redriven: 0,
-      queued: 0,
-      lost: 0,
-      items: 1,
-    });
+    expect(last).toEqual(DEFAULT_RUN_SUMMARY);
     expect(Object.keys(last)).toEqual([
       "published",
       "arrived",
@@ -398,16 +401,7 @@ describe("npm start as a user runs it", () => {
       return result.stdout;
     };
     const lines = run([]).trim().split("\n");
-    expect(JSON.parse(lines[lines.length - 1])).toEqual({
-      published: 2,
-      arrived: 2,
-      processed: 1,
-      deadLettered: 1,
-      redriven: 0,
-      queued: 0,
-      lost: 0,
-      items: 1,
-    });
+    expect(JSON.parse(lines[lines.length - 1])).toEqual(DEFAULT_RUN_SUMMARY);
     expect(lines.some((l) => /\u001b\[/.test(l))).toBe(false); // no colour when not on a terminal
     expect(JSON.parse(run(["--orders", orders, "--quiet"]).trim())).toEqual({
       published: 2,

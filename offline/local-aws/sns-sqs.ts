@@ -49,8 +49,8 @@ export interface SnsSqsOptions {
   readonly socketPath?: string;
 }
 
-export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine> {
-  const worker = new Worker(WORKER_FILE, {
+function startWorker(options: SnsSqsOptions): Worker {
+  return new Worker(WORKER_FILE, {
     workerData: {
       port: options.port ?? 0,
       region: options.region,
@@ -61,6 +61,18 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     execArgv: ["--disable-warning=ExperimentalWarning"],
     stdout: false,
   });
+}
+
+/** Posts a request to the worker; resolves with its answer (answers come in the order of the requests). */
+function ask<T>(worker: Worker, waiting: ((answer: T) => void)[], request: unknown): Promise<T> {
+  return new Promise<T>((resolve) => {
+    waiting.push(resolve);
+    worker.postMessage(request);
+  });
+}
+
+export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine> {
+  const worker = startWorker(options);
   const deadLettered: ((queue: string, messageId: string, body: string) => void)[] = [];
   const inFlights: ((leases: { queue: string; receiptHandle: string }[]) => void)[] = [];
   const published: ((topicArn: string) => void)[] = [];
@@ -78,7 +90,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       else if (message.type === "in-flight") inFlights.shift()?.(message.leases);
       else if (message.type === "published") published.forEach((l) => l(message.topicArn));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);
-      else stops.forEach((resolveStop) => resolveStop());
+      else stops.shift()?.();
     });
   });
   worker.removeAllListeners("exit");
@@ -95,22 +107,13 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     onDeadLettered: (listener) => void deadLettered.push(listener),
     onPublished: (listener) => void published.push(listener),
     onFailure: (listener) => void failures.push(listener),
-    flush: () =>
-      new Promise<QueueCounts>((resolve) => {
-        flushes.push(resolve);
-        worker.postMessage("flush");
-      }),
-    inFlight: (queues) =>
-      new Promise((resolve) => {
-        inFlights.push(resolve);
-        worker.postMessage({ type: "in-flight", queues });
-      }),
+    flush: () => ask(worker, flushes, "flush"),
+    inFlight: (queues) => ask(worker, inFlights, { type: "in-flight", queues }),
     async close() {
       closing = true;
-      const stopped = new Promise<void>((resolve) => stops.push(resolve));
-      worker.postMessage("stop");
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+      await Promise.race([ask(worker, stops, "stop"), timeout]);
       clearTimeout(timer);
       await worker.terminate();
     },
