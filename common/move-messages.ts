@@ -49,6 +49,8 @@ export interface MoveOptions {
    */
   readonly stopOnRefusal: boolean;
   readonly onRefused?: (message: Message, failure: BatchResultErrorEntry) => void;
+  /** Move only the messages this selects (the others are made visible again at the end); all when absent. */
+  readonly select?: (message: Message) => boolean;
   readonly onProgress?: (moved: number, total: number, refused: number) => void;
 }
 
@@ -98,6 +100,7 @@ async function makeVisible(sqs: SQSClient, queueUrl: string, messages: Message[]
 export async function moveMessages(sqs: SQSClient, options: MoveOptions): Promise<MoveResult> {
   const total = await messagesIn(sqs, options.from);
   const refused: Message[] = [];
+  const skipped: Message[] = [];
   let moved = 0;
   for (let left = total; left > 0;) {
     const { Messages = [] } = await sqs.send(
@@ -111,12 +114,14 @@ export async function moveMessages(sqs: SQSClient, options: MoveOptions): Promis
     );
     if (Messages.length === 0) break;
     left -= Messages.length;
-    const refusedNow = await sendThenDelete(sqs, Messages, options);
+    const chosen = options.select ? Messages.filter(options.select) : Messages;
+    skipped.push(...Messages.filter((m) => !chosen.includes(m)));
+    const refusedNow = chosen.length > 0 ? await sendThenDelete(sqs, chosen, options) : [];
     refused.push(...refusedNow);
-    moved += Messages.length - refusedNow.length;
+    moved += chosen.length - refusedNow.length;
     options.onProgress?.(moved, Math.max(total, moved), refused.length);
     if (refused.length > 0 && options.stopOnRefusal) break;
   }
-  if (!options.stopOnRefusal) await makeVisible(sqs, options.from, refused);
+  await makeVisible(sqs, options.from, options.stopOnRefusal ? skipped : [...refused, ...skipped]);
   return { total, moved, refused: refused.length };
 }

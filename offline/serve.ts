@@ -15,6 +15,8 @@ import { localOutputs } from "./local-outputs";
 import { claimFolder, FolderClaim, runFolderPaths } from "./run-folder";
 import { PipelineEvent } from "./trace";
 import { CodeWatcher, watchFunctionCode } from "./watch";
+import { Console, createConsole } from "./console/console";
+import { Journal } from "./console/journal";
 
 export interface ServeOptions extends Omit<
   PipelineOptions,
@@ -36,6 +38,8 @@ export interface ServeOptions extends Omit<
   readonly stopRequested: Promise<string>;
   /** How long a request may take to arrive in full (tests shorten it). @default Node.js's 300 s */
   readonly requestTimeoutMs?: number;
+  /** Serve the local console at `/_local/console/`. @default true */
+  readonly console?: boolean;
 }
 
 /** Log files per function (fresh, or appended to with --persist), written as lines arrive; `close` waits for them. */
@@ -104,6 +108,7 @@ function readyLines(
   outputsFile: string,
   watcher?: CodeWatcher,
   watchEntry?: string,
+  consolePath?: string,
 ): string[] {
   const endpoint = pipeline.endpoint!.url;
   const region = pipeline.stack.region;
@@ -112,6 +117,7 @@ function readyLines(
     `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     `  npm run orders -- --outputs ${shownPath(outputsFile)} smoke`,
   ];
+  if (consolePath) lines.push(`console: ${endpoint}${consolePath} (open it in a browser on this machine)`);
   if (watcher)
     lines.push(
       `watching ${path.relative(process.cwd(), path.dirname(watchEntry!))} for ${watcher.functions.join(", ")}`,
@@ -173,6 +179,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   const failure = new Promise<never>((_, reject) => (engineFailed = reject));
   let pipeline: LocalPipeline | undefined;
   let watcher: CodeWatcher | undefined;
+  let console: Console | undefined;
+  const journal = options.console === false ? undefined : new Journal();
   try {
     pipeline = await LocalPipeline.start({
       ...options,
@@ -180,9 +188,13 @@ export async function serve(options: ServeOptions): Promise<number> {
       codeDir: path.join(paths.codeDir, "loaded"),
       onEngineFailure: (error) => engineFailed(error),
       // The function's own lines are printed as they are (below); their digest in the trace would repeat them.
-      onEvent: (event) => event.type !== "outcome" && event.type !== "log" && options.trace(event),
+      onEvent: (event) => {
+        journal?.record(event);
+        if (event.type !== "outcome" && event.type !== "log") options.trace(event);
+      },
       onLogLine: (fn, line) => {
         logs.append(fn, line);
+        journal?.recordLine(fn, line);
         write(`${fn} ${line}`);
       },
     });
@@ -193,7 +205,10 @@ export async function serve(options: ServeOptions): Promise<number> {
         functions: running.stack.functions,
         outDir: path.join(paths.codeDir, "watch"),
         replaceCode: (fn, file) => running.replaceCode(fn, file),
-        emit: options.trace,
+        emit: (event) => {
+          journal?.record(event);
+          options.trace(event);
+        },
       });
     }
     const endpoint = running.endpoint!;
@@ -202,14 +217,19 @@ export async function serve(options: ServeOptions): Promise<number> {
     const outputs = { [stackName]: { ...localOutputs(running), endpoint: endpoint.url } };
     fs.writeFileSync(paths.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
     endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
+    if (journal) {
+      console = createConsole(running, journal);
+      endpoint.setConsole((request, response) => console!.handle(request, response));
+    }
     if (options.bodies?.length) await running.publishAll(options.bodies);
-    for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry)) write(line);
+    for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry, console?.path)) write(line);
     const shown = shownPath(paths.outputsFile);
     write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: shown })}`);
     const failed = await untilStopped(Promise.race([options.stopRequested, failure]), write);
     await watcher?.close();
     return await stopWithSummary(running, options.dataDir, write, failed);
   } finally {
+    console?.close();
     await watcher?.close();
     await pipeline?.close();
     await logs.close();

@@ -49,6 +49,8 @@ Options:
                        cdktf.out/local. One server per run folder: a second one exits 2 naming the first
   --allow-origin URL   with --serve, let pages from this origin call the endpoint (repeatable); other
                        pages get 403 (requests without Origin or Referer, as CLIs and SDKs send, pass)
+  --no-console         with --serve, do not serve the local console (on by default at /_local/console/:
+                       it costs nothing until a page opens it, and only this machine's pages reach it)
   --persist DIR        with --serve, keep queues, messages and items in DIR across restarts
   --watch              with --serve, bundle lambda/ again on every change; the next batch runs the new code
                        in fresh execution environments (a build error keeps the old code and is printed)
@@ -177,6 +179,7 @@ export const OPTIONS = {
   persist: { type: "string" },
   "run-dir": { type: "string" },
   "allow-origin": { type: "string", multiple: true },
+  "no-console": { type: "boolean" },
   watch: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -195,7 +198,7 @@ export async function main(argv: string[]): Promise<number> {
     );
   const orders = values.orders ? readOrderLines("--orders", values.orders) : undefined;
   if (orders?.warning) console.error(orders.warning);
-  const serveOnly = ["port", "persist", "run-dir", "allow-origin", "watch"] as const;
+  const serveOnly = ["port", "persist", "run-dir", "allow-origin", "watch", "no-console"] as const;
   const misplaced = serveOnly.filter((name) => values[name] !== undefined);
   if (!values.serve && misplaced.length > 0)
     throw new Error(
@@ -218,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
       runDir: values["run-dir"] ? userPath(values["run-dir"]) : path.join(synthesisDir(), "local"),
       dataDir: values.persist ? userPath(values.persist) : undefined,
       watchEntry: values.watch ? ORDER_PROCESSOR.entry : undefined,
+      console: !values["no-console"],
     });
   }
   const result = await runOffline({

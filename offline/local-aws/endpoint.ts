@@ -46,6 +46,8 @@ export interface ServiceEndpoint {
   readonly forwarding: number;
   /** What `GET /_local/health` answers (set once the pipeline runs). */
   setHealth(report: () => Promise<Record<string, unknown>>): void;
+  /** Who answers `/_local/console/` and `/_local/api/` (the local console), after the endpoint's checks. */
+  setConsole(handler: http.RequestListener): void;
   close(): Promise<void>;
 }
 
@@ -233,6 +235,7 @@ interface Forwarding {
 interface EndpointState {
   port: number;
   health?: () => Promise<Record<string, unknown>>;
+  console?: http.RequestListener;
   readonly forwarding: Forwarding;
   readonly agents: { readonly sns: http.Agent; readonly sqs: http.Agent };
 }
@@ -313,6 +316,7 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
       return void response.end();
     }
     if (request.method === "GET" && request.url === HEALTH_PATH) return health(state.health, response, cors);
+    if (state.console && /^\/_local\/(console|api)(\/|$)/.test(request.url ?? "")) return state.console(request, response);
     const service = serviceOf(request.headers);
     if (!service) return unserved(request, response, cors);
     if (Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return void readBody(request, response);
@@ -401,6 +405,7 @@ export async function startServiceEndpoint(
       return state.forwarding.count;
     },
     setHealth: (report) => void (state.health = report),
+    setConsole: (handler) => void (state.console = handler),
     close: () =>
       new Promise<void>((resolve) => {
         state.agents.sns.destroy();

@@ -1,0 +1,364 @@
+/**
+ * The local console of `--serve`: a page at `/_local/console/` on the endpoint's own origin (behind its
+ * Host and Origin checks) and the JSON it reads at `/_local/api/`: the pipeline as the stack model draws it
+ * with live counts, each order's journey, the dead-letter queues with the cause of each message and a
+ * redrive and delete (through `common/move-messages.ts`, as the operator CLI moves messages), the table,
+ * the function's log, and a publish form. A state-changing request must carry the run's token (the page
+ * gets it in its HTML) and be JSON, so a page of another origin can neither send it nor read the token.
+ */
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
+import { messagesIn, moveMessages } from "../../common/move-messages";
+import { sdkTransport } from "../local-aws/engine-address";
+import type { LocalPipeline } from "../pipeline";
+import { sampleOrderBody } from "../../common/sample-order";
+import { orderIdOf } from "../trace";
+import { Journal } from "./journal";
+import { pipelineGraph } from "./graph";
+
+const PAGE_DIR = path.join(__dirname, "page");
+const ASSETS: Record<string, string> = {
+  "console.js": "text/javascript; charset=utf-8",
+  "console.css": "text/css; charset=utf-8",
+};
+const MAX_BODY = 300 * 1024;
+
+type Send = (status: number, body: unknown) => void;
+
+function reply(response: http.ServerResponse): Send {
+  return (status, body) => {
+    const text = JSON.stringify(body);
+    response.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      "cache-control": "no-store",
+    });
+    response.end(text);
+  };
+}
+
+function readJson(request: http.IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) reject(new Error("request body too large"));
+      else chunks.push(chunk);
+    });
+    request.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"));
+      } catch {
+        reject(new Error("the request body is not JSON"));
+      }
+    });
+    request.on("error", reject);
+  });
+}
+
+export interface Console {
+  /** The page's address on the endpoint. */
+  readonly path: string;
+  readonly journal: Journal;
+  handle(request: http.IncomingMessage, response: http.ServerResponse): void;
+  close(): void;
+}
+
+export function createConsole(pipeline: LocalPipeline, journal = new Journal()): Console {
+  const token = randomBytes(24).toString("hex");
+  const sqs = new SQSClient({
+    ...sdkTransport(pipeline.endpoints.snsSqs),
+    region: pipeline.stack.region,
+    credentials: LOCAL_CREDENTIALS,
+    useQueueUrlAsEndpoint: false,
+  });
+  const streams = new Set<http.ServerResponse>();
+  const live = liveCounts(pipeline, sqs, journal, streams);
+  const api = routes(pipeline, journal, sqs);
+  return {
+    path: "/_local/console/",
+    journal,
+    handle(request, response) {
+      const url = new URL(request.url ?? "/", "http://localhost");
+      const send = reply(response);
+      if (url.pathname === "/_local/console" || url.pathname === "/_local/console/")
+        return page(response, token);
+      if (url.pathname.startsWith("/_local/console/")) return asset(url.pathname.slice(16), response);
+      if (url.pathname === "/_local/api/stream") return stream(request, response, journal, streams, live.push);
+      const { key, id } = routeOf(request.method ?? "GET", url.pathname);
+      const route = api[key];
+      if (!route) return send(404, { error: `no console route ${request.method} ${url.pathname}` });
+      if (request.method !== "GET") {
+        if (request.headers["x-console-token"] !== token)
+          return send(403, { error: "this action needs the console's token: reload the console page" });
+        if (!String(request.headers["content-type"] ?? "").startsWith("application/json"))
+          return send(415, { error: "send JSON (content-type: application/json)" });
+      }
+      route({ request, url, id })
+        .then((result) => send(200, result))
+        .catch((error: Error) => send(400, { error: error.message }));
+    },
+    close() {
+      live.stop();
+      for (const response of streams) response.end();
+      sqs.destroy();
+    },
+  };
+}
+
+/** `GET /_local/api/orders/O1` is the route `GET /_local/api/orders/:id` with the id `O1`. */
+function routeOf(method: string, pathname: string): { key: string; id: string } {
+  const named = /^\/_local\/api\/(orders|items)\/([^/]+)$/.exec(pathname);
+  if (!named) return { key: `${method} ${pathname}`, id: "" };
+  return { key: `${method} /_local/api/${named[1]}/:id`, id: decodeURIComponent(named[2]) };
+}
+
+function page(response: http.ServerResponse, token: string): void {
+  const html = fs.readFileSync(path.join(PAGE_DIR, "index.html"), "utf8").replace("__CONSOLE_TOKEN__", token);
+  response.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    // Nothing but this origin's own scripts and styles; no frame may embed it.
+    "content-security-policy":
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+  });
+  response.end(html);
+}
+
+function asset(name: string, response: http.ServerResponse): void {
+  const type = ASSETS[name];
+  if (!type) {
+    response.writeHead(404, { "content-type": "text/plain" });
+    return void response.end("not found\n");
+  }
+  const body = fs.readFileSync(path.join(PAGE_DIR, name));
+  response.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-cache" });
+  response.end(body);
+}
+
+/** Server-sent events: every pipeline event and log line as it happens, and the counts when they change. */
+function stream(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  journal: Journal,
+  streams: Set<http.ServerResponse>,
+  pushCounts: () => void,
+): void {
+  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+  response.write("retry: 2000\n\n");
+  streams.add(response);
+  const unsubscribe = journal.subscribe((kind, entry) => response.write(`event: ${kind}\ndata: ${JSON.stringify(entry)}\n\n`));
+  request.on("close", () => {
+    unsubscribe();
+    streams.delete(response);
+  });
+  pushCounts();
+}
+
+/**
+ * The counts the picture shows, sent to the open pages when something happened since the last time, at
+ * most four times a second: nothing is read from the engines while the run is idle.
+ */
+function liveCounts(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, streams: Set<http.ServerResponse>) {
+  let dirty = true;
+  let busy = false;
+  let timer: NodeJS.Timeout | undefined;
+  const unsubscribe = journal.subscribe(() => (dirty = true));
+  // The timer runs only while a page listens: a server with no console open does nothing for it.
+  const push = () => {
+    dirty = true;
+    timer ??= setInterval(() => void tick(), 250);
+    void tick();
+  };
+  const tick = async () => {
+    if (streams.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
+    if (!dirty || busy) return;
+    dirty = false;
+    busy = true;
+    try {
+      const counts = await countsOf(pipeline, sqs);
+      for (const response of streams) response.write(`event: counts\ndata: ${JSON.stringify(counts)}\n\n`);
+    } catch {
+      dirty = true; // the engines are stopping: try again next time
+    } finally {
+      busy = false;
+    }
+  };
+  return {
+    push,
+    stop() {
+      clearInterval(timer);
+      unsubscribe();
+    },
+  };
+}
+
+/** The balance and, per queue, what it holds (visible, in flight). */
+async function countsOf(pipeline: LocalPipeline, sqs: SQSClient) {
+  const depth = async (url: string) => {
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    return {
+      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+  };
+  const all = pipeline.resources.all("aws_sqs_queue");
+  const queues = Object.fromEntries(await Promise.all(all.map(async (q) => [q.name, await depth(q.url)] as const)));
+  return { at: Date.now(), balance: await pipeline.balance(), queues };
+}
+
+interface RouteContext {
+  readonly request: http.IncomingMessage;
+  readonly url: URL;
+  readonly id: string;
+}
+type Route = (context: RouteContext) => Promise<unknown>;
+
+function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Record<string, Route> {
+  const dlqs = () => pipeline.deadLetterQueues();
+  const queueNamed = (name: unknown) => {
+    const queue = pipeline.resources.find("aws_sqs_queue", String(name));
+    if (!queue) throw new Error(`no queue ${String(name)}`);
+    return queue;
+  };
+  return {
+    "GET /_local/api/state": async () => ({
+      stack: path.basename(pipeline.stack.stackDir),
+      region: pipeline.stack.region,
+      graph: pipelineGraph(pipeline),
+      counts: await countsOf(pipeline, sqs),
+      recentOrders: journal.recentOrders(),
+      sampleOrder: sampleOrderBody(),
+    }),
+    "GET /_local/api/orders/:id": async ({ id }) => ({
+      orderId: id,
+      ...journal.journey(id),
+      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
+    }),
+    "GET /_local/api/dlq": async () =>
+      Promise.all(
+        dlqs().map(async (q) => ({
+          queue: q.name,
+          messages: (await peek(sqs, q.url)).map((m) => describeDeadLetter(m, journal)),
+        })),
+      ),
+    "POST /_local/api/dlq/redrive": async ({ request }) => {
+      const input = await readJson(request);
+      const dlq = queueNamed(input.queue);
+      const source = pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive?.deadLetterTarget === dlq.address);
+      if (!source) throw new Error(`${dlq.name} is no queue's dead-letter queue: there is nowhere to redrive to`);
+      const only = typeof input.messageId === "string" ? input.messageId : undefined;
+      const result = await moveMessages(sqs, {
+        from: dlq.url,
+        to: source.url,
+        waitSeconds: 0,
+        stopOnRefusal: false,
+        select: only ? (m: Message) => m.MessageId === only : undefined,
+      });
+      if (result.moved > 0) journal.record({ type: "redriven", from: dlq.name, to: source.name, count: result.moved });
+      return { ...result, from: dlq.name, to: source.name };
+    },
+    "POST /_local/api/dlq/delete": async ({ request }) => {
+      const input = await readJson(request);
+      const dlq = queueNamed(input.queue);
+      if (typeof input.messageId !== "string") throw new Error("name the message to delete (messageId)");
+      return { deleted: await deleteOne(sqs, dlq.url, input.messageId), queue: dlq.name };
+    },
+    "GET /_local/api/items": async ({ url }) => {
+      const items = await pipeline.items();
+      const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
+      return { count: items.length, items: items.slice(0, limit) };
+    },
+    "GET /_local/api/items/:id": async ({ id }) => ({
+      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
+    }),
+    "GET /_local/api/logs": async () => journal.recentLines(),
+    "POST /_local/api/publish": async ({ request }) => {
+      const input = await readJson(request);
+      if (typeof input.body !== "string") throw new Error("send the message body as a string (body)");
+      const result = await pipeline.publish(input.body);
+      return { ...result, orderId: orderIdOf(input.body) ?? null };
+    },
+  };
+}
+
+/** The messages a queue holds, peeked at (they stay visible). */
+async function peek(sqs: SQSClient, url: string): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  const total = await messagesIn(sqs, url);
+  for (let round = 0; round < Math.ceil(total / 10) + 2 && seen.size < Math.min(total, 200); round++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+      }),
+    );
+    const fresh = Messages.filter((m) => !seen.has(m.MessageId!));
+    if (fresh.length === 0) break;
+    for (const m of fresh) seen.set(m.MessageId!, m);
+  }
+  return [...seen.values()];
+}
+
+function describeDeadLetter(message: Message, journal: Journal) {
+  const body = message.Body ?? "";
+  const orderId = orderIdOf(body);
+  let kind = "order";
+  try {
+    const parsed = JSON.parse(body);
+    if (!parsed || typeof parsed !== "object" || orderId === undefined) kind = "not an order";
+  } catch {
+    kind = "not JSON";
+  }
+  const failure = orderId ? journal.lastFailure(orderId) : undefined;
+  return {
+    messageId: message.MessageId,
+    receives: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
+    sent: Number(message.Attributes?.SentTimestamp ?? 0),
+    orderId: orderId ?? null,
+    kind,
+    body: body.slice(0, 2000),
+    lastError: failure ? { at: failure.at, line: failure.line, outcome: failure.outcome } : null,
+  };
+}
+
+/** Deletes one message (found by receiving; the others are made visible again at once). */
+async function deleteOne(sqs: SQSClient, url: string, messageId: string): Promise<boolean> {
+  const total = await messagesIn(sqs, url);
+  for (let round = 0; round < Math.ceil(total / 10) + 2; round++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+    );
+    const found = Messages.find((m) => m.MessageId === messageId);
+    if (found) {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: found.ReceiptHandle! }));
+      return true;
+    }
+    if (Messages.length === 0) break;
+  }
+  return false;
+}

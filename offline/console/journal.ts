@@ -1,0 +1,113 @@
+/**
+ * What the local console shows of the run's past: each order's events in order (its journey), the
+ * function's recent log lines, and who is listening for new ones (the console's event stream). Bounded: the
+ * newest `maxOrders` orders and `maxLines` log lines are kept, so a server left running all day stays small.
+ */
+import { orderIdOf, PipelineEvent } from "../trace";
+
+export interface JournalEntry {
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  readonly event: PipelineEvent;
+}
+
+export interface LogEntry {
+  readonly at: number;
+  readonly fn: string;
+  readonly line: string;
+  /** Fields of a JSON line the console filters by. */
+  readonly level?: string;
+  readonly outcome?: string;
+  readonly orderId?: string;
+}
+
+type Listener = (kind: "event" | "log", entry: JournalEntry | LogEntry) => void;
+
+export class Journal {
+  private readonly orders = new Map<string, JournalEntry[]>();
+  private readonly orderOfMessage = new Map<string, string>();
+  private readonly lines: LogEntry[] = [];
+  private readonly listeners = new Set<Listener>();
+
+  constructor(
+    private readonly maxOrders = 5000,
+    private readonly maxLines = 2000,
+  ) {}
+
+  /** The order an event is about: named in it, or known from an earlier event of the same message. */
+  private orderOf(event: PipelineEvent): string | undefined {
+    const named = "orderId" in event ? event.orderId : undefined;
+    const messageId = "messageId" in event ? event.messageId : undefined;
+    const body = event.type === "dead-lettered" ? event.body : undefined;
+    const orderId = named ?? (messageId && this.orderOfMessage.get(messageId)) ?? (body && orderIdOf(body));
+    if (orderId && messageId) this.orderOfMessage.set(messageId, orderId);
+    return orderId || undefined;
+  }
+
+  record(event: PipelineEvent): void {
+    const entry = { at: Date.now(), event };
+    const orderId = this.orderOf(event);
+    if (orderId) {
+      const events = this.orders.get(orderId) ?? [];
+      this.orders.delete(orderId); // the newest orders last, so the oldest go first
+      this.orders.set(orderId, [...events, entry]);
+      while (this.orders.size > this.maxOrders) this.orders.delete(this.orders.keys().next().value!);
+      while (this.orderOfMessage.size > this.maxOrders * 4)
+        this.orderOfMessage.delete(this.orderOfMessage.keys().next().value!);
+    }
+    this.listeners.forEach((listener) => listener("event", entry));
+  }
+
+  recordLine(fn: string, line: string): void {
+    let fields: Record<string, unknown> = {};
+    try {
+      fields = JSON.parse(line);
+    } catch {
+      fields = {};
+    }
+    const text = (key: string) => (typeof fields[key] === "string" ? (fields[key] as string) : undefined);
+    const entry: LogEntry = {
+      at: Date.now(),
+      fn,
+      line,
+      level: text("level"),
+      outcome: text("outcome"),
+      orderId: text("orderId"),
+    };
+    if ("_aws" in fields) return; // embedded metrics, not a log line a person reads
+    this.lines.push(entry);
+    if (this.lines.length > this.maxLines) this.lines.splice(0, this.lines.length - this.maxLines);
+    this.listeners.forEach((listener) => listener("log", entry));
+  }
+
+  /** An order's events in order, with the function's log lines about it. */
+  journey(orderId: string): { events: JournalEntry[]; lines: LogEntry[] } {
+    return {
+      events: this.orders.get(orderId) ?? [],
+      lines: this.lines.filter((entry) => entry.orderId === orderId),
+    };
+  }
+
+  /** The last log line of an order with an outcome other than stored (why it failed), if any is kept. */
+  lastFailure(orderId: string): LogEntry | undefined {
+    for (let i = this.lines.length - 1; i >= 0; i--) {
+      const entry = this.lines[i];
+      if (entry.orderId === orderId && entry.outcome && entry.outcome !== "stored") return entry;
+    }
+    return undefined;
+  }
+
+  recentLines(): readonly LogEntry[] {
+    return this.lines;
+  }
+
+  /** The newest order ids, newest first. */
+  recentOrders(limit = 50): string[] {
+    return [...this.orders.keys()].slice(-limit).reverse();
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
