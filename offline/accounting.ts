@@ -36,6 +36,8 @@ export interface PipelineSummary {
 export class RunAccounting {
   /** Bodies published to a topic. */
   published = 0;
+  /** The same, per topic name. */
+  readonly publishedTo = new Map<string, number>();
   /** Messages SNS put in queues (one per subscription per publish): for the progress line. */
   deliveries = 0;
   /** Messages deleted after the function succeeded with them: for the progress line. */

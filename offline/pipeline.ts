@@ -155,6 +155,7 @@ function wireEngineEvents(
   aws.snsSqs.onPublished((topicArn) => {
     const topic = aws.resources.find("aws_sns_topic", topicArn);
     accounting.published += 1;
+    if (topic) accounting.publishedTo.set(topic.name, (accounting.publishedTo.get(topic.name) ?? 0) + 1);
     accounting.deliveries += topic ? aws.resources.subscriptionsOf(topic.address).length : 0;
   });
 }
@@ -372,6 +373,11 @@ export class LocalPipeline {
   /** The balance of the source queues from the engine's counts (`accounting.ts`), and the table's items. */
   async summary(): Promise<PipelineSummary> {
     return this.balance((await this.items()).length);
+  }
+
+  /** Messages each topic accepted so far, by topic name. */
+  publishedPerTopic(): Record<string, number> {
+    return Object.fromEntries(this.accounting.publishedTo);
   }
 
   /** The balance without reading the table (`items` as given): what a live view can afford often. */

@@ -179,7 +179,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   const failure = new Promise<never>((_, reject) => (engineFailed = reject));
   let pipeline: LocalPipeline | undefined;
   let watcher: CodeWatcher | undefined;
-  let console: Console | undefined;
+  let localConsole: Console | undefined;
   const journal = options.console === false ? undefined : new Journal();
   try {
     pipeline = await LocalPipeline.start({
@@ -218,18 +218,19 @@ export async function serve(options: ServeOptions): Promise<number> {
     fs.writeFileSync(paths.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
     endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
     if (journal) {
-      console = createConsole(running, journal);
-      endpoint.setConsole((request, response) => console!.handle(request, response));
+      localConsole = createConsole(running, journal);
+      endpoint.setConsole((request, response) => localConsole!.handle(request, response));
     }
     if (options.bodies?.length) await running.publishAll(options.bodies);
-    for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry, console?.path)) write(line);
+    for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry, localConsole?.path))
+      write(line);
     const shown = shownPath(paths.outputsFile);
     write(`ready ${JSON.stringify({ endpoint: endpoint.url, region: running.stack.region, outputs: shown })}`);
     const failed = await untilStopped(Promise.race([options.stopRequested, failure]), write);
     await watcher?.close();
     return await stopWithSummary(running, options.dataDir, write, failed);
   } finally {
-    console?.close();
+    localConsole?.close();
     await watcher?.close();
     await pipeline?.close();
     await logs.close();

@@ -92,8 +92,7 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
     handle(request, response) {
       const url = new URL(request.url ?? "/", "http://localhost");
       const send = reply(response);
-      if (url.pathname === "/_local/console" || url.pathname === "/_local/console/")
-        return page(response, token);
+      if (url.pathname === "/_local/console" || url.pathname === "/_local/console/") return page(response, token);
       if (url.pathname.startsWith("/_local/console/")) return asset(url.pathname.slice(16), response);
       if (url.pathname === "/_local/api/stream") return stream(request, response, journal, streams, live.push);
       const { key, id } = routeOf(request.method ?? "GET", url.pathname);
@@ -156,10 +155,16 @@ function stream(
   streams: Set<http.ServerResponse>,
   pushCounts: () => void,
 ): void {
-  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+  response.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-store",
+    connection: "keep-alive",
+  });
   response.write("retry: 2000\n\n");
   streams.add(response);
-  const unsubscribe = journal.subscribe((kind, entry) => response.write(`event: ${kind}\ndata: ${JSON.stringify(entry)}\n\n`));
+  const unsubscribe = journal.subscribe((kind, entry) =>
+    response.write(`event: ${kind}\ndata: ${JSON.stringify(entry)}\n\n`),
+  );
   request.on("close", () => {
     unsubscribe();
     streams.delete(response);
@@ -225,7 +230,7 @@ async function countsOf(pipeline: LocalPipeline, sqs: SQSClient) {
   };
   const all = pipeline.resources.all("aws_sqs_queue");
   const queues = Object.fromEntries(await Promise.all(all.map(async (q) => [q.name, await depth(q.url)] as const)));
-  return { at: Date.now(), balance: await pipeline.balance(), queues };
+  return { at: Date.now(), balance: await pipeline.balance(), queues, topics: pipeline.publishedPerTopic() };
 }
 
 interface RouteContext {
@@ -266,7 +271,9 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Reco
     "POST /_local/api/dlq/redrive": async ({ request }) => {
       const input = await readJson(request);
       const dlq = queueNamed(input.queue);
-      const source = pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive?.deadLetterTarget === dlq.address);
+      const source = pipeline.resources
+        .all("aws_sqs_queue")
+        .find((q) => q.model.redrive?.deadLetterTarget === dlq.address);
       if (!source) throw new Error(`${dlq.name} is no queue's dead-letter queue: there is nowhere to redrive to`);
       const only = typeof input.messageId === "string" ? input.messageId : undefined;
       const result = await moveMessages(sqs, {

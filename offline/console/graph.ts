@@ -41,7 +41,11 @@ export function pipelineGraph(pipeline: LocalPipeline): { nodes: GraphNode[]; ed
   }
   for (const q of stack.queues)
     if (q.redrive)
-      edges.push({ from: q.address, to: q.redrive.deadLetterTarget, label: `after ${q.redrive.maxReceiveCount} receives` });
+      edges.push({
+        from: q.address,
+        to: q.redrive.deadLetterTarget,
+        label: `after ${q.redrive.maxReceiveCount} receives`,
+      });
   for (const m of stack.mappings)
     edges.push({ from: m.queue, to: m.function, label: `batch ${m.batchSize}${m.enabled ? "" : " (disabled)"}` });
   for (const f of stack.functions)

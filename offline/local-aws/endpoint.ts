@@ -316,7 +316,8 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
       return void response.end();
     }
     if (request.method === "GET" && request.url === HEALTH_PATH) return health(state.health, response, cors);
-    if (state.console && /^\/_local\/(console|api)(\/|$)/.test(request.url ?? "")) return state.console(request, response);
+    if (state.console && /^\/_local\/(console|api)(\/|$)/.test(request.url ?? ""))
+      return state.console(request, response);
     const service = serviceOf(request.headers);
     if (!service) return unserved(request, response, cors);
     if (Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return void readBody(request, response);

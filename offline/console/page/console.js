@@ -13,11 +13,14 @@ const el = (tag, props = {}, ...children) => {
 const time = (ms) => new Date(ms).toISOString().slice(11, 23);
 
 async function api(path, body) {
-  const options = body === undefined ? {} : {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-console-token": TOKEN },
-    body: JSON.stringify(body),
-  };
+  const options =
+    body === undefined
+      ? {}
+      : {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-console-token": TOKEN },
+          body: JSON.stringify(body),
+        };
   const response = await fetch(`/_local/api/${path}`, options);
   const answer = await response.json();
   if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
@@ -32,15 +35,20 @@ function drawGraph() {
   const columns = [0, 1, 2, 3].map(() => el("div", { className: "column" }));
   for (const node of graph.nodes) {
     columns[node.column].append(
-      el("div", { className: `node ${node.kind}`, id: `node-${node.name}` },
+      el(
+        "div",
+        { className: `node ${node.kind}`, id: `node-${node.name}` },
         el("div", { className: "kind", textContent: node.kind === "dlq" ? "dead-letter queue" : node.kind }),
         el("div", { className: "name", textContent: node.name }),
-        el("div", { className: "count", textContent: "-" })),
+        el("div", { className: "count", textContent: "-" }),
+      ),
     );
   }
   $("graph").replaceChildren(...columns);
   const name = (id) => graph.nodes.find((n) => n.id === id)?.name ?? id;
-  $("edges").replaceChildren(...graph.edges.map((e) => el("li", { textContent: `${name(e.from)} → ${name(e.to)}: ${e.label}` })));
+  $("edges").replaceChildren(
+    ...graph.edges.map((e) => el("li", { textContent: `${name(e.from)} → ${name(e.to)}: ${e.label}` })),
+  );
 }
 
 function showCounts(counts) {
@@ -50,7 +58,7 @@ function showCounts(counts) {
     if (node) node.textContent = text;
   };
   for (const node of graph.nodes) {
-    if (node.kind === "topic") set(node.name, `published ${b.published}`);
+    if (node.kind === "topic") set(node.name, `published ${counts.topics[node.name] ?? 0}`);
     if (node.kind === "function") set(node.name, `processed ${b.processed}, dead-lettered ${b.deadLettered}`);
     if (node.kind === "table") set(node.name, `stored ${b.processed}`);
     const q = counts.queues[node.name];
@@ -74,17 +82,23 @@ function drawChart() {
     }
     return points;
   };
-  const series = [["in", rate("arrived")], ["out", rate("out")]];
+  const series = [
+    ["in", rate("arrived")],
+    ["out", rate("out")],
+  ];
   const max = Math.max(1, ...series.flatMap(([, points]) => points.map((p) => p[1])));
-  const line = (points) => points.map(([at, v]) => `${(300 - (now - at) / 1000).toFixed(1)},${(58 - (v / max) * 55).toFixed(1)}`).join(" ");
-  svg.replaceChildren(...series.map(([cls, points]) => {
-    const polyline = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    polyline.setAttribute("points", line(points));
-    polyline.setAttribute("class", cls);
-    polyline.setAttribute("fill", "none");
-    polyline.setAttribute("stroke", "currentColor");
-    return polyline;
-  }));
+  const line = (points) =>
+    points.map(([at, v]) => `${(300 - (now - at) / 1000).toFixed(1)},${(58 - (v / max) * 55).toFixed(1)}`).join(" ");
+  svg.replaceChildren(
+    ...series.map(([cls, points]) => {
+      const polyline = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+      polyline.setAttribute("points", line(points));
+      polyline.setAttribute("class", cls);
+      polyline.setAttribute("fill", "none");
+      polyline.setAttribute("stroke", "currentColor");
+      return polyline;
+    }),
+  );
 }
 
 // ---- an order's journey
@@ -94,13 +108,23 @@ const published = new Map(); // orderId -> when the page published it (for the l
 function describe(entry) {
   const e = entry.event;
   switch (e.type) {
-    case "published": return ["published", `to ${e.topic} → ${e.queue}, message ${e.messageId}`];
-    case "received": return [`received #${e.receiveCount}`, `from ${e.queue}, message ${e.messageId}`];
-    case "outcome": return [e.outcome, e.reason ? `reason: ${e.reason}` : `message ${e.messageId ?? ""}`];
-    case "deleted": return ["deleted", `from ${e.queue} (processed)`];
-    case "returned": return ["returned", `to ${e.queue}, visible again in ${e.visibleInMs} ms`];
-    case "dead-lettered": return ["moved to DLQ", `${e.queue} → ${e.target} ${e.receives === undefined ? "after receives before a restart" : `after ${e.receives} receives`}`];
-    default: return [e.type, JSON.stringify(e)];
+    case "published":
+      return ["published", `to ${e.topic} → ${e.queue}, message ${e.messageId}`];
+    case "received":
+      return [`received #${e.receiveCount}`, `from ${e.queue}, message ${e.messageId}`];
+    case "outcome":
+      return [e.outcome, e.reason ? `reason: ${e.reason}` : `message ${e.messageId ?? ""}`];
+    case "deleted":
+      return ["deleted", `from ${e.queue} (processed)`];
+    case "returned":
+      return ["returned", `to ${e.queue}, visible again in ${Math.round(e.visibleInMs)} ms`];
+    case "dead-lettered":
+      return [
+        "moved to DLQ",
+        `${e.queue} → ${e.target} ${e.receives === undefined ? "after receives before a restart" : `after ${e.receives} receives`}`,
+      ];
+    default:
+      return [e.type, JSON.stringify(e)];
   }
 }
 
@@ -109,12 +133,17 @@ async function showJourney(orderId) {
   $("journey-id").value = orderId;
   const j = await api(`orders/${encodeURIComponent(orderId)}`);
   if (journeyOf !== orderId) return;
-  const items = j.events.map((entry) => {
-    const [label, text] = describe(entry);
-    return el("li", {}, `${time(entry.at)} `, el("span", { className: "label", textContent: label }), ` ${text}`);
-  });
-  for (const line of j.lines) items.push(el("li", { textContent: `${time(line.at)} log ${line.line}` }));
-  $("journey-events").replaceChildren(...(items.length ? items : [el("li", { textContent: "no events for this order in this run" })]));
+  // The runtime's events and the function's log lines about the order, in time order.
+  const rows = [
+    ...j.events.map((entry) => [entry.at, ...describe(entry)]),
+    ...j.lines.map((line) => [line.at, "log", line.line]),
+  ].sort((a, b) => a[0] - b[0]);
+  const items = rows.map(([at, label, text]) =>
+    el("li", {}, `${time(at)} `, el("span", { className: "label", textContent: label }), ` ${text}`),
+  );
+  $("journey-events").replaceChildren(
+    ...(items.length ? items : [el("li", { textContent: "no events for this order in this run" })]),
+  );
   $("journey-item").textContent = j.item ? JSON.stringify(j.item, null, 2) : "not in the table";
   const sent = published.get(orderId);
   if (sent && j.item && j.events.some((e) => e.event.type === "outcome" && e.event.outcome === "stored")) {
@@ -127,32 +156,84 @@ async function showJourney(orderId) {
 // ---- dead letters
 async function showDeadLetters() {
   const queues = await api("dlq");
-  $("dlq-queues").replaceChildren(...queues.map((q) => {
-    const rows = q.messages.map((m) => el("tr", {},
-      el("td", { textContent: m.orderId ?? `(${m.kind})` }),
-      el("td", { textContent: String(m.receives) }),
-      el("td", { textContent: m.sent ? new Date(m.sent).toISOString() : "-" }),
-      el("td", { textContent: m.lastError ? m.lastError.line : m.kind === "order" ? "no log line kept for its last attempt" : `the body is ${m.kind}` }),
-      el("td", {},
-        el("button", { type: "button", textContent: "Redrive", onclick: () => act("redrive", { queue: q.queue, messageId: m.messageId }) }),
-        " ",
-        el("button", { type: "button", textContent: "Delete", onclick: () => act("delete", { queue: q.queue, messageId: m.messageId }) })),
-    ));
-    return el("div", { className: "dlq" },
-      el("h3", { textContent: `${q.queue}: ${q.messages.length} message${q.messages.length === 1 ? "" : "s"}` }),
-      q.messages.length ? el("button", { type: "button", textContent: `Redrive all of ${q.queue}`, onclick: () => act("redrive", { queue: q.queue }) }) : "",
-      el("div", { className: "scroll" }, el("table", {},
-        el("thead", {}, el("tr", {}, ...["orderId", "receives", "sent", "why (the function's last line for it)", "action"].map((h) => el("th", { textContent: h })))),
-        el("tbody", {}, ...rows))));
-  }));
+  $("dlq-queues").replaceChildren(
+    ...queues.map((q) => {
+      const rows = q.messages.map((m) =>
+        el(
+          "tr",
+          {},
+          el("td", { textContent: m.orderId ?? `(${m.kind})` }),
+          el("td", { textContent: String(m.receives) }),
+          el("td", { textContent: m.sent ? new Date(m.sent).toISOString() : "-" }),
+          el("td", {
+            textContent: m.lastError
+              ? m.lastError.line
+              : m.kind === "order"
+                ? "no log line kept for its last attempt"
+                : `the body is ${m.kind}`,
+          }),
+          el(
+            "td",
+            {},
+            el("button", {
+              type: "button",
+              textContent: "Redrive",
+              onclick: () => act("redrive", { queue: q.queue, messageId: m.messageId }),
+            }),
+            " ",
+            el("button", {
+              type: "button",
+              textContent: "Delete",
+              onclick: () => act("delete", { queue: q.queue, messageId: m.messageId }),
+            }),
+          ),
+        ),
+      );
+      return el(
+        "div",
+        { className: "dlq" },
+        el("h3", { textContent: `${q.queue}: ${q.messages.length} message${q.messages.length === 1 ? "" : "s"}` }),
+        q.messages.length
+          ? el("button", {
+              type: "button",
+              textContent: `Redrive all of ${q.queue}`,
+              onclick: () => act("redrive", { queue: q.queue }),
+            })
+          : "",
+        el(
+          "div",
+          { className: "scroll" },
+          el(
+            "table",
+            {},
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ...["orderId", "receives", "sent", "why (the function's last line for it)", "action"].map((h) =>
+                  el("th", { textContent: h }),
+                ),
+              ),
+            ),
+            el("tbody", {}, ...rows),
+          ),
+        ),
+      );
+    }),
+  );
 }
 
 async function act(action, body) {
   try {
     const r = await api(`dlq/${action}`, body);
-    $("dlq-result").textContent = action === "redrive"
-      ? `moved ${r.moved} of ${r.total} from ${r.from} to ${r.to}${r.refused ? `; ${r.refused} refused` : ""}`
-      : r.deleted ? `deleted from ${r.queue}` : `not found in ${r.queue}`;
+    $("dlq-result").textContent =
+      action === "redrive"
+        ? `moved ${r.moved} of ${r.total} from ${r.from} to ${r.to}${r.refused ? `; ${r.refused} refused` : ""}`
+        : r.deleted
+          ? `deleted from ${r.queue}`
+          : `not found in ${r.queue}`;
   } catch (error) {
     $("dlq-result").textContent = `failed: ${error.message}`;
   }
@@ -162,14 +243,31 @@ async function act(action, body) {
 // ---- the table
 async function showItems() {
   const { count, items } = await api("items?limit=200");
-  $("table-count").textContent = `${count} items${count > items.length ? ` (the first ${items.length} shown)` : ""}`;
-  $("table-items").tBodies[0].replaceChildren(...items.map((item) => el("tr", {},
-    ...["orderId", "status", "itemName", "quantity", "timestamp"].map((key) => el("td", { textContent: item[key] ?? "" })))));
+  $("table-count").textContent =
+    `${count} item${count === 1 ? "" : "s"}${count > items.length ? ` (the first ${items.length} shown)` : ""}`;
+  $("table-items").tBodies[0].replaceChildren(
+    ...items.map((item) =>
+      el(
+        "tr",
+        {},
+        ...["orderId", "status", "itemName", "quantity", "timestamp"].map((key) =>
+          el("td", { textContent: item[key] ?? "" }),
+        ),
+      ),
+    ),
+  );
 }
 
 // ---- the log
-const logFilter = () => ({ level: $("log-level").value, outcome: $("log-outcome").value, orderId: $("log-order").value.trim() });
-const shown = (line, f) => (!f.level || line.level === f.level) && (!f.outcome || line.outcome === f.outcome) && (!f.orderId || line.orderId === f.orderId);
+const logFilter = () => ({
+  level: $("log-level").value,
+  outcome: $("log-outcome").value,
+  orderId: $("log-order").value.trim(),
+});
+const shown = (line, f) =>
+  (!f.level || line.level === f.level) &&
+  (!f.outcome || line.outcome === f.outcome) &&
+  (!f.orderId || line.orderId === f.orderId);
 let logLines = [];
 
 function appendLog(line) {
@@ -184,11 +282,16 @@ function appendLog(line) {
 
 function redrawLog() {
   const f = logFilter();
-  $("log-lines").replaceChildren(...logLines.filter((l) => shown(l, f)).slice(-500).map((l) => el("li", { textContent: `${time(l.at)} ${l.fn} ${l.line}` })));
+  $("log-lines").replaceChildren(
+    ...logLines
+      .filter((l) => shown(l, f))
+      .slice(-500)
+      .map((l) => el("li", { textContent: `${time(l.at)} ${l.fn} ${l.line}` })),
+  );
 }
 
 // ---- wiring
-let refreshDlq;
+let refreshDlq = () => undefined;
 function later(fn, ms) {
   let timer;
   return () => {
@@ -204,10 +307,13 @@ async function start() {
   showCounts(state.counts);
   $("status").textContent = `${state.stack} in ${state.region}: live`;
   $("publish-body").value = state.sampleOrder;
-  $("recent").textContent = state.recentOrders.length ? `recent orders: ${state.recentOrders.slice(0, 10).join(", ")}` : "";
+  $("recent").textContent = state.recentOrders.length
+    ? `recent orders: ${state.recentOrders.slice(0, 10).join(", ")}`
+    : "";
   logLines = await api("logs");
   redrawLog();
   refreshDlq = later(() => showDeadLetters().catch(() => undefined), 300);
+  const refreshItems = later(() => showItems().catch(() => undefined), 1000);
   const refreshJourney = later(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
   const events = new EventSource("/_local/api/stream");
   events.addEventListener("counts", (m) => showCounts(JSON.parse(m.data)));
@@ -220,7 +326,9 @@ async function start() {
     const { event } = JSON.parse(m.data);
     if (event.orderId === journeyOf || event.type === "deleted" || event.type === "dead-lettered") refreshJourney();
     if (event.type === "dead-lettered" || event.type === "redriven") refreshDlq();
-    if (event.type === "code-updated") appendLog({ at: Date.now(), fn: event.function, line: `code updated: version ${event.version}` });
+    if (event.type === "outcome") refreshItems();
+    if (event.type === "code-updated")
+      appendLog({ at: Date.now(), fn: event.function, line: `code updated: version ${event.version}` });
   });
   events.onerror = () => ($("status").textContent = "disconnected: is npm start -- --serve still running?");
   events.onopen = () => ($("status").textContent = `${state.stack} in ${state.region}: live`);
@@ -239,7 +347,8 @@ $("publish-form").addEventListener("submit", async (event) => {
         location.hash = "#journey";
       }
     } else {
-      $("publish-result").textContent = `refused by SNS: ${r.refused ? `${r.refused.code ?? ""} ${r.refused.message}` : "not sent"}`;
+      $("publish-result").textContent =
+        `refused by SNS: ${r.refused ? `${r.refused.code ?? ""} ${r.refused.message}` : "not sent"}`;
     }
   } catch (error) {
     $("publish-result").textContent = `failed: ${error.message}`;

@@ -1,0 +1,167 @@
+/**
+ * The local console in a real browser (the system's Chromium, driven by playwright-core): a new user opens
+ * the printed address and, without a terminal, publishes the sample order and sees its journey end in
+ * `stored`, publishes an invalid one and sees it in the DLQ view with its validation error after 3
+ * receives, fixes the handler (`--watch`), redrives it and sees it stored. A state-changing request from
+ * another origin or without the page's token is refused. With UPDATE_DOCS_SCREENSHOT=1 it writes the
+ * screenshot docs/local.md shows.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { copyProject } from "../../scripts/project-copy";
+import { PROJECT_ROOT } from "../support/paths";
+import { interrupt, readyOf, Served, startServe } from "../support/serve";
+import { synthOrderStackTo } from "../support/stacks";
+
+/** The system's Chromium: CHROMIUM_PATH, or one on PATH (`npm run setup:browser` installs Debian's). */
+function chromiumPath(): string | undefined {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
+    try {
+      return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim() || undefined;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+const browserPath = chromiumPath();
+if (!browserPath) {
+  console.warn("CONSOLE BROWSER TEST NOT RUN: no Chromium; run `npm run setup:browser` or set CHROMIUM_PATH");
+  if (process.env.CI)
+    throw new Error("The console's browser test is required in CI: no Chromium (npm run setup:browser)");
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-console-"));
+const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "2025-05-09T14:40:00Z" };
+
+(browserPath ? describe : describe.skip)("the local console in a browser", () => {
+  let served: Served;
+  let ready: { endpoint: string };
+  let project: string;
+  let browser: Browser;
+  let page: Page;
+  beforeAll(async () => {
+    project = copyProject(path.join(work, "project"));
+    const stackDir = synthOrderStackTo(path.join(work, "stack"));
+    served = startServe(["--port", "0", "--stack-dir", stackDir, "--watch"], "node", project);
+    ready = await readyOf(served);
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: browserPath });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    if (served) await interrupt(served);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const text = (selector: string) => page.locator(selector).innerText();
+  /** Waits until the element's text matches (a locator: the page's CSP allows no evaluated strings). */
+  const until = (selector: string, pattern: RegExp, timeout = 20_000) =>
+    page.locator(selector, { hasText: pattern }).waitFor({ timeout });
+
+  test("the printed address opens the pipeline picture, drawn from the stack, with live counts", async () => {
+    const address = served.lines.find((l) => l.startsWith("console: "))!.split(" ")[1];
+    expect(address).toBe(`${ready.endpoint}/_local/console/`);
+    const started = Date.now();
+    await page.goto(address);
+    await page
+      .locator("#node-OrderQueue .count")
+      .filter({ hasText: /in queue/ })
+      .waitFor();
+    console.log(`console: pipeline picture after ${Date.now() - started} ms`);
+    for (const name of ["OrderTopic", "OrderQueue", "DLQ", "OrderProcessor", "Orders"])
+      expect(await page.locator(`#node-${name}`).count()).toBe(1);
+    expect(await text("#node-OrderTopic .count")).toBe("published 0");
+    expect(await text("#edges")).toContain("OrderQueue → DLQ: after 3 receives");
+  });
+
+  test("publish the sample order with the form: its journey ends in stored, and the item shows", async () => {
+    const published = Date.now();
+    await page.click("#publish-form button");
+    await until("#journey-events", /stored/);
+    console.log(`console: publish to journey showing stored ${Date.now() - published} ms`);
+    const journey = await text("#journey-events");
+    expect(journey).toMatch(/published[\s\S]*received #1[\s\S]*stored/);
+    await until("#journey-item", /"orderId": "O9876"/);
+    // The counts followed, pushed by the server (no page polling): the topic's publish, the table's item.
+    await until("#node-OrderTopic .count", /^published 1$/);
+    await until("#node-Orders .count", /^stored 1$/);
+    expect(await text("#node-OrderAlarms .count")).toBe("published 0");
+  });
+
+  test("an invalid order: in the DLQ view with its validation error after 3 receives; fixed (--watch) and redriven, it is stored", async () => {
+    const bad = { ...ORDER, orderId: "RETURNED1", status: "returned" };
+    await page.fill("#publish-body", JSON.stringify(bad));
+    await page.click("#publish-form button");
+    await until("#journey-events", /moved to DLQ OrderQueue → DLQ after 3 receives/);
+    await until("#dlq-queues", /RETURNED1/);
+    const row = page.locator("#dlq-queues tr", { hasText: "RETURNED1" });
+    expect(await row.innerText()).toMatch(/status: must be one of new, paid, shipped, delivered, cancelled/);
+    // The fix: "returned" becomes a status the handler accepts; --watch runs it from the next batch.
+    const orderFile = path.join(project, "lambda", "order.ts");
+    const source = fs.readFileSync(orderFile, "utf8");
+    fs.writeFileSync(orderFile, source.replace('"cancelled"] as const', '"cancelled", "returned"] as const'));
+    await served.waitFor(/code updated +OrderProcessor v2/, 30_000);
+    await until("#log-lines", /code updated: version 2/);
+    if (process.env.UPDATE_DOCS_SCREENSHOT) {
+      await until("#table-count", /^1 item$/);
+      await page.locator("header").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: path.join(PROJECT_ROOT, "docs", "console.png") });
+    }
+    await row.getByRole("button", { name: "Redrive" }).click();
+    await until("#dlq-result", /moved 1 of \d+ from DLQ to OrderQueue/);
+    await page.fill("#journey-id", "RETURNED1");
+    await page.click("#journey-form button");
+    await until("#journey-events", /stored/);
+    await until("#journey-item", /"status": "returned"/);
+    expect(await text("#dlq-queues")).not.toContain("RETURNED1");
+  }, 90_000);
+
+  test("a state-changing request without the page's token, or from another origin, is refused", async () => {
+    const post = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const { port } = new URL(ready.endpoint);
+        const request = http.request(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: "/_local/api/publish",
+            headers: { "content-type": "application/json", ...headers },
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode!);
+          },
+        );
+        request.on("error", reject);
+        request.end(JSON.stringify({ body: JSON.stringify({ ...ORDER, orderId: "FORGED", status: "new" }) }));
+      });
+    const token = await page.locator('meta[name="console-token"]').getAttribute("content");
+    expect(token).toMatch(/^[0-9a-f]{48}$/);
+    expect(await post({})).toBe(403);
+    expect(await post({ "x-console-token": "0".repeat(48) })).toBe(403);
+    expect(await post({ "x-console-token": token!, origin: "http://evil.example" })).toBe(403);
+    // From a page of another origin, as a browser sends it: refused before the console sees it.
+    const other = await browser.newPage();
+    await other.goto("about:blank");
+    const status = await other.evaluate(async (url) => {
+      try {
+        const response = await fetch(`${url}/_local/api/dlq/redrive`, { method: "POST", body: "{}" });
+        return response.status;
+      } catch {
+        return "blocked";
+      }
+    }, ready.endpoint);
+    expect([403, "blocked"]).toContain(status);
+    await other.close();
+    expect(await post({ "x-console-token": token! })).toBe(200); // the page's own token works
+  });
+});
