@@ -26,7 +26,7 @@ const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
 const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
 
 /** The runtime as `npm start` runs it; SIGINT stops it as Ctrl-C does. */
-function runtime(args: string[], cwd = PROJECT_ROOT) {
+export function runtime(args: string[], cwd = PROJECT_ROOT) {
   // A server gets a run folder of its own: the bench never touches the user's cdktf.out/local.
   const runDir = args.includes("--serve")
     ? ["--run-dir", fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-run-"))]
@@ -40,10 +40,10 @@ function runtime(args: string[], cwd = PROJECT_ROOT) {
   return { ...child, stop };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** CPU seconds (user + system) of a process so far, and its resident memory in MiB. */
-function usage(pid: number): { cpuSeconds: number; rssMiB: number } {
+export function usage(pid: number): { cpuSeconds: number; rssMiB: number } {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
   const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1];

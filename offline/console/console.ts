@@ -180,15 +180,18 @@ function liveCounts(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, s
   let dirty = true;
   let busy = false;
   let timer: NodeJS.Timeout | undefined;
-  const unsubscribe = journal.subscribe(() => (dirty = true));
-  // The timer runs only while a page listens: a server with no console open does nothing for it.
-  const push = () => {
+  // The timer runs only while a page listens and something happened: an idle server does nothing for it.
+  const wake = () => {
     dirty = true;
-    timer ??= setInterval(() => void tick(), 250);
+    if (streams.size > 0) timer ??= setInterval(() => void tick(), 250);
+  };
+  const unsubscribe = journal.subscribe(wake);
+  const push = () => {
+    wake();
     void tick();
   };
   const tick = async () => {
-    if (streams.size === 0) {
+    if (streams.size === 0 || (!dirty && !busy)) {
       clearInterval(timer);
       timer = undefined;
       return;
@@ -300,7 +303,10 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Reco
     "GET /_local/api/items/:id": async ({ id }) => ({
       item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
     }),
-    "GET /_local/api/logs": async () => journal.recentLines(),
+    "GET /_local/api/logs": async ({ url }) => {
+      const lines = journal.recentLines();
+      return lines.slice(-Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, lines.length));
+    },
     "POST /_local/api/publish": async ({ request }) => {
       const input = await readJson(request);
       if (typeof input.body !== "string") throw new Error("send the message body as a string (body)");

@@ -242,7 +242,7 @@ async function act(action, body) {
 
 // ---- the table
 async function showItems() {
-  const { count, items } = await api("items?limit=200");
+  const { count, items } = await api("items?limit=100");
   $("table-count").textContent =
     `${count} item${count === 1 ? "" : "s"}${count > items.length ? ` (the first ${items.length} shown)` : ""}`;
   $("table-items").tBodies[0].replaceChildren(
@@ -310,7 +310,7 @@ async function start() {
   $("recent").textContent = state.recentOrders.length
     ? `recent orders: ${state.recentOrders.slice(0, 10).join(", ")}`
     : "";
-  logLines = await api("logs");
+  logLines = await api("logs?limit=200");
   redrawLog();
   refreshDlq = later(() => showDeadLetters().catch(() => undefined), 300);
   const refreshItems = later(() => showItems().catch(() => undefined), 1000);
