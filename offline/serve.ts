@@ -167,6 +167,18 @@ async function stopWithSummary(
   return failed || lost !== 0 ? 1 : 0;
 }
 
+/** Writes the outputs, answers the health and, unless turned off, the console: what clients see. */
+function openUp(pipeline: LocalPipeline, options: ServeOptions, journal?: Journal): Console | undefined {
+  const endpoint = pipeline.endpoint!;
+  const outputs = { [path.basename(options.stackDir)]: { ...localOutputs(pipeline), endpoint: endpoint.url } };
+  fs.writeFileSync(runFolderPaths(options.runDir).outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
+  endpoint.setHealth(healthReport(pipeline, options.runDir, Date.now()));
+  if (!journal) return undefined;
+  const local = createConsole(pipeline, journal);
+  endpoint.setConsole((request, response) => local.handle(request, response));
+  return local;
+}
+
 /** Serves until asked to stop; returns the exit code (0; 1 if the balance shows a loss or an engine failed). */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write } = options;
@@ -213,14 +225,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     }
     const endpoint = running.endpoint!;
     claims[0].setEndpoint(endpoint.url);
-    const stackName = path.basename(options.stackDir);
-    const outputs = { [stackName]: { ...localOutputs(running), endpoint: endpoint.url } };
-    fs.writeFileSync(paths.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
-    endpoint.setHealth(healthReport(running, options.runDir, Date.now()));
-    if (journal) {
-      localConsole = createConsole(running, journal);
-      endpoint.setConsole((request, response) => localConsole!.handle(request, response));
-    }
+    localConsole = openUp(running, options, journal);
     if (options.bodies?.length) await running.publishAll(options.bodies);
     for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry, localConsole?.path))
       write(line);

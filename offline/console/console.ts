@@ -245,11 +245,6 @@ type Route = (context: RouteContext) => Promise<unknown>;
 
 function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Record<string, Route> {
   const dlqs = () => pipeline.deadLetterQueues();
-  const queueNamed = (name: unknown) => {
-    const queue = pipeline.resources.find("aws_sqs_queue", String(name));
-    if (!queue) throw new Error(`no queue ${String(name)}`);
-    return queue;
-  };
   return {
     "GET /_local/api/state": async () => ({
       stack: path.basename(pipeline.stack.stackDir),
@@ -271,6 +266,36 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Reco
           messages: (await peek(sqs, q.url)).map((m) => describeDeadLetter(m, journal)),
         })),
       ),
+    ...dlqRoutes(pipeline, journal, sqs),
+    "GET /_local/api/items": async ({ url }) => {
+      const items = await pipeline.items();
+      const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
+      return { count: items.length, items: items.slice(0, limit) };
+    },
+    "GET /_local/api/items/:id": async ({ id }) => ({
+      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
+    }),
+    "GET /_local/api/logs": async ({ url }) => {
+      const lines = journal.recentLines();
+      return lines.slice(-Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, lines.length));
+    },
+    "POST /_local/api/publish": async ({ request }) => {
+      const input = await readJson(request);
+      if (typeof input.body !== "string") throw new Error("send the message body as a string (body)");
+      const result = await pipeline.publish(input.body);
+      return { ...result, orderId: orderIdOf(input.body) ?? null };
+    },
+  };
+}
+
+/** Redrive (one message or all) and delete in a dead-letter queue. */
+function dlqRoutes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Record<string, Route> {
+  const queueNamed = (name: unknown) => {
+    const queue = pipeline.resources.find("aws_sqs_queue", String(name));
+    if (!queue) throw new Error(`no queue ${String(name)}`);
+    return queue;
+  };
+  return {
     "POST /_local/api/dlq/redrive": async ({ request }) => {
       const input = await readJson(request);
       const dlq = queueNamed(input.queue);
@@ -294,24 +319,6 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Reco
       const dlq = queueNamed(input.queue);
       if (typeof input.messageId !== "string") throw new Error("name the message to delete (messageId)");
       return { deleted: await deleteOne(sqs, dlq.url, input.messageId), queue: dlq.name };
-    },
-    "GET /_local/api/items": async ({ url }) => {
-      const items = await pipeline.items();
-      const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
-      return { count: items.length, items: items.slice(0, limit) };
-    },
-    "GET /_local/api/items/:id": async ({ id }) => ({
-      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
-    }),
-    "GET /_local/api/logs": async ({ url }) => {
-      const lines = journal.recentLines();
-      return lines.slice(-Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, lines.length));
-    },
-    "POST /_local/api/publish": async ({ request }) => {
-      const input = await readJson(request);
-      if (typeof input.body !== "string") throw new Error("send the message body as a string (body)");
-      const result = await pipeline.publish(input.body);
-      return { ...result, orderId: orderIdOf(input.body) ?? null };
     },
   };
 }

@@ -154,75 +154,47 @@ async function showJourney(orderId) {
 }
 
 // ---- dead letters
+const button = (text, onclick) => el("button", { type: "button", textContent: text, onclick });
+const why = (m) =>
+  m.lastError
+    ? m.lastError.line
+    : m.kind === "order"
+      ? "no log line kept for its last attempt"
+      : `the body is ${m.kind}`;
+const DLQ_COLUMNS = ["orderId", "receives", "sent", "why (the function's last line for it)", "action"];
+
+function deadLetterRow(queue, m) {
+  const cells = [m.orderId ?? `(${m.kind})`, String(m.receives), m.sent ? new Date(m.sent).toISOString() : "-", why(m)];
+  return el(
+    "tr",
+    {},
+    ...cells.map((text) => el("td", { textContent: text })),
+    el(
+      "td",
+      {},
+      button("Redrive", () => act("redrive", { queue, messageId: m.messageId })),
+      " ",
+      button("Delete", () => act("delete", { queue, messageId: m.messageId })),
+    ),
+  );
+}
+
+function deadLetterQueue(q) {
+  const n = q.messages.length;
+  const head = el("thead", {}, el("tr", {}, ...DLQ_COLUMNS.map((h) => el("th", { textContent: h }))));
+  const body = el("tbody", {}, ...q.messages.map((m) => deadLetterRow(q.queue, m)));
+  return el(
+    "div",
+    { className: "dlq" },
+    el("h3", { textContent: `${q.queue}: ${n} message${n === 1 ? "" : "s"}` }),
+    n ? button(`Redrive all of ${q.queue}`, () => act("redrive", { queue: q.queue })) : "",
+    el("div", { className: "scroll" }, el("table", {}, head, body)),
+  );
+}
+
 async function showDeadLetters() {
   const queues = await api("dlq");
-  $("dlq-queues").replaceChildren(
-    ...queues.map((q) => {
-      const rows = q.messages.map((m) =>
-        el(
-          "tr",
-          {},
-          el("td", { textContent: m.orderId ?? `(${m.kind})` }),
-          el("td", { textContent: String(m.receives) }),
-          el("td", { textContent: m.sent ? new Date(m.sent).toISOString() : "-" }),
-          el("td", {
-            textContent: m.lastError
-              ? m.lastError.line
-              : m.kind === "order"
-                ? "no log line kept for its last attempt"
-                : `the body is ${m.kind}`,
-          }),
-          el(
-            "td",
-            {},
-            el("button", {
-              type: "button",
-              textContent: "Redrive",
-              onclick: () => act("redrive", { queue: q.queue, messageId: m.messageId }),
-            }),
-            " ",
-            el("button", {
-              type: "button",
-              textContent: "Delete",
-              onclick: () => act("delete", { queue: q.queue, messageId: m.messageId }),
-            }),
-          ),
-        ),
-      );
-      return el(
-        "div",
-        { className: "dlq" },
-        el("h3", { textContent: `${q.queue}: ${q.messages.length} message${q.messages.length === 1 ? "" : "s"}` }),
-        q.messages.length
-          ? el("button", {
-              type: "button",
-              textContent: `Redrive all of ${q.queue}`,
-              onclick: () => act("redrive", { queue: q.queue }),
-            })
-          : "",
-        el(
-          "div",
-          { className: "scroll" },
-          el(
-            "table",
-            {},
-            el(
-              "thead",
-              {},
-              el(
-                "tr",
-                {},
-                ...["orderId", "receives", "sent", "why (the function's last line for it)", "action"].map((h) =>
-                  el("th", { textContent: h }),
-                ),
-              ),
-            ),
-            el("tbody", {}, ...rows),
-          ),
-        ),
-      );
-    }),
-  );
+  $("dlq-queues").replaceChildren(...queues.map(deadLetterQueue));
 }
 
 async function act(action, body) {
