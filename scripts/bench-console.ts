@@ -25,6 +25,15 @@ const browserPath =
   process.env.CHROMIUM_PATH ||
   execFileSync("sh", ["-c", "command -v chromium || command -v google-chrome || true"], { encoding: "utf8" }).trim();
 
+/** Until the source queues are empty (a load's backlog processed), so that an idle phase is idle. */
+async function drained(endpoint: string): Promise<void> {
+  for (;;) {
+    const health = (await (await fetch(`${endpoint}/_local/health`)).json()) as { counts: { queued: number } };
+    if (health.counts.queued === 0) return;
+    await sleep(200);
+  }
+}
+
 /** CPU seconds the server spends over `seconds` while `during` runs. */
 async function cpuOver(pid: number, seconds: number, during: (until: number) => Promise<void>): Promise<number> {
   const before = usage(pid).cpuSeconds;
@@ -88,12 +97,15 @@ export async function benchConsole() {
     const busy = load(sns, topic, RATE);
     const cpu = { idleNoPage: 0, idlePage: 0, loadNoPage: 0, loadPage: 0 };
     await busy(Date.now() + SECONDS * 1000); // warm-up, not measured: both sides then run warm
+    await drained(ready.endpoint);
     cpu.idleNoPage = await cpuOver(pid, SECONDS, idle);
     cpu.loadNoPage = await cpuOver(pid, SECONDS, busy);
+    await drained(ready.endpoint);
     const page = await browser.newPage();
     const loaded = await firstLoad(page, `${ready.endpoint}/_local/console/`);
     cpu.idlePage = await cpuOver(pid, SECONDS, idle);
     cpu.loadPage = await cpuOver(pid, SECONDS, busy);
+    await drained(ready.endpoint);
     const stored = await publishToStored(page);
     sns.destroy();
     return {

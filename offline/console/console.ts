@@ -23,7 +23,7 @@ import { sdkTransport } from "../local-aws/engine-address";
 import type { LocalPipeline } from "../pipeline";
 import { sampleOrderBody } from "../../common/sample-order";
 import { orderIdOf } from "../trace";
-import { Journal } from "./journal";
+import { Journal, JournalEntry, LogEntry } from "./journal";
 import { pipelineGraph } from "./graph";
 
 const PAGE_DIR = path.join(__dirname, "page");
@@ -84,7 +84,7 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
     useQueueUrlAsEndpoint: false,
   });
   const streams = new Set<http.ServerResponse>();
-  const live = liveCounts(pipeline, sqs, journal, streams);
+  const live = liveFeed(pipeline, sqs, journal, streams);
   const api = routes(pipeline, journal, sqs);
   return {
     path: "/_local/console/",
@@ -94,7 +94,7 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
       const send = reply(response);
       if (url.pathname === "/_local/console" || url.pathname === "/_local/console/") return page(response, token);
       if (url.pathname.startsWith("/_local/console/")) return asset(url.pathname.slice(16), response);
-      if (url.pathname === "/_local/api/stream") return stream(request, response, journal, streams, live.push);
+      if (url.pathname === "/_local/api/stream") return stream(request, response, streams, live.wake);
       const { key, id } = routeOf(request.method ?? "GET", url.pathname);
       const route = api[key];
       if (!route) return send(404, { error: `no console route ${request.method} ${url.pathname}` });
@@ -147,13 +147,12 @@ function asset(name: string, response: http.ServerResponse): void {
   response.end(body);
 }
 
-/** Server-sent events: every pipeline event and log line as it happens, and the counts when they change. */
+/** Server-sent events: what happened and the counts, in one batch at most four times a second. */
 function stream(
   request: http.IncomingMessage,
   response: http.ServerResponse,
-  journal: Journal,
   streams: Set<http.ServerResponse>,
-  pushCounts: () => void,
+  wake: () => void,
 ): void {
   response.writeHead(200, {
     "content-type": "text/event-stream",
@@ -162,34 +161,43 @@ function stream(
   });
   response.write("retry: 2000\n\n");
   streams.add(response);
-  const unsubscribe = journal.subscribe((kind, entry) =>
-    response.write(`event: ${kind}\ndata: ${JSON.stringify(entry)}\n\n`),
-  );
-  request.on("close", () => {
-    unsubscribe();
-    streams.delete(response);
-  });
-  pushCounts();
+  request.on("close", () => streams.delete(response));
+  wake();
 }
 
+/** The most log lines one batch carries (a page shows the newest; the count of the others is sent). */
+const LINES_PER_BATCH = 100;
+
 /**
- * The counts the picture shows, sent to the open pages when something happened since the last time, at
- * most four times a second: nothing is read from the engines while the run is idle.
+ * The open pages' feed: the journal's events (their type and order) and log lines gathered, then sent with
+ * the counts as one `batch` event at most every 250 ms, and only when something happened: an idle server
+ * does nothing for an open page, and a busy one writes four messages a second, not one per event.
  */
-function liveCounts(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, streams: Set<http.ServerResponse>) {
+function liveFeed(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, streams: Set<http.ServerResponse>) {
   let dirty = true;
   let busy = false;
   let timer: NodeJS.Timeout | undefined;
-  // The timer runs only while a page listens and something happened: an idle server does nothing for it.
+  let events = new Map<string, { type: string; orderId?: string; function?: string; version?: number }>();
+  let lines: LogEntry[] = [];
+  let skippedLines = 0;
   const wake = () => {
     dirty = true;
     if (streams.size > 0) timer ??= setInterval(() => void tick(), 250);
   };
-  const unsubscribe = journal.subscribe(wake);
-  const push = () => {
+  const unsubscribe = journal.subscribe((kind, entry) => {
+    if (streams.size === 0) return;
+    if (kind === "log") {
+      lines.push(entry as LogEntry);
+      if (lines.length > LINES_PER_BATCH) skippedLines += lines.length - LINES_PER_BATCH;
+      lines = lines.slice(-LINES_PER_BATCH);
+    } else {
+      const { event } = entry as JournalEntry;
+      const orderId = "orderId" in event ? event.orderId : undefined;
+      const brief = { type: event.type, orderId, ...(event.type === "code-updated" ? event : {}) };
+      events.set(`${event.type} ${orderId ?? ""}`, brief);
+    }
     wake();
-    void tick();
-  };
+  });
   const tick = async () => {
     if (streams.size === 0 || (!dirty && !busy)) {
       clearInterval(timer);
@@ -200,21 +208,19 @@ function liveCounts(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, s
     dirty = false;
     busy = true;
     try {
-      const counts = await countsOf(pipeline, sqs);
-      for (const response of streams) response.write(`event: counts\ndata: ${JSON.stringify(counts)}\n\n`);
+      const batch = { counts: await countsOf(pipeline, sqs), events: [...events.values()], lines, skippedLines };
+      events = new Map();
+      lines = [];
+      skippedLines = 0;
+      const message = `event: batch\ndata: ${JSON.stringify(batch)}\n\n`;
+      for (const response of streams) response.write(message);
     } catch {
       dirty = true; // the engines are stopping: try again next time
     } finally {
       busy = false;
     }
   };
-  return {
-    push,
-    stop() {
-      clearInterval(timer);
-      unsubscribe();
-    },
-  };
+  return { wake, stop: () => (clearInterval(timer), unsubscribe()) };
 }
 
 /** The balance and, per queue, what it holds (visible, in flight). */

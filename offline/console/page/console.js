@@ -288,19 +288,21 @@ async function start() {
   const refreshItems = later(() => showItems().catch(() => undefined), 1000);
   const refreshJourney = later(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
   const events = new EventSource("/_local/api/stream");
-  events.addEventListener("counts", (m) => showCounts(JSON.parse(m.data)));
-  events.addEventListener("log", (m) => {
-    const line = JSON.parse(m.data);
-    appendLog(line);
-    if (line.orderId === journeyOf) refreshJourney();
-  });
-  events.addEventListener("event", (m) => {
-    const { event } = JSON.parse(m.data);
-    if (event.orderId === journeyOf || event.type === "deleted" || event.type === "dead-lettered") refreshJourney();
-    if (event.type === "dead-lettered" || event.type === "redriven") refreshDlq();
-    if (event.type === "outcome") refreshItems();
-    if (event.type === "code-updated")
-      appendLog({ at: Date.now(), fn: event.function, line: `code updated: version ${event.version}` });
+  // One batch at most every 250 ms: the counts, what happened (type and order), the newest log lines.
+  events.addEventListener("batch", (m) => {
+    const batch = JSON.parse(m.data);
+    showCounts(batch.counts);
+    if (batch.skippedLines)
+      appendLog({ at: Date.now(), fn: "console", line: `(${batch.skippedLines} log lines not shown)` });
+    for (const line of batch.lines) appendLog(line);
+    for (const event of batch.events) {
+      if (event.orderId === journeyOf || event.type === "deleted" || event.type === "dead-lettered") refreshJourney();
+      if (event.type === "dead-lettered" || event.type === "redriven") refreshDlq();
+      if (event.type === "outcome") refreshItems();
+      if (event.type === "code-updated")
+        appendLog({ at: Date.now(), fn: event.function, line: `code updated: version ${event.version}` });
+    }
+    if (batch.lines.some((line) => line.orderId === journeyOf)) refreshJourney();
   });
   events.onerror = () => ($("status").textContent = "disconnected: is npm start -- --serve still running?");
   events.onopen = () => ($("status").textContent = `${state.stack} in ${state.region}: live`);
