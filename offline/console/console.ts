@@ -166,7 +166,7 @@ function stream(
 }
 
 /** The most log lines one batch carries (a page shows the newest; the count of the others is sent). */
-const LINES_PER_BATCH = 100;
+const LINES_PER_BATCH = 20;
 
 /**
  * The open pages' feed: the journal's events (their type and order) and log lines gathered, then sent with
