@@ -6,7 +6,15 @@
 export type PipelineEvent =
   | { type: "published"; topic: string; queue: string; messageId: string; orderId?: string }
   | { type: "rejected"; topic: string; reason: string; bytes: number; orderId?: string }
-  | { type: "invoked"; function: string; records: number }
+  | {
+      type: "invoked";
+      function: string;
+      records: number;
+      /** The execution environment's number, and whether this invocation is its first (cold). */
+      environment?: number;
+      cold?: boolean;
+      messageIds?: string[];
+    }
   | { type: "received"; queue: string; messageId: string; receiveCount: number; orderId?: string }
   | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
   | { type: "deleted"; queue: string; messageId: string }

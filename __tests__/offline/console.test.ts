@@ -88,7 +88,9 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
     await until("#journey-events", /stored/);
     console.log(`console: publish to journey showing stored ${Date.now() - published} ms`);
     const journey = await text("#journey-events");
-    expect(journey).toMatch(/published[\s\S]*received #1[\s\S]*stored/);
+    expect(journey).toMatch(
+      /published[\s\S]*received #1[\s\S]*invoked OrderProcessor in execution environment #1 \(cold start\), 1 record[\s\S]*stored/,
+    );
     await until("#journey-item", /"orderId": "O9876"/);
     // The counts followed, pushed by the server (no page polling): the topic's publish, the table's item.
     await until("#node-OrderTopic .count", /^published 1$/);

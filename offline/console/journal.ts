@@ -46,16 +46,24 @@ export class Journal {
 
   record(event: PipelineEvent): void {
     const entry = { at: Date.now(), event };
+    // An invocation is part of the journey of each order in its batch.
+    if (event.type === "invoked" && event.messageIds)
+      for (const messageId of event.messageIds) {
+        const orderId = this.orderOfMessage.get(messageId);
+        if (orderId) this.append(orderId, entry);
+      }
     const orderId = this.orderOf(event);
-    if (orderId) {
-      const events = this.orders.get(orderId) ?? [];
-      this.orders.delete(orderId); // the newest orders last, so the oldest go first
-      this.orders.set(orderId, [...events, entry]);
-      while (this.orders.size > this.maxOrders) this.orders.delete(this.orders.keys().next().value!);
-      while (this.orderOfMessage.size > this.maxOrders * 4)
-        this.orderOfMessage.delete(this.orderOfMessage.keys().next().value!);
-    }
+    if (orderId) this.append(orderId, entry);
     this.listeners.forEach((listener) => listener("event", entry));
+  }
+
+  private append(orderId: string, entry: JournalEntry): void {
+    const events = this.orders.get(orderId) ?? [];
+    this.orders.delete(orderId); // the newest orders last, so the oldest go first
+    this.orders.set(orderId, [...events, entry]);
+    while (this.orders.size > this.maxOrders) this.orders.delete(this.orders.keys().next().value!);
+    while (this.orderOfMessage.size > this.maxOrders * 4)
+      this.orderOfMessage.delete(this.orderOfMessage.keys().next().value!);
   }
 
   recordLine(fn: string, line: string): void {

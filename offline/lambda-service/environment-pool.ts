@@ -42,6 +42,7 @@ export class EnvironmentPool {
     }
     const environment = this.create({ ...fn, file: this.code.get(fn.arn) ?? fn.file });
     this.started.push(environment);
+    environment.number = this.started.length;
     this.onColdStart(fn, this.started.length);
     return environment;
   }

@@ -119,7 +119,14 @@ export class EventSourcePoller {
         orderId: context.orderIdOf(message.Body ?? ""),
       });
     }
-    context.emit({ type: "invoked", function: fn.name, records: batch.length });
+    context.emit({
+      type: "invoked",
+      function: fn.name,
+      records: batch.length,
+      environment: environment.number,
+      cold: environment.cold,
+      messageIds: batch.map((message) => message.MessageId!),
+    });
     const timeoutMs = fn.timeoutSeconds * 1000 * context.functionTimeScale;
     const event = sqsEventOf(batch, queue.arn, context.region);
     const result = await environment.invoke(event, timeoutMs, context.functionTimeScale);

@@ -21,6 +21,13 @@ export class ExecutionEnvironment {
   private pending?: { id: string; resolve: (r: InvocationResult) => void };
   private invocations = 0;
   private terminated = false;
+  /** Its number among the environments the pool started (1, 2, ...), for the trace. */
+  number = 0;
+
+  /** Whether it has not run an invocation yet (the next one is its cold start). */
+  get cold(): boolean {
+    return this.invocations === 0;
+  }
 
   constructor(
     readonly fn: FunctionModel,

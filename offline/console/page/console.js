@@ -117,6 +117,11 @@ function describe(entry) {
       return [`received #${e.receiveCount}`, `from ${e.queue}, message ${e.messageId}`];
     case "outcome":
       return [e.outcome, e.reason ? `reason: ${e.reason}` : `message ${e.messageId ?? ""}`];
+    case "invoked":
+      return [
+        "invoked",
+        `${e.function} in execution environment #${e.environment} (${e.cold ? "cold start" : "warm"}), ${e.records} record${e.records === 1 ? "" : "s"}`,
+      ];
     case "deleted":
       return ["deleted", `from ${e.queue} (processed)`];
     case "returned":
