@@ -184,6 +184,54 @@ function deadLetteredEvent(
   };
 }
 
+/** The Lambda service running the stack's event source mappings on the engines. */
+function lambdaServiceFor(
+  stack: StackModel,
+  aws: LocalAws,
+  options: PipelineOptions & {
+    timeScale: number;
+    functionTimeScale: number;
+    accounting: RunAccounting;
+    orderIdOf: (body: string) => string | undefined;
+  },
+): LambdaService {
+  return new LambdaService({
+    sqs: aws.sqs,
+    region: stack.region,
+    sources: stack.mappings.map((mapping) => ({
+      mapping,
+      fn: aws.resources.get("aws_lambda_function", mapping.function).model,
+      queue: aws.resources.get("aws_sqs_queue", mapping.queue),
+    })),
+    // Serving, the function reaches DynamoDB as any client does, through the one endpoint (the only TCP port).
+    variables: (fn) => functionVariables(fn, stack.region, aws.endpoint?.url ?? aws.dynamodb.endpoint.url),
+    timeScale: options.timeScale,
+    functionTimeScale: options.functionTimeScale,
+    accounting: options.accounting,
+    onEvent: options.onEvent,
+    onLogLine: options.onLogLine,
+    orderIdOf: options.orderIdOf,
+    // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
+    visibilityFloorSeconds: options.dataDir ? 1 : 0,
+  });
+}
+
+/** The trace's event for one body's publish: published with its message id, or rejected with SNS's reason. */
+function publishEvent(
+  result: PublishResult,
+  body: string,
+  topic: string,
+  queues: string,
+  orderIdOf: (body: string) => string | undefined,
+): PipelineEvent | undefined {
+  const orderId = orderIdOf(body);
+  if ("messageId" in result) return { type: "published", topic, queue: queues, messageId: result.messageId, orderId };
+  if (!("refused" in result)) return undefined;
+  const { code, message } = result.refused;
+  const reason = code ? `${code}: ${message}`.trim() : message;
+  return { type: "rejected", topic, reason, orderId, bytes: Buffer.byteLength(body) };
+}
+
 export class LocalPipeline {
   private readonly accounting = new RunAccounting();
   private readonly lambda: LambdaService;
@@ -203,24 +251,12 @@ export class LocalPipeline {
     const functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
     this.emit = options.onEvent ?? (() => undefined);
     this.orderIdOf = options.onEvent ? orderIdOf : () => undefined;
-    this.lambda = new LambdaService({
-      sqs: aws.sqs,
-      region: stack.region,
-      sources: stack.mappings.map((mapping) => ({
-        mapping,
-        fn: aws.resources.get("aws_lambda_function", mapping.function).model,
-        queue: aws.resources.get("aws_sqs_queue", mapping.queue),
-      })),
-      // Serving, the function reaches DynamoDB as any client does, through the one endpoint (the only TCP port).
-      variables: (fn) => functionVariables(fn, stack.region, aws.endpoint?.url ?? aws.dynamodb.endpoint.url),
+    this.lambda = lambdaServiceFor(stack, aws, {
+      ...options,
       timeScale,
       functionTimeScale,
       accounting: this.accounting,
-      onEvent: options.onEvent,
-      onLogLine: options.onLogLine,
       orderIdOf: this.orderIdOf,
-      // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
-      visibilityFloorSeconds: options.dataDir ? 1 : 0,
     });
     wireEngineEvents(aws, this.accounting, (queueName, messageId, body) => {
       const failed = this.lambda.takeFailed(messageId);
@@ -289,15 +325,9 @@ export class LocalPipeline {
       .join(", ");
     const { results, stoppedBy } = await publishAll(this.aws.sns, target.arn, bodies, { oversize: "ask-sns" });
     results.forEach((result, i) => {
-      const orderId = this.orderIdOf(bodies[i]);
-      if ("messageId" in result) {
-        this.emit({ type: "published", topic: target.name, queue: queues, messageId: result.messageId, orderId });
-      } else if ("refused" in result) {
-        this.accounting.rejected += 1;
-        const { code, message } = result.refused;
-        const reason = code ? `${code}: ${message}`.trim() : message;
-        this.emit({ type: "rejected", topic: target.name, reason, orderId, bytes: Buffer.byteLength(bodies[i]) });
-      }
+      const event = publishEvent(result, bodies[i], target.name, queues, this.orderIdOf);
+      if (event?.type === "rejected") this.accounting.rejected += 1;
+      if (event) this.emit(event);
     });
     if (stoppedBy) throw stoppedBy;
     return results;
@@ -329,8 +359,7 @@ export class LocalPipeline {
 
   /** Messages in polled queues (waiting or in flight), as the engine counts them. */
   async inFlight(): Promise<number> {
-    const counts = await Promise.all(this.lambda.polledQueues.map((q) => messagesIn(this.aws.sqs, q.url)));
-    this.lastInFlight = counts.reduce((a, b) => a + b, 0);
+    this.lastInFlight = await countIn(this.aws.sqs, this.lambda.polledQueues);
     return this.lastInFlight;
   }
 
@@ -353,13 +382,6 @@ export class LocalPipeline {
   async items(tableName = this.stack.tables[0]?.name): Promise<Record<string, unknown>[]> {
     if (!tableName) return [];
     return scanTable(this.aws.dynamodb.directEndpoint, tableName);
-  }
-
-  /** Writes a table's items as JSON lines. */
-  async exportItems(file: string, tableName?: string): Promise<number> {
-    const items = await this.items(tableName);
-    fs.writeFileSync(file, items.map((item) => JSON.stringify(item)).join("\n") + (items.length ? "\n" : ""));
-    return items.length;
   }
 
   /** Queues holding messages that no enabled event source mapping consumes (a disabled mapping's queue). */
@@ -444,7 +466,7 @@ function sourceQueues(resources: ResourceRegistry): QueueResource[] {
 }
 
 /** Messages in the queues (waiting, in flight or delayed), as the engine counts them. */
-async function countIn(sqs: SQSClient, queues: QueueResource[]): Promise<number> {
+async function countIn(sqs: SQSClient, queues: readonly { url: string }[]): Promise<number> {
   const counts = await Promise.all(queues.map((q) => messagesIn(sqs, q.url)));
   return counts.reduce((a, b) => a + b, 0);
 }

@@ -167,6 +167,25 @@ async function stopWithSummary(
   return failed || lost !== 0 ? 1 : 0;
 }
 
+/** `--watch`: the watcher of the function's sources, whose builds the pipeline runs; none without it. */
+async function watchIfAsked(
+  pipeline: LocalPipeline,
+  options: ServeOptions,
+  journal?: Journal,
+): Promise<CodeWatcher | undefined> {
+  if (!options.watchEntry) return undefined;
+  return watchFunctionCode({
+    entry: options.watchEntry,
+    functions: pipeline.stack.functions,
+    outDir: path.join(runFolderPaths(options.runDir).codeDir, "watch"),
+    replaceCode: (fn, file) => pipeline.replaceCode(fn, file),
+    emit: (event) => {
+      journal?.record(event);
+      options.trace(event);
+    },
+  });
+}
+
 /** Writes the outputs, answers the health and, unless turned off, the console: what clients see. */
 function openUp(pipeline: LocalPipeline, options: ServeOptions, journal?: Journal): Console | undefined {
   const endpoint = pipeline.endpoint!;
@@ -211,18 +230,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       },
     });
     const running = pipeline;
-    if (options.watchEntry) {
-      watcher = await watchFunctionCode({
-        entry: options.watchEntry,
-        functions: running.stack.functions,
-        outDir: path.join(paths.codeDir, "watch"),
-        replaceCode: (fn, file) => running.replaceCode(fn, file),
-        emit: (event) => {
-          journal?.record(event);
-          options.trace(event);
-        },
-      });
-    }
+    watcher = await watchIfAsked(running, options, journal);
     const endpoint = running.endpoint!;
     claims[0].setEndpoint(endpoint.url);
     localConsole = openUp(running, options, journal);

@@ -138,7 +138,7 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
     bar.clear();
     inFlight = await pipeline.inFlight();
     if (options.exportFile) {
-      const count = await pipeline.exportItems(options.exportFile);
+      const count = await exportItems(pipeline, options.exportFile);
       if (!options.quiet) write(`exported ${count} items to ${options.exportFile}`);
     }
     const summary = await pipeline.summary();
@@ -152,6 +152,13 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
   } finally {
     await pipeline.close();
   }
+}
+
+/** `--export`: the table's items as JSON lines. */
+async function exportItems(pipeline: LocalPipeline, file: string): Promise<number> {
+  const items = await pipeline.items();
+  fs.writeFileSync(file, items.map((item) => JSON.stringify(item)).join("\n") + (items.length ? "\n" : ""));
+  return items.length;
 }
 
 function number(value: string | undefined, name: string, min: number, max: number): number | undefined {
