@@ -18,7 +18,7 @@ import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "./local-
 import { EngineAddress, privateSocketDir, sdkTransport } from "./local-aws/engine-address";
 import { messagesIn } from "../common/move-messages";
 import { provision } from "./local-aws/provision";
-import { SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
+import { QueueDepth, SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
 import { publishAll, PublishResult } from "../common/publish";
@@ -288,9 +288,17 @@ export class LocalPipeline {
     this.lambda.replaceCode(fn.model, file);
   }
 
-  /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
-  get endpoints(): { snsSqs: EngineAddress; dynamodb: EngineAddress; endpoint?: string } {
-    return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };
+  /**
+   * Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite, and
+   * dynalite itself for reads that no injected fault should touch), and the one endpoint when serving.
+   */
+  get endpoints(): { snsSqs: EngineAddress; dynamodb: EngineAddress; dynamodbDirect: EngineAddress; endpoint?: string } {
+    return {
+      snsSqs: this.aws.snsSqs.endpoint,
+      dynamodb: this.aws.dynamodb.endpoint,
+      dynamodbDirect: this.aws.dynamodb.directEndpoint,
+      endpoint: this.aws.endpoint?.url,
+    };
   }
 
   /** The one endpoint, when serving. */
@@ -397,23 +405,39 @@ export class LocalPipeline {
     return this.balance((await this.items()).length);
   }
 
+  /** Messages the topics accepted so far (from any client). */
+  get published(): number {
+    return this.accounting.published;
+  }
+
   /** Messages each topic accepted so far, by topic name. */
   publishedPerTopic(): Record<string, number> {
     return Object.fromEntries(this.accounting.publishedTo);
   }
 
-  /** The balance without reading the table (`items` as given): what a live view can afford often. */
+  /** The balance without reading the table (`items` as given). */
   async balance(items = 0): Promise<PipelineSummary> {
+    return (await this.liveCounts(items)).balance;
+  }
+
+  /**
+   * The balance (without reading the table: `items` as given) and what each queue holds now, by name: two
+   * messages to the engine and no request through the endpoint, what a live view can afford often.
+   */
+  async liveCounts(items = 0): Promise<{ balance: PipelineSummary; queues: Readonly<Record<string, QueueDepth>> }> {
     const counts = await this.aws.snsSqs.flush(); // every event the engine reported so far is counted
-    const sources = sourceQueues(this.resources);
-    return this.accounting.summary({
+    const queues = await this.aws.snsSqs.depths(this.resources.all("aws_sqs_queue").map((q) => q.name));
+    const sources = sourceQueues(this.resources).map((q) => q.name);
+    const held = (name: string) => (queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0);
+    const balance = this.accounting.summary({
       counts,
-      sourceQueues: sources.map((q) => q.name),
+      sourceQueues: sources,
       deadLetterQueues: this.deadLetterQueues().map((q) => q.name),
-      queued: await countIn(this.aws.sqs, sources),
+      queued: sources.reduce((sum, name) => sum + held(name), 0),
       restored: this.restored,
       items,
     });
+    return { balance, queues };
   }
 
   /** Stops polling; invocations in flight finish first. The engines keep serving until `close`. */

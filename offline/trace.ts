@@ -15,7 +15,15 @@ export type PipelineEvent =
       cold?: boolean;
       messageIds?: string[];
     }
-  | { type: "received"; queue: string; messageId: string; receiveCount: number; orderId?: string }
+  | {
+      type: "received";
+      queue: string;
+      messageId: string;
+      receiveCount: number;
+      /** When the message entered the queue (its SentTimestamp, ms since the epoch). */
+      sentAt?: number;
+      orderId?: string;
+    }
   | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
   | { type: "deleted"; queue: string; messageId: string }
   | { type: "returned"; queue: string; messageId: string; visibleInMs: number }

@@ -96,6 +96,10 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
     await until("#node-OrderTopic .count", /^published 1$/);
     await until("#node-Orders .count", /^stored 1$/);
     expect(await text("#node-OrderAlarms .count")).toBe("published 0");
+    // The charts: the second it was stored has a publish-to-stored latency, and a point of in and out.
+    await until("#latency", /median \d+ ms, slowest \d+ ms over 1 order;/);
+    expect(await page.locator("#latency-chart polyline.in").getAttribute("points")).toMatch(/\d,\d/);
+    expect(await page.locator("#chart polyline.in").getAttribute("points")).toMatch(/,/);
   });
 
   test("an invalid order: in the DLQ view with its validation error after 3 receives; fixed (--watch) and redriven, it is stored", async () => {

@@ -6,25 +6,21 @@
  * the function's log, and a publish form. A state-changing request must carry the run's token (the page
  * gets it in its HTML) and be JSON, so a page of another origin can neither send it nor read the token.
  */
-import {
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
 import { messagesIn, moveMessages } from "../../common/move-messages";
+import { countItems, itemsWithKey, scanPage } from "../local-aws/dynamodb";
 import { sdkTransport } from "../local-aws/engine-address";
 import type { LocalPipeline } from "../pipeline";
 import { sampleOrderBody } from "../../common/sample-order";
 import { orderIdOf } from "../trace";
 import { Journal, JournalEntry, LogEntry } from "./journal";
 import { pipelineGraph } from "./graph";
+import { Series } from "./series";
 
 const PAGE_DIR = path.join(__dirname, "page");
 const ASSETS: Record<string, string> = {
@@ -84,8 +80,12 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
     useQueueUrlAsEndpoint: false,
   });
   const streams = new Set<http.ServerResponse>();
-  const live = liveFeed(pipeline, sqs, journal, streams);
-  const api = routes(pipeline, journal, sqs);
+  const series = new Series(() => pipeline.published);
+  const unsubscribe = journal.subscribe((kind, entry) => {
+    if (kind === "event") series.record(entry.at, (entry as JournalEntry).event);
+  });
+  const live = liveFeed(pipeline, journal, series, streams);
+  const api = routes(pipeline, journal, sqs, series);
   return {
     path: "/_local/console/",
     journal,
@@ -109,6 +109,7 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
         .catch((error: Error) => send(400, { error: error.message }));
     },
     close() {
+      unsubscribe();
       live.stop();
       for (const response of streams) response.end();
       sqs.destroy();
@@ -167,35 +168,64 @@ function stream(
 
 /** The most log lines one batch carries (a page shows the newest; the count of the others is sent). */
 const LINES_PER_BATCH = 20;
+/** The most order ids one batch names (the orders whose journey changed: an open journey refreshes). */
+const ORDERS_PER_BATCH = 500;
+
+/** What happened since the last batch, gathered as the journal hears it. */
+class Gathered {
+  readonly orders = new Set<string>();
+  readonly happened = new Set<string>();
+  readonly codeUpdates: { function: string; version: number }[] = [];
+  lines: LogEntry[] = [];
+  skippedLines = 0;
+
+  event(entry: JournalEntry, orders?: ReadonlySet<string>): void {
+    const { event } = entry;
+    this.happened.add(event.type);
+    if (event.type === "code-updated") this.codeUpdates.push({ function: event.function, version: event.version });
+    for (const order of orders ?? []) if (this.orders.size < ORDERS_PER_BATCH) this.orders.add(order);
+  }
+
+  line(entry: LogEntry): void {
+    this.lines.push(entry);
+    if (this.lines.length > LINES_PER_BATCH * 2) {
+      this.skippedLines += this.lines.length - LINES_PER_BATCH;
+      this.lines = this.lines.slice(-LINES_PER_BATCH);
+    }
+  }
+
+  toJSON() {
+    const skipped = this.skippedLines + Math.max(0, this.lines.length - LINES_PER_BATCH);
+    return {
+      orders: [...this.orders],
+      happened: [...this.happened],
+      codeUpdates: this.codeUpdates,
+      lines: this.lines.slice(-LINES_PER_BATCH),
+      skippedLines: skipped,
+    };
+  }
+}
 
 /**
- * The open pages' feed: the journal's events (their type and order) and log lines gathered, then sent with
- * the counts as one `batch` event at most every 250 ms, and only when something happened: an idle server
- * does nothing for an open page, and a busy one writes four messages a second, not one per event.
+ * The open pages' feed: what the journal hears is gathered (the kinds of event, the orders whose journey
+ * changed, the newest log lines), then sent with the counts and the chart's newest points as one `batch`
+ * event at most every 250 ms, and only when something happened: an idle server does nothing for an open
+ * page, and a busy one writes four messages a second, not one per event.
  */
-function liveFeed(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, streams: Set<http.ServerResponse>) {
+function liveFeed(pipeline: LocalPipeline, journal: Journal, series: Series, streams: Set<http.ServerResponse>) {
   let dirty = true;
   let busy = false;
   let timer: NodeJS.Timeout | undefined;
-  let events = new Map<string, { type: string; orderId?: string; function?: string; version?: number }>();
-  let lines: LogEntry[] = [];
-  let skippedLines = 0;
+  let gathered = new Gathered();
+  let sentUpTo = Date.now() - 1000; // a page reads the points before this from the state route
   const wake = () => {
     dirty = true;
     if (streams.size > 0) timer ??= setInterval(() => void tick(), 250);
   };
-  const unsubscribe = journal.subscribe((kind, entry) => {
+  const unsubscribe = journal.subscribe((kind, entry, orders) => {
     if (streams.size === 0) return;
-    if (kind === "log") {
-      lines.push(entry as LogEntry);
-      if (lines.length > LINES_PER_BATCH) skippedLines += lines.length - LINES_PER_BATCH;
-      lines = lines.slice(-LINES_PER_BATCH);
-    } else {
-      const { event } = entry as JournalEntry;
-      const orderId = "orderId" in event ? event.orderId : undefined;
-      const brief = { type: event.type, orderId, ...(event.type === "code-updated" ? event : {}) };
-      events.set(`${event.type} ${orderId ?? ""}`, brief);
-    }
+    if (kind === "log") gathered.line(entry as LogEntry);
+    else gathered.event(entry as JournalEntry, orders);
     wake();
   });
   const tick = async () => {
@@ -208,11 +238,12 @@ function liveFeed(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, str
     dirty = false;
     busy = true;
     try {
-      const batch = { counts: await countsOf(pipeline, sqs), events: [...events.values()], lines, skippedLines };
-      events = new Map();
-      lines = [];
-      skippedLines = 0;
-      const message = `event: batch\ndata: ${JSON.stringify(batch)}\n\n`;
+      const counts = await countsOf(pipeline);
+      // The points of the last second sent (it may have grown since) and of every second after it.
+      const points = series.points(sentUpTo);
+      sentUpTo = points.length ? points[points.length - 1].at : sentUpTo;
+      const message = `event: batch\ndata: ${JSON.stringify({ counts, points, ...gathered.toJSON() })}\n\n`;
+      gathered = new Gathered();
       for (const response of streams) response.write(message);
     } catch {
       dirty = true; // the engines are stopping: try again next time
@@ -223,23 +254,10 @@ function liveFeed(pipeline: LocalPipeline, sqs: SQSClient, journal: Journal, str
   return { wake, stop: () => (clearInterval(timer), unsubscribe()) };
 }
 
-/** The balance and, per queue, what it holds (visible, in flight). */
-async function countsOf(pipeline: LocalPipeline, sqs: SQSClient) {
-  const depth = async (url: string) => {
-    const { Attributes = {} } = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
-    );
-    return {
-      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-      inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    };
-  };
-  const all = pipeline.resources.all("aws_sqs_queue");
-  const queues = Object.fromEntries(await Promise.all(all.map(async (q) => [q.name, await depth(q.url)] as const)));
-  return { at: Date.now(), balance: await pipeline.balance(), queues, topics: pipeline.publishedPerTopic() };
+/** The balance and, per queue, what it holds (visible, in flight), from the engine itself. */
+async function countsOf(pipeline: LocalPipeline) {
+  const { balance, queues } = await pipeline.liveCounts();
+  return { at: Date.now(), balance, queues, topics: pipeline.publishedPerTopic() };
 }
 
 interface RouteContext {
@@ -249,22 +267,23 @@ interface RouteContext {
 }
 type Route = (context: RouteContext) => Promise<unknown>;
 
-function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Record<string, Route> {
+function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient, series: Series): Record<string, Route> {
   const dlqs = () => pipeline.deadLetterQueues();
+  // The orders table (the first of the stack), read from dynalite itself: no injected fault touches a look.
+  const table = pipeline.stack.tables[0];
+  const tables = pipeline.endpoints.dynamodbDirect;
+  const item = async (orderId: string) => (table ? ((await itemsWithKey(tables, table, orderId))[0] ?? null) : null);
   return {
     "GET /_local/api/state": async () => ({
       stack: path.basename(pipeline.stack.stackDir),
       region: pipeline.stack.region,
       graph: pipelineGraph(pipeline),
-      counts: await countsOf(pipeline, sqs),
+      counts: await countsOf(pipeline),
+      points: series.points(),
       recentOrders: journal.recentOrders(),
       sampleOrder: sampleOrderBody(),
     }),
-    "GET /_local/api/orders/:id": async ({ id }) => ({
-      orderId: id,
-      ...journal.journey(id),
-      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
-    }),
+    "GET /_local/api/orders/:id": async ({ id }) => ({ orderId: id, ...journal.journey(id), item: await item(id) }),
     "GET /_local/api/dlq": async () =>
       Promise.all(
         dlqs().map(async (q) => ({
@@ -273,14 +292,14 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Reco
         })),
       ),
     ...dlqRoutes(pipeline, journal, sqs),
+    // A page of the table (and, when asked, how many items it holds: a scan that reads them all).
     "GET /_local/api/items": async ({ url }) => {
-      const items = await pipeline.items();
       const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
-      return { count: items.length, items: items.slice(0, limit) };
+      const { items, next } = table ? await scanPage(tables, table.name, limit) : { items: [], next: undefined };
+      const count = url.searchParams.get("count") && table ? await countItems(tables, table.name) : undefined;
+      return { items, more: next !== undefined, count };
     },
-    "GET /_local/api/items/:id": async ({ id }) => ({
-      item: (await pipeline.items()).find((item) => item.orderId === id) ?? null,
-    }),
+    "GET /_local/api/items/:id": async ({ id }) => ({ item: await item(id) }),
     "GET /_local/api/logs": async ({ url }) => {
       const lines = journal.recentLines();
       return lines.slice(-Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, lines.length));

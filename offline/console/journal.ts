@@ -21,7 +21,8 @@ export interface LogEntry {
   readonly orderId?: string;
 }
 
-type Listener = (kind: "event" | "log", entry: JournalEntry | LogEntry) => void;
+/** Told of each event (with the orders whose journey it joined) and each log line. */
+type Listener = (kind: "event" | "log", entry: JournalEntry | LogEntry, orders?: ReadonlySet<string>) => void;
 
 export class Journal {
   private readonly orders = new Map<string, JournalEntry[]>();
@@ -46,15 +47,17 @@ export class Journal {
 
   record(event: PipelineEvent): void {
     const entry = { at: Date.now(), event };
+    const orders = new Set<string>();
     // An invocation is part of the journey of each order in its batch.
     if (event.type === "invoked" && event.messageIds)
       for (const messageId of event.messageIds) {
         const orderId = this.orderOfMessage.get(messageId);
-        if (orderId) this.append(orderId, entry);
+        if (orderId) orders.add(orderId);
       }
     const orderId = this.orderOf(event);
-    if (orderId) this.append(orderId, entry);
-    this.listeners.forEach((listener) => listener("event", entry));
+    if (orderId) orders.add(orderId);
+    for (const order of orders) this.append(order, entry);
+    this.listeners.forEach((listener) => listener("event", entry, orders));
   }
 
   private append(orderId: string, entry: JournalEntry): void {

@@ -116,6 +116,7 @@ export class EventSourcePoller {
         queue: queue.name,
         messageId: message.MessageId!,
         receiveCount: receives(message),
+        sentAt: Number(message.Attributes?.SentTimestamp) || undefined,
         orderId: context.orderIdOf(message.Body ?? ""),
       });
     }

@@ -128,16 +128,30 @@ export async function createTable(endpoint: EngineAddress, table: LocalTableDefi
   }
 }
 
-/** Every item of a table (a full scan; local tables are small). */
-export async function scanTable(endpoint: EngineAddress, tableName: string): Promise<Record<string, unknown>[]> {
+type DocumentClient = import("@aws-sdk/lib-dynamodb").DynamoDBDocumentClient;
+
+/** Runs `read` with a document client of the engine, destroyed after. */
+async function reading<T>(endpoint: EngineAddress, read: (client: DocumentClient) => Promise<T>): Promise<T> {
   const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-  const { DynamoDBDocumentClient, ScanCommand } = await import("@aws-sdk/lib-dynamodb");
+  const { DynamoDBDocumentClient } = await import("@aws-sdk/lib-dynamodb");
   const client = DynamoDBDocumentClient.from(
     new DynamoDBClient({ ...sdkTransport(endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
   );
-  const items: Record<string, unknown>[] = [];
   try {
-    let start: Record<string, unknown> | undefined;
+    return await read(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+type Item = Record<string, unknown>;
+
+/** Every item of a table (a full scan; local tables are small). */
+export async function scanTable(endpoint: EngineAddress, tableName: string): Promise<Item[]> {
+  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
+  return reading(endpoint, async (client) => {
+    const items: Item[] = [];
+    let start: Item | undefined;
     do {
       const page = await client.send(
         new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }),
@@ -145,8 +159,58 @@ export async function scanTable(endpoint: EngineAddress, tableName: string): Pro
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
-  } finally {
-    client.destroy();
-  }
-  return items;
+    return items;
+  });
+}
+
+/** One page of a scan: at most `limit` items from `start` on, and the key to go on from (none at the end). */
+export async function scanPage(
+  endpoint: EngineAddress,
+  tableName: string,
+  limit: number,
+  start?: Item,
+): Promise<{ items: Item[]; next?: Item }> {
+  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
+  return reading(endpoint, async (client) => {
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, Limit: limit, ExclusiveStartKey: start, ConsistentRead: true }),
+    );
+    return { items: page.Items ?? [], next: page.LastEvaluatedKey };
+  });
+}
+
+/** The items whose partition key is `value` (one, for a table without a sort key). */
+export async function itemsWithKey(
+  endpoint: EngineAddress,
+  table: { name: string; hashKey: string },
+  value: string,
+): Promise<Item[]> {
+  const { QueryCommand } = await import("@aws-sdk/lib-dynamodb");
+  return reading(endpoint, async (client) => {
+    const { Items = [] } = await client.send(
+      new QueryCommand({
+        TableName: table.name,
+        KeyConditionExpression: "#key = :value",
+        ExpressionAttributeNames: { "#key": table.hashKey },
+        ExpressionAttributeValues: { ":value": value },
+        ConsistentRead: true,
+      }),
+    );
+    return Items;
+  });
+}
+
+/** How many items a table holds (a scan that counts; DescribeTable's ItemCount is not kept current). */
+export async function countItems(endpoint: EngineAddress, tableName: string): Promise<number> {
+  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
+  return reading(endpoint, async (client) => {
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: tableName, Select: "COUNT", ExclusiveStartKey: start }));
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return count;
+  });
 }

@@ -11,7 +11,8 @@
  *   accepts a message, from any client; each is posted to the runtime (`dead-lettered`, `published`),
  *   so the trace and the run's accounting report what the engine did rather than guessing it; and it
  *   counts, per queue, the messages that entered it, were deleted from it and were moved to its DLQ. A
- *   `flush` is answered, with those counts, after every event posted before it.
+ *   `flush` is answered, with those counts, after every event posted before it; `depths`, with what each
+ *   queue holds now.
  */
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
@@ -59,6 +60,19 @@ server.spy
 
 parentPort.on("message", async (message) => {
   if (message === "flush") parentPort.postMessage({ type: "flushed", counts });
+  // What each queue holds now, as GetQueueAttributes counts it (inspectQueue answers the same attributes).
+  if (message?.type === "depths") {
+    const depths = {};
+    for (const queue of message.queues) {
+      const attributes = server.inspectQueue(queue)?.attributes ?? {};
+      depths[queue] = {
+        visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+        delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+      };
+    }
+    parentPort.postMessage({ type: "depths", depths });
+  }
   // The receipt handles of messages in flight (inspectQueue is fauxqs's public inspection API).
   if (message?.type === "in-flight") {
     const leases = message.queues.flatMap((queue) =>

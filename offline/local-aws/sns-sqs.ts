@@ -9,6 +9,13 @@ import { EngineAddress } from "./engine-address";
 /** Per queue, by name: messages that entered it, were deleted from it, were moved from it to its DLQ. */
 export type QueueCounts = Readonly<Record<string, { entered: number; deleted: number; deadLettered: number }>>;
 
+/** What a queue holds now: waiting, in flight (received, not yet deleted) and delayed messages. */
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
 export interface SnsSqsEngine {
   /** Where the SNS and SQS clients reach it (`sdkTransport`). */
   readonly endpoint: EngineAddress;
@@ -23,6 +30,11 @@ export interface SnsSqsEngine {
    * engine's counts per queue since it started.
    */
   flush(): Promise<QueueCounts>;
+  /**
+   * What these queues (by name) hold now, counted as GetQueueAttributes counts them, in one message to the
+   * engine instead of a request per queue: what a live view can afford four times a second.
+   */
+  depths(queues: readonly string[]): Promise<Readonly<Record<string, QueueDepth>>>;
   /** The receipt handles of the messages in flight in these queues (fauxqs's `inspectQueue`). */
   inFlight(queues: readonly string[]): Promise<{ queue: string; receiptHandle: string }[]>;
   close(): Promise<void>;
@@ -34,6 +46,7 @@ type WorkerMessage =
   | { type: "in-flight"; leases: { queue: string; receiptHandle: string }[] }
   | { type: "published"; topicArn: string }
   | { type: "flushed"; counts: QueueCounts }
+  | { type: "depths"; depths: Record<string, QueueDepth> }
   | { type: "stopped" };
 
 const WORKER_FILE = path.join(__dirname, "fauxqs-worker.mjs");
@@ -77,6 +90,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
   const inFlights: ((leases: { queue: string; receiptHandle: string }[]) => void)[] = [];
   const published: ((topicArn: string) => void)[] = [];
   const flushes: ((counts: QueueCounts) => void)[] = [];
+  const depths: ((depths: Record<string, QueueDepth>) => void)[] = [];
   const stops: (() => void)[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("error", reject);
@@ -90,6 +104,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       else if (message.type === "in-flight") inFlights.shift()?.(message.leases);
       else if (message.type === "published") published.forEach((l) => l(message.topicArn));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);
+      else if (message.type === "depths") depths.shift()?.(message.depths);
       else stops.shift()?.();
     });
   });
@@ -108,6 +123,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     onPublished: (listener) => void published.push(listener),
     onFailure: (listener) => void failures.push(listener),
     flush: () => ask(worker, flushes, "flush"),
+    depths: (queues) => ask(worker, depths, { type: "depths", queues }),
     inFlight: (queues) => ask(worker, inFlights, { type: "in-flight", queues }),
     async close() {
       closing = true;

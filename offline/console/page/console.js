@@ -27,9 +27,11 @@ async function api(path, body) {
   return answer;
 }
 
-// ---- the pipeline picture, its counts and the chart
+// ---- the pipeline picture, its counts and the charts
 let graph = { nodes: [], edges: [] };
-const history = []; // { at, arrived, out, latency }
+const WINDOW_MS = 600_000; // the server keeps 10 minutes of points
+const points = new Map(); // a second's start (ms) -> { at, in, out, latency: { median, max, count } }
+const dlqDepths = new Map(); // a dead-letter queue's name -> messages it holds (a change refreshes its view)
 
 function drawGraph() {
   const columns = [0, 1, 2, 3].map(() => el("div", { className: "column" }));
@@ -66,42 +68,76 @@ function showCounts(counts) {
   }
   $("balance").textContent =
     `arrived ${b.arrived}${b.restored !== undefined ? ` + restored ${b.restored}` : ""} = processed ${b.processed} + dead-lettered ${b.deadLettered} + queued ${b.queued} + lost ${b.lost}; redriven ${b.redriven}`;
-  // The chart takes a point a second at most: a busy run does not redraw it four times a second.
-  if (!history.length || counts.at - history[history.length - 1].at >= 1000) {
-    history.push({ at: counts.at, arrived: b.arrived, out: b.processed + b.deadLettered });
-    while (history.length > 1 && history[0].at < counts.at - 300_000) history.shift();
-    drawChart();
+  for (const node of graph.nodes.filter((n) => n.kind === "dlq")) {
+    const q = counts.queues[node.name];
+    const held = q ? q.visible + q.inFlight + q.delayed : 0;
+    if (dlqDepths.has(node.name) && dlqDepths.get(node.name) !== held) refreshDlq();
+    dlqDepths.set(node.name, held);
   }
 }
 
-function drawChart() {
-  const svg = $("chart");
+function addPoints(list) {
+  for (const point of list) points.set(point.at, point);
+  for (const at of [...points.keys()]) if (at < Date.now() - WINDOW_MS) points.delete(at);
+  redrawCharts();
+}
+
+/** A polyline in a 300 x 60 chart of the last 10 minutes: `values` are [at, value] pairs, `max` the top. */
+function polyline(values, max, cls) {
   const now = Date.now();
-  const rate = (key) => {
-    const points = [];
-    for (let i = 1; i < history.length; i++) {
-      const seconds = (history[i].at - history[i - 1].at) / 1000;
-      if (seconds > 0) points.push([history[i].at, (history[i][key] - history[i - 1][key]) / seconds]);
-    }
-    return points;
-  };
-  const series = [
-    ["in", rate("arrived")],
-    ["out", rate("out")],
-  ];
-  const max = Math.max(1, ...series.flatMap(([, points]) => points.map((p) => p[1])));
-  const line = (points) =>
-    points.map(([at, v]) => `${(300 - (now - at) / 1000).toFixed(1)},${(58 - (v / max) * 55).toFixed(1)}`).join(" ");
-  svg.replaceChildren(
-    ...series.map(([cls, points]) => {
-      const polyline = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-      polyline.setAttribute("points", line(points));
-      polyline.setAttribute("class", cls);
-      polyline.setAttribute("fill", "none");
-      polyline.setAttribute("stroke", "currentColor");
-      return polyline;
-    }),
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  const xy = ([at, v]) => `${(300 - ((now - at) / WINDOW_MS) * 300).toFixed(1)},${(58 - (v / max) * 55).toFixed(1)}`;
+  // A lone point is drawn as a dot: a zero-length line with round caps.
+  line.setAttribute("points", (values.length === 1 ? [values[0], values[0]] : values).map(xy).join(" "));
+  line.setAttribute("class", cls);
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "currentColor");
+  return line;
+}
+
+function drawCharts() {
+  const sorted = [...points.values()].sort((a, b) => a.at - b.at);
+  // Orders per second: a second with no point had none (the server keeps only busy seconds).
+  const seconds = [];
+  const nowSecond = Math.floor(Date.now() / 1000) * 1000;
+  for (let at = sorted.length ? sorted[0].at : nowSecond; at <= nowSecond; at += 1000)
+    seconds.push(points.get(at) ?? { at, in: 0, out: 0 });
+  const rateMax = Math.max(1, ...seconds.map((p) => Math.max(p.in, p.out)));
+  $("chart").replaceChildren(
+    polyline(
+      seconds.map((p) => [p.at, p.in]),
+      rateMax,
+      "in",
+    ),
+    polyline(
+      seconds.map((p) => [p.at, p.out]),
+      rateMax,
+      "out",
+    ),
   );
+  const complete = seconds.filter((p) => p.at < nowSecond);
+  const last = complete[complete.length - 1];
+  $("rate-now").textContent = last
+    ? `Last second: in ${last.in}/s, out ${last.out}/s; top of the scale ${rateMax}/s.`
+    : "";
+  const timed = sorted.filter((p) => p.latency);
+  const latencyMax = Math.max(1, ...timed.map((p) => p.latency.max));
+  $("latency-chart").replaceChildren(
+    polyline(
+      timed.map((p) => [p.at, p.latency.median]),
+      latencyMax,
+      "in",
+    ),
+    polyline(
+      timed.map((p) => [p.at, p.latency.max]),
+      latencyMax,
+      "out",
+    ),
+  );
+  const newest = timed[timed.length - 1];
+  if (newest)
+    $("latency").textContent =
+      `At ${time(newest.at).slice(0, 8)}: median ${newest.latency.median} ms, slowest ${newest.latency.max} ms over ${newest.latency.count} order${newest.latency.count === 1 ? "" : "s"}; top of the scale ${latencyMax} ms.`;
 }
 
 // ---- an order's journey
@@ -156,7 +192,7 @@ async function showJourney(orderId) {
   const sent = published.get(orderId);
   if (sent && j.item && j.events.some((e) => e.event.type === "outcome" && e.event.outcome === "stored")) {
     const stored = j.events.find((e) => e.event.type === "outcome" && e.event.outcome === "stored");
-    $("latency").textContent = `${stored.at - sent} ms publish to stored (${orderId})`;
+    $("publish-result").textContent += `; stored ${stored.at - sent} ms after the publish`;
     published.delete(orderId);
   }
 }
@@ -221,10 +257,20 @@ async function act(action, body) {
 }
 
 // ---- the table
-async function showItems() {
-  const { count, items } = await api("items?limit=100");
-  $("table-count").textContent =
-    `${count} item${count === 1 ? "" : "s"}${count > items.length ? ` (the first ${items.length} shown)` : ""}`;
+// How many items the table holds is a scan that reads them all: counted when the page opens and on
+// Refresh, and with each automatic refresh only while the table is small.
+const RECOUNT_BELOW = 1000;
+let itemCount;
+
+async function showItems(count = itemCount === undefined || itemCount < RECOUNT_BELOW) {
+  const answer = await api(`items?limit=100${count ? "&count=1" : ""}`);
+  const { items, more } = answer;
+  if (answer.count !== undefined) itemCount = answer.count;
+  const counted =
+    answer.count !== undefined
+      ? `${itemCount} item${itemCount === 1 ? "" : "s"}`
+      : `${itemCount} item${itemCount === 1 ? "" : "s"} when last counted (Refresh counts again)`;
+  $("table-count").textContent = `${counted}${more ? ` (the first ${items.length} shown)` : ""}`;
   $("table-items").tBodies[0].replaceChildren(
     ...items.map((item) =>
       el(
@@ -272,19 +318,25 @@ function redrawLog() {
 
 // ---- wiring
 let refreshDlq = () => undefined;
-function later(fn, ms) {
+/** `fn` at most once every `ms`, `ms` after the first call of a quiet spell (a busy run cannot starve it). */
+function throttled(fn, ms) {
   let timer;
   return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, ms);
   };
 }
+const redrawCharts = throttled(drawCharts, 1000);
 
 async function start() {
   const state = await api("state");
   graph = state.graph;
   drawGraph();
+  refreshDlq = throttled(() => showDeadLetters().catch(() => undefined), 300);
   showCounts(state.counts);
+  addPoints(state.points);
   $("status").textContent = `${state.stack} in ${state.region}: live`;
   $("publish-body").value = state.sampleOrder;
   $("recent").textContent = state.recentOrders.length
@@ -292,29 +344,27 @@ async function start() {
     : "";
   logLines = await api("logs?limit=200");
   redrawLog();
-  refreshDlq = later(() => showDeadLetters().catch(() => undefined), 300);
-  const refreshItems = later(() => showItems().catch(() => undefined), 1000);
-  const refreshJourney = later(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
+  const refreshItems = throttled(() => showItems().catch(() => undefined), 2000);
+  const refreshJourney = throttled(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
   const events = new EventSource("/_local/api/stream");
-  // One batch at most every 250 ms: the counts, what happened (type and order), the newest log lines.
+  // One batch at most every 250 ms: the counts, the chart's newest points, the kinds of event, the orders
+  // whose journey changed, and the newest log lines.
   events.addEventListener("batch", (m) => {
     const batch = JSON.parse(m.data);
     showCounts(batch.counts);
+    addPoints(batch.points);
     if (batch.skippedLines)
       appendLog({ at: Date.now(), fn: "console", line: `(${batch.skippedLines} log lines not shown)` });
     for (const line of batch.lines) appendLog(line);
-    for (const event of batch.events) {
-      if (event.orderId === journeyOf || event.type === "deleted" || event.type === "dead-lettered") refreshJourney();
-      if (event.type === "dead-lettered" || event.type === "redriven") refreshDlq();
-      if (event.type === "outcome") refreshItems();
-      if (event.type === "code-updated")
-        appendLog({ at: Date.now(), fn: event.function, line: `code updated: version ${event.version}` });
-    }
-    if (batch.lines.some((line) => line.orderId === journeyOf)) refreshJourney();
+    for (const update of batch.codeUpdates)
+      appendLog({ at: Date.now(), fn: update.function, line: `code updated: version ${update.version}` });
+    if (batch.orders.includes(journeyOf)) refreshJourney();
+    if (batch.happened.includes("dead-lettered") || batch.happened.includes("redriven")) refreshDlq();
+    if (batch.happened.includes("outcome")) refreshItems();
   });
   events.onerror = () => ($("status").textContent = "disconnected: is npm start -- --serve still running?");
   events.onopen = () => ($("status").textContent = `${state.stack} in ${state.region}: live`);
-  await Promise.all([showDeadLetters(), showItems()]);
+  await Promise.all([showDeadLetters(), showItems(true)]);
 }
 
 $("publish-form").addEventListener("submit", async (event) => {
@@ -349,7 +399,7 @@ $("table-form").addEventListener("submit", async (event) => {
   $("table-item").hidden = false;
   $("table-item").textContent = item ? JSON.stringify(item, null, 2) : `${id} is not in the table`;
 });
-$("table-refresh").addEventListener("click", () => showItems());
+$("table-refresh").addEventListener("click", () => showItems(true));
 for (const id of ["log-level", "log-outcome", "log-order"]) $(id).addEventListener("input", redrawLog);
 
 start().catch((error) => ($("status").textContent = `could not load: ${error.message}`));
