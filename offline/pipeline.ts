@@ -292,7 +292,12 @@ export class LocalPipeline {
    * Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite, and
    * dynalite itself for reads that no injected fault should touch), and the one endpoint when serving.
    */
-  get endpoints(): { snsSqs: EngineAddress; dynamodb: EngineAddress; dynamodbDirect: EngineAddress; endpoint?: string } {
+  get endpoints(): {
+    snsSqs: EngineAddress;
+    dynamodb: EngineAddress;
+    dynamodbDirect: EngineAddress;
+    endpoint?: string;
+  } {
     return {
       snsSqs: this.aws.snsSqs.endpoint,
       dynamodb: this.aws.dynamodb.endpoint,
@@ -428,7 +433,8 @@ export class LocalPipeline {
     const counts = await this.aws.snsSqs.flush(); // every event the engine reported so far is counted
     const queues = await this.aws.snsSqs.depths(this.resources.all("aws_sqs_queue").map((q) => q.name));
     const sources = sourceQueues(this.resources).map((q) => q.name);
-    const held = (name: string) => (queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0);
+    const held = (name: string) =>
+      queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0;
     const balance = this.accounting.summary({
       counts,
       sourceQueues: sources,

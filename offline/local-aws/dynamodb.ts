@@ -207,7 +207,9 @@ export async function countItems(endpoint: EngineAddress, tableName: string): Pr
     let count = 0;
     let start: Item | undefined;
     do {
-      const page = await client.send(new ScanCommand({ TableName: tableName, Select: "COUNT", ExclusiveStartKey: start }));
+      const page = await client.send(
+        new ScanCommand({ TableName: tableName, Select: "COUNT", ExclusiveStartKey: start }),
+      );
       count += page.Count ?? 0;
       start = page.LastEvaluatedKey;
     } while (start);
