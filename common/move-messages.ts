@@ -1,8 +1,9 @@
 /**
  * Moving a queue's messages to another through the SQS API, never losing one: each batch is received
  * (hidden from other readers while it moves), sent to the target, and deleted from the source only for
- * the entries whose send succeeded. Shared by the offline runtime's `--redrive` and the operator CLI
- * (`dlq redrive` where there is no message-move task, `delivery-dlq move`).
+ * the entries whose send succeeded. Shared by the offline runtime's `--redrive`, the local console and the
+ * operator CLI (`dlq redrive` where there is no message-move task, `delivery-dlq move`); so is the peek at
+ * a queue (`dlq list`, the console's dead-letter view).
  */
 import {
   BatchResultErrorEntry,
@@ -17,6 +18,34 @@ import {
 
 /** While a batch is being moved it is invisible to other readers of the source queue. */
 const MOVE_VISIBILITY_SECONDS = 60;
+
+/**
+ * Up to `max` of a queue's messages, peeked at: received with a visibility timeout of 0, so that they stay
+ * visible for the next reader (a list, a redrive), with their receive count and sent time. Receives until
+ * `max` are seen or a receive brings none that is new (SQS samples servers: a message may come twice).
+ */
+export async function peekMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  options: { max: number; waitSeconds: number },
+): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  for (let round = 0; round < Math.ceil(options.max / 10) + 2 && seen.size < options.max; round++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, options.max - seen.size),
+        VisibilityTimeout: 0,
+        WaitTimeSeconds: options.waitSeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+      }),
+    );
+    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
+    if (fresh.length === 0) break;
+    for (const m of fresh) seen.set(m.MessageId!, m);
+  }
+  return [...seen.values()];
+}
 
 /** Messages a queue holds: visible, in flight (held by a reader, or just peeked at) and delayed. */
 export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {

@@ -288,22 +288,9 @@ export class LocalPipeline {
     this.lambda.replaceCode(fn.model, file);
   }
 
-  /**
-   * Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite, and
-   * dynalite itself for reads that no injected fault should touch), and the one endpoint when serving.
-   */
-  get endpoints(): {
-    snsSqs: EngineAddress;
-    dynamodb: EngineAddress;
-    dynamodbDirect: EngineAddress;
-    endpoint?: string;
-  } {
-    return {
-      snsSqs: this.aws.snsSqs.endpoint,
-      dynamodb: this.aws.dynamodb.endpoint,
-      dynamodbDirect: this.aws.dynamodb.directEndpoint,
-      endpoint: this.aws.endpoint?.url,
-    };
+  /** Where the engines listen: SNS and SQS (fauxqs), DynamoDB (the fault-injecting front of dynalite), and the one endpoint when serving. */
+  get endpoints(): { snsSqs: EngineAddress; dynamodb: EngineAddress; endpoint?: string } {
+    return { snsSqs: this.aws.snsSqs.endpoint, dynamodb: this.aws.dynamodb.endpoint, endpoint: this.aws.endpoint?.url };
   }
 
   /** The one endpoint, when serving. */
@@ -407,7 +394,7 @@ export class LocalPipeline {
 
   /** The balance of the source queues from the engine's counts (`accounting.ts`), and the table's items. */
   async summary(): Promise<PipelineSummary> {
-    return this.balance((await this.items()).length);
+    return (await this.liveCounts((await this.items()).length)).balance;
   }
 
   /** Messages the topics accepted so far (from any client). */
@@ -420,30 +407,12 @@ export class LocalPipeline {
     return Object.fromEntries(this.accounting.publishedTo);
   }
 
-  /** The balance without reading the table (`items` as given). */
-  async balance(items = 0): Promise<PipelineSummary> {
-    return (await this.liveCounts(items)).balance;
-  }
-
   /**
    * The balance (without reading the table: `items` as given) and what each queue holds now, by name: two
    * messages to the engine and no request through the endpoint, what a live view can afford often.
    */
-  async liveCounts(items = 0): Promise<{ balance: PipelineSummary; queues: Readonly<Record<string, QueueDepth>> }> {
-    const counts = await this.aws.snsSqs.flush(); // every event the engine reported so far is counted
-    const queues = await this.aws.snsSqs.depths(this.resources.all("aws_sqs_queue").map((q) => q.name));
-    const sources = sourceQueues(this.resources).map((q) => q.name);
-    const held = (name: string) =>
-      queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0;
-    const balance = this.accounting.summary({
-      counts,
-      sourceQueues: sources,
-      deadLetterQueues: this.deadLetterQueues().map((q) => q.name),
-      queued: sources.reduce((sum, name) => sum + held(name), 0),
-      restored: this.restored,
-      items,
-    });
-    return { balance, queues };
+  liveCounts(items = 0): Promise<{ balance: PipelineSummary; queues: Readonly<Record<string, QueueDepth>> }> {
+    return engineCounts(this.aws, this.accounting, { restored: this.restored, items });
   }
 
   /** Stops polling; invocations in flight finish first. The engines keep serving until `close`. */
@@ -487,6 +456,23 @@ async function releaseAbandoned(aws: LocalAws, emit?: (event: PipelineEvent) => 
       message: `${handles.length} message${handles.length === 1 ? " was" : "s were"} in flight in ${queue} when the last server stopped: visible again in 1 s`,
     });
   }
+}
+
+/** The balance from the engine's counts, and what each queue holds now (`LocalPipeline.liveCounts`). */
+async function engineCounts(aws: LocalAws, accounting: RunAccounting, state: { restored?: number; items: number }) {
+  const counts = await aws.snsSqs.flush(); // every event the engine reported so far is counted
+  const queues = await aws.snsSqs.depths(aws.resources.all("aws_sqs_queue").map((q) => q.name));
+  const sources = sourceQueues(aws.resources).map((q) => q.name);
+  const held = (name: string) =>
+    queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0;
+  const balance = accounting.summary({
+    counts,
+    sourceQueues: sources,
+    deadLetterQueues: aws.resources.deadLetterQueues().map((q) => q.name),
+    queued: sources.reduce((sum, name) => sum + held(name), 0),
+    ...state,
+  });
+  return { balance, queues };
 }
 
 /** The queues messages are processed from: every queue that is no queue's dead-letter queue. */

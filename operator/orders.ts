@@ -3,12 +3,7 @@
  * outputs from the file `cdktf deploy --outputs-file` (or `cdktf output --outputs-file`) writes.
  */
 import { SNSClient } from "@aws-sdk/client-sns";
-import {
-  ListMessageMoveTasksCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  StartMessageMoveTaskCommand,
-} from "@aws-sdk/client-sqs";
+import { ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
 import { parseArgs } from "node:util";
 import { resourceNames } from "../constructs/environments";
 import { projectEnvironment } from "../common/project";
@@ -24,7 +19,7 @@ import {
   StackOutputs,
   unsupportedOperation,
 } from "./io";
-import { moveMessages } from "../common/move-messages";
+import { moveMessages, peekMessages } from "../common/move-messages";
 import { progress } from "../common/progress";
 import { OrderInputError, OrderLine, readOrderLines } from "../common/order-lines";
 import { publishAll, PublishResult } from "../common/publish";
@@ -127,32 +122,15 @@ export async function smoke(
 
 export async function listDeadLetters(outputs: StackOutputs, max: number, io: OrdersIO = defaultIO): Promise<number> {
   const sqs = sqsClientFor(outputs);
-  const seen = new Map<string, { receives: string; sent: string; body: string }>();
-  for (let round = 0; round < Math.ceil(max / 10) + 2 && seen.size < max; round++) {
-    const result = await sqs
-      .send(
-        new ReceiveMessageCommand({
-          QueueUrl: outputs.dlq_url,
-          MaxNumberOfMessages: Math.min(10, max - seen.size),
-          // Peek: the messages stay visible for the next list or redrive.
-          VisibilityTimeout: 0,
-          WaitTimeSeconds: 1,
-          MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
-        }),
-      )
-      .catch((error) => friendly(error, "sqs:ReceiveMessage on the DLQ (and kms:Decrypt on the stack's key)"));
-    const fresh = (result.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
-    if (fresh.length === 0) break;
-    for (const m of fresh) {
-      seen.set(m.MessageId!, {
-        receives: m.Attributes?.ApproximateReceiveCount ?? "?",
-        sent: m.Attributes?.SentTimestamp ? new Date(Number(m.Attributes.SentTimestamp)).toISOString() : "?",
-        body: (m.Body ?? "").replace(/\s+/g, " ").slice(0, 120),
-      });
-    }
+  const messages = await peekMessages(sqs, outputs.dlq_url, { max, waitSeconds: 1 }).catch((error) =>
+    friendly(error, "sqs:ReceiveMessage on the DLQ (and kms:Decrypt on the stack's key)"),
+  );
+  if (messages.length === 0) io.out("the DLQ is empty");
+  for (const m of messages) {
+    const sent = m.Attributes?.SentTimestamp ? new Date(Number(m.Attributes.SentTimestamp)).toISOString() : "?";
+    const body = (m.Body ?? "").replace(/\s+/g, " ").slice(0, 120);
+    io.out(`${m.MessageId}  receives=${m.Attributes?.ApproximateReceiveCount ?? "?"}  sent=${sent}  ${body}`);
   }
-  if (seen.size === 0) io.out("the DLQ is empty");
-  for (const [id, m] of seen) io.out(`${id}  receives=${m.receives}  sent=${m.sent}  ${m.body}`);
   return 0;
 }
 

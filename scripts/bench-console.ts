@@ -3,17 +3,21 @@
  * (bytes and time to the pipeline picture), the time from a publish in the page to its journey showing
  * `stored`, and the server's CPU with the page open against none: idle, then at a steady load through the
  * endpoint, in alternating phases (no page, the page, the event stream read without a browser), so that
- * the browser's own CPU on the same cores can be told apart from what the server does for it. Needs a
- * Chromium (`npm run setup:browser`). Prints a table, then one JSON line.
+ * the browser's own CPU on the same cores can be told apart from what the server does for it; then the
+ * console's share of the server's main thread in a CPU profile, which the noise of phases cannot hide. Needs a
+ * Chromium (`npm run setup:browser`). Prints the figures, then one JSON line.
  *
  *   BENCH_CONSOLE_IDLE_SECONDS (each idle phase, 30)  BENCH_CONSOLE_SECONDS (each phase under load, 15)
  *   BENCH_CONSOLE_ROUNDS (alternations under load, 6)  BENCH_CONSOLE_RATE (orders/s under load, 200)
+ *   BENCH_CONSOLE_PROFILE_SECONDS (the profiled run, 60)
  */
 import { SNSClient } from "@aws-sdk/client-sns";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chromium, Page } from "playwright-core";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Browser, chromium, Page } from "playwright-core";
 import { LOCAL_CREDENTIALS } from "../common/local-credentials";
 import { synthesize } from "../common/project";
 import { publishAll } from "../common/publish";
@@ -26,6 +30,7 @@ const IDLE_SECONDS = Number(process.env.BENCH_CONSOLE_IDLE_SECONDS ?? 30);
 const SECONDS = Number(process.env.BENCH_CONSOLE_SECONDS ?? 15);
 const RATE = Number(process.env.BENCH_CONSOLE_RATE ?? 200);
 const ROUNDS = Number(process.env.BENCH_CONSOLE_ROUNDS ?? 6);
+const PROFILE_SECONDS = Number(process.env.BENCH_CONSOLE_PROFILE_SECONDS ?? 60);
 const browserPath =
   process.env.CHROMIUM_PATH ||
   execFileSync("sh", ["-c", "command -v chromium || command -v google-chrome || true"], { encoding: "utf8" }).trim();
@@ -48,18 +53,16 @@ async function cpuOver(pid: number, seconds: number, during: (until: number) => 
 
 const idle = (until: number) => sleep(Math.max(0, until - Date.now()));
 
-/** `rate` orders a second through the endpoint until `until`; `published()` counts them all. */
+/** `rate` orders a second through the endpoint until `until`. */
 function load(sns: SNSClient, topic: string, rate: number) {
   let n = 0;
-  const published = () => n;
-  const run = async (until: number) => {
+  return async (until: number) => {
     for (let second = Date.now(); Date.now() < until; second += 1000) {
       const bodies = Array.from({ length: rate }, () => sampleOrderBody({ orderId: `CON${n++}` }));
       await publishAll(sns, topic, bodies, { oversize: "refuse" });
       await sleep(Math.max(0, second + 1000 - Date.now()));
     }
   };
-  return Object.assign(run, { published });
 }
 
 async function firstLoad(page: Page, url: string): Promise<{ bytes: number; ms: number }> {
@@ -86,7 +89,10 @@ async function publishToStored(page: Page): Promise<number[]> {
     await page.fill("#publish-body", sampleOrderBody({ orderId: `PAGE${i}` }));
     const started = Date.now();
     await page.click("#publish-form button");
-    await page.locator("#journey-events", { hasText: /stored/ }).waitFor();
+    // Watched at each animation frame (a locator's wait polls every 500 ms after its first tries).
+    await page.waitForFunction('/stored/.test(document.getElementById("journey-events").textContent)', undefined, {
+      polling: "raf",
+    });
     samples.push(Date.now() - started);
   }
   return samples;
@@ -105,37 +111,105 @@ async function streamReader(endpoint: string): Promise<() => void> {
 
 type Watcher = "none" | "page" | "stream";
 
-const WATCHERS: Watcher[] = ["none", "page", "stream"];
-
 /**
- * The server's CPU at `RATE` orders a second with each watcher in turn, `ROUNDS` times, the order rotated
- * each round (none, page, stream; page, stream, none; ...), so that what changes over a run (the table
- * grows, the heap warms) weighs on each alike. Each phase starts with the queues drained.
+ * The server's CPU over `seconds` while `during` runs, with each watcher in turn, `rounds` times, the
+ * order rotated each round (none, page, stream; page, stream, none; ...), so that what changes over a run
+ * (the table grows, the heap warms, the machine's other load comes and goes) weighs on each alike. Each
+ * phase starts with the queues drained and its watcher connected.
  */
-async function underLoad(
-  pid: number,
-  endpoint: string,
-  busy: ReturnType<typeof load>,
-  open: () => Promise<() => Promise<void>>,
-) {
+async function alternate(
+  run: { pid: number; endpoint: string; open: () => Promise<() => Promise<void>> },
+  watchers: Watcher[],
+  rounds: number,
+  seconds: number,
+  during: (until: number) => Promise<void>,
+): Promise<Record<Watcher, number[]>> {
   const cpu: Record<Watcher, number[]> = { none: [], page: [], stream: [] };
-  const orders: Record<Watcher, number> = { none: 0, page: 0, stream: 0 };
-  for (let round = 0; round < ROUNDS; round++)
-    for (let i = 0; i < WATCHERS.length; i++) {
-      const watcher = WATCHERS[(round + i) % WATCHERS.length];
-      const close = watcher === "page" ? await open() : watcher === "stream" ? await streamReader(endpoint) : undefined;
-      await sleep(1000);
-      const before = busy.published();
-      cpu[watcher].push(await cpuOver(pid, SECONDS, busy));
-      orders[watcher] += busy.published() - before;
+  for (let round = 0; round < rounds; round++)
+    for (let i = 0; i < watchers.length; i++) {
+      const watcher = watchers[(round + i) % watchers.length];
+      await drained(run.endpoint);
+      const close =
+        watcher === "page" ? await run.open() : watcher === "stream" ? await streamReader(run.endpoint) : undefined;
+      await sleep(3000); // the page's first answers (the table's count among them) are in
+      cpu[watcher].push(await cpuOver(run.pid, seconds, during));
       await close?.();
-      await drained(endpoint);
     }
-  return { cpu, orders };
+  return cpu;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const seconds = (values: number[]) => values.map((v) => Number(v.toFixed(2)));
+const round3 = (v: number) => Number(v.toFixed(3));
+/** `with_ / without` over all phases, and phase by phase within each round: the median and the range. */
+function compare(with_: number[], without: number[]) {
+  const each = with_.map((v, i) => v / without[i]).sort((a, b) => a - b);
+  return {
+    overall: round3(sum(with_) / sum(without)),
+    roundMedian: round3(median(each)),
+    roundMin: round3(each[0]),
+    roundMax: round3(each[each.length - 1]),
+  };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+
+/**
+ * The console's share of the server's main thread, from a V8 CPU profile (`--cpu-prof`) of a server of
+ * its own run at `RATE` orders a second for `PROFILE_SECONDS` with the page open: the samples whose stack
+ * holds a frame of `offline/console/console.ts` (the feed, its batches and their writes, the page's
+ * requests), and those of the journal and the chart's series (kept with or without a page), against every
+ * sample that was not idle. Precise where the phases above are noisy; the engine's and the function's
+ * threads, which a page does not make busier, are not in it.
+ */
+async function profiledShare(browser: Browser): Promise<{ busySamples: number; console: number; journal: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-profile-"));
+  const served = runtime(["--serve", "--port", "0", "--stack-dir", synthesize()], undefined, {
+    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`,
+  });
+  const page = await browser.newPage();
+  try {
+    const ready = await readyOf(served);
+    const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
+    const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
+    await page.goto(`${ready.endpoint}/_local/console/`);
+    await load(sns, topic, RATE)(Date.now() + PROFILE_SECONDS * 1000);
+    sns.destroy();
+  } finally {
+    await page.close();
+    await served.stop();
+  }
+  const main = fs.readdirSync(dir).find((f) => f.includes(`.${served.child.pid}.0.`))!; // thread 0: the main thread
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, main), "utf8")) as {
+    nodes: ProfileNode[];
+    samples: number[];
+  };
+  fs.rmSync(dir, { recursive: true, force: true });
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
+  const kindOf = new Map<number, "idle" | "console" | "journal" | "other">();
+  const classify = (id: number) => {
+    if (byId.get(id)!.callFrame.functionName === "(idle)") return "idle";
+    let kind: "console" | "journal" | "other" = "other";
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const { url } = byId.get(at)!.callFrame;
+      if (url.includes("/offline/console/console.ts")) return "console";
+      if (url.includes("/offline/console/")) kind = "journal";
+    }
+    return kind;
+  };
+  const counts = { idle: 0, console: 0, journal: 0, other: 0 };
+  for (const sample of profile.samples) {
+    if (!kindOf.has(sample)) kindOf.set(sample, classify(sample));
+    counts[kindOf.get(sample)!] += 1;
+  }
+  const busySamples = profile.samples.length - counts.idle;
+  return { busySamples, console: round3(counts.console / busySamples), journal: round3(counts.journal / busySamples) };
+}
 
 export async function benchConsole() {
   if (!browserPath) throw new Error("no Chromium: run `npm run setup:browser` or set CHROMIUM_PATH");
@@ -143,52 +217,48 @@ export async function benchConsole() {
   const browser = await chromium.launch({ executablePath: browserPath });
   try {
     const ready = await readyOf(served);
-    const pid = served.child.pid!;
     const consoleUrl = `${ready.endpoint}/_local/console/`;
     const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
     const busy = load(sns, topic, RATE);
-    // Warm-up, not measured: a new server spends about twice the CPU per order in its first 30 s of load.
+    // Warm-up, not measured: a new server spends about twice the CPU per order in its first 30 s of load;
+    // and the page then opens on a run with a history (a table, log lines, the chart's points).
     await busy(Date.now() + 60_000);
     await drained(ready.endpoint);
-    const idleNoPage = await cpuOver(pid, IDLE_SECONDS, idle);
-    const page = await browser.newPage();
+    const page = await browser.newPage({ bypassCSP: true }); // for the frame-by-frame watch below
     const loaded = await firstLoad(page, consoleUrl);
-    await sleep(3000); // the first answers (the table's count among them) are in: what follows is idle
-    const idlePage = await cpuOver(pid, IDLE_SECONDS, idle);
     const stored = await publishToStored(page);
     await page.close();
-    const openPage = async () => {
+    const open = async () => {
       const opened = await browser.newPage();
       await opened.goto(consoleUrl);
       await opened.locator("#node-OrderQueue .count", { hasText: /in queue/ }).waitFor();
       return () => opened.close();
     };
-    const { cpu: perWatcher, orders } = await underLoad(pid, ready.endpoint, busy, openPage);
-    // Server CPU per 1,000 orders published in the phases of each watcher (the publisher may fall behind).
-    const per1000 = (w: Watcher) => Number(((sum(perWatcher[w]) / orders[w]) * 1000).toFixed(3));
+    const run = { pid: served.child.pid!, endpoint: ready.endpoint, open };
+    const idleCpu = await alternate(run, ["none", "page"], 2, IDLE_SECONDS, idle);
+    await busy(Date.now() + 15_000); // warm again after the idle phases, not measured
+    const loadCpu = await alternate(run, ["none", "page", "stream"], ROUNDS, SECONDS, busy);
     sns.destroy();
+    await served.stop();
+    const profiled = await profiledShare(browser);
+    const phases = (cpu: Record<Watcher, number[]>) =>
+      Object.fromEntries(Object.entries(cpu).map(([w, values]) => [w, values.map((v) => Number(v.toFixed(2)))]));
     return {
       firstLoadBytes: loaded.bytes,
       firstLoadMs: loaded.ms,
-      cpuSeconds: {
-        idleNoPage,
-        idlePage,
-        loadNoPage: sum(perWatcher.none),
-        loadPage: sum(perWatcher.page),
-        loadStream: sum(perWatcher.stream),
-      },
-      perRound: { none: seconds(perWatcher.none), page: seconds(perWatcher.page), stream: seconds(perWatcher.stream) },
-      idlePageVsNone: Number((idlePage / Math.max(idleNoPage, 0.01)).toFixed(2)),
-      orders,
-      cpuSecondsPer1000Orders: { none: per1000("none"), page: per1000("page"), stream: per1000("stream") },
-      loadPageVsNone: Number((per1000("page") / per1000("none")).toFixed(3)),
-      loadStreamVsNone: Number((per1000("stream") / per1000("none")).toFixed(3)),
       publishToStoredMs: { median: median(stored), samples: stored },
-      idleSeconds: IDLE_SECONDS,
-      seconds: SECONDS,
-      rounds: ROUNDS,
-      rate: RATE,
+      idle: { seconds: IDLE_SECONDS, cpuSeconds: phases(idleCpu), pageVsNone: compare(idleCpu.page, idleCpu.none) },
+      load: {
+        rate: RATE,
+        seconds: SECONDS,
+        rounds: ROUNDS,
+        ordersPerPhase: RATE * SECONDS,
+        cpuSeconds: phases(loadCpu),
+        pageVsNone: compare(loadCpu.page, loadCpu.none),
+        streamVsNone: compare(loadCpu.stream, loadCpu.none),
+      },
+      profile: { seconds: PROFILE_SECONDS, rate: RATE, ...profiled },
     };
   } finally {
     await browser.close();
@@ -198,18 +268,22 @@ export async function benchConsole() {
 
 runMain(module, async () => {
   const r = await benchConsole();
+  const ratio = (c: ReturnType<typeof compare>) =>
+    `${c.overall}x (phase by phase: median ${c.roundMedian}x, ${c.roundMin}-${c.roundMax})`;
+  const total = (values: number[]) => sum(values).toFixed(2);
   console.log(`first load: ${r.firstLoadBytes} bytes, pipeline picture after ${r.firstLoadMs} ms`);
-  console.log(
-    `server CPU over ${r.idleSeconds} s idle: ${r.cpuSeconds.idleNoPage.toFixed(2)} s without a page, ${r.cpuSeconds.idlePage.toFixed(2)} s with one`,
-  );
-  const per = r.cpuSecondsPer1000Orders;
-  console.log(
-    `server CPU at ${r.rate} orders/s, ${r.rounds} rounds of ${r.seconds} s phases (CPU s per phase: ${JSON.stringify(r.perRound)})`,
-  );
-  console.log(
-    `  per 1,000 orders: ${per.none} s without a page, ${per.page} s with one (${r.loadPageVsNone}x), ${per.stream} s with the stream read without a browser (${r.loadStreamVsNone}x)`,
-  );
   console.log(`publish in the page to its journey showing stored: median ${r.publishToStoredMs.median} ms`);
+  const { idle: i, load: l } = r;
+  console.log(
+    `server CPU idle, 2 x ${i.seconds} s each: ${total(i.cpuSeconds.none)} s without a page, ${total(i.cpuSeconds.page)} s with one: ${ratio(i.pageVsNone)}`,
+  );
+  console.log(`server CPU at ${l.rate} orders/s, ${l.rounds} x ${l.seconds} s each (${JSON.stringify(l.cpuSeconds)}):`);
+  console.log(`  with a page against none: ${ratio(l.pageVsNone)}`);
+  console.log(`  with the event stream read without a browser against none: ${ratio(l.streamVsNone)}`);
+  const p = r.profile;
+  console.log(
+    `CPU profile, ${p.seconds} s at ${p.rate} orders/s with the page open: the console's code ${(p.console * 100).toFixed(1)}% of the main thread's busy samples (${p.busySamples}); the journal and the chart's series ${(p.journal * 100).toFixed(1)}%`,
+  );
   console.log(JSON.stringify(r));
   return 0;
 });

@@ -26,13 +26,13 @@ const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
 const IDLE_SECONDS = Number(process.env.BENCH_SERVE_IDLE_SECONDS ?? 30);
 
 /** The runtime as `npm start` runs it; SIGINT stops it as Ctrl-C does. */
-export function runtime(args: string[], cwd = PROJECT_ROOT) {
+export function runtime(args: string[], cwd = PROJECT_ROOT, env: NodeJS.ProcessEnv = {}) {
   // A server gets a run folder of its own: the bench never touches the user's cdktf.out/local.
   const runDir = args.includes("--serve")
     ? ["--run-dir", fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-run-"))]
     : [];
   const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args, ...runDir];
-  const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "" }, stderr: "inherit" });
+  const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "", ...env }, stderr: "inherit" });
   const stop = async () => {
     if (child.child.exitCode === null) child.child.kill("SIGINT");
     await child.exited;

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
-import { messagesIn, moveMessages } from "../../common/move-messages";
+import { messagesIn, moveMessages, peekMessages } from "../../common/move-messages";
 import { countItems, itemsWithKey, scanPage } from "../local-aws/dynamodb";
 import { sdkTransport } from "../local-aws/engine-address";
 import type { LocalPipeline } from "../pipeline";
@@ -220,7 +220,11 @@ function liveFeed(pipeline: LocalPipeline, journal: Journal, series: Series, str
   let sentUpTo = Date.now() - 1000; // a page reads the points before this from the state route
   const wake = () => {
     dirty = true;
-    if (streams.size > 0) timer ??= setInterval(() => void tick(), 250);
+    if (streams.size === 0 || timer) return;
+    timer = setInterval(() => void tick(), 250);
+    // After a quiet spell the first batch goes out at once (50 ms gathers the burst: a publish is stored in
+    // about 20 ms), so an order published from the page shows stored without waiting for the interval.
+    setTimeout(() => void tick(), 50);
   };
   const unsubscribe = journal.subscribe((kind, entry, orders) => {
     if (streams.size === 0) return;
@@ -271,7 +275,7 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient, serie
   const dlqs = () => pipeline.deadLetterQueues();
   // The orders table (the first of the stack), read from dynalite itself: no injected fault touches a look.
   const table = pipeline.stack.tables[0];
-  const tables = pipeline.endpoints.dynamodbDirect;
+  const tables = pipeline.dynamodb.directEndpoint;
   const item = async (orderId: string) => (table ? ((await itemsWithKey(tables, table, orderId))[0] ?? null) : null);
   return {
     "GET /_local/api/state": async () => ({
@@ -288,7 +292,9 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient, serie
       Promise.all(
         dlqs().map(async (q) => ({
           queue: q.name,
-          messages: (await peek(sqs, q.url)).map((m) => describeDeadLetter(m, journal)),
+          messages: (await peekMessages(sqs, q.url, { max: 200, waitSeconds: 0 })).map((m) =>
+            describeDeadLetter(m, journal),
+          ),
         })),
       ),
     ...dlqRoutes(pipeline, journal, sqs),
@@ -346,27 +352,6 @@ function dlqRoutes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): R
       return { deleted: await deleteOne(sqs, dlq.url, input.messageId), queue: dlq.name };
     },
   };
-}
-
-/** The messages a queue holds, peeked at (they stay visible). */
-async function peek(sqs: SQSClient, url: string): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  const total = await messagesIn(sqs, url);
-  for (let round = 0; round < Math.ceil(total / 10) + 2 && seen.size < Math.min(total, 200); round++) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: url,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 0,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
-      }),
-    );
-    const fresh = Messages.filter((m) => !seen.has(m.MessageId!));
-    if (fresh.length === 0) break;
-    for (const m of fresh) seen.set(m.MessageId!, m);
-  }
-  return [...seen.values()];
 }
 
 function describeDeadLetter(message: Message, journal: Journal) {

@@ -86,7 +86,8 @@ function addPoints(list) {
 function polyline(values, max, cls) {
   const now = Date.now();
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  const xy = ([at, v]) => `${(300 - ((now - at) / WINDOW_MS) * 300).toFixed(1)},${(58 - (v / max) * 55).toFixed(1)}`;
+  // The top of the scale is `max`, drawn a little below the frame's edge.
+  const xy = ([at, v]) => `${(300 - ((now - at) / WINDOW_MS) * 300).toFixed(1)},${(58 - (v / max) * 50).toFixed(1)}`;
   // A lone point is drawn as a dot: a zero-length line with round caps.
   line.setAttribute("points", (values.length === 1 ? [values[0], values[0]] : values).map(xy).join(" "));
   line.setAttribute("class", cls);
@@ -115,10 +116,10 @@ function drawCharts() {
       "out",
     ),
   );
-  const complete = seconds.filter((p) => p.at < nowSecond);
-  const last = complete[complete.length - 1];
+  const busiest = [...points.values()].filter((p) => p.in || p.out).sort((a, b) => a.at - b.at);
+  const last = busiest[busiest.length - 1];
   $("rate-now").textContent = last
-    ? `Last second: in ${last.in}/s, out ${last.out}/s; top of the scale ${rateMax}/s.`
+    ? `At ${time(last.at).slice(0, 8)}: in ${last.in}/s, out ${last.out}/s; top of the scale ${rateMax}/s.`
     : "";
   const timed = sorted.filter((p) => p.latency);
   const latencyMax = Math.max(1, ...timed.map((p) => p.latency.max));
@@ -318,14 +319,23 @@ function redrawLog() {
 
 // ---- wiring
 let refreshDlq = () => undefined;
-/** `fn` at most once every `ms`, `ms` after the first call of a quiet spell (a busy run cannot starve it). */
+/**
+ * `fn` at most once every `ms`: at once if it has not run for `ms`, else once when `ms` have passed (a busy
+ * run can neither starve it nor make it run more often).
+ */
 function throttled(fn, ms) {
+  let last = 0;
   let timer;
+  const run = () => {
+    timer = undefined;
+    last = Date.now();
+    fn();
+  };
   return () => {
-    timer ??= setTimeout(() => {
-      timer = undefined;
-      fn();
-    }, ms);
+    if (timer) return;
+    const wait = last + ms - Date.now();
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait);
   };
 }
 const redrawCharts = throttled(drawCharts, 1000);
@@ -346,6 +356,7 @@ async function start() {
   redrawLog();
   const refreshItems = throttled(() => showItems().catch(() => undefined), 2000);
   const refreshJourney = throttled(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
+  setInterval(redrawCharts, 5000); // the charts move on with the clock while the run is quiet (no server work)
   const events = new EventSource("/_local/api/stream");
   // One batch at most every 250 ms: the counts, the chart's newest points, the kinds of event, the orders
   // whose journey changed, and the newest log lines.
