@@ -30,6 +30,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_CONSOLE_IDLE_SECONDS ?? 30);
 const SECONDS = Number(process.env.BENCH_CONSOLE_SECONDS ?? 15);
 const RATE = Number(process.env.BENCH_CONSOLE_RATE ?? 200);
 const ROUNDS = Number(process.env.BENCH_CONSOLE_ROUNDS ?? 6);
+/** Idle phases of each kind (no page, the page). */
+const IDLE_ROUNDS = 4;
 const PROFILE_SECONDS = Number(process.env.BENCH_CONSOLE_PROFILE_SECONDS ?? 60);
 const browserPath =
   process.env.CHROMIUM_PATH ||
@@ -236,7 +238,10 @@ export async function benchConsole() {
       return () => opened.close();
     };
     const run = { pid: served.child.pid!, endpoint: ready.endpoint, open };
-    const idleCpu = await alternate(run, ["none", "page"], 2, IDLE_SECONDS, idle);
+    // After a load the server's heap settles for a while (a major collection lands in whichever phase is
+    // first): 15 s before the idle phases.
+    await sleep(15_000);
+    const idleCpu = await alternate(run, ["none", "page"], IDLE_ROUNDS, IDLE_SECONDS, idle);
     await busy(Date.now() + 15_000); // warm again after the idle phases, not measured
     const loadCpu = await alternate(run, ["none", "page", "stream"], ROUNDS, SECONDS, busy);
     sns.destroy();
@@ -248,7 +253,12 @@ export async function benchConsole() {
       firstLoadBytes: loaded.bytes,
       firstLoadMs: loaded.ms,
       publishToStoredMs: { median: median(stored), samples: stored },
-      idle: { seconds: IDLE_SECONDS, cpuSeconds: phases(idleCpu), pageVsNone: compare(idleCpu.page, idleCpu.none) },
+      idle: {
+        rounds: IDLE_ROUNDS,
+        seconds: IDLE_SECONDS,
+        cpuSeconds: phases(idleCpu),
+        pageVsNone: compare(idleCpu.page, idleCpu.none),
+      },
       load: {
         rate: RATE,
         seconds: SECONDS,
@@ -275,7 +285,7 @@ runMain(module, async () => {
   console.log(`publish in the page to its journey showing stored: median ${r.publishToStoredMs.median} ms`);
   const { idle: i, load: l } = r;
   console.log(
-    `server CPU idle, 2 x ${i.seconds} s each: ${total(i.cpuSeconds.none)} s without a page, ${total(i.cpuSeconds.page)} s with one: ${ratio(i.pageVsNone)}`,
+    `server CPU idle, ${i.rounds} x ${i.seconds} s each: ${total(i.cpuSeconds.none)} s without a page, ${total(i.cpuSeconds.page)} s with one: ${ratio(i.pageVsNone)}`,
   );
   console.log(`server CPU at ${l.rate} orders/s, ${l.rounds} x ${l.seconds} s each (${JSON.stringify(l.cpuSeconds)}):`);
   console.log(`  with a page against none: ${ratio(l.pageVsNone)}`);
