@@ -79,7 +79,7 @@ async function firstLoad(page: Page, url: string): Promise<{ bytes: number; ms: 
   );
   const started = Date.now();
   await page.goto(url);
-  await page.locator("#node-OrderQueue .count", { hasText: /in queue/ }).waitFor();
+  await picture(page);
   const ms = Date.now() - started;
   await sleep(500);
   return { bytes, ms };
@@ -153,6 +153,24 @@ function compare(with_: number[], without: number[]) {
   };
 }
 
+/** A `--serve` run (with `env` added), its topic, and an SNS client to it; `stop` ends both. */
+async function serveWithTopic(env: NodeJS.ProcessEnv = {}) {
+  const served = runtime(["--serve", "--port", "0", "--stack-dir", synthesize()], undefined, env);
+  try {
+    const ready = await readyOf(served);
+    const topic: string = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
+    const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
+    const stop = async () => (sns.destroy(), await served.stop());
+    return { pid: served.child.pid!, endpoint: ready.endpoint, topic, sns, stop };
+  } catch (error) {
+    await served.stop();
+    throw error;
+  }
+}
+
+/** Until the page draws the pipeline picture with its counts. */
+const picture = (page: Page) => page.locator("#node-OrderQueue .count", { hasText: /in queue/ }).waitFor();
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
@@ -169,22 +187,16 @@ interface ProfileNode {
  */
 async function profiledShare(browser: Browser): Promise<{ busySamples: number; console: number; journal: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-profile-"));
-  const served = runtime(["--serve", "--port", "0", "--stack-dir", synthesize()], undefined, {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`,
-  });
+  const served = await serveWithTopic({ NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
   const page = await browser.newPage();
   try {
-    const ready = await readyOf(served);
-    const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
-    const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
-    await page.goto(`${ready.endpoint}/_local/console/`);
-    await load(sns, topic, RATE)(Date.now() + PROFILE_SECONDS * 1000);
-    sns.destroy();
+    await page.goto(`${served.endpoint}/_local/console/`);
+    await load(served.sns, served.topic, RATE)(Date.now() + PROFILE_SECONDS * 1000);
   } finally {
     await page.close();
     await served.stop();
   }
-  const main = fs.readdirSync(dir).find((f) => f.includes(`.${served.child.pid}.0.`))!; // thread 0: the main thread
+  const main = fs.readdirSync(dir).find((f) => f.includes(`.${served.pid}.0.`))!; // thread 0: the main thread
   const profile = JSON.parse(fs.readFileSync(path.join(dir, main), "utf8")) as {
     nodes: ProfileNode[];
     samples: number[];
@@ -215,18 +227,16 @@ async function profiledShare(browser: Browser): Promise<{ busySamples: number; c
 
 export async function benchConsole() {
   if (!browserPath) throw new Error("no Chromium: run `npm run setup:browser` or set CHROMIUM_PATH");
-  const served = runtime(["--serve", "--port", "0", "--stack-dir", synthesize()]);
   const browser = await chromium.launch({ executablePath: browserPath });
+  let served: Awaited<ReturnType<typeof serveWithTopic>> | undefined;
   try {
-    const ready = await readyOf(served);
-    const consoleUrl = `${ready.endpoint}/_local/console/`;
-    const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
-    const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
-    const busy = load(sns, topic, RATE);
+    served = await serveWithTopic();
+    const consoleUrl = `${served.endpoint}/_local/console/`;
+    const busy = load(served.sns, served.topic, RATE);
     // Warm-up, not measured: a new server spends about twice the CPU per order in its first 30 s of load;
     // and the page then opens on a run with a history (a table, log lines, the chart's points).
     await busy(Date.now() + 60_000);
-    await drained(ready.endpoint);
+    await drained(served.endpoint);
     const page = await browser.newPage({ bypassCSP: true }); // for the frame-by-frame watch below
     const loaded = await firstLoad(page, consoleUrl);
     const stored = await publishToStored(page);
@@ -234,46 +244,54 @@ export async function benchConsole() {
     const open = async () => {
       const opened = await browser.newPage();
       await opened.goto(consoleUrl);
-      await opened.locator("#node-OrderQueue .count", { hasText: /in queue/ }).waitFor();
+      await picture(opened);
       return () => opened.close();
     };
-    const run = { pid: served.child.pid!, endpoint: ready.endpoint, open };
+    const run = { pid: served.pid, endpoint: served.endpoint, open };
     // After a load the server's heap settles for a while (a major collection lands in whichever phase is
     // first): 15 s before the idle phases.
     await sleep(15_000);
     const idleCpu = await alternate(run, ["none", "page"], IDLE_ROUNDS, IDLE_SECONDS, idle);
     await busy(Date.now() + 15_000); // warm again after the idle phases, not measured
     const loadCpu = await alternate(run, ["none", "page", "stream"], ROUNDS, SECONDS, busy);
-    sns.destroy();
     await served.stop();
-    const profiled = await profiledShare(browser);
-    const phases = (cpu: Record<Watcher, number[]>) =>
-      Object.fromEntries(Object.entries(cpu).map(([w, values]) => [w, values.map((v) => Number(v.toFixed(2)))]));
-    return {
-      firstLoadBytes: loaded.bytes,
-      firstLoadMs: loaded.ms,
-      publishToStoredMs: { median: median(stored), samples: stored },
-      idle: {
-        rounds: IDLE_ROUNDS,
-        seconds: IDLE_SECONDS,
-        cpuSeconds: phases(idleCpu),
-        pageVsNone: compare(idleCpu.page, idleCpu.none),
-      },
-      load: {
-        rate: RATE,
-        seconds: SECONDS,
-        rounds: ROUNDS,
-        ordersPerPhase: RATE * SECONDS,
-        cpuSeconds: phases(loadCpu),
-        pageVsNone: compare(loadCpu.page, loadCpu.none),
-        streamVsNone: compare(loadCpu.stream, loadCpu.none),
-      },
-      profile: { seconds: PROFILE_SECONDS, rate: RATE, ...profiled },
-    };
+    return report({ loaded, stored, idleCpu, loadCpu, profiled: await profiledShare(browser) });
   } finally {
+    await served?.stop();
     await browser.close();
-    await served.stop();
   }
+}
+
+function report(r: {
+  loaded: { bytes: number; ms: number };
+  stored: number[];
+  idleCpu: Record<Watcher, number[]>;
+  loadCpu: Record<Watcher, number[]>;
+  profiled: Awaited<ReturnType<typeof profiledShare>>;
+}) {
+  const phases = (cpu: Record<Watcher, number[]>) =>
+    Object.fromEntries(Object.entries(cpu).map(([w, values]) => [w, values.map((v) => Number(v.toFixed(2)))]));
+  return {
+    firstLoadBytes: r.loaded.bytes,
+    firstLoadMs: r.loaded.ms,
+    publishToStoredMs: { median: median(r.stored), samples: r.stored },
+    idle: {
+      rounds: IDLE_ROUNDS,
+      seconds: IDLE_SECONDS,
+      cpuSeconds: phases(r.idleCpu),
+      pageVsNone: compare(r.idleCpu.page, r.idleCpu.none),
+    },
+    load: {
+      rate: RATE,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      ordersPerPhase: RATE * SECONDS,
+      cpuSeconds: phases(r.loadCpu),
+      pageVsNone: compare(r.loadCpu.page, r.loadCpu.none),
+      streamVsNone: compare(r.loadCpu.stream, r.loadCpu.none),
+    },
+    profile: { seconds: PROFILE_SECONDS, rate: RATE, ...r.profiled },
+  };
 }
 
 runMain(module, async () => {

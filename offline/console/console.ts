@@ -13,7 +13,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
 import { messagesIn, moveMessages, peekMessages } from "../../common/move-messages";
-import { countItems, itemsWithKey, scanPage } from "../local-aws/dynamodb";
+import { TableReads } from "../local-aws/dynamodb";
 import { sdkTransport } from "../local-aws/engine-address";
 import type { LocalPipeline } from "../pipeline";
 import { sampleOrderBody } from "../../common/sample-order";
@@ -85,7 +85,9 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
     if (kind === "event") series.record(entry.at, (entry as JournalEntry).event);
   });
   const live = liveFeed(pipeline, journal, series, streams);
-  const api = routes(pipeline, journal, sqs, series);
+  // The table, read from dynalite itself (no injected fault touches a look) through one client.
+  const tables = new TableReads(pipeline.dynamodb.directEndpoint);
+  const api = routes(pipeline, journal, sqs, series, tables);
   return {
     path: "/_local/console/",
     journal,
@@ -113,6 +115,7 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
       live.stop();
       for (const response of streams) response.end();
       sqs.destroy();
+      tables.close();
     },
   };
 }
@@ -271,12 +274,17 @@ interface RouteContext {
 }
 type Route = (context: RouteContext) => Promise<unknown>;
 
-function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient, series: Series): Record<string, Route> {
+function routes(
+  pipeline: LocalPipeline,
+  journal: Journal,
+  sqs: SQSClient,
+  series: Series,
+  tables: TableReads,
+): Record<string, Route> {
   const dlqs = () => pipeline.deadLetterQueues();
-  // The orders table (the first of the stack), read from dynalite itself: no injected fault touches a look.
+  // The orders table: the first of the stack.
   const table = pipeline.stack.tables[0];
-  const tables = pipeline.dynamodb.directEndpoint;
-  const item = async (orderId: string) => (table ? ((await itemsWithKey(tables, table, orderId))[0] ?? null) : null);
+  const item = async (orderId: string) => (table ? ((await tables.withKey(table, orderId))[0] ?? null) : null);
   return {
     "GET /_local/api/state": async () => ({
       stack: path.basename(pipeline.stack.stackDir),
@@ -301,9 +309,9 @@ function routes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient, serie
     // A page of the table (and, when asked, how many items it holds: a scan that reads them all).
     "GET /_local/api/items": async ({ url }) => {
       const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
-      const { items, next } = table ? await scanPage(tables, table.name, limit) : { items: [], next: undefined };
-      const count = url.searchParams.get("count") && table ? await countItems(tables, table.name) : undefined;
-      return { items, more: next !== undefined, count };
+      const { items, more } = table ? await tables.first(table.name, limit) : { items: [], more: false };
+      const count = url.searchParams.get("count") && table ? await tables.count(table.name) : undefined;
+      return { items, more, count };
     },
     "GET /_local/api/items/:id": async ({ id }) => ({ item: await item(id) }),
     "GET /_local/api/logs": async ({ url }) => {

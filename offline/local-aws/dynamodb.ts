@@ -128,28 +128,31 @@ export async function createTable(endpoint: EngineAddress, table: LocalTableDefi
   }
 }
 
+type Item = Record<string, unknown>;
 type DocumentClient = import("@aws-sdk/lib-dynamodb").DynamoDBDocumentClient;
 
-/** Runs `read` with a document client of the engine, destroyed after. */
-async function reading<T>(endpoint: EngineAddress, read: (client: DocumentClient) => Promise<T>): Promise<T> {
-  const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-  const { DynamoDBDocumentClient } = await import("@aws-sdk/lib-dynamodb");
-  const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ ...sdkTransport(endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-  );
-  try {
-    return await read(client);
-  } finally {
-    client.destroy();
+/**
+ * Reads of the engine's tables through one document client, made at the first read (the SDK's modules load
+ * only then) and kept until `close`: a console asks often, and one client keeps its connection.
+ */
+export class TableReads {
+  private client?: Promise<DocumentClient>;
+
+  constructor(private readonly endpoint: EngineAddress) {}
+
+  private documents(): Promise<DocumentClient> {
+    this.client ??= Promise.all([import("@aws-sdk/client-dynamodb"), import("@aws-sdk/lib-dynamodb")]).then(
+      ([{ DynamoDBClient }, { DynamoDBDocumentClient }]) =>
+        DynamoDBDocumentClient.from(
+          new DynamoDBClient({ ...sdkTransport(this.endpoint), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+        ),
+    );
+    return this.client;
   }
-}
 
-type Item = Record<string, unknown>;
-
-/** Every item of a table (a full scan; local tables are small). */
-export async function scanTable(endpoint: EngineAddress, tableName: string): Promise<Item[]> {
-  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
-  return reading(endpoint, async (client) => {
+  /** Every item of a table (a full scan; local tables are small). */
+  async all(tableName: string): Promise<Item[]> {
+    const [{ ScanCommand }, client] = await Promise.all([import("@aws-sdk/lib-dynamodb"), this.documents()]);
     const items: Item[] = [];
     let start: Item | undefined;
     do {
@@ -160,33 +163,18 @@ export async function scanTable(endpoint: EngineAddress, tableName: string): Pro
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
-  });
-}
+  }
 
-/** One page of a scan: at most `limit` items from `start` on, and the key to go on from (none at the end). */
-export async function scanPage(
-  endpoint: EngineAddress,
-  tableName: string,
-  limit: number,
-  start?: Item,
-): Promise<{ items: Item[]; next?: Item }> {
-  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
-  return reading(endpoint, async (client) => {
-    const page = await client.send(
-      new ScanCommand({ TableName: tableName, Limit: limit, ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    return { items: page.Items ?? [], next: page.LastEvaluatedKey };
-  });
-}
+  /** The first `limit` items of a scan, and whether there are more. */
+  async first(tableName: string, limit: number): Promise<{ items: Item[]; more: boolean }> {
+    const [{ ScanCommand }, client] = await Promise.all([import("@aws-sdk/lib-dynamodb"), this.documents()]);
+    const page = await client.send(new ScanCommand({ TableName: tableName, Limit: limit, ConsistentRead: true }));
+    return { items: page.Items ?? [], more: page.LastEvaluatedKey !== undefined };
+  }
 
-/** The items whose partition key is `value` (one, for a table without a sort key). */
-export async function itemsWithKey(
-  endpoint: EngineAddress,
-  table: { name: string; hashKey: string },
-  value: string,
-): Promise<Item[]> {
-  const { QueryCommand } = await import("@aws-sdk/lib-dynamodb");
-  return reading(endpoint, async (client) => {
+  /** The items whose partition key is `value` (one, for a table without a sort key). */
+  async withKey(table: { name: string; hashKey: string }, value: string): Promise<Item[]> {
+    const [{ QueryCommand }, client] = await Promise.all([import("@aws-sdk/lib-dynamodb"), this.documents()]);
     const { Items = [] } = await client.send(
       new QueryCommand({
         TableName: table.name,
@@ -197,13 +185,11 @@ export async function itemsWithKey(
       }),
     );
     return Items;
-  });
-}
+  }
 
-/** How many items a table holds (a scan that counts; DescribeTable's ItemCount is not kept current). */
-export async function countItems(endpoint: EngineAddress, tableName: string): Promise<number> {
-  const { ScanCommand } = await import("@aws-sdk/lib-dynamodb");
-  return reading(endpoint, async (client) => {
+  /** How many items a table holds (a scan that counts; DescribeTable's ItemCount is not kept current). */
+  async count(tableName: string): Promise<number> {
+    const [{ ScanCommand }, client] = await Promise.all([import("@aws-sdk/lib-dynamodb"), this.documents()]);
     let count = 0;
     let start: Item | undefined;
     do {
@@ -214,5 +200,19 @@ export async function countItems(endpoint: EngineAddress, tableName: string): Pr
       start = page.LastEvaluatedKey;
     } while (start);
     return count;
-  });
+  }
+
+  close(): void {
+    void this.client?.then((client) => client.destroy());
+  }
+}
+
+/** Every item of a table, read once (a client made and closed for it). */
+export async function scanTable(endpoint: EngineAddress, tableName: string): Promise<Item[]> {
+  const reads = new TableReads(endpoint);
+  try {
+    return await reads.all(tableName);
+  } finally {
+    reads.close();
+  }
 }

@@ -116,7 +116,7 @@ function drawCharts() {
       "out",
     ),
   );
-  const busiest = [...points.values()].filter((p) => p.in || p.out).sort((a, b) => a.at - b.at);
+  const busiest = sorted.filter((p) => p.in || p.out);
   const last = busiest[busiest.length - 1];
   $("rate-now").textContent = last
     ? `At ${time(last.at).slice(0, 8)}: in ${last.in}/s, out ${last.out}/s; top of the scale ${rateMax}/s.`
