@@ -31,6 +31,8 @@ export interface PipelineSummary {
   restored?: number;
   /** Bodies SNS refused at Publish (too large, ...): never published (shown only when there are any). */
   rejected?: number;
+  /** Messages the Lambda service received but could not read, so never invoked (shown only when there are any). */
+  unreadable?: number;
 }
 
 export class RunAccounting {
@@ -46,6 +48,8 @@ export class RunAccounting {
   redriven = 0;
   /** Bodies SNS refused at Publish. */
   rejected = 0;
+  /** Messages received that could not be read. */
+  unreadable = 0;
   /** Invocations running now. */
   active = 0;
 
@@ -81,6 +85,7 @@ export class RunAccounting {
     };
     if (state.restored !== undefined) summary.restored = state.restored;
     if (this.rejected > 0) summary.rejected = this.rejected;
+    if (this.unreadable > 0) summary.unreadable = this.unreadable;
     return summary;
   }
 }

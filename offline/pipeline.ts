@@ -22,7 +22,7 @@ import { QueueDepth, SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
 import { publishAll, PublishResult } from "../common/publish";
-import { loadStack, StackModel } from "./stack-model";
+import { deadLetterTargets, loadStack, StackModel } from "./stack-model";
 import { withCodeCopiedTo } from "./run-folder";
 
 export type { PipelineSummary } from "./accounting";
@@ -70,6 +70,8 @@ interface LocalAws {
   readonly endpoint?: ServiceEndpoint;
   /** Removes the engines' socket folder, when serving. */
   readonly removeSockets?: () => void;
+  /** Messages in the source queues at start (`--persist`), counted before any client could send one. */
+  readonly restored?: number;
 }
 
 /** Starts what is given, in order; if one fails, closes those already started and rethrows. */
@@ -117,6 +119,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
   const [dynamodb, snsSqs] = started;
   let endpoint: ServiceEndpoint | undefined;
   try {
+    const restored = options.dataDir ? await restoredIn(snsSqs, stack) : undefined;
     if (options.endpoint) {
       const targets = { sns: snsSqs.endpoint, sqs: snsSqs.endpoint, dynamodb: dynamodb.handler };
       endpoint = await startServiceEndpoint(options.endpoint, targets);
@@ -134,7 +137,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
     try {
       const clients = provisioning ?? { sns, sqs };
       const resources = await provision(stack, { ...clients, dynamodbEndpoint: dynamodb.directEndpoint });
-      return { snsSqs, dynamodb, sns, sqs, resources, endpoint, removeSockets: sockets?.remove };
+      return { snsSqs, dynamodb, sns, sqs, resources, endpoint, removeSockets: sockets?.remove, restored };
     } finally {
       provisioning?.sns.destroy();
       provisioning?.sqs.destroy();
@@ -211,8 +214,6 @@ function lambdaServiceFor(
     onEvent: options.onEvent,
     onLogLine: options.onLogLine,
     orderIdOf: options.orderIdOf,
-    // fauxqs 2.4.1 loses a message made visible with a timeout of 0 when it persists (visibility.ts).
-    visibilityFloorSeconds: options.dataDir ? 1 : 0,
   });
 }
 
@@ -272,9 +273,8 @@ export class LocalPipeline {
     const stack = options.codeDir ? withCodeCopiedTo(loaded, options.codeDir) : loaded;
     const aws = await startLocalAws(stack, options);
     try {
-      const restored = options.dataDir ? await countIn(aws.sqs, sourceQueues(aws.resources)) : undefined;
       if (options.dataDir) await releaseAbandoned(aws, options.onEvent);
-      return new LocalPipeline(options, stack, aws, restored);
+      return new LocalPipeline(options, stack, aws, aws.restored);
     } catch (error) {
       await closeEngines(aws);
       throw error;
@@ -432,8 +432,8 @@ export class LocalPipeline {
 
 /**
  * Messages a killed server had in flight stay invisible for the queue's own (unscaled) visibility timeout,
- * minutes on the run's compressed clock: before anything polls, they are made visible again (after 1 s, the
- * floor `visibility.ts` explains), as their scaled timeout would have done long ago.
+ * minutes on the run's compressed clock: before anything polls, they are made visible again, as their
+ * scaled timeout would have done long ago.
  */
 async function releaseAbandoned(aws: LocalAws, emit?: (event: PipelineEvent) => void): Promise<void> {
   const leases = await aws.snsSqs.inFlight(sourceQueues(aws.resources).map((q) => q.name));
@@ -447,13 +447,13 @@ async function releaseAbandoned(aws: LocalAws, emit?: (event: PipelineEvent) => 
           Entries: handles.slice(start, start + 10).map((handle, i) => ({
             Id: String(i),
             ReceiptHandle: handle,
-            VisibilityTimeout: 1,
+            VisibilityTimeout: 0,
           })),
         }),
       );
     emit?.({
       type: "warning",
-      message: `${handles.length} message${handles.length === 1 ? " was" : "s were"} in flight in ${queue} when the last server stopped: visible again in 1 s`,
+      message: `${handles.length} message${handles.length === 1 ? " was" : "s were"} in flight in ${queue} when the last server stopped: visible again now`,
     });
   }
 }
@@ -473,6 +473,16 @@ async function engineCounts(aws: LocalAws, accounting: RunAccounting, state: { r
     ...state,
   });
   return { balance, queues };
+}
+
+/**
+ * What `--persist` kept in the source queues, read from the engine before the endpoint accepts a request
+ * (a message a client sends later is an arrival, never also restored). A queue not created yet holds none.
+ */
+async function restoredIn(snsSqs: SnsSqsEngine, stack: StackModel): Promise<number> {
+  const dead = deadLetterTargets(stack);
+  const depths = await snsSqs.depths(stack.queues.filter((q) => !dead.has(q.address)).map((q) => q.name));
+  return Object.values(depths).reduce((sum, d) => sum + d.visible + d.inFlight + d.delayed, 0);
 }
 
 /** The queues messages are processed from: every queue that is no queue's dead-letter queue. */

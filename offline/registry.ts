@@ -5,6 +5,7 @@
  * Everything else looks resources up here: by address, or by any of its identities through `find`.
  */
 import {
+  deadLetterTargets,
   FunctionModel,
   QueueModel,
   StackModel,
@@ -111,10 +112,7 @@ export class ResourceRegistry {
 
   /** Queues that are some queue's or subscription's dead-letter target. */
   deadLetterQueues(): QueueResource[] {
-    const targets = new Set([
-      ...this.stack.queues.map((q) => q.redrive?.deadLetterTarget),
-      ...this.stack.subscriptions.map((s) => s.deadLetterTarget),
-    ]);
+    const targets = deadLetterTargets(this.stack);
     return this.all("aws_sqs_queue").filter((q) => targets.has(q.address));
   }
 }

@@ -27,13 +27,42 @@ export class FolderInUseError extends Error {
 
 const HOLDER_FILE = "server.json";
 
-/** Whether a process runs (one of another user counts: it exists). */
+/**
+ * Whether a process runs (one of another user counts: it exists). A zombie (killed, not yet reaped by its
+ * parent; in a container whose PID 1 never reaps, forever) answers a signal but runs no more: Linux's
+ * `/proc/<pid>/stat` names its state, `Z` (or `X`, dead).
+ */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return true; // no /proc (not Linux), or it ended just now: the signal's answer stands
+  }
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
+
+/**
+ * Whether the holder is still the server it recorded: its process runs and, once it recorded an endpoint,
+ * that endpoint answers as it (`/_local/health` names its pid). Only a sure sign counts as gone: nothing
+ * listening there, or another process answering; a server too busy to answer in time still holds the folder.
+ */
+async function stillHolds(holder: Holder): Promise<boolean> {
+  if (!isRunning(holder.pid)) return false;
+  if (!holder.endpoint) return true;
+  try {
+    const response = await fetch(`${holder.endpoint}/_local/health`, { signal: AbortSignal.timeout(3000) });
+    const health = (await response.json()) as { pid?: unknown };
+    return health.pid === undefined || health.pid === holder.pid;
+  } catch (error) {
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+    return cause?.code !== "ECONNREFUSED";
   }
 }
 
@@ -53,10 +82,10 @@ export interface FolderClaim {
 }
 
 /**
- * Claims `dir` for this process: a holder file created exclusively; one left by a process that no longer
- * runs is taken over. `what` and `howElse` word the error when a running server holds it.
+ * Claims `dir` for this process: a holder file created exclusively; one left by a server that no longer
+ * runs (`stillHolds`) is taken over. `what` and `howElse` word the error when a running server holds it.
  */
-export function claimFolder(dir: string, what: string, howElse: string): FolderClaim {
+export async function claimFolder(dir: string, what: string, howElse: string): Promise<FolderClaim> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, HOLDER_FILE);
   const write = (holder: Holder, flag: "wx" | "w") => fs.writeFileSync(file, `${JSON.stringify(holder)}\n`, { flag });
@@ -68,7 +97,7 @@ export function claimFolder(dir: string, what: string, howElse: string): FolderC
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
       const holder = readHolder(file);
-      if (holder && holder.pid !== process.pid && isRunning(holder.pid)) {
+      if (holder && holder.pid !== process.pid && (await stillHolds(holder))) {
         const where = holder.endpoint ? ` serving on ${holder.endpoint}` : "";
         throw new FolderInUseError(
           `${what} ${dir} is in use by another server (pid ${holder.pid}${where}, started ${holder.startedAt}): stop it, or ${howElse}`,

@@ -71,11 +71,15 @@ function functionLogs(
 }
 
 /** The run folder and, with --persist, the store: claimed for this server, or an error naming the holder. */
-function claimFolders(options: ServeOptions): FolderClaim[] {
-  const claims = [claimFolder(options.runDir, "the run folder", "run another server beside it with --run-dir DIR")];
+async function claimFolders(options: ServeOptions): Promise<FolderClaim[]> {
+  const claims = [
+    await claimFolder(options.runDir, "the run folder", "run another server beside it with --run-dir DIR"),
+  ];
   try {
     if (options.dataDir)
-      claims.push(claimFolder(options.dataDir, "the --persist folder", "give this server another --persist folder"));
+      claims.push(
+        await claimFolder(options.dataDir, "the --persist folder", "give this server another --persist folder"),
+      );
   } catch (error) {
     claims.forEach((claim) => claim.release());
     throw error;
@@ -87,6 +91,8 @@ function claimFolders(options: ServeOptions): FolderClaim[] {
 function healthReport(pipeline: LocalPipeline, runDir: string, started: number) {
   return async () => ({
     status: "running",
+    // Who answers: a later server tells a live holder of the run folder from another process on its port.
+    pid: process.pid,
     services: { sns: "running", sqs: "running", dynamodb: "running", lambda: "running" },
     stack: path.basename(pipeline.stack.stackDir),
     region: pipeline.stack.region,
@@ -134,6 +140,20 @@ function queuedNote(summary: PipelineSummary, dataDir?: string): string | undefi
     : `note: ${what}: discarded with the engines (start with --persist DIR to keep queued messages across restarts)`;
 }
 
+/** What became of the messages the dead-letter queues held at stop (they are not in the balance's `queued`). */
+async function deadLetteredNote(pipeline: LocalPipeline, dataDir?: string): Promise<string | undefined> {
+  const { queues } = await pipeline.liveCounts();
+  const held = pipeline
+    .deadLetterQueues()
+    .map((q) => ({ name: q.name, count: queues[q.name] ? queues[q.name].visible + queues[q.name].inFlight : 0 }))
+    .filter((q) => q.count > 0);
+  if (held.length === 0) return undefined;
+  const what = held.map((q) => `${q.name} held ${q.count} message${q.count === 1 ? "" : "s"}`).join(", ");
+  return dataDir
+    ? `note: ${what}: kept in ${dataDir} (npm run orders -- dlq list shows them after the next start)`
+    : `note: ${what}: discarded with the engines (start with --persist DIR to keep dead letters across restarts)`;
+}
+
 /** Waits for the stop; true if it came as a fatal error (said in an `error:` line). */
 async function untilStopped(stop: Promise<string>, write: (line: string) => void): Promise<boolean> {
   try {
@@ -158,8 +178,8 @@ async function stopWithSummary(
     return undefined;
   });
   if (!summary) return 1;
-  const note = queuedNote(summary, dataDir);
-  if (note) write(note);
+  const notes = [queuedNote(summary, dataDir), await deadLetteredNote(pipeline, dataDir).catch(() => undefined)];
+  for (const note of notes) if (note) write(note);
   const lost = Math.abs(summary.lost);
   if (lost !== 0)
     write(`error: the balance does not hold: ${summary.lost} message${lost === 1 ? "" : "s"} unaccounted for`);
@@ -201,7 +221,7 @@ function openUp(pipeline: LocalPipeline, options: ServeOptions, journal?: Journa
 /** Serves until asked to stop; returns the exit code (0; 1 if the balance shows a loss or an engine failed). */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write } = options;
-  const claims = claimFolders(options);
+  const claims = await claimFolders(options);
   const paths = runFolderPaths(options.runDir);
   const logs = functionLogs(paths.logsDir, Boolean(options.dataDir), (error) =>
     options.trace({ type: "warning", message: `the function's log file could not be written: ${error.message}` }),

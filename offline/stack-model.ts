@@ -169,6 +169,14 @@ export interface StackModel {
 }
 
 /** A stack the offline runtime cannot run faithfully. */
+/** The addresses of the queues that are some queue's or subscription's dead-letter target. */
+export function deadLetterTargets(stack: StackModel): Set<string | undefined> {
+  return new Set([
+    ...stack.queues.map((q) => q.redrive?.deadLetterTarget),
+    ...stack.subscriptions.map((s) => s.deadLetterTarget),
+  ]);
+}
+
 export class UnsupportedStackError extends Error {
   override readonly name = "UnsupportedStackError";
 }

@@ -123,6 +123,16 @@ export function loadOutputs(file: string, stack: string, env: NodeJS.ProcessEnv 
       `${file}: ${stack}.endpoint must be a local endpoint (http://127.0.0.1:PORT or http://localhost:PORT), got "${String(outputs.endpoint).slice(0, 80)}". Write the file again with: ${fix}`,
     );
   checkQueueUrls(outputs, `${file}: ${stack}`, fix, configuredSqsEndpoint(env));
+  // A redrive moves a DLQ's messages to the source queue: the same queue would receive what it sends.
+  for (const dlq of ["dlq_url", "delivery_dlq_url"])
+    if (outputs[dlq] !== undefined && outputs[dlq] === outputs.queue_url)
+      throw new OperatorError(
+        `${file}: ${stack}.${dlq} names the source queue itself (${String(outputs.queue_url).slice(0, 120)}): a dead-letter queue must be a queue of its own. Write the file again with: ${fix}`,
+      );
+  if (outputs.queue_arn !== undefined && outputs.dlq_arn === outputs.queue_arn)
+    throw new OperatorError(
+      `${file}: ${stack}.dlq_arn names the source queue itself: a dead-letter queue must be a queue of its own. Write the file again with: ${fix}`,
+    );
   return outputs;
 }
 

@@ -103,7 +103,10 @@ async function publishToStored(page: Page): Promise<number[]> {
 /** A client that reads the console's event stream as the page does, without a browser (the server's share alone). */
 async function streamReader(endpoint: string): Promise<() => void> {
   const aborted = new AbortController();
-  const response = await fetch(`${endpoint}/_local/api/stream`, { signal: aborted.signal });
+  // The run's token, from the page as a browser gets it.
+  const page = await (await fetch(`${endpoint}/_local/console/`)).text();
+  const token = /name="console-token" content="([0-9a-f]+)"/.exec(page)![1];
+  const response = await fetch(`${endpoint}/_local/api/stream?token=${token}`, { signal: aborted.signal });
   const reader = response.body!.getReader();
   void (async () => {
     for (;;) if ((await reader.read().catch(() => ({ done: true }))).done) return;

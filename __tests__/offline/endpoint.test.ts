@@ -7,7 +7,13 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { IAMClient, ListRolesCommand } from "@aws-sdk/client-iam";
 import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import { ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -301,3 +307,163 @@ test("GET /_local/health answers JSON (503 until the server has started), behind
   expect(JSON.parse(health.body)).toEqual({ status: "starting" });
   expect((await raw("GET", "/_local/health", { host: `evil.example:${port}` })).status).toBe(403);
 });
+
+describe("what a browser sends for another site, without Origin or Referer", () => {
+  test.each(Object.keys(REQUESTS) as (keyof typeof REQUESTS)[])(
+    "%s: Sec-Fetch-Site cross-site or same-site gets 403; same-origin and an allowed Origin pass",
+    async (service) => {
+      for (const site of ["cross-site", "same-site"]) {
+        const refused = await serviceRequest(service, { "sec-fetch-site": site });
+        expect(refused.status).toBe(403);
+        expect(refused.body).toMatch(/AccessDenied.*another site/s);
+      }
+      expect((await serviceRequest(service, { "sec-fetch-site": "same-origin" })).status).toBe(200);
+      expect((await serviceRequest(service, { "sec-fetch-site": "cross-site", origin: ALLOWED })).status).toBe(200);
+    },
+  );
+});
+
+describe("requests AWS refuses, refused here as AWS does", () => {
+  const orderQueue = () => pipeline.resources.all("aws_sqs_queue").find((q) => q.model.redrive)!;
+  const sendRaw = (input: Record<string, unknown>, target = "SendMessage") => {
+    const sqs = withBody(new SQSClient(config()), JSON.stringify({ QueueUrl: orderQueue().url, ...input }));
+    sqs.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers["x-amz-target"] = `AmazonSQS.${target}`;
+        return next(args);
+      },
+      { step: "finalizeRequest", priority: "low" },
+    );
+    return sdkError(() => sqs.send(new ListQueuesCommand({}))).finally(() => sqs.destroy());
+  };
+  const attribute = (value: Record<string, unknown>) => ({ MessageBody: "x", MessageAttributes: { a: value } });
+
+  test("SendMessage: a Binary attribute not in base64, a DataType of Evil, 11 attributes, a lone surrogate, DelaySeconds 901", async () => {
+    const eleven = Object.fromEntries(
+      Array.from({ length: 11 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: "v" }]),
+    );
+    for (const [input, reason] of [
+      [attribute({ DataType: "Binary", BinaryValue: "!!notbase64!!" }), /Binary.*base64/],
+      [attribute({ DataType: "Evil", StringValue: "x" }), /invalid message attribute type/],
+      [{ MessageBody: "x", MessageAttributes: eleven }, /\[11\] exceeds the allowed maximum \[10\]/],
+      [attribute({ DataType: "String", StringValue: "half \ud800" }), /invalid characters/],
+      [{ MessageBody: "x", MessageAttributes: { "AWS.trace": { DataType: "String", StringValue: "v" } } }, /reserved/],
+      [{ MessageBody: "x", DelaySeconds: 901 }, /DelaySeconds is invalid/],
+    ] as const) {
+      const error = await sendRaw(input);
+      // The SDK names the query-protocol code SQS sends in x-amzn-query-error for a call that does not model it.
+      expect(error).toMatchObject({ name: expect.stringMatching(/InvalidParameterValue$/), status: 400 });
+      expect(error.message).toMatch(reason);
+    }
+    const queued = await pipeline.liveCounts();
+    expect(queued.balance.arrived).toBe(0); // none of them entered the queue
+  });
+
+  test("SendMessageBatch: an entry id of 81 characters is refused; an entry with a bad attribute fails alone", async () => {
+    expect(await sendRaw({ Entries: [{ Id: "i".repeat(81), MessageBody: "x" }] }, "SendMessageBatch")).toMatchObject({
+      name: "InvalidBatchEntryId",
+      status: 400,
+    });
+  });
+
+  test("Publish: a Binary attribute not in base64 is refused before the topic takes it (the SNS spy sees nothing)", async () => {
+    const published = pipeline.published;
+    const topic = pipeline.resources.topicToPublishTo().arn;
+    const form = (value: string) =>
+      raw(
+        "POST",
+        "/",
+        {
+          host: `127.0.0.1:${port}`,
+          authorization: SIGNED("sns"),
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        `Action=Publish&TopicArn=${encodeURIComponent(topic)}&Message=%7B%7D` +
+          `&MessageAttributes.entry.1.Name=a&MessageAttributes.entry.1.Value.DataType=Binary` +
+          `&MessageAttributes.entry.1.Value.BinaryValue=${value}`,
+      );
+    const refused = await form("!!notbase64!!");
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/InvalidParameterValue.*base64/s);
+    expect(pipeline.published).toBe(published);
+  });
+
+  test("a body that is not UTF-8: 400 in the protocol's shape (JSON and form)", async () => {
+    const sqs = withBody(new SQSClient(config()), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
+    expect(await sdkError(() => sqs.send(new ListQueuesCommand({})))).toMatchObject({
+      name: "SerializationException",
+      status: 400,
+    });
+    sqs.destroy();
+    const form = await raw(
+      "POST",
+      "/",
+      { host: `127.0.0.1:${port}`, authorization: SIGNED("sns"), "content-type": "application/x-www-form-urlencoded" },
+      "Action=Publish&TopicArn=x&Message=%FF%FE",
+    );
+    expect(form.status).toBe(400);
+    expect(form.body).toMatch(/<Code>MalformedQueryString<\/Code>/);
+  });
+
+  test("DynamoDB with a body of null: 400 SerializationException, not 500", async () => {
+    const dynamodb = new DynamoDBClient(config());
+    dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { body: unknown; headers: Record<string, string> };
+        request.body = "null";
+        request.headers["content-length"] = "4";
+        return next(args);
+      },
+      { step: "finalizeRequest", priority: "low" },
+    );
+    expect(await sdkError(() => dynamodb.send(new ListTablesCommand({})))).toMatchObject({
+      name: "SerializationException",
+      status: 400,
+    });
+    dynamodb.destroy();
+  });
+
+  test("a URL of 20 kB: 414 with an AWS error body, not a dropped connection", async () => {
+    const long = await raw("GET", `/?${"a".repeat(20_000)}`, { host: `127.0.0.1:${port}` });
+    expect(long.status).toBe(414);
+    expect(long.body).toMatch(/<Code>RequestURITooLong<\/Code>/);
+  });
+});
+
+describe("only the services it serves", () => {
+  test("S3 calls signed for sqs or sns (fauxqs serves S3 too) get 501 NotImplemented, and no bucket is made", async () => {
+    for (const service of ["sqs", "sns"]) {
+      const put = await raw("PUT", "/evil-bucket", {
+        host: `127.0.0.1:${port}`,
+        authorization: SIGNED(service),
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+      });
+      expect(put.status).toBe(501);
+      expect(put.body).toMatch(/NotImplemented.*PUT \/evil-bucket is none of its calls/s);
+      const get = await raw("GET", "/evil-bucket/key", { host: `127.0.0.1:${port}`, authorization: SIGNED(service) });
+      expect(get.status).toBe(501);
+    }
+  });
+});
+
+test("300 open long polls do not hold up another client's SendMessage", async () => {
+  const dlq = pipeline.resources.deadLetterQueues()[0];
+  const pollers = Array.from({ length: 300 }, () => new SQSClient({ ...config(), maxAttempts: 1 }));
+  const aborted = new AbortController();
+  const polls = pollers.map((sqs) =>
+    sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: dlq.url, WaitTimeSeconds: 20 }), { abortSignal: aborted.signal })
+      .catch(() => undefined),
+  );
+  const sender = new SQSClient(config());
+  try {
+    await sleep(1000); // every long poll is waiting at the engine
+    const started = Date.now();
+    await sender.send(new SendMessageCommand({ QueueUrl: dlq.url, MessageBody: "not held up" }));
+    expect(Date.now() - started).toBeLessThan(5000);
+  } finally {
+    aborted.abort();
+    await Promise.all(polls);
+    for (const sqs of [...pollers, sender]) sqs.destroy();
+  }
+}, 30_000);

@@ -3,11 +3,12 @@
  * Host and Origin checks) and the JSON it reads at `/_local/api/`: the pipeline as the stack model draws it
  * with live counts, each order's journey, the dead-letter queues with the cause of each message and a
  * redrive and delete (through `common/move-messages.ts`, as the operator CLI moves messages), the table,
- * the function's log, and a publish form. A state-changing request must carry the run's token (the page
- * gets it in its HTML) and be JSON, so a page of another origin can neither send it nor read the token.
+ * the function's log, and a publish form. Every API request must carry the run's token (the page gets it
+ * in its HTML; a read may instead be a same-origin fetch, as `Sec-Fetch-Site` says), and a state-changing one
+ * must also be JSON: a page of another origin can neither read the token nor make the server do work.
  */
 import { DeleteMessageCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
@@ -53,11 +54,15 @@ function readJson(request: http.IncomingMessage): Promise<Record<string, unknown
       else chunks.push(chunk);
     });
     request.on("end", () => {
+      let input: unknown;
       try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"));
+        input = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
       } catch {
-        reject(new Error("the request body is not JSON"));
+        return reject(new Error("the request body is not JSON"));
       }
+      if (input === null || typeof input !== "object" || Array.isArray(input))
+        return reject(new Error("send a JSON object, as the console's page does"));
+      resolve(input as Record<string, unknown>);
     });
     request.on("error", reject);
   });
@@ -96,16 +101,14 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
       const send = reply(response);
       if (url.pathname === "/_local/console" || url.pathname === "/_local/console/") return page(response, token);
       if (url.pathname.startsWith("/_local/console/")) return asset(url.pathname.slice(16), response);
+      const refused = refusal(request, url, token);
+      if (refused) return send(refused.status, { error: refused.error });
       if (url.pathname === "/_local/api/stream") return stream(request, response, streams, live.wake);
-      const { key, id } = routeOf(request.method ?? "GET", url.pathname);
+      const named = routeOf(request.method ?? "GET", url.pathname);
+      if ("error" in named) return send(400, { error: named.error });
+      const { key, id } = named;
       const route = api[key];
       if (!route) return send(404, { error: `no console route ${request.method} ${url.pathname}` });
-      if (request.method !== "GET") {
-        if (request.headers["x-console-token"] !== token)
-          return send(403, { error: "this action needs the console's token: reload the console page" });
-        if (!String(request.headers["content-type"] ?? "").startsWith("application/json"))
-          return send(415, { error: "send JSON (content-type: application/json)" });
-      }
       route({ request, url, id })
         .then((result) => send(200, result))
         .catch((error: Error) => send(400, { error: error.message }));
@@ -120,11 +123,43 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
   };
 }
 
+/** Whether the token a request carries (header, or `?token=` for the event stream) is the run's. */
+function carriesToken(request: http.IncomingMessage, url: URL, token: string): boolean {
+  const given = Buffer.from(String(request.headers["x-console-token"] ?? url.searchParams.get("token") ?? ""));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Why an API request is refused, if it is: a read needs the token or to be a same-origin fetch (a page of
+ * another site can make a browser send a GET, with no Origin or Referer, but not read the token); a change
+ * needs the token and JSON.
+ */
+function refusal(
+  request: http.IncomingMessage,
+  url: URL,
+  token: string,
+): { status: number; error: string } | undefined {
+  const tokened = carriesToken(request, url, token);
+  if (request.method === "GET" || request.method === "HEAD") {
+    if (tokened || request.headers["sec-fetch-site"] === "same-origin") return undefined;
+    return { status: 403, error: "the console's API needs its token (x-console-token): open the console page" };
+  }
+  if (!tokened) return { status: 403, error: "this action needs the console's token: reload the console page" };
+  if (!String(request.headers["content-type"] ?? "").startsWith("application/json"))
+    return { status: 415, error: "send JSON (content-type: application/json)" };
+  return undefined;
+}
+
 /** `GET /_local/api/orders/O1` is the route `GET /_local/api/orders/:id` with the id `O1`. */
-function routeOf(method: string, pathname: string): { key: string; id: string } {
+function routeOf(method: string, pathname: string): { key: string; id: string } | { error: string } {
   const named = /^\/_local\/api\/(orders|items)\/([^/]+)$/.exec(pathname);
   if (!named) return { key: `${method} ${pathname}`, id: "" };
-  return { key: `${method} /_local/api/${named[1]}/:id`, id: decodeURIComponent(named[2]) };
+  try {
+    return { key: `${method} /_local/api/${named[1]}/:id`, id: decodeURIComponent(named[2]) };
+  } catch {
+    return { error: `the id in ${pathname} is not percent-encoded UTF-8` };
+  }
 }
 
 function page(response: http.ServerResponse, token: string): void {

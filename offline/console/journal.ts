@@ -1,7 +1,9 @@
 /**
  * What the local console shows of the run's past: each order's events in order (its journey), the
  * function's recent log lines, and who is listening for new ones (the console's event stream). Bounded: the
- * newest `maxOrders` orders and `maxLines` log lines are kept, so a server left running all day stays small.
+ * newest `maxOrders` orders, each with its newest `maxSteps` events (and how many older ones were let go),
+ * and the newest `maxLines` log lines are kept, so a server left running all day stays small, and an order
+ * published 5,000 times has a journey of a readable size.
  */
 import { orderIdOf, PipelineEvent } from "../trace";
 
@@ -21,11 +23,17 @@ export interface LogEntry {
   readonly orderId?: string;
 }
 
+/** One order's kept events, oldest first, and how many older ones were let go. */
+interface Steps {
+  readonly events: JournalEntry[];
+  omitted: number;
+}
+
 /** Told of each event (with the orders whose journey it joined) and each log line. */
 type Listener = (kind: "event" | "log", entry: JournalEntry | LogEntry, orders?: ReadonlySet<string>) => void;
 
 export class Journal {
-  private readonly orders = new Map<string, JournalEntry[]>();
+  private readonly orders = new Map<string, Steps>();
   private readonly orderOfMessage = new Map<string, string>();
   private readonly lines: LogEntry[] = [];
   private readonly listeners = new Set<Listener>();
@@ -33,6 +41,7 @@ export class Journal {
   constructor(
     private readonly maxOrders = 5000,
     private readonly maxLines = 2000,
+    private readonly maxSteps = 200,
   ) {}
 
   /** The order an event is about: named in it, or known from an earlier event of the same message. */
@@ -61,9 +70,16 @@ export class Journal {
   }
 
   private append(orderId: string, entry: JournalEntry): void {
-    const events = this.orders.get(orderId) ?? [];
+    const steps = this.orders.get(orderId) ?? { events: [], omitted: 0 };
     this.orders.delete(orderId); // the newest orders last, so the oldest go first
-    this.orders.set(orderId, [...events, entry]);
+    this.orders.set(orderId, steps);
+    steps.events.push(entry);
+    // Let the oldest half go at once, so that keeping the newest costs no copy per event.
+    if (steps.events.length > this.maxSteps * 1.5) {
+      const over = steps.events.length - this.maxSteps;
+      steps.events.splice(0, over);
+      steps.omitted += over;
+    }
     while (this.orders.size > this.maxOrders) this.orders.delete(this.orders.keys().next().value!);
     while (this.orderOfMessage.size > this.maxOrders * 4)
       this.orderOfMessage.delete(this.orderOfMessage.keys().next().value!);
@@ -91,11 +107,14 @@ export class Journal {
     this.listeners.forEach((listener) => listener("log", entry));
   }
 
-  /** An order's events in order, with the function's log lines about it. */
-  journey(orderId: string): { events: JournalEntry[]; lines: LogEntry[] } {
+  /** An order's newest `maxSteps` events in order, how many older ones were let go, and its log lines. */
+  journey(orderId: string): { events: JournalEntry[]; omitted: number; lines: LogEntry[] } {
+    const steps = this.orders.get(orderId) ?? { events: [], omitted: 0 };
+    const over = Math.max(0, steps.events.length - this.maxSteps);
     return {
-      events: this.orders.get(orderId) ?? [],
-      lines: this.lines.filter((entry) => entry.orderId === orderId),
+      events: steps.events.slice(over),
+      omitted: steps.omitted + over,
+      lines: this.lines.filter((entry) => entry.orderId === orderId).slice(-this.maxSteps),
     };
   }
 

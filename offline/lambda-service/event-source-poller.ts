@@ -45,7 +45,14 @@ export interface PollerContext {
   readonly onRecordFailed: (message: Message, receives: number) => void;
   /** A record deleted after the function succeeded with it. */
   readonly onRecordDeleted: (messageId: string) => void;
+  /** Why a received message cannot be read (`unreadable-messages.ts`), once; undefined for a readable one. */
+  readonly unreadable: (messageId: string) => string | undefined;
+  /** A message received but not invoked because it cannot be read: it fails this receive. */
+  readonly onUnreadable: (message: Message, fn: FunctionModel, queue: string, reason: string) => void;
 }
+
+/** How long a poller waits after a ReceiveMessage the engine failed, before polling again. */
+const RECEIVE_RETRY_MS = 1000;
 
 /** The longest long poll SQS allows. */
 const LONG_POLL_SECONDS = 20;
@@ -63,11 +70,12 @@ export class EventSourcePoller {
   /** Polls until the service stops. */
   async run(): Promise<void> {
     while (!this.context.stopped.aborted) {
-      const batch = await this.gather();
+      const receivedAt = performance.now();
+      const batch = this.withoutUnreadable(await this.gather(), receivedAt);
       if (batch.length === 0) continue;
       this.context.accounting.active += 1;
       try {
-        await this.invoke(batch, performance.now());
+        await this.invoke(batch, receivedAt);
       } finally {
         this.context.accounting.active -= 1;
       }
@@ -87,6 +95,18 @@ export class EventSourcePoller {
     return batch;
   }
 
+  /** The batch without the messages that cannot be read: those fail this receive, as the function never saw them. */
+  private withoutUnreadable(batch: Message[], receivedAt: number): Message[] {
+    const unreadable = batch.filter((message) => {
+      const reason = this.context.unreadable(message.MessageId!);
+      if (reason) this.context.onUnreadable(message, this.fn, this.queue.name, reason);
+      return reason !== undefined;
+    });
+    if (unreadable.length === 0) return batch;
+    this.retryLater(unreadable, receivedAt);
+    return batch.filter((message) => !unreadable.includes(message));
+  }
+
   private async receive(upTo: number, waitSeconds: number): Promise<Message[]> {
     if (this.context.stopped.aborted) return [];
     try {
@@ -103,7 +123,13 @@ export class EventSourcePoller {
       return Messages;
     } catch (error) {
       if (this.context.stopped.aborted) return [];
-      throw error;
+      // The engine failed this poll (or its answer could not be read): said, and polled again after a pause.
+      this.context.emit({
+        type: "warning",
+        message: `ReceiveMessage on ${this.queue.name} failed: ${(error as Error).message.split("\n")[0]}; polling again in ${RECEIVE_RETRY_MS / 1000} s`,
+      });
+      await sleep(RECEIVE_RETRY_MS, undefined, { signal: this.context.stopped }).catch(() => undefined);
+      return [];
     }
   }
 

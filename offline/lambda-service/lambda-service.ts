@@ -7,12 +7,26 @@
  */
 import { Message, SQSClient } from "@aws-sdk/client-sqs";
 import { RunAccounting } from "../accounting";
-import { Emit, logLineEvent } from "../trace";
+import { Emit, logLineEvent, orderIdOf } from "../trace";
 import { FunctionModel, MappingModel, UnsupportedStackError } from "../stack-model";
 import { EnvironmentPool } from "./environment-pool";
 import { EventSourcePoller, PolledQueue } from "./event-source-poller";
 import { ExecutionEnvironment } from "./lambda-host";
+import { watchUnreadable } from "./unreadable-messages";
 import { VisibilityScheduler } from "./visibility";
+
+/** The line the service logs for a message it could not pass to the function. */
+function unreadableLine(message: Message, queue: string, reason: string): string {
+  return JSON.stringify({
+    level: "ERROR",
+    source: "lambda",
+    outcome: "unreadable",
+    queue,
+    messageId: message.MessageId,
+    orderId: orderIdOf(message.Body ?? ""),
+    reason: `${reason}: not passed to the function; it fails this receive`,
+  });
+}
 
 /** Lambda starts polling a queue with five concurrent batches when no maximum is configured. */
 const DEFAULT_POLLERS = 5;
@@ -34,8 +48,6 @@ export interface LambdaServiceOptions {
   /** Every line the function logs, as it is (its JSON outcome lines and EMF lines included). */
   readonly onLogLine?: (fn: string, line: string) => void;
   readonly orderIdOf: (body: string) => string | undefined;
-  /** The shortest visibility timeout the poller sets when a failed message's scaled timeout ends (see `visibility.ts`). @default 0 */
-  readonly visibilityFloorSeconds?: number;
 }
 
 /** An event source mapping as the service runs it: its settings, its function, and the queue as the engine knows it. */
@@ -58,6 +70,8 @@ export class LambdaService {
   private readonly pool: EnvironmentPool;
   private readonly visibility: VisibilityScheduler;
   private readonly failed = new Map<string, FailedRecord>();
+  /** Messages received that could not be read (`unreadable-messages.ts`). */
+  private readonly unreadable = new Set<string>();
 
   constructor(private readonly options: LambdaServiceOptions) {
     const emit = options.onEvent ?? (() => undefined);
@@ -71,13 +85,19 @@ export class LambdaService {
       (fn) => new ExecutionEnvironment(fn, options.variables(fn), forwardLogs ? onLogLine(fn) : undefined),
       (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
     );
-    this.visibility = new VisibilityScheduler(
-      options.sqs,
-      (error) => emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
-      options.visibilityFloorSeconds,
+    this.visibility = new VisibilityScheduler(options.sqs, (error) =>
+      emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
     );
+    const unreadable = watchUnreadable(options.sqs);
     const context = {
       ...options,
+      unreadable: (messageId: string) => unreadable.take(messageId),
+      onUnreadable: (message: Message, fn: FunctionModel, queue: string, reason: string) => {
+        this.unreadable.add(message.MessageId!);
+        options.accounting.unreadable = this.unreadable.size;
+        // Said in the function's log, as Lambda's own lines are: the function never saw the message.
+        onLogLine(fn)(unreadableLine(message, queue, reason));
+      },
       pool: this.pool,
       visibility: this.visibility,
       emit,

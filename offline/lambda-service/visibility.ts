@@ -2,11 +2,6 @@
  * The poller's side of time compression: a failed message becomes visible again when its scaled
  * visibility timeout ends, through `ChangeMessageVisibilityBatch` with a timeout of 0. The engine keeps
  * the stack's own (unscaled) timeout, so nothing but this makes a message visible early.
- *
- * `floorSeconds` works around a fauxqs 2.4.1 bug: with persistence on (`--persist`), a visibility
- * timeout of 0 fails in its SQLite write (`NOT NULL constraint failed: sqs_messages.approximate_receive_count`)
- * after the message has left its in-flight list, so the message is lost. A timeout of 1 s takes the
- * engine's other path (the deadline passes), which works: each retry then waits at least a second.
  */
 import { ChangeMessageVisibilityBatchCommand, Message, SQSClient } from "@aws-sdk/client-sqs";
 
@@ -17,7 +12,6 @@ export class VisibilityScheduler {
   constructor(
     private readonly sqs: SQSClient,
     private readonly onError: (error: Error) => void,
-    private readonly floorSeconds = 0,
   ) {}
 
   /** Messages waiting for their visibility timeout to end (a run has not settled while there are any). */
@@ -47,7 +41,7 @@ export class VisibilityScheduler {
           Entries: chunk.map((message, i) => ({
             Id: String(i),
             ReceiptHandle: message.ReceiptHandle!,
-            VisibilityTimeout: this.floorSeconds,
+            VisibilityTimeout: 0,
           })),
         }),
       );

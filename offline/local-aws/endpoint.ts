@@ -7,12 +7,16 @@
  * - `Host` must name this endpoint (`127.0.0.1:PORT` or `localhost:PORT`): a page whose name was rebound
  *   to 127.0.0.1 (DNS rebinding) gets 403;
  * - an `Origin` or `Referer` off the allow-list (this endpoint's own origin, and `--allow-origin`) gets 403
- *   before any engine sees the request, as LocalStack does; requests with neither (CLIs, SDKs) pass. An
- *   allowed origin gets CORS headers naming it; no answer carries a wildcard;
- * - an unsigned request gets 403 `MissingAuthenticationToken`, one for a service not served 501
- *   `NotImplemented` naming those served, a body over 16 MiB 413; malformed JSON 400
- *   `SerializationException`; an engine's failure on a request it could not read 400
+ *   before any engine sees the request, as LocalStack does; so does what a browser says it sent for
+ *   another site (`Sec-Fetch-Site`), though the page hid its Origin and Referer; requests with none of
+ *   these (CLIs, SDKs) pass. An allowed origin gets CORS headers naming it; no answer carries a wildcard;
+ * - an unsigned request gets 403 `MissingAuthenticationToken`, one for a service not served (or signed for
+ *   SNS or SQS but not one of their API calls: fauxqs's S3) 501 `NotImplemented` naming those served, a body
+ *   over 16 MiB 413, a URL or headers over Node.js's 16 KiB 414/431; malformed JSON or a body that is not
+ *   UTF-8 400 `SerializationException`; an engine's failure on a request it could not read 400
  *   `InvalidParameterValue`: each in the protocol's error shape, never a JavaScript message;
+ * - long polls (`ReceiveMessage`) reach the engine over connections of their own, so however many wait,
+ *   other SQS calls are not queued behind them;
  * - a client that goes away aborts the forwarded request.
  *
  * Signatures are not verified: any credentials work (docs/security.md).
@@ -26,6 +30,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { EngineAddress, engineAgent } from "./engine-address";
+import { headOverflowAnswer, isApiCall, sentCrossSite, unreadableBody } from "./request-checks";
 
 export type ServiceName = "sns" | "sqs" | "dynamodb";
 
@@ -71,6 +76,8 @@ export class PortInUseError extends Error {
 /** The largest body accepted (DynamoDB's 16 MB request limit; SNS and SQS messages are far smaller). */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const HEALTH_PATH = "/_local/health";
+/** Long polls waiting at the engine at once; more wait here, never in front of other calls. */
+const MAX_LONG_POLLS = 1024;
 
 /** `http://sqs.us-east-1.localhost:4566` or `http://127.0.0.1:4566` in `.../000000000000/OrderQueue` */
 const QUEUE_URL_ORIGIN = /https?:\/\/(?:sqs\.[a-z0-9-]+\.localhost|127\.0\.0\.1|localhost)(?::\d+)?(?=\/\d{12}\/)/g;
@@ -185,17 +192,6 @@ function readBody(request: http.IncomingMessage, response: http.ServerResponse):
   });
 }
 
-/** Whether a JSON-protocol body is well-formed (a query-protocol one is a form, always readable). */
-function malformedJson(request: http.IncomingMessage, body: Buffer): boolean {
-  if (!request.headers["x-amz-target"]) return false;
-  try {
-    JSON.parse(body.length ? body.toString("utf8") : "{}");
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** An engine's answer to the client: queue URLs rewritten where SQS answers them; 500s it could not explain as 400s. */
 function relayAnswer(
   service: ServiceName,
@@ -237,7 +233,8 @@ interface EndpointState {
   health?: () => Promise<Record<string, unknown>>;
   console?: http.RequestListener;
   readonly forwarding: Forwarding;
-  readonly agents: { readonly sns: http.Agent; readonly sqs: http.Agent };
+  /** Connections to the engine: SNS, SQS, and SQS's long polls apart (each may hold one for 20 s). */
+  readonly agents: { readonly sns: http.Agent; readonly sqs: http.Agent; readonly receives: http.Agent };
 }
 
 /** SNS and SQS requests to their engine, aborted when the client goes away. */
@@ -256,8 +253,8 @@ async function forwardToEngine(
   });
   const body = await readBody(request, response);
   if (body === undefined) return;
-  if (malformedJson(request, body))
-    return awsError(request, response, 400, "SerializationException", "the request body is not valid JSON", cors);
+  const unreadable = unreadableBody(request, body);
+  if (unreadable) return awsError(request, response, 400, unreadable[0], unreadable[1], cors);
   if (response.destroyed) return;
   const headers = { ...request.headers, "content-length": String(body.length) };
   delete headers["transfer-encoding"];
@@ -304,6 +301,14 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
         "AccessDenied",
         "the page's origin is not allowed (npm start -- --serve --allow-origin ORIGIN allows one)",
       );
+    if (sentCrossSite(request.headers, pageOrigin) && !openingConsole(request))
+      return awsError(
+        request,
+        response,
+        403,
+        "AccessDenied",
+        "a browser sent this for a page of another site (Sec-Fetch-Site); npm start -- --serve --allow-origin ORIGIN allows one",
+      );
     const cors = corsHeaders(pageOrigin);
     if (request.method === "OPTIONS") {
       request.resume();
@@ -319,7 +324,8 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
     if (state.console && /^\/_local\/(console|api)(\/|$)/.test(request.url ?? ""))
       return state.console(request, response);
     const service = serviceOf(request.headers);
-    if (!service) return unserved(request, response, cors);
+    if (!service || (service !== "dynamodb" && !isApiCall(service, request)))
+      return unserved(request, response, cors, service);
     if (Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return void readBody(request, response);
     if (service === "dynamodb") {
       // dynalite answers any Origin with a wildcard: it sees none, and the CORS headers are this endpoint's.
@@ -332,7 +338,7 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
       service,
       request,
       response,
-      { address: targets[service], agent: agents[service] },
+      { address: targets[service], agent: agentFor(service, request, agents) },
       {
         origin,
         cors,
@@ -342,8 +348,31 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
   };
 }
 
-/** Unsigned: 403 as AWS answers a request without a signature; signed for a service not served: 501. */
-function unserved(request: http.IncomingMessage, response: http.ServerResponse, cors: http.OutgoingHttpHeaders): void {
+/** A link followed to the console's page (a top-level navigation): the page itself, never an API call. */
+function openingConsole(request: http.IncomingMessage): boolean {
+  return (
+    request.method === "GET" &&
+    request.headers["sec-fetch-mode"] === "navigate" &&
+    /^\/_local\/console\/?(\?|$)/.test(request.url ?? "")
+  );
+}
+
+/** The agent a forwarded request goes through: SQS's long polls have their own. */
+function agentFor(service: "sns" | "sqs", request: http.IncomingMessage, agents: EndpointState["agents"]): http.Agent {
+  if (service === "sqs" && request.headers["x-amz-target"] === "AmazonSQS.ReceiveMessage") return agents.receives;
+  return agents[service];
+}
+
+/**
+ * Unsigned: 403 as AWS answers a request without a signature; signed for a service not served, or for SNS
+ * or SQS but not one of their API calls (`service`): 501.
+ */
+function unserved(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  cors: http.OutgoingHttpHeaders,
+  service?: ServiceName,
+): void {
   const scope = SCOPE.exec(String(request.headers.authorization ?? ""))?.[1];
   if (!scope && !request.headers.authorization)
     return awsError(
@@ -354,7 +383,9 @@ function unserved(request: http.IncomingMessage, response: http.ServerResponse, 
       "Request is missing Authentication Token: sign it (SigV4) for sns, sqs or dynamodb; any credentials work",
       cors,
     );
-  const message = `this endpoint serves sns, sqs and dynamodb; ${scope ?? "the service this request is signed for"} is not emulated`;
+  const message = service
+    ? `this endpoint serves the ${service} API (POST /); ${request.method} ${(request.url ?? "/").split("?")[0]} is none of its calls`
+    : `this endpoint serves sns, sqs and dynamodb; ${scope ?? "the service this request is signed for"} is not emulated`;
   awsError(request, response, 501, "NotImplemented", message, cors);
 }
 
@@ -386,12 +417,21 @@ export async function startServiceEndpoint(
   const state: EndpointState = {
     port: options.port,
     forwarding: { count: 0 },
-    agents: { sns: engineAgent(targets.sns, 256), sqs: engineAgent(targets.sqs, 256) },
+    agents: {
+      sns: engineAgent(targets.sns, 256),
+      sqs: engineAgent(targets.sqs, 256),
+      receives: engineAgent(targets.sqs, MAX_LONG_POLLS),
+    },
   };
   const server = http.createServer(handler(targets, options, state));
   if (options.requestTimeoutMs !== undefined) server.requestTimeout = options.requestTimeoutMs;
-  // A broken client connection is that client's problem, never the server's.
-  server.on("clientError", (_error, socket) => socket.destroy());
+  // A broken client connection is that client's problem, never the server's; a head too long to read is
+  // answered (414/431) before the connection closes.
+  server.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+    if (error.code === "HPE_HEADER_OVERFLOW" && socket.writable)
+      return void socket.end(headOverflowAnswer(error.rawPacket, http.maxHeaderSize));
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new PortInUseError(options.port) : error),
@@ -411,6 +451,7 @@ export async function startServiceEndpoint(
       new Promise<void>((resolve) => {
         state.agents.sns.destroy();
         state.agents.sqs.destroy();
+        state.agents.receives.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

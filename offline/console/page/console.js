@@ -1,6 +1,6 @@
 // The local console's page: plain DOM, no framework, no network beyond this endpoint. It reads
-// /_local/api/ and listens to /_local/api/stream (server-sent events); a state-changing request carries
-// the run's token from the page's <meta name="console-token">.
+// /_local/api/ and listens to /_local/api/stream (server-sent events); every request carries the run's
+// token from the page's <meta name="console-token">.
 "use strict";
 
 const TOKEN = document.querySelector('meta[name="console-token"]').content;
@@ -15,7 +15,7 @@ const time = (ms) => new Date(ms).toISOString().slice(11, 23);
 async function api(path, body) {
   const options =
     body === undefined
-      ? {}
+      ? { headers: { "x-console-token": TOKEN } }
       : {
           method: "POST",
           headers: { "content-type": "application/json", "x-console-token": TOKEN },
@@ -186,6 +186,13 @@ async function showJourney(orderId) {
   const items = rows.map(([at, label, text]) =>
     el("li", {}, `${time(at)} `, el("span", { className: "label", textContent: label }), ` ${text}`),
   );
+  if (j.omitted > 0)
+    items.unshift(
+      el("li", {
+        className: "omitted",
+        textContent: `${j.omitted} earlier steps not kept (the newest ${j.events.length} are shown)`,
+      }),
+    );
   $("journey-events").replaceChildren(
     ...(items.length ? items : [el("li", { textContent: "no events for this order in this run" })]),
   );
@@ -357,7 +364,7 @@ async function start() {
   const refreshItems = throttled(() => showItems().catch(() => undefined), 2000);
   const refreshJourney = throttled(() => journeyOf && showJourney(journeyOf).catch(() => undefined), 150);
   setInterval(redrawCharts, 5000); // the charts move on with the clock while the run is quiet (no server work)
-  const events = new EventSource("/_local/api/stream");
+  const events = new EventSource(`/_local/api/stream?token=${encodeURIComponent(TOKEN)}`);
   // One batch at most every 250 ms: the counts, the chart's newest points, the kinds of event, the orders
   // whose journey changed, and the newest log lines.
   events.addEventListener("batch", (m) => {
