@@ -170,4 +170,59 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
     await other.close();
     expect(await post({ "x-console-token": token! })).toBe(200); // the page's own token works
   });
+
+  test("a page of another site that hides its Origin and Referer can neither read the API nor stop the server", async () => {
+    const { port } = new URL(ready.endpoint);
+    // What an attacker's page holds: no referrer, and GETs a browser sends for an <img> (no Origin either).
+    const attack = http.createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/html" });
+      response.end(
+        `<meta name="referrer" content="no-referrer">` +
+          ["orders/%E0%A4%A", "items/%", "dlq", "items?count=1"]
+            .map((route) => `<img src="http://127.0.0.1:${port}/_local/api/${route}">`)
+            .join(""),
+      );
+    });
+    await new Promise<void>((resolve) => attack.listen(0, "127.0.0.1", resolve));
+    const other = await browser.newPage();
+    try {
+      const answers: number[] = [];
+      other.on("response", (response) => {
+        if (response.url().includes("/_local/api/")) answers.push(response.status());
+      });
+      // localhost is another site than 127.0.0.1 for the browser (Sec-Fetch-Site: cross-site).
+      await other.goto(`http://localhost:${(attack.address() as { port: number }).port}/`);
+      await other.waitForLoadState("networkidle");
+      expect(answers).toEqual([403, 403, 403, 403]);
+    } finally {
+      await other.close();
+      attack.close();
+    }
+    // Without a browser: a read without the token (and no Sec-Fetch-Site) is refused; a malformed id is a 400.
+    const get = (route: string, headers: Record<string, string> = {}) =>
+      fetch(`${ready.endpoint}/_local/api/${route}`, { headers }).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      }));
+    expect((await get("dlq")).status).toBe(403);
+    const token = (await page.locator('meta[name="console-token"]').getAttribute("content"))!;
+    expect(await get("orders/%E0%A4%A", { "x-console-token": token })).toEqual({
+      status: 400,
+      body: { error: "the id in /_local/api/orders/%E0%A4%A is not percent-encoded UTF-8" },
+    });
+    expect((await get("dlq", { "x-console-token": token })).status).toBe(200);
+    const health = await fetch(`${ready.endpoint}/_local/health`);
+    expect(health.status).toBe(200); // still serving
+  });
+
+  test("a state-changing request with a body of null gets a plain answer, not a JavaScript message", async () => {
+    const token = (await page.locator('meta[name="console-token"]').getAttribute("content"))!;
+    const response = await fetch(`${ready.endpoint}/_local/api/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-console-token": token },
+      body: "null",
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: "send a JSON object, as the console's page does" });
+  });
 });

@@ -186,7 +186,9 @@ test("a client publishing while a --persist server starts: nothing counted twice
   const publisher = (async () => {
     while (publishing) {
       try {
-        await client.send(new PublishCommand({ TopicArn: TOPIC, Message: JSON.stringify(order({ orderId: `P${published}` })) }));
+        await client.send(
+          new PublishCommand({ TopicArn: TOPIC, Message: JSON.stringify(order({ orderId: `P${published}` })) }),
+        );
         published += 1;
       } catch {
         await sleep(1);
