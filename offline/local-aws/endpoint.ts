@@ -284,31 +284,9 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
   const origin = () => `http://127.0.0.1:${state.port}`;
   const agents = state.agents;
   return (request, response) => {
-    if (!policy.hostOk(request.headers.host))
-      return awsError(
-        request,
-        response,
-        403,
-        "AccessDenied",
-        `Host ${String(request.headers.host)} is not this endpoint`,
-      );
-    const pageOrigin = policy.originOf(request.headers);
-    if (pageOrigin === "refused")
-      return awsError(
-        request,
-        response,
-        403,
-        "AccessDenied",
-        "the page's origin is not allowed (npm start -- --serve --allow-origin ORIGIN allows one)",
-      );
-    if (sentCrossSite(request.headers, pageOrigin) && !openingConsole(request))
-      return awsError(
-        request,
-        response,
-        403,
-        "AccessDenied",
-        "a browser sent this for a page of another site (Sec-Fetch-Site); npm start -- --serve --allow-origin ORIGIN allows one",
-      );
+    const refusal = pageRefusal(request, policy);
+    if (refusal) return awsError(request, response, 403, "AccessDenied", refusal);
+    const pageOrigin = policy.originOf(request.headers) as string | undefined;
     const cors = corsHeaders(pageOrigin);
     if (request.method === "OPTIONS") {
       request.resume();
@@ -346,6 +324,17 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
       },
     );
   };
+}
+
+/** Why a request is refused as one a web page made (a rebound Host, a foreign origin, another site), if it is. */
+function pageRefusal(request: http.IncomingMessage, policy: ReturnType<typeof originPolicy>): string | undefined {
+  const allowHint = "npm start -- --serve --allow-origin ORIGIN allows one";
+  if (!policy.hostOk(request.headers.host)) return `Host ${String(request.headers.host)} is not this endpoint`;
+  const pageOrigin = policy.originOf(request.headers);
+  if (pageOrigin === "refused") return `the page's origin is not allowed (${allowHint})`;
+  if (sentCrossSite(request.headers, pageOrigin) && !openingConsole(request))
+    return `a browser sent this for a page of another site (Sec-Fetch-Site); ${allowHint}`;
+  return undefined;
 }
 
 /** A link followed to the console's page (a top-level navigation): the page itself, never an API call. */
