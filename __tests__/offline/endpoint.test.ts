@@ -457,7 +457,10 @@ test("300 open long polls do not hold up another client's SendMessage", async ()
   );
   const sender = new SQSClient(config());
   try {
-    await sleep(1000); // every long poll is waiting at the engine
+    // Every long poll forwarded (the agent's queue included), then a moment to reach the engine.
+    for (let waited = 0; pipeline.endpoint!.forwarding < 300 && waited < 10_000; waited += 50) await sleep(50);
+    expect(pipeline.endpoint!.forwarding).toBeGreaterThanOrEqual(300);
+    await sleep(200);
     const started = Date.now();
     await sender.send(new SendMessageCommand({ QueueUrl: dlq.url, MessageBody: "not held up" }));
     expect(Date.now() - started).toBeLessThan(5000);

@@ -179,11 +179,17 @@ test("a client publishing while a --persist server starts: nothing counted twice
     Array.from({ length: 20 }, (_, i) => ({ id: `kept-${i}`, body: JSON.stringify(order({ orderId: `KEPT${i}` })) })),
   );
   const port = await freePort();
-  const client = sns(`http://127.0.0.1:${port}`);
+  // No retries (the SDK's backoff would wait past the start): each loop tries again at once.
+  const client = new SNSClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
   let publishing = true;
   let published = 0;
   // From before the port opens: the first publishes land while the server is still starting.
-  const publisher = (async () => {
+  const publisher = async () => {
     while (publishing) {
       try {
         await client.send(
@@ -194,12 +200,13 @@ test("a client publishing while a --persist server starts: nothing counted twice
         await sleep(1);
       }
     }
-  })();
+  };
+  const publishers = Promise.all([publisher(), publisher(), publisher(), publisher()]);
   const server = await serveHere({ dataDir, port });
   try {
     await until("20 more published", async () => published >= 20);
     publishing = false;
-    await publisher;
+    await publishers;
     await until("settled", async () => (await counts(server.url)).queued === 0);
   } finally {
     client.destroy();
