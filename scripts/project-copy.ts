@@ -19,5 +19,8 @@ export function copyProject(dir: string): string {
     fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
   }
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  // The Python tools (`npm run setup:python`), as the user's clone has them.
+  if (fs.existsSync(path.join(PROJECT_ROOT, ".venv")))
+    fs.symlinkSync(path.join(PROJECT_ROOT, ".venv"), path.join(dir, ".venv"));
   return dir;
 }
