@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
+import { sized } from "../support/long-run";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
@@ -27,7 +28,8 @@ afterAll(async () => {
 });
 
 /** When each round's SIGKILL lands, in ms after publishing starts: during publishing, processing, DLQ moves. */
-const KILL_AFTER_MS = [0, 15, 40, 80, 150, 250, 400, 700, 1100, 1600, 2300, 3200];
+// Early (while restoring and provisioning), mid-stream and late kills; `npm run test:long` kills 12 times.
+const KILL_AFTER_MS = sized([0, 80, 400, 1600], [0, 15, 40, 80, 150, 250, 400, 700, 1100, 1600, 2300, 3200]);
 const VALID = 20;
 const POISON = 2;
 

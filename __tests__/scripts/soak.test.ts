@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runSoak } from "../../scripts/soak";
 import { saveEnv } from "../support/handler";
+import { sized } from "../support/long-run";
 import { synthOrderStackTo } from "../support/stacks";
 import { fakeTerminal } from "../support/terminal";
 import { PROJECT_ROOT } from "../support/paths";
@@ -14,28 +15,32 @@ afterAll(() => {
   restoreEnv();
 });
 
-test("soak, 1,000 orders at a 20% DynamoDB fault rate with poison, duplicates and shuffled updates, then redrive: nothing lost", async () => {
+/** 1,000 orders in `npm run test:long`, 200 in `npm test`; 5% of them poison. */
+const ORDERS = sized(200, 1000);
+const POISON = ORDERS / 20;
+
+test(`soak, ${ORDERS} orders at a 20% DynamoDB fault rate with poison, duplicates and shuffled updates, then redrive: nothing lost`, async () => {
   const terminal = fakeTerminal();
   const report = await runSoak({
-    orders: 1000,
+    orders: ORDERS,
     failRate: 0.2,
     stackDir: synthOrderStackTo(work),
     progressStream: terminal,
   });
   expect(report.failures).toEqual([]);
-  expect(report).toMatchObject({ ok: true, published: 1000, lost: 0, queued: 0, poison: 50 });
-  // The 50 poison orders stay in the DLQ: each move to it (the valid orders the faults sent there, and the
+  expect(report).toMatchObject({ ok: true, published: ORDERS, lost: 0, queued: 0, poison: POISON });
+  // The poison orders stay in the DLQ: each move to it (the valid orders the faults sent there, and the
   // poison ones twice) less what the redrive took back.
-  expect(report.deadLettered - report.redriven).toBe(50);
-  expect(report.redriven).toBe(50 + report.validDeadLetteredBeforeRedrive);
+  expect(report.deadLettered - report.redriven).toBe(POISON);
+  expect(report.redriven).toBe(POISON + report.validDeadLetteredBeforeRedrive);
   // Every poison message was dead-lettered after exactly 3 receives, in both passes.
-  expect(report.poisonDeadLetteredAfterExpectedReceives).toBe(100);
+  expect(report.poisonDeadLetteredAfterExpectedReceives).toBe(POISON * 2);
   expect(report.newestStateStored).toBe(report.distinctOrders);
   expect(report.items).toBe(report.distinctOrders);
   // The faults were real: the run survived hundreds of throttled or failed DynamoDB calls.
-  expect(report.injectedFaults).toBeGreaterThan(100);
+  expect(report.injectedFaults).toBeGreaterThan(ORDERS / 10);
   // On a terminal the run shows how far it is, in both passes.
-  expect(terminal.text()).toMatch(/soak: \d+\/1000 \(\d+%\).*fail rate 0\.2/);
+  expect(terminal.text()).toMatch(new RegExp(`soak: \\d+/${ORDERS} \\(\\d+%\\).*fail rate 0\\.2`));
   expect(terminal.text()).toContain("redrive, faults off");
 });
 
