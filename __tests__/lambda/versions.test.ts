@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { compareInstants, instantOf } from "../../lambda/order";
 import { capturingLogs, useHandlerWithTable } from "../support/handler";
+import { sized } from "../support/long-run";
 import { order, sqsEvent } from "../support/orders";
 
 const body = (o: unknown) => JSON.stringify(o);
@@ -136,7 +137,7 @@ describe("versions of one order at the same instant, against dynalite", () => {
           expect(latest).toContainEqual(stripId(a));
         },
       ),
-      { numRuns: 100, seed: Number(process.env.PROPERTY_SEED ?? 20261201) },
+      { numRuns: sized(40, 100), seed: Number(process.env.PROPERTY_SEED ?? 20261201) },
     );
   });
 });

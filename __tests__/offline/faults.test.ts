@@ -234,11 +234,12 @@ describe("the run folder's claim", () => {
   const claim = (dir: string) => claimFolder(dir, "the run folder", "use --run-dir");
 
   test("a holder killed but not yet reaped (a zombie) is gone: its folder is taken over", async () => {
-    // `sleep` replaces the shell and never reaps the child that exits at once: that child stays a zombie.
-    const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    // `sleep 30` replaces the shell and never reaps its child, which exits after it: that child stays a zombie.
+    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
     const zombie = Number((await new Promise<Buffer>((resolve) => parent.stdout.once("data", resolve))).toString());
     try {
-      await until("a zombie", async () => /\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, "utf8")));
+      const state = () => fs.readFileSync(`/proc/${zombie}/stat`, "utf8");
+      await until("a zombie", async () => /\) Z /.test(state()));
       const dir = path.join(work, "zombie-held");
       holderIn(dir, { pid: zombie });
       (await claim(dir)).release();
