@@ -10,6 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
+import type { BenchWork, BenchWorkerData, BenchWorkerResult } from "./bench-worker";
 import { bundleHandler, ORDER_PROCESSOR } from "../constructs/function-bundle";
 import { synthesize } from "../common/project";
 import { createTable, LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDB } from "../offline/local-aws/dynamodb";
@@ -81,7 +82,7 @@ function initMs(bundle: string): number {
   return Number(result.stdout);
 }
 
-type Variant = "handler" | "naive" | "raw" | "conditional";
+type Variant = "handler" | "put" | "naive" | "raw" | "conditional";
 type BenchOrder = Record<string, string | number>;
 
 async function createOrdersTable(endpoint: string, name: string): Promise<void> {
@@ -110,36 +111,39 @@ function putRequest(table: string, o: BenchOrder, conditional: boolean): PutItem
   );
 }
 
+/** The bench's worker thread (`bench-worker.ts`), bundled as the handler is. */
+const WORKER = () =>
+  bundleHandler(
+    path.join(__dirname, "bench-worker.ts"),
+    path.join(path.dirname(ORDER_PROCESSOR.outdir), "bench-worker"),
+  );
+
+interface WorkerFigures {
+  /** Orders per second, by the worker's own clock. */
+  readonly rate: number;
+  /** The worker thread's CPU microseconds per record. */
+  readonly cpuPerRecord: number;
+}
+
 /**
- * Orders per second of the handler on `events`, one batch after another, measured inside a worker thread of
- * its own that runs all of them: the handler's log lines are the worker's stdout, read and dropped here (no
- * patching of process.stdout). Warmed first by batches of other orders, as a warm Lambda environment is.
+ * The handler (`handler`), or the bare conditional put it makes first (`put`), over `events` in a worker
+ * thread of its own (`bench-worker.ts`): its rate and its thread's CPU per record. The handler's log lines
+ * are the worker's stdout, read and dropped here.
  */
-function handlerRate(bundle: string, endpoint: string, table: string, events: SQSEvent[], warm: SQSEvent[]) {
-  const script = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    const { handler } = require(workerData.bundle);
-    const run = async (events) => {
-      for (const event of events) {
-        const { batchItemFailures } = await handler(event);
-        if (batchItemFailures.length > 0) throw new Error(batchItemFailures.length + " records failed");
-      }
-    };
-    run(workerData.warm)
-      .then(() => { const start = process.hrtime.bigint(); return run(workerData.events).then(() => process.hrtime.bigint() - start); })
-      .then((ns) => parentPort.postMessage({ ms: Number(ns) / 1e6 }), (error) => parentPort.postMessage({ error: String(error) }));`;
-  const worker = new Worker(script, {
-    eval: true,
+function inWorker(work: BenchWork, endpoint: string, table: string, events: SQSEvent[], warm: SQSEvent[]) {
+  const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
+  const data: BenchWorkerData = { work, bundle, table, events, warm };
+  const worker = new Worker(WORKER(), {
     stdout: true,
     env: { ...process.env, TABLE_NAME: table, AWS_ENDPOINT_URL_DYNAMODB: endpoint },
-    workerData: { bundle, events, warm },
+    workerData: data,
   });
   worker.stdout.resume();
-  return new Promise<number>((resolve, reject) => {
-    worker.once("message", (m: { ms?: number; error?: string }) => {
+  return new Promise<WorkerFigures>((resolve, reject) => {
+    worker.once("message", (m: BenchWorkerResult) => {
       void worker.terminate();
-      if (m.error) reject(new Error(`the handler failed: ${m.error}`));
-      else resolve(ORDERS / (m.ms! / 1000));
+      if (m.error) reject(new Error(`the bench worker (${work}) failed: ${m.error}`));
+      else resolve({ rate: m.records! / (m.ms! / 1000), cpuPerRecord: m.cpuMicros! / m.records! });
     });
     worker.once("error", reject);
   });
@@ -150,19 +154,21 @@ async function throughputRound(
   endpoint: string,
   round: number,
   variants: Variant[],
-): Promise<Partial<Record<Variant, number>>> {
+): Promise<{ rates: Partial<Record<Variant, number>>; cpu: Partial<Record<"handler" | "put", number>> }> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const bundle = bundleHandler(ORDER_PROCESSOR.entry, ORDER_PROCESSOR.outdir);
   const tag = `${endpoint.replace(/\D/g, "")}x${round}`;
+  const cpu: Partial<Record<"handler" | "put", number>> = {};
+  /** One kind of work in its worker: its rate; its CPU per record is kept in `cpu`. */
+  const worker = async (work: BenchWork, table: string) => {
+    const events = batches(orderBodies(`${work[0]}${tag}`));
+    const figures = await inWorker(work, endpoint, table, events, batches(orderBodies(`w${work}${tag}`)).slice(0, 20));
+    cpu[work] = figures.cpuPerRecord;
+    return figures.rate;
+  };
   const run: Record<Variant, (table: string) => Promise<number>> = {
-    handler: (table) =>
-      handlerRate(
-        bundle,
-        endpoint,
-        table,
-        batches(orderBodies(`h${tag}`)),
-        batches(orderBodies(`w${tag}`)).slice(0, 20),
-      ),
+    handler: (table) => worker("handler", table),
+    // The floor of the handler's own cost: its first conditional put alone, in the same kind of worker.
+    put: (table) => worker("put", table),
     // Naive baseline: parse and put each record, one after another.
     naive: (table) => {
       const events = batches(orderBodies(`n${tag}`));
@@ -176,18 +182,18 @@ async function throughputRound(
     raw: (table) => putAll(client, table, orderBodies(`r${tag}`), false),
     conditional: (table) => putAll(client, table, orderBodies(`c${tag}`), true),
   };
-  const out: Partial<Record<Variant, number>> = {};
+  const rates: Partial<Record<Variant, number>> = {};
   try {
     const order = variants.map((_, i) => variants[(i + round) % variants.length]);
     for (const variant of order) {
       const table = `Bench-${variant}-${tag}`;
       await createOrdersTable(endpoint, table);
-      out[variant] = await run[variant](table);
+      rates[variant] = await run[variant](table);
     }
   } finally {
     client.destroy();
   }
-  return out;
+  return { rates, cpu };
 }
 
 /** PutItem calls in batches of 10 awaited together, as the handler processes a batch. */
@@ -344,16 +350,26 @@ async function measureThroughput(advance: (what: string) => void) {
   });
   // The same server behind a front that adds DynamoDB-like network latency (single-digit ms in AWS).
   const distant = await startLocalDynamoDB({ backendEndpoint: dynamo.endpoint, latencyMs: LATENCY_MS });
-  const results = { handler: [] as number[], naive: [] as number[], raw: [] as number[], conditional: [] as number[] };
+  const results = {
+    handler: [] as number[],
+    put: [] as number[],
+    naive: [] as number[],
+    raw: [] as number[],
+    conditional: [] as number[],
+  };
+  const cpu = { handler: [] as number[], put: [] as number[] };
   const latent = { handler: [] as number[], naive: [] as number[] };
   try {
     // Round 0 warms the JIT and the server and is not counted; the order of the variants rotates.
     for (let round = 0; round <= ROUNDS; round++) {
-      const measured = await throughputRound(dynamo.endpoint, round, ["handler", "naive", "raw", "conditional"]);
-      const slow = await throughputRound(distant.endpoint.url, round, ["handler", "naive"]);
+      const variants: Variant[] = ["handler", "put", "naive", "raw", "conditional"];
+      const measured = await throughputRound(dynamo.endpoint, round, variants);
+      const slow = (await throughputRound(distant.endpoint.url, round, ["handler", "naive"])).rates;
       advance(round === 0 ? "warm-up round" : `throughput round ${round} of ${ROUNDS}`);
       if (round === 0) continue;
-      for (const key of Object.keys(results) as (keyof typeof results)[]) results[key].push(measured[key]!);
+      for (const key of Object.keys(results) as (keyof typeof results)[]) results[key].push(measured.rates[key]!);
+      cpu.handler.push(measured.cpu.handler!);
+      cpu.put.push(measured.cpu.put!);
       latent.handler.push(slow.handler!);
       latent.naive.push(slow.naive!);
     }
@@ -361,7 +377,7 @@ async function measureThroughput(advance: (what: string) => void) {
     await distant.close();
     dynamo.stop();
   }
-  return { results, latent };
+  return { results, latent, cpu };
 }
 
 /** The offline pipeline end to end, against the engines alone and raw and conditional puts at its concurrency. */
@@ -408,6 +424,9 @@ function figuresFrom(
   bundles: { bundle: string; floor: string },
 ) {
   const handler = rate(t.results.handler);
+  const put = rate(t.results.put);
+  const handlerCpuMicros = Math.round(median(t.cpu.handler));
+  const putCpuMicros = Math.round(median(t.cpu.put));
   const naive = rate(t.results.naive);
   const raw = rate(t.results.raw);
   const conditional = rate(t.results.conditional);
@@ -427,6 +446,11 @@ function figuresFrom(
     naiveOrdersPerSec: naive,
     rawPutsPerSec: raw,
     conditionalPutsPerSec: conditional,
+    handlerCpuMicrosPerRecord: handlerCpuMicros,
+    putCpuMicrosPerRecord: putCpuMicros,
+    handlerCpuVsPut: ratio(handlerCpuMicros, putCpuMicros),
+    putInWorkerPerSec: put,
+    handlerVsPutInWorker: ratio(handler, put),
     handlerVsRaw: ratio(handler, raw),
     handlerVsConditional: ratio(handler, conditional),
     handlerVsNaive: ratio(handler, naive),
@@ -462,6 +486,16 @@ function report(f: ReturnType<typeof figuresFrom>): void {
       "naive handler (sequential parse + put)",
       `${f.naiveOrdersPerSec} orders/s`,
       `handler is ${f.handlerVsNaive}x, target >= 5`,
+    ],
+    [
+      "handler's CPU per record (its worker thread)",
+      `${f.handlerCpuMicrosPerRecord} us`,
+      `${f.handlerCpuVsPut}x the bare put's, target <= 1.25`,
+    ],
+    [
+      "bare conditional put, same SDK, same worker",
+      `${f.putCpuMicrosPerRecord} us/record`,
+      `${f.putInWorkerPerSec} puts/s; handler is ${f.handlerVsPutInWorker}x`,
     ],
     ["raw PutItem, 10 concurrent (the limit)", `${f.rawPutsPerSec} puts/s`, ""],
     [

@@ -60,7 +60,6 @@ async function serveHere(options: { dataDir?: string; port?: number } = {}): Pro
 async function consoleApi(url: string) {
   const page: string = await (await fetch(`${url}/_local/console/`)).text();
   const token = /name="console-token" content="([0-9a-f]+)"/.exec(page)![1];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the console's JSON, as the page reads it
   return async (route: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const response = await fetch(`${url}/_local/api/${route}`, {
       method: body === undefined ? "GET" : "POST",
