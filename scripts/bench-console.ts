@@ -19,12 +19,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Browser, chromium, Page } from "playwright-core";
 import { LOCAL_CREDENTIALS } from "../common/local-credentials";
-import { synthesize } from "../common/project";
+import { PROJECT_ROOT, synthesize } from "../common/project";
 import { publishAll } from "../common/publish";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
 import { median, runtime, usage } from "./bench-serve";
-import { readyOf } from "./runtime-child";
+import { readyOf, servedOutputs } from "./runtime-child";
 
 const IDLE_SECONDS = Number(process.env.BENCH_CONSOLE_IDLE_SECONDS ?? 30);
 const SECONDS = Number(process.env.BENCH_CONSOLE_SECONDS ?? 15);
@@ -161,7 +161,7 @@ async function serveWithTopic(env: NodeJS.ProcessEnv = {}) {
   const served = runtime(["--serve", "--port", "0", "--stack-dir", synthesize()], undefined, env);
   try {
     const ready = await readyOf(served);
-    const topic: string = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
+    const topic: string = servedOutputs(ready, PROJECT_ROOT).topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
     const stop = async () => (sns.destroy(), await served.stop());
     return { pid: served.child.pid!, endpoint: ready.endpoint, topic, sns, stop };

@@ -19,7 +19,7 @@ import { LOCAL_CREDENTIALS } from "../offline/local-aws/dynamodb";
 import { publishAll } from "../common/publish";
 import { PROJECT_ROOT, synthesize } from "../common/project";
 import { copyProject } from "./project-copy";
-import { readyOf, spawnLines } from "./runtime-child";
+import { readyOf, servedOutputs, spawnLines } from "./runtime-child";
 
 const ORDERS = Number(process.env.BENCH_SERVE_ORDERS ?? 2000);
 const SAMPLES = Number(process.env.BENCH_SERVE_SAMPLES ?? 5);
@@ -86,7 +86,7 @@ async function measureReload(work: string, stackDir: string): Promise<{ updated:
   const project = copyProject(path.join(work, "project"));
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir, "--watch"], project);
   const ready = await readyOf(served);
-  const topic = JSON.parse(fs.readFileSync(path.join(project, ready.outputs), "utf8")).OrderSystemStack.topic_arn;
+  const topic = servedOutputs(ready, project).topic_arn;
   const client = sns(ready);
   const logFile = path.join(project, "lambda", "log.ts");
   const original = fs.readFileSync(logFile, "utf8");
@@ -111,7 +111,7 @@ async function measureThroughput(work: string, stackDir: string): Promise<{ endp
   );
   const served = runtime(["--serve", "--port", "0", "--stack-dir", stackDir]);
   const ready = await readyOf(served);
-  const outputs = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack;
+  const outputs = servedOutputs(ready, PROJECT_ROOT);
   const client = sns(ready);
   const config = { endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS };
   const sqs = new SQSClient(config);

@@ -3,6 +3,8 @@
  * arrive, each with its arrival time: what `npm run bench:serve` measures and the `--serve` tests drive.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 export interface RuntimeChild {
   readonly child: ChildProcess;
@@ -79,6 +81,15 @@ export function spawnLines(command: string[], options: SpawnOptions): RuntimeChi
       check();
     });
   return { child, started, lines, exited, at };
+}
+
+/**
+ * The stack's outputs a `--serve` wrote, from its ready line: `outputs` is relative to the folder the
+ * server was started in when the run folder is inside it, absolute otherwise (a run folder elsewhere).
+ */
+export function servedOutputs(ready: { outputs: string }, startedIn: string, stack = "OrderSystemStack") {
+  const file = path.resolve(startedIn, ready.outputs);
+  return JSON.parse(fs.readFileSync(file, "utf8"))[stack] as Record<string, string>;
 }
 
 /** The `ready {...}` line of `npm start -- --serve`: where it serves and where its outputs are. */

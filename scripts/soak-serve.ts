@@ -17,7 +17,7 @@ import { PROJECT_ROOT, synthesize } from "../common/project";
 import { publishAll } from "../common/publish";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
-import { readyOf, spawnLines } from "./runtime-child";
+import { readyOf, servedOutputs, spawnLines } from "./runtime-child";
 
 const MINUTES = Number(process.env.SOAK_SERVE_MINUTES ?? 30);
 const RATE = Number(process.env.SOAK_SERVE_RATE ?? 20);
@@ -76,7 +76,7 @@ export async function soakServe(minutes = MINUTES, rate = RATE) {
   });
   try {
     const ready = await readyOf(served);
-    const topic = JSON.parse(fs.readFileSync(ready.outputs, "utf8")).OrderSystemStack.topic_arn;
+    const topic = servedOutputs(ready, PROJECT_ROOT).topic_arn;
     const sns = new SNSClient({ endpoint: ready.endpoint, region: ready.region, credentials: LOCAL_CREDENTIALS });
     const run = await publishSteadily(sns, topic, { minutes, rate, pid: served.child.pid! });
     const { samples, publishErrors, poison, published } = run;
