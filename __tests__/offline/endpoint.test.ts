@@ -6,6 +6,7 @@
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { IAMClient, ListRolesCommand } from "@aws-sdk/client-iam";
 import { KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
+import { LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import { ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import {
   GetQueueAttributesCommand,
@@ -286,18 +287,22 @@ describe("AWS-shaped errors, read by the SDK's parsers", () => {
     sns.destroy();
   });
 
-  test("a service it does not serve (query and JSON protocols): NotImplemented naming those served, not retried", async () => {
+  test("a service it does not serve (query, JSON and REST-JSON protocols): NotImplemented naming those served, not retried", async () => {
     const iam = new IAMClient(config());
     const kms = new KMSClient(config());
+    const lambda = new LambdaClient(config());
     for (const error of [
       await sdkError(() => iam.send(new ListRolesCommand({}))),
       await sdkError(() => kms.send(new ListKeysCommand({}))),
+      // Lambda speaks REST-JSON: an XML answer left its SDK (and botocore) with an unparsed body.
+      await sdkError(() => lambda.send(new ListFunctionsCommand({}))),
     ]) {
       expect(error).toMatchObject({ name: "NotImplemented", status: 501, attempts: 1 });
       expect(error.message).toMatch(/serves sns, sqs and dynamodb/);
     }
     iam.destroy();
     kms.destroy();
+    lambda.destroy();
   });
 });
 

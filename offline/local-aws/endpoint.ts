@@ -102,9 +102,25 @@ export function serviceOf(headers: http.IncomingHttpHeaders): ServiceName | unde
 
 const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** The REST services that answer XML; every other non-query request is answered in JSON. */
+const REST_XML_SERVICES = new Set(["s3", "cloudfront", "route53"]);
+
+/**
+ * Whether a request speaks XML: the query protocol (a form body, as SNS and IAM send) or a REST-XML service
+ * (S3); JSON for the JSON protocols (`X-Amz-Target`: SQS, DynamoDB, KMS) and REST-JSON (Lambda), so that
+ * every SDK parses the error of a service it asks for.
+ */
+function speaksXml(request: http.IncomingMessage): boolean {
+  if (request.headers["x-amz-target"]) return false;
+  if (String(request.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) return true;
+  const scope = SCOPE.exec(String(request.headers.authorization ?? ""))?.[1];
+  return scope === undefined ? !request.headers["content-type"] : REST_XML_SERVICES.has(scope);
+}
+
 /**
  * An error in the request's protocol: the query protocol's XML `ErrorResponse` (SNS, and SQS's query
- * protocol), or the JSON protocols' `__type` (SQS's JSON protocol, DynamoDB), as each service answers.
+ * protocol), or the JSON protocols' `__type` (SQS's JSON protocol, DynamoDB, a REST-JSON service such as
+ * Lambda), as each service answers.
  */
 export function awsError(
   request: http.IncomingMessage,
@@ -114,7 +130,7 @@ export function awsError(
   message: string,
   headers: http.OutgoingHttpHeaders = {},
 ): void {
-  const query = !request.headers["x-amz-target"];
+  const query = speaksXml(request);
   const body = query
     ? `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>local</RequestId></ErrorResponse>`
     : JSON.stringify({ __type: code, message });
