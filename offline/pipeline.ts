@@ -18,7 +18,7 @@ import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "./local-
 import { EngineAddress, privateSocketDir, sdkTransport } from "./local-aws/engine-address";
 import { messagesIn } from "../common/move-messages";
 import { provision } from "./local-aws/provision";
-import { QueueDepth, SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
+import { PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
 import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
 import { publishAll, PublishResult } from "../common/publish";
@@ -366,6 +366,11 @@ export class LocalPipeline {
   /** The engine's dead-letter queues (some queue's or subscription's target). */
   deadLetterQueues(): QueueResource[] {
     return this.resources.deadLetterQueues();
+  }
+
+  /** Up to `max` of a queue's messages as the engine holds them, without receiving them (`SnsSqsEngine.peek`). */
+  peek(queueName: string, max: number): Promise<{ messages: PeekedMessage[]; total: number }> {
+    return this.aws.snsSqs.peek(queueName, max);
   }
 
   /** Moves every dead-lettered message back to the queue it came from (see `redrive.ts`). Returns how many moved. */

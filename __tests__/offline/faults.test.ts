@@ -155,7 +155,10 @@ test("a message the Lambda service cannot read (kept by --persist): logged, coun
   ]);
   const server = await serveHere({ dataDir });
   try {
-    await until("dead-lettered", async () => (await counts(server.url)).deadLettered === 1);
+    await until("dead-lettered and processed", async () => {
+      const now = await counts(server.url);
+      return now.deadLettered === 1 && now.processed === 1;
+    });
     const balance = await counts(server.url);
     expect(balance).toMatchObject({ restored: 2, processed: 1, deadLettered: 1, unreadable: 1, lost: 0 });
     const api = await consoleApi(server.url);
@@ -297,12 +300,20 @@ test("the orders CLI refuses outputs whose DLQ is the source queue (a redrive wo
   expect(loadOutputs(file, "OrderSystemStack", {}).dlq_url).toMatch(/DLQ$/);
 });
 
-test("at stop without --persist, the note names what the DLQ held (discarded)", async () => {
+test("looking at the DLQ ten times changes nothing in it; at stop without --persist, a note names what it held", async () => {
   const server = await serveHere();
   const client = sns(server.url);
   try {
     await client.send(new PublishCommand({ TopicArn: TOPIC, Message: invalid("DROPPED1") }));
     await until("dead-lettered", async () => (await counts(server.url)).deadLettered === 1);
+    const api = await consoleApi(server.url);
+    for (let look = 0; look < 10; look++) {
+      const [{ messages }] = (await api("dlq")).body;
+      expect(messages).toHaveLength(1);
+      // The receives its source queue gave it, read from the engine: a look is not a receive.
+      expect(messages[0]).toMatchObject({ orderId: "DROPPED1", receives: 3 });
+      expect(messages[0].lastError.outcome).toBe("invalid");
+    }
   } finally {
     client.destroy();
     expect(await server.stop()).toBe(0);
@@ -311,3 +322,29 @@ test("at stop without --persist, the note names what the DLQ held (discarded)", 
     "note: DLQ held 1 message: discarded with the engines (start with --persist DIR to keep dead letters across restarts)",
   );
 }, 60_000);
+
+test("a dead-lettered message keeps its cause (the function's last failure line) after 3,000 newer log lines", () => {
+  const journal = new Journal();
+  const failure = JSON.stringify({
+    level: "ERROR",
+    outcome: "invalid",
+    messageId: "m-bad",
+    orderId: "BAD1",
+    reason: "quantity",
+  });
+  journal.recordLine("OrderProcessor", failure);
+  journal.record({
+    type: "dead-lettered",
+    queue: "OrderQueue",
+    target: "DLQ",
+    messageId: "m-bad",
+    orderId: "BAD1",
+    receives: 3,
+  });
+  for (let i = 0; i < 3000; i++)
+    journal.recordLine(
+      "OrderProcessor",
+      JSON.stringify({ level: "INFO", outcome: "stored", messageId: `m${i}`, orderId: `O${i}` }),
+    );
+  expect(journal.deadLetter("m-bad", "BAD1")).toMatchObject({ cause: { line: failure }, receives: 3 });
+});

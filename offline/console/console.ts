@@ -13,7 +13,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
-import { messagesIn, moveMessages, peekMessages } from "../../common/move-messages";
+import { messagesIn, moveMessages } from "../../common/move-messages";
+import type { PeekedMessage } from "../local-aws/sns-sqs";
 import { TableReads } from "../local-aws/dynamodb";
 import { sdkTransport } from "../local-aws/engine-address";
 import type { LocalPipeline } from "../pipeline";
@@ -331,14 +332,13 @@ function routes(
       sampleOrder: sampleOrderBody(),
     }),
     "GET /_local/api/orders/:id": async ({ id }) => ({ orderId: id, ...journal.journey(id), item: await item(id) }),
+    // Read from the engine's state, not received: looking changes no receive count.
     "GET /_local/api/dlq": async () =>
       Promise.all(
-        dlqs().map(async (q) => ({
-          queue: q.name,
-          messages: (await peekMessages(sqs, q.url, { max: 200, waitSeconds: 0 })).map((m) =>
-            describeDeadLetter(m, journal),
-          ),
-        })),
+        dlqs().map(async (q) => {
+          const { messages, total } = await pipeline.peek(q.name, 200);
+          return { queue: q.name, total, messages: messages.map((m) => describeDeadLetter(m, journal)) };
+        }),
       ),
     ...dlqRoutes(pipeline, journal, sqs),
     // A page of the table (and, when asked, how many items it holds: a scan that reads them all).
@@ -397,8 +397,8 @@ function dlqRoutes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): R
   };
 }
 
-function describeDeadLetter(message: Message, journal: Journal) {
-  const body = message.Body ?? "";
+function describeDeadLetter(message: PeekedMessage, journal: Journal) {
+  const body = message.body;
   const orderId = orderIdOf(body);
   let kind = "order";
   try {
@@ -407,11 +407,13 @@ function describeDeadLetter(message: Message, journal: Journal) {
   } catch {
     kind = "not JSON";
   }
-  const failure = orderId ? journal.lastFailure(orderId) : undefined;
+  const known = journal.deadLetter(message.messageId, orderId);
+  const failure = known.cause;
   return {
-    messageId: message.MessageId,
-    receives: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
-    sent: Number(message.Attributes?.SentTimestamp ?? 0),
+    messageId: message.messageId,
+    // As its source queue's poller saw them; the engine's count (one more: the receive that moved it) otherwise.
+    receives: known.receives ?? message.receiveCount,
+    sent: message.sentTimestamp,
     orderId: orderId ?? null,
     kind,
     body: body.slice(0, 2000),

@@ -21,6 +21,13 @@ export interface LogEntry {
   readonly level?: string;
   readonly outcome?: string;
   readonly orderId?: string;
+  readonly messageId?: string;
+}
+
+/** A dead-lettered message: its last failure line, and the receives its source queue gave it. */
+export interface DeadLetter {
+  readonly cause?: LogEntry;
+  readonly receives?: number;
 }
 
 /** One order's kept events, oldest first, and how many older ones were let go. */
@@ -36,12 +43,18 @@ export class Journal {
   private readonly orders = new Map<string, Steps>();
   private readonly orderOfMessage = new Map<string, string>();
   private readonly lines: LogEntry[] = [];
+  /**
+   * Each dead-lettered message's last failure line and the receives its source queue gave it, kept from its
+   * move on, whatever the log keeps.
+   */
+  private readonly deadLetters = new Map<string, DeadLetter>();
   private readonly listeners = new Set<Listener>();
 
   constructor(
     private readonly maxOrders = 5000,
     private readonly maxLines = 2000,
     private readonly maxSteps = 200,
+    private readonly maxCauses = 10_000,
   ) {}
 
   /** The order an event is about: named in it, or known from an earlier event of the same message. */
@@ -65,6 +78,7 @@ export class Journal {
       }
     const orderId = this.orderOf(event);
     if (orderId) orders.add(orderId);
+    if (event.type === "dead-lettered") this.keepDeadLetter(event.messageId, orderId, event.receives);
     for (const order of orders) this.append(order, entry);
     this.listeners.forEach((listener) => listener("event", entry, orders));
   }
@@ -100,6 +114,7 @@ export class Journal {
       level: text("level"),
       outcome: text("outcome"),
       orderId: text("orderId"),
+      messageId: text("messageId"),
     };
     if ("_aws" in fields) return; // embedded metrics, not a log line a person reads
     this.lines.push(entry);
@@ -118,13 +133,32 @@ export class Journal {
     };
   }
 
-  /** The last log line of an order with an outcome other than stored (why it failed), if any is kept. */
-  lastFailure(orderId: string): LogEntry | undefined {
+  /** The last log line of a message (or else of its order) with an outcome other than stored (why it failed). */
+  lastFailure(orderId?: string, messageId?: string): LogEntry | undefined {
+    let ofOrder: LogEntry | undefined;
     for (let i = this.lines.length - 1; i >= 0; i--) {
       const entry = this.lines[i];
-      if (entry.orderId === orderId && entry.outcome && entry.outcome !== "stored") return entry;
+      if (!entry.outcome || entry.outcome === "stored") continue;
+      if (messageId && entry.messageId === messageId) return entry;
+      if (!ofOrder && orderId && entry.orderId === orderId) ofOrder = entry;
     }
-    return undefined;
+    return ofOrder;
+  }
+
+  /** At its move to a DLQ, a message's last failure line and receives are kept with it (the oldest let go past `maxCauses`). */
+  private keepDeadLetter(messageId: string, orderId?: string, receives?: number): void {
+    this.deadLetters.delete(messageId);
+    this.deadLetters.set(messageId, { cause: this.lastFailure(orderId, messageId), receives });
+    if (this.deadLetters.size > this.maxCauses) this.deadLetters.delete(this.deadLetters.keys().next().value!);
+  }
+
+  /**
+   * What is known of a dead-lettered message: why it failed (the line kept at its move, or else the order's
+   * last failure still logged) and how many receives its source queue gave it, if this run saw them.
+   */
+  deadLetter(messageId: string, orderId?: string): DeadLetter {
+    const kept = this.deadLetters.get(messageId);
+    return { cause: kept?.cause ?? this.lastFailure(orderId, messageId), receives: kept?.receives };
   }
 
   recentLines(): readonly LogEntry[] {

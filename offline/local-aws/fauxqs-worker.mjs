@@ -12,7 +12,7 @@
  *   so the trace and the run's accounting report what the engine did rather than guessing it; and it
  *   counts, per queue, the messages that entered it, were deleted from it and were moved to its DLQ. A
  *   `flush` is answered, with those counts, after every event posted before it; `depths`, with what each
- *   queue holds now.
+ *   queue holds now; `peek`, with a queue's messages as it holds them (no receive, so no receive count grows).
  */
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
@@ -72,6 +72,18 @@ parentPort.on("message", async (message) => {
       };
     }
     parentPort.postMessage({ type: "depths", depths });
+  }
+  // A queue's messages as the engine holds them, without receiving one (a look changes no receive count).
+  if (message?.type === "peek") {
+    const held = server.inspectQueue(message.queue)?.messages;
+    const all = held ? [...held.ready, ...held.inflight.map((entry) => entry.message), ...held.delayed] : [];
+    const messages = all.slice(0, message.max).map((m) => ({
+      messageId: m.messageId,
+      body: m.body.slice(0, message.bodyChars),
+      receiveCount: m.approximateReceiveCount,
+      sentTimestamp: m.sentTimestamp,
+    }));
+    parentPort.postMessage({ type: "peeked", messages, total: all.length });
   }
   // The receipt handles of messages in flight (inspectQueue is fauxqs's public inspection API).
   if (message?.type === "in-flight") {

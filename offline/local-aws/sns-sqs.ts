@@ -35,12 +35,27 @@ export interface SnsSqsEngine {
    * engine instead of a request per queue: what a live view can afford four times a second.
    */
   depths(queues: readonly string[]): Promise<Readonly<Record<string, QueueDepth>>>;
+  /**
+   * Up to `max` of a queue's messages as the engine holds them (waiting, in flight, delayed), read from its
+   * state (fauxqs's `inspectQueue`), not received: a look changes no receive count. Bodies cut to `bodyChars`.
+   */
+  peek(queue: string, max: number, bodyChars?: number): Promise<{ messages: PeekedMessage[]; total: number }>;
   /** The receipt handles of the messages in flight in these queues (fauxqs's `inspectQueue`). */
   inFlight(queues: readonly string[]): Promise<{ queue: string; receiptHandle: string }[]>;
   close(): Promise<void>;
 }
 
+/** A message as the engine holds it. */
+export interface PeekedMessage {
+  readonly messageId: string;
+  readonly body: string;
+  /** Receives so far (a message moved to a DLQ keeps the count its source queue gave it). */
+  readonly receiveCount: number;
+  readonly sentTimestamp: number;
+}
+
 type WorkerMessage =
+  | { type: "peeked"; messages: PeekedMessage[]; total: number }
   | { type: "ready"; port: number }
   | { type: "dead-lettered"; queue: string; messageId: string; body: string }
   | { type: "in-flight"; leases: { queue: string; receiptHandle: string }[] }
@@ -91,6 +106,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
   const published: ((topicArn: string) => void)[] = [];
   const flushes: ((counts: QueueCounts) => void)[] = [];
   const depths: ((depths: Record<string, QueueDepth>) => void)[] = [];
+  const peeks: ((answer: { messages: PeekedMessage[]; total: number }) => void)[] = [];
   const stops: (() => void)[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.once("error", reject);
@@ -105,6 +121,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       else if (message.type === "published") published.forEach((l) => l(message.topicArn));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);
       else if (message.type === "depths") depths.shift()?.(message.depths);
+      else if (message.type === "peeked") peeks.shift()?.(message);
       else stops.shift()?.();
     });
   });
@@ -125,6 +142,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     flush: () => ask(worker, flushes, "flush"),
     depths: (queues) => ask(worker, depths, { type: "depths", queues }),
     inFlight: (queues) => ask(worker, inFlights, { type: "in-flight", queues }),
+    peek: (queue, max, bodyChars = 64 * 1024) => ask(worker, peeks, { type: "peek", queue, max, bodyChars }),
     async close() {
       closing = true;
       let timer: NodeJS.Timeout | undefined;

@@ -213,7 +213,7 @@ const why = (m) =>
     : m.kind === "order"
       ? "no log line kept for its last attempt"
       : `the body is ${m.kind}`;
-const DLQ_COLUMNS = ["orderId", "receives", "sent", "why (the function's last line for it)", "action"];
+const DLQ_COLUMNS = ["orderId", "receives (source queue)", "sent", "why (the function's last line for it)", "action"];
 
 function deadLetterRow(queue, m) {
   const cells = [m.orderId ?? `(${m.kind})`, String(m.receives), m.sent ? new Date(m.sent).toISOString() : "-", why(m)];
