@@ -110,7 +110,13 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
           dataDir: dataDir("dynamodb"),
           socketPath: sockets?.socket,
         }),
-      () => startSnsSqs({ region: stack.region, dataDir: dataDir("sns-sqs"), socketPath: sockets?.socket("sns-sqs") }),
+      () =>
+        startSnsSqs({
+          region: stack.region,
+          dataDir: dataDir("sns-sqs"),
+          socketPath: sockets?.socket("sns-sqs"),
+          reportBodies: options.onEvent !== undefined,
+        }),
     ])) as [LocalDynamoDB, SnsSqsEngine];
   } catch (error) {
     sockets?.remove();
@@ -148,18 +154,26 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
   }
 }
 
-/** What the engine reports: each publish it accepted (from any client, so --serve counts them too) and each move to a DLQ. */
+/**
+ * What the engine reports: each publish it accepted, from any client (the AWS CLI's as much as this
+ * runtime's), counted and traced with its message id and order; and each move to a DLQ.
+ */
 function wireEngineEvents(
   aws: LocalAws,
   accounting: RunAccounting,
+  emit: Emit,
   onDeadLettered: (queueName: string, messageId: string, body: string) => void,
 ): void {
   aws.snsSqs.onDeadLettered(onDeadLettered);
-  aws.snsSqs.onPublished((topicArn) => {
+  aws.snsSqs.onPublished(({ topicArn, messageId, body }) => {
     const topic = aws.resources.find("aws_sns_topic", topicArn);
     accounting.published += 1;
-    if (topic) accounting.publishedTo.set(topic.name, (accounting.publishedTo.get(topic.name) ?? 0) + 1);
-    accounting.deliveries += topic ? aws.resources.subscriptionsOf(topic.address).length : 0;
+    if (!topic) return;
+    accounting.publishedTo.set(topic.name, (accounting.publishedTo.get(topic.name) ?? 0) + 1);
+    const subscriptions = aws.resources.subscriptionsOf(topic.address);
+    accounting.deliveries += subscriptions.length;
+    const queue = subscriptions.map((s) => aws.resources.get("aws_sqs_queue", s.model.queue).name).join(", ");
+    emit({ type: "published", topic: topic.name, queue, messageId, orderId: body === undefined ? undefined : orderIdOf(body) });
   });
 }
 
@@ -217,16 +231,14 @@ function lambdaServiceFor(
   });
 }
 
-/** The trace's event for one body's publish: published with its message id, or rejected with SNS's reason. */
-function publishEvent(
+/** The trace's event for a body SNS refused, with SNS's reason (an accepted one is traced from the engine). */
+function rejectedEvent(
   result: PublishResult,
   body: string,
   topic: string,
-  queues: string,
   orderIdOf: (body: string) => string | undefined,
 ): PipelineEvent | undefined {
   const orderId = orderIdOf(body);
-  if ("messageId" in result) return { type: "published", topic, queue: queues, messageId: result.messageId, orderId };
   if (!("refused" in result)) return undefined;
   const { code, message } = result.refused;
   const reason = code ? `${code}: ${message}`.trim() : message;
@@ -259,7 +271,7 @@ export class LocalPipeline {
       accounting: this.accounting,
       orderIdOf: this.orderIdOf,
     });
-    wireEngineEvents(aws, this.accounting, (queueName, messageId, body) => {
+    wireEngineEvents(aws, this.accounting, this.emit, (queueName, messageId, body) => {
       const failed = this.lambda.takeFailed(messageId);
       this.emit(deadLetteredEvent(aws.resources, { queueName, messageId, body }, failed, this.orderIdOf));
     });
@@ -314,20 +326,18 @@ export class LocalPipeline {
 
   /**
    * Publishes bodies through SNS's API (`common/publish.ts`), so SNS's rules apply to every body; a body SNS
-   * refuses is traced with SNS's error and counted as rejected. Results in the bodies' order.
+   * refuses is traced with SNS's error and counted as rejected (one it accepts is traced by the engine, as
+   * any client's is). Results in the bodies' order.
    */
   async publishAll(bodies: string[], topic?: string): Promise<PublishResult[]> {
     if (this.closed) throw new Error("the pipeline is closed");
     const target = this.resources.topicToPublishTo(topic);
-    const queues = this.resources
-      .subscriptionsOf(target.address)
-      .map((s) => this.resources.get("aws_sqs_queue", s.model.queue).name)
-      .join(", ");
     const { results, stoppedBy } = await publishAll(this.aws.sns, target.arn, bodies, { oversize: "ask-sns" });
     results.forEach((result, i) => {
-      const event = publishEvent(result, bodies[i], target.name, queues, this.orderIdOf);
-      if (event?.type === "rejected") this.accounting.rejected += 1;
-      if (event) this.emit(event);
+      const event = rejectedEvent(result, bodies[i], target.name, this.orderIdOf);
+      if (!event) return;
+      this.accounting.rejected += 1;
+      this.emit(event);
     });
     if (stoppedBy) throw stoppedBy;
     return results;

@@ -42,6 +42,24 @@ export interface ServeOptions extends Omit<
   readonly console?: boolean;
 }
 
+/**
+ * What the serving terminal shows: one readable line per outcome (the function's outcome lines, as the
+ * trace words them), and what needs a person (moves to a DLQ, refusals, failed invocations, warnings, new
+ * code, cold starts). The steps of each message (received, invoked, deleted, retried) are in the console's
+ * journey; the function's own lines, its metrics included, are in its log file.
+ */
+const TERMINAL_EVENTS: ReadonlySet<PipelineEvent["type"]> = new Set([
+  "outcome",
+  "log",
+  "dead-lettered",
+  "rejected",
+  "invocation-failed",
+  "redriven",
+  "cold-start",
+  "code-updated",
+  "warning",
+]);
+
 /** Log files per function (fresh, or appended to with --persist), written as lines arrive; `close` waits for them. */
 function functionLogs(
   dir: string,
@@ -238,15 +256,14 @@ export async function serve(options: ServeOptions): Promise<number> {
       endpoint: { port: options.port, allowOrigins: options.allowOrigins, requestTimeoutMs: options.requestTimeoutMs },
       codeDir: path.join(paths.codeDir, "loaded"),
       onEngineFailure: (error) => engineFailed(error),
-      // The function's own lines are printed as they are (below); their digest in the trace would repeat them.
       onEvent: (event) => {
         journal?.record(event);
-        if (event.type !== "outcome" && event.type !== "log") options.trace(event);
+        if (TERMINAL_EVENTS.has(event.type)) options.trace(event);
       },
+      // The function's lines go to its log file (and the console); the terminal shows their digest (above).
       onLogLine: (fn, line) => {
         logs.append(fn, line);
         journal?.recordLine(fn, line);
-        write(`${fn} ${line}`);
       },
     });
     const running = pipeline;

@@ -348,3 +348,26 @@ test("a dead-lettered message keeps its cause (the function's last failure line)
     );
   expect(journal.deadLetter("m-bad", "BAD1")).toMatchObject({ cause: { line: failure }, receives: 3 });
 });
+
+test("an order published by an outside client (the SDK): its journey starts with the publish and its message id", async () => {
+  const server = await serveHere();
+  const client = sns(server.url);
+  try {
+    const { MessageId } = await client.send(
+      new PublishCommand({ TopicArn: TOPIC, Message: JSON.stringify(order({ orderId: "OUTSIDE1" })) }),
+    );
+    await until("stored", async () => (await counts(server.url)).processed === 1);
+    const api = await consoleApi(server.url);
+    const { events } = (await api("orders/OUTSIDE1")).body as {
+      events: { event: { type: string } & Record<string, unknown> }[];
+    };
+    const types = events.map((e) => e.event.type);
+    expect(types[0]).toBe("published");
+    expect(events[0].event).toMatchObject({ topic: "OrderTopic", queue: "OrderQueue", messageId: MessageId });
+    expect(types).toEqual(expect.arrayContaining(["received", "invoked", "outcome", "deleted"]));
+    expect(events.find((e) => e.event.type === "outcome")!.event).toMatchObject({ outcome: "stored" });
+  } finally {
+    client.destroy();
+    expect(await server.stop()).toBe(0);
+  }
+}, 60_000);

@@ -128,7 +128,7 @@ describe("one server", () => {
       const { sns } = clients(ready);
       await sns.send(new PublishCommand({ TopicArn: outputsOf(ready).topic_arn, Message: order("AFTER-SYNTH") }));
       sns.destroy();
-      await served.waitFor(/"outcome":"stored".*"orderId":"AFTER-SYNTH"/, 20_000);
+      await served.waitForLog(/"outcome":"stored".*"orderId":"AFTER-SYNTH"/, 20_000);
     } finally {
       fs.renameSync(moved, stackDir);
     }

@@ -79,10 +79,10 @@ describe("npm start -- --serve", () => {
   });
 
   test("--orders FILE seeds it: the file's orders are published once it is up", async () => {
-    await served.waitFor(/^OrderProcessor \{.*"outcome":"stored".*"orderId":"SEED1"/);
+    await served.waitForLog(/^\{.*"outcome":"stored".*"orderId":"SEED1"/);
   });
 
-  test("one endpoint serves SNS, SQS and DynamoDB: a published order is consumed, stored and logged", async () => {
+  test("one endpoint serves SNS, SQS and DynamoDB: a published order is consumed, stored and logged; the terminal shows one line for it", async () => {
     const outputs = JSON.parse(fs.readFileSync(path.resolve(PROJECT_ROOT, ready.outputs), "utf8")).OrderSystemStack;
     const sns = new SNSClient(config());
     const sqs = new SQSClient(config());
@@ -102,9 +102,14 @@ describe("npm start -- --serve", () => {
         new GetQueueAttributesCommand({ QueueUrl: outputs.queue_url, AttributeNames: ["ApproximateNumberOfMessages"] }),
       );
       expect(Attributes?.ApproximateNumberOfMessages).toBe("0");
-      const logLine = await served.waitFor(/^OrderProcessor \{.*"outcome":"stored".*"orderId":"SERVE1"/);
+      // The terminal: one readable line for the outcome; the function's own lines (metrics too) in its log file.
+      await served.waitFor(/\] stored +msg=\w+ order=SERVE1$/);
+      expect(served.lines.filter((l) => l.includes("SERVE1"))).toHaveLength(1);
+      expect(served.lines.some((l) => l.includes('"_aws"') || l.startsWith("OrderProcessor {"))).toBe(false);
       const logFile = path.join(served.runDir, "logs", "OrderProcessor.log");
-      expect(fs.readFileSync(logFile, "utf8")).toContain(logLine.slice("OrderProcessor ".length));
+      const logged = fs.readFileSync(logFile, "utf8");
+      expect(logged).toMatch(/\{.*"outcome":"stored".*"orderId":"SERVE1"/);
+      expect(logged).toContain('"_aws"');
     } finally {
       sns.destroy();
       sqs.destroy();
@@ -215,9 +220,7 @@ test("--fail-rate R while serving: with every DynamoDB write failing, a valid or
       new PublishCommand({ TopicArn: topic, Message: JSON.stringify({ ...SAMPLE_ORDER, orderId: "FAULT1" }) }),
     );
     sns.destroy();
-    await served.waitFor(
-      /^OrderProcessor \{.*"outcome":"failed".*"orderId":"FAULT1".*(Throughput|InternalServerError)/,
-    );
+    await served.waitForLog(/^\{.*"outcome":"failed".*"orderId":"FAULT1".*(Throughput|InternalServerError)/);
     await served.waitFor(/moved to DLQ .*order=FAULT1 OrderQueue -> DLQ after 3 receives/);
   } finally {
     expect(await interrupt(served)).toBe(0);
@@ -292,20 +295,20 @@ test("--watch: a change to lambda/ runs on the next batch in fresh environments;
     const publish = (orderId: string) =>
       sns.send(new PublishCommand({ TopicArn: topic, Message: JSON.stringify({ ...SAMPLE_ORDER, orderId }) }));
     await publish("WATCH1");
-    await served.waitFor(/^OrderProcessor \{.*"message":"order stored".*"orderId":"WATCH1"/);
+    await served.waitForLog(/^\{.*"message":"order stored".*"orderId":"WATCH1"/);
 
     // An editor's save: a new file renamed over the old one.
     fs.writeFileSync(`${logFile}.tmp`, original.replace(line, "message: `order ${fields.outcome} (edited)`"));
     fs.renameSync(`${logFile}.tmp`, logFile);
     await served.waitFor(/code updated +OrderProcessor v2 .*the next batch runs it in fresh execution environments/);
     await publish("WATCH2");
-    await served.waitFor(/^OrderProcessor \{.*"message":"order stored \(edited\)".*"orderId":"WATCH2"/);
+    await served.waitForLog(/^\{.*"message":"order stored \(edited\)".*"orderId":"WATCH2"/);
 
     fs.appendFileSync(logFile, "export const = ;\n");
     const failed = await served.waitFor(/warning +--watch: lambda does not build/);
     expect(failed).toMatch(/OrderProcessor keeps running v2: lambda\/log\.ts:\d+:\d+: /);
     await publish("WATCH3");
-    await served.waitFor(/^OrderProcessor \{.*"message":"order stored \(edited\)".*"orderId":"WATCH3"/);
+    await served.waitForLog(/^\{.*"message":"order stored \(edited\)".*"orderId":"WATCH3"/);
     sns.destroy();
   } finally {
     process.kill(-served.child.pid!, "SIGINT");

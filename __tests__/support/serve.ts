@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { readyOf as readyLineOf, RuntimeChild, spawnLines } from "../../scripts/runtime-child";
 import { PROJECT_ROOT } from "./paths";
 
@@ -10,6 +11,23 @@ export interface Served extends RuntimeChild {
   waitFor(pattern: RegExp, ms?: number): Promise<string>;
   /** The server's run folder (outputs.json, logs/, code/). */
   readonly runDir: string;
+  /** Resolves with the first line of the function's log file matching `pattern`, or rejects after `ms`. */
+  waitForLog(pattern: RegExp, ms?: number, fn?: string): Promise<string>;
+}
+
+/** Polls a function's log file in a run folder for a line matching `pattern`. */
+async function logLine(runDir: string, fn: string, pattern: RegExp, ms: number): Promise<string> {
+  const file = path.join(runDir, "logs", `${fn}.log`);
+  for (const started = Date.now(); Date.now() - started < ms; await sleep(50)) {
+    const found =
+      fs.existsSync(file) &&
+      fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .find((l) => pattern.test(l));
+    if (found) return found;
+  }
+  throw new Error(`no line matching ${pattern} in ${file} within ${ms} ms`);
 }
 
 /**
@@ -41,7 +59,8 @@ export function startServe(
     detached: true,
   });
   const waitFor = async (pattern: RegExp, ms = 60_000) => (await served.at(pattern, { timeoutMs: ms })).line;
-  return { ...served, waitFor, runDir };
+  const waitForLog = (pattern: RegExp, ms = 60_000, fn = "OrderProcessor") => logLine(runDir, fn, pattern, ms);
+  return { ...served, waitFor, waitForLog, runDir };
 }
 
 /** Waits for the ready line and returns what it says. */

@@ -53,7 +53,13 @@ server.spy
         body: event.body,
       });
     else if (event.service === "sns" && event.status === "published")
-      parentPort.postMessage({ type: "published", topicArn: event.topicArn });
+      parentPort.postMessage({
+        type: "published",
+        topicArn: event.topicArn,
+        messageId: event.messageId,
+        // Only for a run that traces (the journey names the order): a body is up to 256 KiB.
+        body: workerData.reportBodies ? event.body : undefined,
+      });
     return false;
   })
   .catch(() => undefined); // rejected when the server stops

@@ -21,8 +21,8 @@ export interface SnsSqsEngine {
   readonly endpoint: EngineAddress;
   /** Called when the engine moves a message to a dead-letter queue: the source queue's name, the message id and body. */
   onDeadLettered(listener: (queue: string, messageId: string, body: string) => void): void;
-  /** Called when a topic accepts a message (from any client): the topic's ARN. */
-  onPublished(listener: (topicArn: string) => void): void;
+  /** Called when a topic accepts a message (from any client): the topic's ARN, the message id, its body (`reportBodies`). */
+  onPublished(listener: (published: EnginePublish) => void): void;
   /** Called if the engine stops or fails while it should be running. */
   onFailure(listener: (error: Error) => void): void;
   /**
@@ -45,6 +45,14 @@ export interface SnsSqsEngine {
   close(): Promise<void>;
 }
 
+/** A message a topic accepted. */
+export interface EnginePublish {
+  readonly topicArn: string;
+  readonly messageId: string;
+  /** Only with `reportBodies`. */
+  readonly body?: string;
+}
+
 /** A message as the engine holds it. */
 export interface PeekedMessage {
   readonly messageId: string;
@@ -59,7 +67,7 @@ type WorkerMessage =
   | { type: "ready"; port: number }
   | { type: "dead-lettered"; queue: string; messageId: string; body: string }
   | { type: "in-flight"; leases: { queue: string; receiptHandle: string }[] }
-  | { type: "published"; topicArn: string }
+  | ({ type: "published" } & EnginePublish)
   | { type: "flushed"; counts: QueueCounts }
   | { type: "depths"; depths: Record<string, QueueDepth> }
   | { type: "stopped" };
@@ -75,6 +83,8 @@ export interface SnsSqsOptions {
   readonly dataDir?: string;
   /** Listen on this Unix socket instead of a loopback port. */
   readonly socketPath?: string;
+  /** Report each published body (`onPublished`), for a run that traces. @default false */
+  readonly reportBodies?: boolean;
 }
 
 function startWorker(options: SnsSqsOptions): Worker {
@@ -84,6 +94,7 @@ function startWorker(options: SnsSqsOptions): Worker {
       region: options.region,
       dataDir: options.dataDir,
       socketPath: options.socketPath,
+      reportBodies: options.reportBodies ?? false,
     },
     // fauxqs imports node:sqlite (persistence), which warns that it is experimental on Node.js 22.
     execArgv: ["--disable-warning=ExperimentalWarning"],
@@ -103,7 +114,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
   const worker = startWorker(options);
   const deadLettered: ((queue: string, messageId: string, body: string) => void)[] = [];
   const inFlights: ((leases: { queue: string; receiptHandle: string }[]) => void)[] = [];
-  const published: ((topicArn: string) => void)[] = [];
+  const published: ((published: EnginePublish) => void)[] = [];
   const flushes: ((counts: QueueCounts) => void)[] = [];
   const depths: ((depths: Record<string, QueueDepth>) => void)[] = [];
   const peeks: ((answer: { messages: PeekedMessage[]; total: number }) => void)[] = [];
@@ -118,7 +129,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
       else if (message.type === "dead-lettered")
         deadLettered.forEach((l) => l(message.queue, message.messageId, message.body));
       else if (message.type === "in-flight") inFlights.shift()?.(message.leases);
-      else if (message.type === "published") published.forEach((l) => l(message.topicArn));
+      else if (message.type === "published") published.forEach((l) => l(message));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);
       else if (message.type === "depths") depths.shift()?.(message.depths);
       else if (message.type === "peeked") peeks.shift()?.(message);
