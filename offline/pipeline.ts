@@ -173,7 +173,13 @@ function wireEngineEvents(
     const subscriptions = aws.resources.subscriptionsOf(topic.address);
     accounting.deliveries += subscriptions.length;
     const queue = subscriptions.map((s) => aws.resources.get("aws_sqs_queue", s.model.queue).name).join(", ");
-    emit({ type: "published", topic: topic.name, queue, messageId, orderId: body === undefined ? undefined : orderIdOf(body) });
+    emit({
+      type: "published",
+      topic: topic.name,
+      queue,
+      messageId,
+      orderId: body === undefined ? undefined : orderIdOf(body),
+    });
   });
 }
 
