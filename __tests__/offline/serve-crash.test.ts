@@ -29,7 +29,7 @@ afterAll(async () => {
 
 /** When each round's SIGKILL lands, in ms after publishing starts: during publishing, processing, DLQ moves. */
 // Early (while restoring and provisioning), mid-stream and late kills; `npm run test:long` kills 12 times.
-const KILL_AFTER_MS = sized([0, 80, 400, 1600], [0, 15, 40, 80, 150, 250, 400, 700, 1100, 1600, 2300, 3200]);
+const KILL_AFTER_MS = sized([0, 400, 1600], [0, 15, 40, 80, 150, 250, 400, 700, 1100, 1600, 2300, 3200]);
 const VALID = 20;
 const POISON = 2;
 
