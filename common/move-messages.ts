@@ -78,6 +78,8 @@ export interface MoveOptions {
    */
   readonly stopOnRefusal: boolean;
   readonly onRefused?: (message: Message, failure: BatchResultErrorEntry) => void;
+  /** Each message sent to `to` (before its delete from `from`), with the id the target gave it. */
+  readonly onMoved?: (message: Message, newMessageId: string) => void;
   /** Move only the messages this selects (the others are made visible again at the end); all when absent. */
   readonly select?: (message: Message) => boolean;
   readonly onProgress?: (moved: number, total: number, refused: number) => void;
@@ -102,6 +104,7 @@ async function sendThenDelete(sqs: SQSClient, messages: Message[], options: Move
       })),
     }),
   );
+  for (const sent of Successful) options.onMoved?.(messages[Number(sent.Id)], sent.MessageId!);
   if (Successful.length > 0) {
     const entries = Successful.map((s) => ({ Id: s.Id!, ReceiptHandle: messages[Number(s.Id)].ReceiptHandle! }));
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: options.from, Entries: entries }));

@@ -19,7 +19,7 @@ export interface PipelineSummary {
   processed: number;
   /** Messages moved from a source queue to its dead-letter queue during the run. */
   deadLettered: number;
-  /** Messages that left a dead-letter queue (moved back by this runtime or by any client). */
+  /** Messages that left a dead-letter queue (moved back by this runtime or by any client), less `discarded`. */
   redriven: number;
   /** Messages still in the source queues at the end, in flight included. */
   queued: number;
@@ -33,6 +33,8 @@ export interface PipelineSummary {
   rejected?: number;
   /** Messages the Lambda service received but could not read, so never invoked (shown only when there are any). */
   unreadable?: number;
+  /** Messages deleted from a dead-letter queue by hand in the console, not redriven (shown only when there are any). */
+  discarded?: number;
 }
 
 export class RunAccounting {
@@ -50,6 +52,8 @@ export class RunAccounting {
   rejected = 0;
   /** Messages received that could not be read. */
   unreadable = 0;
+  /** Messages deleted from a dead-letter queue by hand (the console's Delete). */
+  discarded = 0;
   /** Invocations running now. */
   active = 0;
 
@@ -78,7 +82,7 @@ export class RunAccounting {
       arrived,
       processed,
       deadLettered,
-      redriven: total(state.deadLetterQueues, "deleted"),
+      redriven: total(state.deadLetterQueues, "deleted") - this.discarded,
       queued: state.queued,
       lost: (state.restored ?? 0) + arrived - processed - deadLettered - state.queued,
       items: state.items,
@@ -86,6 +90,7 @@ export class RunAccounting {
     if (state.restored !== undefined) summary.restored = state.restored;
     if (this.rejected > 0) summary.rejected = this.rejected;
     if (this.unreadable > 0) summary.unreadable = this.unreadable;
+    if (this.discarded > 0) summary.discarded = this.discarded;
     return summary;
   }
 }

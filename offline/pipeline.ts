@@ -396,6 +396,11 @@ export class LocalPipeline {
     return moved;
   }
 
+  /** A message deleted from a dead-letter queue by hand (not redriven): the balance counts it apart. */
+  countDiscarded(): void {
+    this.accounting.discarded += 1;
+  }
+
   setFailRate(rate: number): void {
     this.aws.dynamodb.setFailRate(rate);
   }

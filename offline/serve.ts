@@ -55,6 +55,7 @@ const TERMINAL_EVENTS: ReadonlySet<PipelineEvent["type"]> = new Set([
   "rejected",
   "invocation-failed",
   "redriven",
+  "discarded",
   "cold-start",
   "code-updated",
   "warning",

@@ -39,7 +39,18 @@ export type PipelineEvent =
     }
   | { type: "cold-start"; function: string; environment: number }
   | { type: "invocation-failed"; function: string; reason: string; records: number }
-  | { type: "redriven"; from: string; to: string; count: number }
+  | {
+      type: "redriven";
+      from: string;
+      to: string;
+      count: number;
+      /** One message's move (the console's redrive): its new id in the source queue, its old one, its order. */
+      messageId?: string;
+      previousMessageId?: string;
+      orderId?: string;
+    }
+  /** A message deleted from a dead-letter queue by hand (the console), not redriven. */
+  | { type: "discarded"; queue: string; messageId: string; orderId?: string }
   | { type: "log"; line: string }
   /** `--watch`: the function runs new code from its next invocation on. */
   | { type: "code-updated"; function: string; version: number; buildMs: number }
@@ -136,7 +147,19 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
     case "invocation-failed":
       return ["invoke failed", "red", `${event.function}: ${event.reason} (${event.records} records retried)`];
     case "redriven":
-      return ["redrive", "magenta", `${event.count} messages ${event.from} -> ${event.to}`];
+      return event.messageId
+        ? [
+            "redriven",
+            "magenta",
+            `msg=${short(event.previousMessageId)}${order(event.orderId)} ${event.from} -> ${event.to} as msg=${short(event.messageId)}`,
+          ]
+        : ["redrive", "magenta", `${event.count} messages ${event.from} -> ${event.to}`];
+    case "discarded":
+      return [
+        "deleted",
+        "magenta",
+        `msg=${short(event.messageId)}${order(event.orderId)} from ${event.queue} by hand (not redriven)`,
+      ];
     case "log":
       return ["log", "grey", event.line];
     case "code-updated":

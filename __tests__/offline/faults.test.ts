@@ -371,3 +371,34 @@ test("an order published by an outside client (the SDK): its journey starts with
     expect(await server.stop()).toBe(0);
   }
 }, 60_000);
+
+test("a redrive is a step of the order's journey, a redriven order that fails again says so, a delete is no redrive", async () => {
+  const server = await serveHere();
+  const client = sns(server.url);
+  try {
+    await client.send(new PublishCommand({ TopicArn: TOPIC, Message: invalid("AGAIN1") }));
+    await until("dead-lettered", async () => (await counts(server.url)).deadLettered === 1);
+    const api = await consoleApi(server.url);
+    const [{ messages }] = (await api("dlq")).body;
+    expect((await api("dlq/redrive", { queue: "DLQ", messageId: messages[0].messageId })).body).toMatchObject({
+      moved: 1,
+    });
+    await until("back in the DLQ", async () => (await counts(server.url)).deadLettered === 2);
+    type Entry = { event: { type: string } & Record<string, unknown>; again?: boolean };
+    const { events } = (await api("orders/AGAIN1")).body as { events: Entry[] };
+    const redriven = events.find((e) => e.event.type === "redriven")!;
+    expect(redriven.event).toMatchObject({ from: "DLQ", to: "OrderQueue", previousMessageId: messages[0].messageId });
+    // The redriven message (its new id) is received again, fails again and is moved again: said as such.
+    const moves = events.filter((e) => e.event.type === "dead-lettered");
+    expect(moves.map((e) => Boolean(e.again))).toEqual([false, true]);
+    expect(moves[1].event.messageId).toBe(redriven.event.messageId);
+    const [{ messages: now }] = (await api("dlq")).body;
+    expect((await api("dlq/delete", { queue: "DLQ", messageId: now[0].messageId })).body.deleted).toBe(true);
+    expect(await counts(server.url)).toMatchObject({ redriven: 1, discarded: 1, deadLettered: 2, lost: 0 });
+    const after = (await api("orders/AGAIN1")).body as { events: Entry[] };
+    expect(after.events.at(-1)!.event).toMatchObject({ type: "discarded", queue: "DLQ" });
+  } finally {
+    client.destroy();
+    expect(await server.stop()).toBe(0);
+  }
+}, 60_000);

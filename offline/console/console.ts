@@ -384,15 +384,36 @@ function dlqRoutes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): R
         waitSeconds: 0,
         stopOnRefusal: false,
         select: only ? (m: Message) => m.MessageId === only : undefined,
+        // Each move is a step of its order's journey; the new message id carries the journey on.
+        onMoved: (message, messageId) =>
+          journal.record({
+            type: "redriven",
+            from: dlq.name,
+            to: source.name,
+            count: 1,
+            messageId,
+            previousMessageId: message.MessageId,
+            orderId: orderIdOf(message.Body ?? ""),
+          }),
       });
-      if (result.moved > 0) journal.record({ type: "redriven", from: dlq.name, to: source.name, count: result.moved });
       return { ...result, from: dlq.name, to: source.name };
     },
     "POST /_local/api/dlq/delete": async ({ request }) => {
       const input = await readJson(request);
       const dlq = queueNamed(input.queue);
       if (typeof input.messageId !== "string") throw new Error("name the message to delete (messageId)");
-      return { deleted: await deleteOne(sqs, dlq.url, input.messageId), queue: dlq.name };
+      const deleted = await deleteOne(sqs, dlq.url, input.messageId);
+      if (deleted.body !== undefined) {
+        // Left the DLQ, but not for its source queue: counted apart from redrives.
+        pipeline.countDiscarded();
+        journal.record({
+          type: "discarded",
+          queue: dlq.name,
+          messageId: input.messageId,
+          orderId: orderIdOf(deleted.body),
+        });
+      }
+      return { deleted: deleted.body !== undefined, queue: dlq.name };
     },
   };
 }
@@ -421,8 +442,8 @@ function describeDeadLetter(message: PeekedMessage, journal: Journal) {
   };
 }
 
-/** Deletes one message (found by receiving; the others are made visible again at once). */
-async function deleteOne(sqs: SQSClient, url: string, messageId: string): Promise<boolean> {
+/** Deletes one message (found by receiving; the others are made visible again at once); its body if it was there. */
+async function deleteOne(sqs: SQSClient, url: string, messageId: string): Promise<{ body?: string }> {
   const total = await messagesIn(sqs, url);
   for (let round = 0; round < Math.ceil(total / 10) + 2; round++) {
     const { Messages = [] } = await sqs.send(
@@ -431,9 +452,9 @@ async function deleteOne(sqs: SQSClient, url: string, messageId: string): Promis
     const found = Messages.find((m) => m.MessageId === messageId);
     if (found) {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: found.ReceiptHandle! }));
-      return true;
+      return { body: found.Body ?? "" };
     }
     if (Messages.length === 0) break;
   }
-  return false;
+  return {};
 }

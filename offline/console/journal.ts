@@ -11,6 +11,8 @@ export interface JournalEntry {
   /** Milliseconds since the epoch. */
   readonly at: number;
   readonly event: PipelineEvent;
+  /** A move to a DLQ of a message that a redrive had sent back: the redrive did not fix it. */
+  readonly again?: boolean;
 }
 
 export interface LogEntry {
@@ -42,6 +44,8 @@ type Listener = (kind: "event" | "log", entry: JournalEntry | LogEntry, orders?:
 export class Journal {
   private readonly orders = new Map<string, Steps>();
   private readonly orderOfMessage = new Map<string, string>();
+  /** The new ids of messages a redrive sent back (so a later move to a DLQ says it came again). */
+  private readonly redrivenIds = new Set<string>();
   private readonly lines: LogEntry[] = [];
   /**
    * Each dead-lettered message's last failure line and the receives its source queue gave it, kept from its
@@ -68,7 +72,9 @@ export class Journal {
   }
 
   record(event: PipelineEvent): void {
-    const entry = { at: Date.now(), event };
+    const again = event.type === "dead-lettered" && this.redrivenIds.has(event.messageId);
+    const entry = again ? { at: Date.now(), event, again } : { at: Date.now(), event };
+    if (event.type === "redriven" && event.messageId) this.redrivenIds.add(event.messageId);
     const orders = new Set<string>();
     // An invocation is part of the journey of each order in its batch.
     if (event.type === "invoked" && event.messageIds)
@@ -97,6 +103,7 @@ export class Journal {
     while (this.orders.size > this.maxOrders) this.orders.delete(this.orders.keys().next().value!);
     while (this.orderOfMessage.size > this.maxOrders * 4)
       this.orderOfMessage.delete(this.orderOfMessage.keys().next().value!);
+    while (this.redrivenIds.size > this.maxOrders * 4) this.redrivenIds.delete(this.redrivenIds.keys().next().value!);
   }
 
   recordLine(fn: string, line: string): void {

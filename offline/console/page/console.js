@@ -165,9 +165,13 @@ function describe(entry) {
       return ["returned", `to ${e.queue}, visible again in ${Math.round(e.visibleInMs)} ms`];
     case "dead-lettered":
       return [
-        "moved to DLQ",
-        `${e.queue} → ${e.target} ${e.receives === undefined ? "after receives before a restart" : `after ${e.receives} receives`}`,
+        entry.again ? "moved to DLQ again" : "moved to DLQ",
+        `${e.queue} → ${e.target} ${e.receives === undefined ? "after receives before a restart" : `after ${e.receives} receives`}${entry.again ? ", after its redrive: the redrive did not fix it" : ""}`,
       ];
+    case "redriven":
+      return ["redriven", `${e.from} → ${e.to}, now message ${e.messageId ?? `(${e.count} messages)`}`];
+    case "discarded":
+      return ["deleted", `from ${e.queue} by hand (not redriven)`];
     default:
       return [e.type, JSON.stringify(e)];
   }
