@@ -263,8 +263,6 @@ export class LocalPipeline {
     options: PipelineOptions,
     readonly stack: StackModel,
     private readonly aws: LocalAws,
-    /** Messages in the source queues at start (`--persist`), before anything polled them. */
-    private readonly restored: number | undefined,
   ) {
     const timeScale = positive(options.timeScale ?? 0.001, "time scale");
     const functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
@@ -292,7 +290,7 @@ export class LocalPipeline {
     const aws = await startLocalAws(stack, options);
     try {
       if (options.dataDir) await releaseAbandoned(aws, options.onEvent);
-      return new LocalPipeline(options, stack, aws, aws.restored);
+      return new LocalPipeline(options, stack, aws);
     } catch (error) {
       await closeEngines(aws);
       throw error;
@@ -330,11 +328,7 @@ export class LocalPipeline {
     return (await this.publishAll([body], topic))[0];
   }
 
-  /**
-   * Publishes bodies through SNS's API (`common/publish.ts`), so SNS's rules apply to every body; a body SNS
-   * refuses is traced with SNS's error and counted as rejected (one it accepts is traced by the engine, as
-   * any client's is). Results in the bodies' order.
-   */
+  /** Publishes through SNS's API (its rules apply); a refused body is traced and counted, an accepted one the engine traces. */
   async publishAll(bodies: string[], topic?: string): Promise<PublishResult[]> {
     if (this.closed) throw new Error("the pipeline is closed");
     const target = this.resources.topicToPublishTo(topic);
@@ -349,10 +343,7 @@ export class LocalPipeline {
     return results;
   }
 
-  /**
-   * Resolves when every polled queue is empty (as the engine counts) and no invocation or retry is
-   * pending; rejects after `maxMs`. `onWait` is called while waiting (e.g. to draw `progress()`).
-   */
+  /** Resolves when the polled queues are empty and nothing is pending; rejects after `maxMs`; `onWait` while waiting. */
   async settled(maxMs = 600_000, onWait?: () => void): Promise<void> {
     const started = Date.now();
     while (this.lambda.busy || (await this.inFlight()) > 0) {
@@ -438,7 +429,7 @@ export class LocalPipeline {
    * messages to the engine and no request through the endpoint, what a live view can afford often.
    */
   liveCounts(items = 0): Promise<{ balance: PipelineSummary; queues: Readonly<Record<string, QueueDepth>> }> {
-    return engineCounts(this.aws, this.accounting, { restored: this.restored, items });
+    return engineCounts(this.aws, this.accounting, { restored: this.aws.restored, items });
   }
 
   /** Stops polling; invocations in flight finish first. The engines keep serving until `close`. */

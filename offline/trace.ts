@@ -138,6 +138,19 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
       const moved = `${event.queue} -> ${event.target} ${after}`;
       return ["moved to DLQ", "magenta", `msg=${short(event.messageId)}${order(event.orderId)} ${moved}`];
     }
+    default:
+      return describeRuntime(event);
+  }
+}
+
+type MessageStep = Extract<
+  PipelineEvent,
+  { type: "published" | "received" | "outcome" | "deleted" | "returned" | "dead-lettered" }
+>;
+
+/** The runtime's own events (not one message's steps) as trace lines. */
+function describeRuntime(event: Exclude<PipelineEvent, MessageStep>): [label: string, colour: Colour, text: string] {
+  switch (event.type) {
     case "rejected":
       return ["rejected", "red", `${event.bytes} bytes${order(event.orderId)} by ${event.topic}: ${event.reason}`];
     case "invoked":

@@ -474,9 +474,10 @@ function figuresFrom(
   };
 }
 
-function report(f: ReturnType<typeof figuresFrom>): void {
+/** The report's rows: what, the figure, the ratio and target it is read against. */
+function reportRows(f: ReturnType<typeof figuresFrom>): [string, string, string][] {
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
-  const rows: [string, string, string][] = [
+  return [
     [
       "handler (10 records concurrently per batch)",
       `${f.handlerOrdersPerSec} orders/s`,
@@ -529,10 +530,13 @@ function report(f: ReturnType<typeof figuresFrom>): void {
       `pipeline is ${f.pipelineVsConditional}x`,
     ],
   ];
+}
+
+function report(f: ReturnType<typeof figuresFrom>): void {
   console.log(
     `order processor benchmark: ${ORDERS} orders in batches of ${BATCH}, median of ${ROUNDS} interleaved rounds, dynalite in its own process`,
   );
-  for (const [what, value, note] of rows) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);
+  for (const [what, value, note] of reportRows(f)) console.log(`  ${what.padEnd(46)} ${value.padStart(16)}  ${note}`);
   console.log(JSON.stringify(f));
 }
 
