@@ -9,6 +9,8 @@
  */
 import type { SQSClient } from "@aws-sdk/client-sqs";
 
+/** A Binary message attribute anywhere in an answer. */
+const BINARY_ATTRIBUTE = /"DataType"\s*:\s*"Binary/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 interface WireMessage {
@@ -46,6 +48,7 @@ export function watchUnreadable(sqs: SQSClient): { take(messageId: string): stri
       if (context.commandName !== "ReceiveMessageCommand" || response.statusCode !== 200) return result;
       const text = await bodyText(response.body);
       response.body = Buffer.from(text);
+      if (!BINARY_ATTRIBUTE.test(text)) return result; // no Binary attribute: nothing to check (the usual case)
       let answer: { Messages?: WireMessage[] };
       try {
         answer = JSON.parse(text);
