@@ -2,8 +2,8 @@
  * Moving a queue's messages to another through the SQS API, never losing one: each batch is received
  * (hidden from other readers while it moves), sent to the target, and deleted from the source only for
  * the entries whose send succeeded. Shared by the offline runtime's `--redrive`, the local console and the
- * operator CLI (`dlq redrive` where there is no message-move task, `delivery-dlq move`); so is the peek at
- * a queue (`dlq list`, the console's dead-letter view).
+ * operator CLI (`dlq redrive` where there is no message-move task, `delivery-dlq move`). The peek at a
+ * queue by receiving is `dlq list`'s, as any client must on AWS (the local console reads the engine's state).
  */
 import {
   BatchResultErrorEntry,
