@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runMain } from "../common/run-main";
 import { sampleOrderBody } from "../common/sample-order";
-import { LOCAL_CREDENTIALS } from "../offline/local-aws/dynamodb";
+import { LOCAL_CREDENTIALS } from "../offline/engines/dynamodb";
 import { publishAll } from "../common/publish";
 import { PROJECT_ROOT, synthesize } from "../common/project";
 import { copyProject } from "./project-copy";
@@ -31,7 +31,7 @@ export function runtime(args: string[], cwd = PROJECT_ROOT, env: NodeJS.ProcessE
   const runDir = args.includes("--serve")
     ? ["--run-dir", fs.mkdtempSync(path.join(os.tmpdir(), "order-bench-run-"))]
     : [];
-  const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", ...args, ...runDir];
+  const command = [process.execPath, "-r", "esbuild-register", "offline/cli/start.ts", ...args, ...runDir];
   const child = spawnLines(command, { cwd, env: { ...process.env, ORDER_ENV: "", ...env }, stderr: "inherit" });
   const stop = async () => {
     if (child.child.exitCode === null) child.child.kill("SIGINT");

@@ -68,7 +68,7 @@ export async function soakServe(minutes = MINUTES, rate = RATE) {
   if (!(minutes > 0 && rate > 0)) throw new Error("SOAK_SERVE_MINUTES and SOAK_SERVE_RATE must be positive numbers");
   const stackDir = synthesize();
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "order-soak-serve-"));
-  const command = [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", "--port", "0"];
+  const command = [process.execPath, "-r", "esbuild-register", "offline/cli/start.ts", "--serve", "--port", "0"];
   const served = spawnLines([...command, "--stack-dir", stackDir, "--run-dir", runDir], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ORDER_ENV: "" },

@@ -5,7 +5,7 @@
  * after exactly maxReceiveCount receives, and every valid order is stored in its newest state.
  */
 import { synthesize } from "../common/project";
-import { LocalPipeline, PipelineSummary } from "../offline/pipeline";
+import { LocalPipeline, PipelineSummary } from "../offline/runtime/pipeline";
 import { Progress, progress, ProgressStream } from "../common/progress";
 import { seededRandom } from "../common/random";
 import { runMain } from "../common/run-main";

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { OrderAlarms, OrderSystemStack, resolveEnvironment, resourceNames, settingsFrom } from "../../constructs";
 import { ALARM_IDS } from "../../constructs/order-alarms";
-import { runOffline } from "../../offline/start";
+import { runOffline } from "../../offline/runtime/run";
 import { saveEnv } from "../support/handler";
 import {
   byName,

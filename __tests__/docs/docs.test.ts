@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { OPTIONS as START_OPTIONS } from "../../offline/start";
+import { OPTIONS as START_OPTIONS } from "../../offline/cli/command";
 import { ORDERS_COMMANDS, parseOrdersArgs } from "../../operator/orders";
 import { PIPELINE_DEFAULTS, visibilityTimeoutFor } from "../../constructs/settings";
 import { PROJECT_ROOT } from "../support/paths";

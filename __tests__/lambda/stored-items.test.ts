@@ -1,6 +1,6 @@
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../offline/local-aws/dynamodb";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../offline/engines/dynamodb";
 import { compareVersions } from "../../lambda/version";
 import type { Order } from "../../lambda/order";
 import { capturingLogs, TABLE_NAME, useHandlerWithTable } from "../support/handler";

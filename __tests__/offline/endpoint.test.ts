@@ -21,8 +21,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
-import { LocalPipeline } from "../../offline/pipeline";
+import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
+import { LocalPipeline } from "../../offline/runtime/pipeline";
 import { synthOrderStackTo } from "../support/stacks";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-endpoint-"));

@@ -17,12 +17,12 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalPipeline } from "../../offline/pipeline";
-import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
-import { SnsSqsEngine, startSnsSqs } from "../../offline/local-aws/sns-sqs";
-import { attributesOf, QueueResource, ResourceRegistry } from "../../offline/registry";
-import { redriveDeadLetters } from "../../offline/redrive";
-import { loadStack, QueueModel } from "../../offline/stack-model";
+import { LocalPipeline } from "../../offline/runtime/pipeline";
+import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
+import { SnsSqsEngine, startSnsSqs } from "../../offline/engines/sns-sqs";
+import { attributesOf, QueueResource, ResourceRegistry } from "../../offline/runtime/registry";
+import { redriveDeadLetters } from "../../offline/runtime/redrive";
+import { loadStack, QueueModel } from "../../offline/runtime/stack-model";
 import { order } from "../support/orders";
 import { synthOrderStackTo } from "../support/stacks";
 

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
+import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { sized } from "../support/long-run";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";

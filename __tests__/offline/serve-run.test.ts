@@ -12,10 +12,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
+import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
-import { serve } from "../../offline/serve";
+import { serve } from "../../offline/serving/serve";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { editStack, synthOrderStackTo } from "../support/stacks";
 

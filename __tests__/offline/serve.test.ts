@@ -12,7 +12,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LOCAL_CREDENTIALS } from "../../offline/local-aws/dynamodb";
+import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
 import { SAMPLE_ORDER } from "../support/orders";
 import { PROJECT_ROOT } from "../support/paths";
 import { copyProject } from "../../scripts/project-copy";

@@ -7,7 +7,7 @@ import {
   LocalDynamoDB,
   scanTable,
   startLocalDynamoDB,
-} from "../../offline/local-aws/dynamodb";
+} from "../../offline/engines/dynamodb";
 
 export type Handler = (event: SQSEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<SQSBatchResponse>;
 

@@ -32,7 +32,7 @@ async function logLine(runDir: string, fn: string, pattern: RegExp, ms: number):
 
 /**
  * Starts the runtime with `--serve`, through `npm start` or as npm runs it (`node -r esbuild-register
- * offline/start.ts`): npm itself exits at once on SIGINT, so exit codes after a signal are the runtime's.
+ * offline/cli/start.ts`): npm itself exits at once on SIGINT, so exit codes after a signal are the runtime's.
  * Each gets a run folder of its own in the temp folder unless `args` names one: a test never writes into
  * the user's `cdktf.out/local`.
  */
@@ -50,7 +50,7 @@ export function startServe(
   const command =
     via === "npm"
       ? ["npm", "start", "--silent", "--", "--serve", ...all]
-      : [process.execPath, "-r", "esbuild-register", "offline/start.ts", "--serve", ...all];
+      : [process.execPath, "-r", "esbuild-register", "offline/cli/start.ts", "--serve", ...all];
   const served = spawnLines(command, {
     cwd,
     env: { ...process.env, CI: "true", ORDER_ENV: "", INIT_CWD: initCwd },

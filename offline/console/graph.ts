@@ -4,7 +4,7 @@
  * mappings and the function's table (the variable naming it) as edges. Nodes are in the order a message
  * travels, so a page can lay them out left to right.
  */
-import type { LocalPipeline } from "../pipeline";
+import type { LocalPipeline } from "../runtime/pipeline";
 
 export interface GraphNode {
   readonly id: string;

@@ -5,7 +5,7 @@
  * and the newest `maxLines` log lines are kept, so a server left running all day stays small, and an order
  * published 5,000 times has a journey of a readable size.
  */
-import { orderIdOf, PipelineEvent } from "../trace";
+import { orderIdOf, PipelineEvent } from "../runtime/trace";
 
 export interface JournalEntry {
   /** Milliseconds since the epoch. */

@@ -6,7 +6,7 @@
  * `stored` line. Kept on the server from the run's events, so a page opened later sees the minutes before
  * it; updated only by events, so an idle run costs nothing.
  */
-import type { PipelineEvent } from "../trace";
+import type { PipelineEvent } from "../runtime/trace";
 
 export interface SeriesPoint {
   /** The second's start, in ms since the epoch. */

@@ -4,7 +4,7 @@
  * one starts (and is reported as a cold start). What the function sees of its surroundings (variables,
  * region, credentials, the local DynamoDB endpoint) is `functionVariables`.
  */
-import { LOCAL_CREDENTIALS } from "../local-aws/dynamodb";
+import { LOCAL_CREDENTIALS } from "../../../common/local-credentials";
 import { ExecutionEnvironment } from "./lambda-host";
 import { FunctionModel } from "../stack-model";
 

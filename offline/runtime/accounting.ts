@@ -8,7 +8,7 @@
  * over the source queues (every queue that is no queue's dead-letter queue). `lost` is the remainder and is
  * never clamped: a negative one is a defect of the accounting, reported like a loss.
  */
-import type { QueueCounts } from "./local-aws/sns-sqs";
+import type { QueueCounts } from "../engines/sns-sqs";
 
 export interface PipelineSummary {
   /** Messages SNS accepted (from any client). */

@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { LocalPipeline } from "./pipeline";
-import { resolveReferences } from "./stack-model";
+import type { LocalPipeline } from "../runtime/pipeline";
+import { resolveReferences } from "../runtime/stack-model";
 
 /** A value with its references resolved; undefined if any of them does not resolve. */
 function resolved(value: unknown, known: ReadonlyMap<string, Readonly<Record<string, string>>>): unknown {

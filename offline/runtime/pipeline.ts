@@ -1,6 +1,6 @@
 /**
  * The synthesized order pipeline on this machine: SNS and SQS on the fauxqs engine, DynamoDB on dynalite
- * (`local-aws/`), the stack provisioned on them through the AWS SDK (`local-aws/provision.ts`), and the
+ * (`engines/`), the stack provisioned on them through the AWS SDK (`engines/provision.ts`), and the
  * project's Lambda service (`lambda-service/`) running the function's real bundle for each event source
  * mapping. Every published body is accounted for (`accounting.ts`).
  */
@@ -13,17 +13,16 @@ import { PipelineSummary, RunAccounting } from "./accounting";
 import { Emit, orderIdOf, PipelineEvent } from "./trace";
 import { functionVariables } from "./lambda-service/environment-pool";
 import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
-import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "./local-aws/dynamodb";
-import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "./local-aws/endpoint";
-import { EngineAddress, privateSocketDir, sdkTransport } from "./local-aws/engine-address";
-import { messagesIn } from "../common/move-messages";
-import { provision } from "./local-aws/provision";
-import { PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "./local-aws/sns-sqs";
+import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../engines/dynamodb";
+import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "../engines/endpoint";
+import { EngineAddress, privateSocketDir, sdkTransport } from "../engines/engine-address";
+import { messagesIn } from "../../common/move-messages";
+import { provision } from "./provision";
+import { PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "../engines/sns-sqs";
 import { redriveDeadLetters } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
-import { publishAll, PublishResult } from "../common/publish";
-import { deadLetterTargets, loadStack, StackModel } from "./stack-model";
-import { withCodeCopiedTo } from "./run-folder";
+import { publishAll, PublishResult } from "../../common/publish";
+import { deadLetterTargets, loadStack, StackModel, withCodeCopiedTo } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
 export type { PipelineEvent } from "./trace";
@@ -56,7 +55,7 @@ export interface PipelineOptions {
   readonly onEngineFailure?: (error: Error) => void;
 }
 
-export type { PublishResult } from "../common/publish";
+export type { PublishResult } from "../../common/publish";
 
 /** Engines, clients and the provisioned stack: what a run needs besides the Lambda service. */
 interface LocalAws {

@@ -9,9 +9,9 @@
 import { BuildContext, BuildFailure, context } from "esbuild";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { bundleOptions } from "../constructs/handler-bundle";
-import { Emit } from "./trace";
-import { FunctionModel } from "./stack-model";
+import { bundleOptions } from "../../constructs/handler-bundle";
+import { Emit } from "../runtime/trace";
+import { FunctionModel } from "../runtime/stack-model";
 
 export interface WatchOptions {
   /** The handler's entry (`lambda/index.ts`); its folder is watched. */

@@ -1,6 +1,6 @@
 /**
  * `npm start -- --serve`: the synthesized stack as a local AWS endpoint. One loopback endpoint serves
- * SNS, SQS and DynamoDB (`local-aws/endpoint.ts`); the stack is provisioned through it, so the queue URLs
+ * SNS, SQS and DynamoDB (`engines/endpoint.ts`); the stack is provisioned through it, so the queue URLs
  * name its port; the Lambda service runs the function for every message any client publishes, until
  * stopped. The server owns a run folder (`run-folder.ts`: outputs, logs, the code it runs), answers
  * `GET /_local/health`, and always ends with the summary's balance: stopped by a signal, by its parent
@@ -8,15 +8,15 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PROJECT_ROOT } from "../common/project";
-import { LOCAL_CREDENTIALS } from "./local-aws/dynamodb";
-import { LocalPipeline, PipelineOptions, PipelineSummary } from "./pipeline";
+import { PROJECT_ROOT } from "../../common/project";
+import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
+import { LocalPipeline, PipelineOptions, PipelineSummary } from "../runtime/pipeline";
 import { localOutputs } from "./local-outputs";
 import { claimFolder, FolderClaim, runFolderPaths } from "./run-folder";
-import { PipelineEvent } from "./trace";
+import { PipelineEvent } from "../runtime/trace";
 import { CodeWatcher, watchFunctionCode } from "./watch";
-import { Console, createConsole } from "./console/console";
-import { Journal } from "./console/journal";
+import { Console, createConsole } from "../console/console";
+import { Journal } from "../console/journal";
 
 export interface ServeOptions extends Omit<
   PipelineOptions,

@@ -1,5 +1,5 @@
 /**
- * The one registry of the stack's resources on this machine, built by provisioning (`local-aws/provision.ts`):
+ * The one registry of the stack's resources on this machine, built by provisioning (`engines/provision.ts`):
  * each resource by its Terraform address holds its model (what `cdk.tf.json` says), the identity the engine
  * gave it (name, ARN, URL) and what `${address.attribute}` resolves to locally (the stack's outputs).
  * Everything else looks resources up here: by address, or by any of its identities through `find`.

@@ -6,7 +6,7 @@
  * it, and it does not serve dead-letter queues of SNS subscriptions anyway.)
  */
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { messagesIn, moveMessages } from "../common/move-messages";
+import { messagesIn, moveMessages } from "../../common/move-messages";
 import { Emit } from "./trace";
 import { QueueResource, ResourceRegistry } from "./registry";
 

@@ -513,3 +513,17 @@ function literal(value: unknown, where: string): string {
     );
   return value;
 }
+
+/**
+ * The stack with each function's code copied into `codeDir/<function name>/` (the folder the bundle is in,
+ * as it is now): the server runs this copy, whatever later happens to the synthesized stack folder.
+ */
+export function withCodeCopiedTo(stack: StackModel, codeDir: string): StackModel {
+  const functions = stack.functions.map((fn) => {
+    const copy = path.join(codeDir, fn.name);
+    fs.rmSync(copy, { recursive: true, force: true });
+    fs.cpSync(fn.codeDir, copy, { recursive: true });
+    return { ...fn, codeDir: copy, file: path.join(copy, path.relative(fn.codeDir, fn.file)) };
+  });
+  return { ...stack, functions };
+}

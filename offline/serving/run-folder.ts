@@ -11,7 +11,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { StackModel } from "./stack-model";
 
 /** What a claim records: which process holds the folder, and where it serves. */
 interface Holder {
@@ -124,18 +123,4 @@ export function runFolderPaths(dir: string): { outputsFile: string; logsDir: str
     logsDir: path.join(dir, "logs"),
     codeDir: path.join(dir, "code"),
   };
-}
-
-/**
- * The stack with each function's code copied into `codeDir/<function name>/` (the folder the bundle is in,
- * as it is now): the server runs this copy, whatever later happens to the synthesized stack folder.
- */
-export function withCodeCopiedTo(stack: StackModel, codeDir: string): StackModel {
-  const functions = stack.functions.map((fn) => {
-    const copy = path.join(codeDir, fn.name);
-    fs.rmSync(copy, { recursive: true, force: true });
-    fs.cpSync(fn.codeDir, copy, { recursive: true });
-    return { ...fn, codeDir: copy, file: path.join(copy, path.relative(fn.codeDir, fn.file)) };
-  });
-  return { ...stack, functions };
 }

@@ -11,10 +11,10 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { attributesOf, QueueResource, ResourceRegistry } from "../registry";
-import { QueueModel, StackModel } from "../stack-model";
-import { createTable } from "./dynamodb";
-import { EngineAddress } from "./engine-address";
+import { attributesOf, QueueResource, ResourceRegistry } from "./registry";
+import { QueueModel, StackModel } from "./stack-model";
+import { createTable } from "../engines/dynamodb";
+import { EngineAddress } from "../engines/engine-address";
 
 export interface EngineClients {
   readonly sns: SNSClient;
