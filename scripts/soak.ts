@@ -5,6 +5,7 @@
  * after exactly maxReceiveCount receives, and every valid order is stored in its newest state.
  */
 import { synthesize } from "../common/project";
+import { EventStream } from "../offline/runtime/events";
 import { LocalPipeline, PipelineSummary } from "../offline/runtime/pipeline";
 import { Progress, progress, ProgressStream } from "../common/progress";
 import { seededRandom } from "../common/random";
@@ -152,14 +153,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const workload = soakWorkload(options);
   const stackDir = options.stackDir ?? synthesize();
   const deadLettered: { body?: string; receives: number }[] = [];
-  const pipeline = await LocalPipeline.start({
-    stackDir,
-    failRate,
-    seed: options.seed ?? 7,
-    onEvent: (event) => {
-      if (event.type === "dead-lettered") deadLettered.push({ body: event.body, receives: event.receives ?? 0 });
-    },
+  const events = new EventStream();
+  events.subscribe((event) => {
+    if (event.type === "dead-lettered") deadLettered.push({ body: event.body, receives: event.receives ?? 0 });
   });
+  const pipeline = await LocalPipeline.start({ stackDir, failRate, seed: options.seed ?? 7, events });
   const started = performance.now();
   try {
     const maxReceiveCount = pipeline.stack.queues.find((q) => q.redrive)?.redrive?.maxReceiveCount;

@@ -16,6 +16,8 @@ import { copyProject } from "../../scripts/project-copy";
 import { PROJECT_ROOT } from "../support/paths";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
+import { pipelineGraph } from "../../offline/runtime/graph";
+import { loadStack } from "../../offline/runtime/stack-model";
 
 /** The system's Chromium: CHROMIUM_PATH, or one on PATH (`npm run setup:browser` installs Debian's). */
 function chromiumPath(): string | undefined {
@@ -44,11 +46,12 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
   let served: Served;
   let ready: { endpoint: string };
   let project: string;
+  let stackDir: string;
   let browser: Browser;
   let page: Page;
   beforeAll(async () => {
     project = copyProject(path.join(work, "project"));
-    const stackDir = synthOrderStackTo(path.join(work, "stack"));
+    stackDir = synthOrderStackTo(path.join(work, "stack"));
     served = startServe(["--port", "0", "--stack-dir", stackDir, "--watch"], "node", project);
     ready = await readyOf(served);
     const { chromium } = await import("playwright-core");
@@ -66,7 +69,15 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
   const until = (selector: string, pattern: RegExp, timeout = 20_000) =>
     page.locator(selector, { hasText: pattern }).waitFor({ timeout });
 
-  test("the printed address opens the pipeline picture, drawn from the stack, with live counts", async () => {
+  /** Opens a view by its link in the page's navigation (its own address: the back button works). */
+  const open = async (view: string) => {
+    await page.getByRole("navigation").getByRole("link", { name: view }).click();
+    await page
+      .locator("main h2", { hasText: new RegExp(view === "Table" ? "Orders table" : view.split(" ")[0], "i") })
+      .waitFor();
+  };
+
+  test("the printed address opens the pipeline drawn as a flow from the stack, one arrow per edge, with live counts", async () => {
     const address = served.lines.find((l) => l.startsWith("console: "))!.split(" ")[1];
     expect(address).toBe(`${ready.endpoint}/_local/console/`);
     const started = Date.now();
@@ -76,37 +87,56 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
       .filter({ hasText: /in queue/ })
       .waitFor();
     console.log(`console: pipeline picture after ${Date.now() - started} ms`);
-    for (const name of ["OrderTopic", "OrderQueue", "DLQ", "OrderProcessor", "Orders"])
+    for (const name of ["OrderTopic", "OrderQueue", "DLQ", "OrderProcessor", "Orders", "OrderAlarms"])
       expect(await page.locator(`#node-${name}`).count()).toBe(1);
     expect(await text("#node-OrderTopic .count")).toBe("published 0");
-    expect(await text("#edges")).toContain("OrderQueue → DLQ: after 3 receives");
+    // Every edge of the stack model is an arrow: subscriptions, DLQs, the redrive path, the mapping, the table, alarms.
+    const graph = pipelineGraph(loadStack(stackDir));
+    expect(await page.locator("#flow .edge").count()).toBe(graph.edges.length);
+    expect(graph.edges.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(["subscription", "dead-letter", "redrive", "mapping", "stores", "alarm"]),
+    );
+    expect(await page.locator("#flow .edge.redrive").count()).toBe(1);
+    expect(await text(".edge-label.dead-letter")).toBe("after 3 receives");
+    // A node opens its view, at its own address; back returns to the picture.
+    await page.click("#node-DLQ");
+    await page.waitForURL(/#\/dlq$/);
+    await page.goBack();
+    await page.locator("#flow").waitFor();
   });
 
   test("publish the sample order with the form: its journey ends in stored, and the item shows", async () => {
+    await open("Publish");
     const published = Date.now();
     await page.click("#publish-form button");
     await until("#journey-events", /stored/);
     console.log(`console: publish to journey showing stored ${Date.now() - published} ms`);
+    expect(page.url()).toMatch(/#\/journey\/O9876$/);
     const journey = await text("#journey-events");
     expect(journey).toMatch(
       /published[\s\S]*received #1[\s\S]*invoked OrderProcessor in execution environment #1 \(cold start\), 1 record[\s\S]*stored/,
     );
     await until("#journey-item", /"orderId": "O9876"/);
     // The counts followed, pushed by the server (no page polling): the topic's publish, the table's item.
+    await open("Pipeline");
     await until("#node-OrderTopic .count", /^published 1$/);
-    await until("#node-Orders .count", /^stored 1$/);
+    await until("#node-Orders .count", /^1 item$/);
+    await until("#node-OrderProcessor .count", /^stored 1$/);
     expect(await text("#node-OrderAlarms .count")).toBe("published 0");
-    // The charts: the second it was stored has a publish-to-stored latency, and a point of in and out.
-    await until("#latency", /median \d+ ms, slowest \d+ ms over 1 order;/);
-    expect(await page.locator("#latency-chart polyline.in").getAttribute("points")).toMatch(/\d,\d/);
-    expect(await page.locator("#chart polyline.in").getAttribute("points")).toMatch(/,/);
+    // The charts (uPlot, with axes and a legend): the second it was processed has a latency, and a point in and out.
+    await until("#latency", /median \d+ ms, slowest \d+ ms over 1 order\./);
+    await until("#rate-now", /^Last 10 minutes: 1 in, 1 out\./);
+    expect(await page.locator("#rate-chart .u-legend").count()).toBe(1);
+    expect(await page.locator("#latency-chart canvas").count()).toBe(1);
   });
 
   test("an invalid order: in the DLQ view with its validation error after 3 receives; fixed (--watch) and redriven, it is stored", async () => {
     const bad = { ...ORDER, orderId: "RETURNED1", status: "returned" };
+    await open("Publish");
     await page.fill("#publish-body", JSON.stringify(bad));
     await page.click("#publish-form button");
     await until("#journey-events", /moved to DLQ OrderQueue → DLQ after 3 receives/);
+    await open("Dead letters");
     await until("#dlq-queues", /RETURNED1/);
     const row = page.locator("#dlq-queues tr", { hasText: "RETURNED1" });
     expect(await row.innerText()).toMatch(/status: must be one of new, paid, shipped, delivered, cancelled/);
@@ -115,18 +145,23 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
     const source = fs.readFileSync(orderFile, "utf8");
     fs.writeFileSync(orderFile, source.replace('"cancelled"] as const', '"cancelled", "returned"] as const'));
     await served.waitFor(/code updated +OrderProcessor v2/, 30_000);
+    await open("Log");
     await until("#log-lines", /code updated: version 2/);
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
-      await until("#table-count", /^1 item$/);
-      await page.locator("header").scrollIntoViewIfNeeded();
-      await page.screenshot({ path: path.join(PROJECT_ROOT, "docs", "console.png") });
+      await open("Pipeline");
+      await until("#node-Orders .count", /^1 item$/);
+      await page.screenshot({ path: path.join(PROJECT_ROOT, "docs", "console.png"), fullPage: true });
     }
+    await open("Dead letters");
     await row.getByRole("button", { name: "Redrive" }).click();
     await until("#dlq-result", /moved 1 of \d+ from DLQ to OrderQueue/);
+    await open("Order journey");
     await page.fill("#journey-id", "RETURNED1");
     await page.click("#journey-form button");
-    await until("#journey-events", /stored/);
+    await until("#journey-events", /redriven[\s\S]*stored/);
     await until("#journey-item", /"status": "returned"/);
+    await open("Dead letters");
+    await page.locator("#dlq-queues h3", { hasText: /^DLQ: 0 messages$/ }).waitFor();
     expect(await text("#dlq-queues")).not.toContain("RETURNED1");
   }, 90_000);
 

@@ -6,6 +6,7 @@
  * journeys without bound, an outputs file whose DLQ is the source queue, and dead letters dropped at stop
  * without a word. The endpoint's own refusals are in `endpoint.test.ts`, the browser's in `console.test.ts`.
  */
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,7 +14,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Journal } from "../../offline/console/journal";
+import { Journal } from "../../offline/runtime/journal";
+import { functionLineEvent } from "../../offline/runtime/events";
 import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
 import { claimFolder, FolderInUseError } from "../../offline/serving/run-folder";
 import { serve } from "../../offline/serving/serve";
@@ -83,6 +85,9 @@ async function until(what: string, check: () => Promise<boolean>, ms = 30_000): 
     await sleep(100);
   }
 }
+
+/** One step of a journey, as the console's API words it. */
+type Step = { at: number; label: string; text: string; messageId?: string };
 
 const sns = (url: string) => new SNSClient({ endpoint: url, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
 const TOPIC = "arn:aws:sns:us-east-1:000000000000:OrderTopic";
@@ -165,8 +170,8 @@ test("a message the Lambda service cannot read (kept by --persist): logged, coun
     const [{ messages }] = (await api("dlq")).body;
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ messageId: "unreadable-1", orderId: "BIN1" });
-    expect(messages[0].lastError.outcome).toBe("unreadable");
-    expect(messages[0].lastError.line).toMatch(/'a' is Binary but its value is not base64/);
+    expect(messages[0].cause.outcome).toBe("unreadable");
+    expect(messages[0].cause.line).toMatch(/'a' is Binary but its value is not base64/);
     expect((await api("items/BIN2")).body.item).toMatchObject({ orderId: "BIN2" });
   } finally {
     expect(await server.stop()).toBe(0);
@@ -268,7 +273,13 @@ describe("the run folder's claim", () => {
 test("a journey is bounded: the newest steps of an order published 5,000 times, and how many were let go", () => {
   const journal = new Journal();
   for (let i = 0; i < 5000; i++)
-    journal.record({ type: "published", topic: "OrderTopic", queue: "OrderQueue", messageId: `m${i}`, orderId: "DUP" });
+    journal.record({
+      type: "published",
+      topic: "OrderTopic",
+      queues: ["OrderQueue"],
+      messageId: `m${i}`,
+      orderId: "DUP",
+    });
   const { events, omitted } = journal.journey("DUP");
   expect(events).toHaveLength(200);
   expect(omitted).toBe(4800);
@@ -312,7 +323,7 @@ test("looking at the DLQ ten times changes nothing in it; at stop without --pers
       expect(messages).toHaveLength(1);
       // The receives its source queue gave it, read from the engine: a look is not a receive.
       expect(messages[0]).toMatchObject({ orderId: "DROPPED1", receives: 3 });
-      expect(messages[0].lastError.outcome).toBe("invalid");
+      expect(messages[0].cause.outcome).toBe("invalid");
     }
   } finally {
     client.destroy();
@@ -332,7 +343,7 @@ test("a dead-lettered message keeps its cause (the function's last failure line)
     orderId: "BAD1",
     reason: "quantity",
   });
-  journal.recordLine("OrderProcessor", failure);
+  journal.record(functionLineEvent("OrderProcessor", failure));
   journal.record({
     type: "dead-lettered",
     queue: "OrderQueue",
@@ -342,9 +353,11 @@ test("a dead-lettered message keeps its cause (the function's last failure line)
     receives: 3,
   });
   for (let i = 0; i < 3000; i++)
-    journal.recordLine(
-      "OrderProcessor",
-      JSON.stringify({ level: "INFO", outcome: "stored", messageId: `m${i}`, orderId: `O${i}` }),
+    journal.record(
+      functionLineEvent(
+        "OrderProcessor",
+        JSON.stringify({ level: "INFO", outcome: "stored", messageId: `m${i}`, orderId: `O${i}` }),
+      ),
     );
   expect(journal.deadLetter("m-bad", "BAD1")).toMatchObject({ cause: { line: failure }, receives: 3 });
 });
@@ -358,14 +371,12 @@ test("an order published by an outside client (the SDK): its journey starts with
     );
     await until("stored", async () => (await counts(server.url)).processed === 1);
     const api = await consoleApi(server.url);
-    const { events } = (await api("orders/OUTSIDE1")).body as {
-      events: { event: { type: string } & Record<string, unknown> }[];
-    };
-    const types = events.map((e) => e.event.type);
-    expect(types[0]).toBe("published");
-    expect(events[0].event).toMatchObject({ topic: "OrderTopic", queue: "OrderQueue", messageId: MessageId });
-    expect(types).toEqual(expect.arrayContaining(["received", "invoked", "outcome", "deleted"]));
-    expect(events.find((e) => e.event.type === "outcome")!.event).toMatchObject({ outcome: "stored" });
+    const { steps } = (await api("orders/OUTSIDE1")).body as { steps: Step[] };
+    expect(steps[0]).toMatchObject({ label: "published", messageId: MessageId });
+    expect(steps[0].text).toBe(`to OrderTopic → OrderQueue, message ${MessageId}`);
+    const labels = steps.map((s) => s.label);
+    expect(labels).toEqual(expect.arrayContaining(["received #1", "invoked", "stored", "deleted"]));
+    expect(labels.indexOf("stored")).toBeGreaterThan(labels.indexOf("invoked"));
   } finally {
     client.destroy();
     expect(await server.stop()).toBe(0);
@@ -384,21 +395,52 @@ test("a redrive is a step of the order's journey, a redriven order that fails ag
       moved: 1,
     });
     await until("back in the DLQ", async () => (await counts(server.url)).deadLettered === 2);
-    type Entry = { event: { type: string } & Record<string, unknown>; again?: boolean };
-    const { events } = (await api("orders/AGAIN1")).body as { events: Entry[] };
-    const redriven = events.find((e) => e.event.type === "redriven")!;
-    expect(redriven.event).toMatchObject({ from: "DLQ", to: "OrderQueue", previousMessageId: messages[0].messageId });
+    const { steps } = (await api("orders/AGAIN1")).body as { steps: Step[] };
+    const redriven = steps.find((step) => step.label === "redriven")!;
+    expect(redriven.text).toBe(`DLQ → OrderQueue, now message ${redriven.messageId}`);
     // The redriven message (its new id) is received again, fails again and is moved again: said as such.
-    const moves = events.filter((e) => e.event.type === "dead-lettered");
-    expect(moves.map((e) => Boolean(e.again))).toEqual([false, true]);
-    expect(moves[1].event.messageId).toBe(redriven.event.messageId);
+    const moves = steps.filter((step) => step.label.startsWith("moved to DLQ"));
+    expect(moves.map((step) => step.label)).toEqual(["moved to DLQ", "moved to DLQ again"]);
+    expect(moves[1].messageId).toBe(redriven.messageId);
+    expect(moves[1].text).toMatch(/after its redrive: the redrive did not fix it$/);
     const [{ messages: now }] = (await api("dlq")).body;
+    expect(now[0]).toMatchObject({ messageId: redriven.messageId, receives: 3, cause: { outcome: "invalid" } });
     expect((await api("dlq/delete", { queue: "DLQ", messageId: now[0].messageId })).body.deleted).toBe(true);
     expect(await counts(server.url)).toMatchObject({ redriven: 1, discarded: 1, deadLettered: 2, lost: 0 });
-    const after = (await api("orders/AGAIN1")).body as { events: Entry[] };
-    expect(after.events.at(-1)!.event).toMatchObject({ type: "discarded", queue: "DLQ" });
+    const after = (await api("orders/AGAIN1")).body as { steps: Step[] };
+    expect(after.steps.at(-1)).toMatchObject({ label: "deleted", text: "from DLQ by hand (not redriven)" });
   } finally {
     client.destroy();
+    expect(await server.stop()).toBe(0);
+  }
+}, 60_000);
+
+test("the table node counts the table's items, not the messages processed: duplicates and stale versions are no items", async () => {
+  const server = await serveHere();
+  const client = sns(server.url);
+  const dynamodb = new DynamoDBClient({ endpoint: server.url, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+  try {
+    const bodies = [
+      order({ orderId: "TWICE1", timestamp: "2025-05-09T10:00:00Z" }),
+      order({ orderId: "TWICE1", timestamp: "2025-05-09T10:00:00Z" }), // the same message again: a duplicate
+      order({ orderId: "TWICE1", timestamp: "2025-05-09T09:00:00Z" }), // an older version: stale
+      order({ orderId: "ONCE1" }),
+    ];
+    // One at a time, so each sees the one before it in the table.
+    for (const [i, body] of bodies.entries()) {
+      await client.send(new PublishCommand({ TopicArn: TOPIC, Message: JSON.stringify(body) }));
+      await until(`message ${i + 1} processed`, async () => (await counts(server.url)).processed === i + 1);
+    }
+    const api = await consoleApi(server.url);
+    const { counts: live } = (await api("state")).body;
+    const { Count } = await dynamodb.send(new ScanCommand({ TableName: "Orders", Select: "COUNT" }));
+    expect(Count).toBe(2);
+    expect(live.items).toEqual({ Orders: Count });
+    expect(live.balance.processed).toBe(4);
+    expect(live.outcomes.OrderProcessor).toEqual({ stored: 2, duplicate: 1, stale: 1 });
+  } finally {
+    client.destroy();
+    dynamodb.destroy();
     expect(await server.stop()).toBe(0);
   }
 }, 60_000);

@@ -7,7 +7,7 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { PipelineEvent } from "../../offline/runtime/trace";
+import { PipelineEvent } from "../../offline/runtime/events";
 import { countNewestStored, inNewestState, soakWorkload } from "../../scripts/soak";
 
 /** The workload: at least 30 orders, some with later versions, duplicates and at least 3 poison bodies. */

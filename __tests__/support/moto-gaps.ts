@@ -40,9 +40,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
-import { RunAccounting } from "../../offline/runtime/accounting";
 import { LambdaService } from "../../offline/runtime/lambda-service/lambda-service";
-import { orderIdOf, PipelineEvent } from "../../offline/runtime/trace";
+import { PipelineEvent } from "../../offline/runtime/events";
 import { FunctionModel, MappingModel } from "../../offline/runtime/stack-model";
 import { AwsClients } from "../../operator/verify";
 import { EMULATOR_CREDENTIALS, emulatorClientConfig } from "./emulator";
@@ -259,9 +258,7 @@ export async function startLambdaServiceOnMoto(
     }),
     timeScale,
     functionTimeScale: 1,
-    accounting: new RunAccounting(),
-    onEvent: (event) => events.push(event),
-    orderIdOf,
+    emit: (event) => events.push(event),
   });
   return {
     functionName: fn.name,

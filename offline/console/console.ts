@@ -1,34 +1,21 @@
 /**
- * The local console of `--serve`: a page at `/_local/console/` on the endpoint's own origin (behind its
- * Host and Origin checks) and the JSON it reads at `/_local/api/`: the pipeline as the stack model draws it
- * with live counts, each order's journey, the dead-letter queues with the cause of each message and a
- * redrive and delete (through `common/move-messages.ts`, as the operator CLI moves messages), the table,
- * the function's log, and a publish form. Every API request must carry the run's token (the page gets it
- * in its HTML; a read may instead be a same-origin fetch, as `Sec-Fetch-Site` says), and a state-changing one
- * must also be JSON: a page of another origin can neither read the token nor make the server do work.
+ * The console's server: a page at `/_local/console/` on the endpoint's own origin (behind its Host and
+ * Origin checks) and the JSON it reads at `/_local/api/`, all read through a `ConsoleSource`
+ * (`source.ts`): the pipeline as a flow with live counts, each order's journey, the dead-letter queues
+ * with the cause of each message and a redrive and delete, the table, the function's log, and a publish
+ * form. Every API request must carry the run's token (the page gets it in its HTML; a read may instead be
+ * a same-origin fetch, as `Sec-Fetch-Site` says), and a state-changing one must also be JSON: a page of
+ * another origin can neither read the token nor make the server do work.
  */
-import { DeleteMessageCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
-import { messagesIn, moveMessages } from "../../common/move-messages";
-import type { PeekedMessage } from "../engines/sns-sqs";
-import { TableReads } from "../engines/dynamodb";
-import { sdkTransport } from "../engines/engine-address";
-import type { LocalPipeline } from "../runtime/pipeline";
-import { sampleOrderBody } from "../../common/sample-order";
-import { orderIdOf } from "../runtime/trace";
-import { Journal, JournalEntry, LogEntry } from "./journal";
-import { pipelineGraph } from "./graph";
-import { Series } from "./series";
+import type { ConsoleState } from "./api";
+import { pageAssets } from "./assets";
+import { liveFeed } from "./live-feed";
+import type { ConsoleSource } from "./source";
 
-const PAGE_DIR = path.join(__dirname, "page");
-const ASSETS: Record<string, string> = {
-  "console.js": "text/javascript; charset=utf-8",
-  "console.css": "text/css; charset=utf-8",
-};
 const MAX_BODY = 300 * 1024;
 
 type Send = (status: number, body: unknown) => void;
@@ -70,38 +57,24 @@ function readJson(request: http.IncomingMessage): Promise<Record<string, unknown
 }
 
 export interface Console {
-  /** The page's address on the endpoint. */
+  /** The page's address on the server. */
   readonly path: string;
-  readonly journal: Journal;
   handle(request: http.IncomingMessage, response: http.ServerResponse): void;
   close(): void;
 }
 
-export function createConsole(pipeline: LocalPipeline, journal = new Journal()): Console {
+export function createConsole(source: ConsoleSource): Console {
   const token = randomBytes(24).toString("hex");
-  const sqs = new SQSClient({
-    ...sdkTransport(pipeline.endpoints.snsSqs),
-    region: pipeline.stack.region,
-    credentials: LOCAL_CREDENTIALS,
-    useQueueUrlAsEndpoint: false,
-  });
   const streams = new Set<http.ServerResponse>();
-  const series = new Series(() => pipeline.published);
-  const unsubscribe = journal.subscribe((kind, entry) => {
-    if (kind === "event") series.record(entry.at, (entry as JournalEntry).event);
-  });
-  const live = liveFeed(pipeline, journal, series, streams);
-  // The table, read from dynalite itself (no injected fault touches a look) through one client.
-  const tables = new TableReads(pipeline.dynamodb.directEndpoint);
-  const api = routes(pipeline, journal, sqs, series, tables);
+  const live = liveFeed(source, streams);
+  const api = routes(source);
   return {
     path: "/_local/console/",
-    journal,
     handle(request, response) {
       const url = new URL(request.url ?? "/", "http://localhost");
       const send = reply(response);
       if (url.pathname === "/_local/console" || url.pathname === "/_local/console/") return page(response, token);
-      if (url.pathname.startsWith("/_local/console/")) return asset(url.pathname.slice(16), response);
+      if (url.pathname.startsWith("/_local/console/")) return void asset(url.pathname.slice(16), request, response);
       const refused = refusal(request, url, token);
       if (refused) return send(refused.status, { error: refused.error });
       if (url.pathname === "/_local/api/stream") return stream(request, response, streams, live.wake);
@@ -115,11 +88,9 @@ export function createConsole(pipeline: LocalPipeline, journal = new Journal()):
         .catch((error: Error) => send(400, { error: error.message }));
     },
     close() {
-      unsubscribe();
       live.stop();
       for (const response of streams) response.end();
-      sqs.destroy();
-      tables.close();
+      source.close();
     },
   };
 }
@@ -164,7 +135,8 @@ function routeOf(method: string, pathname: string): { key: string; id: string } 
 }
 
 function page(response: http.ServerResponse, token: string): void {
-  const html = fs.readFileSync(path.join(PAGE_DIR, "index.html"), "utf8").replace("__CONSOLE_TOKEN__", token);
+  void pageAssets().catch(() => undefined); // built while the browser reads the HTML
+  const html = fs.readFileSync(path.join(__dirname, "page", "index.html"), "utf8").replace("__CONSOLE_TOKEN__", token);
   response.writeHead(200, {
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-store",
@@ -176,14 +148,27 @@ function page(response: http.ServerResponse, token: string): void {
   response.end(html);
 }
 
-function asset(name: string, response: http.ServerResponse): void {
-  const type = ASSETS[name];
-  if (!type) {
+async function asset(name: string, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  let found;
+  try {
+    found = (await pageAssets())[name];
+  } catch (error) {
+    response.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    return void response.end(`the console's page could not be built: ${(error as Error).message}\n`);
+  }
+  if (!found) {
     response.writeHead(404, { "content-type": "text/plain" });
     return void response.end("not found\n");
   }
-  const body = fs.readFileSync(path.join(PAGE_DIR, name));
-  response.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-cache" });
+  const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+  const body = gzip ? found.gzipped : found.body;
+  response.writeHead(200, {
+    "content-type": found.type,
+    "content-length": body.length,
+    "cache-control": "no-cache",
+    vary: "accept-encoding",
+    ...(gzip ? { "content-encoding": "gzip" } : {}),
+  });
   response.end(body);
 }
 
@@ -205,104 +190,6 @@ function stream(
   wake();
 }
 
-/** The most log lines one batch carries (a page shows the newest; the count of the others is sent). */
-const LINES_PER_BATCH = 20;
-/** The most order ids one batch names (the orders whose journey changed: an open journey refreshes). */
-const ORDERS_PER_BATCH = 500;
-
-/** What happened since the last batch, gathered as the journal hears it. */
-class Gathered {
-  readonly orders = new Set<string>();
-  readonly happened = new Set<string>();
-  readonly codeUpdates: { function: string; version: number }[] = [];
-  lines: LogEntry[] = [];
-  skippedLines = 0;
-
-  event(entry: JournalEntry, orders?: ReadonlySet<string>): void {
-    const { event } = entry;
-    this.happened.add(event.type);
-    if (event.type === "code-updated") this.codeUpdates.push({ function: event.function, version: event.version });
-    for (const order of orders ?? []) if (this.orders.size < ORDERS_PER_BATCH) this.orders.add(order);
-  }
-
-  line(entry: LogEntry): void {
-    this.lines.push(entry);
-    if (this.lines.length > LINES_PER_BATCH * 2) {
-      this.skippedLines += this.lines.length - LINES_PER_BATCH;
-      this.lines = this.lines.slice(-LINES_PER_BATCH);
-    }
-  }
-
-  toJSON() {
-    const skipped = this.skippedLines + Math.max(0, this.lines.length - LINES_PER_BATCH);
-    return {
-      orders: [...this.orders],
-      happened: [...this.happened],
-      codeUpdates: this.codeUpdates,
-      lines: this.lines.slice(-LINES_PER_BATCH),
-      skippedLines: skipped,
-    };
-  }
-}
-
-/**
- * The open pages' feed: what the journal hears is gathered (the kinds of event, the orders whose journey
- * changed, the newest log lines), then sent with the counts and the chart's newest points as one `batch`
- * event at most every 250 ms, and only when something happened: an idle server does nothing for an open
- * page, and a busy one writes four messages a second, not one per event.
- */
-function liveFeed(pipeline: LocalPipeline, journal: Journal, series: Series, streams: Set<http.ServerResponse>) {
-  let dirty = true;
-  let busy = false;
-  let timer: NodeJS.Timeout | undefined;
-  let gathered = new Gathered();
-  let sentUpTo = Date.now() - 1000; // a page reads the points before this from the state route
-  const wake = () => {
-    dirty = true;
-    if (streams.size === 0 || timer) return;
-    timer = setInterval(() => void tick(), 250);
-    // After a quiet spell the first batch goes out at once (50 ms gathers the burst: a publish is stored in
-    // about 20 ms), so an order published from the page shows stored without waiting for the interval.
-    setTimeout(() => void tick(), 50);
-  };
-  const unsubscribe = journal.subscribe((kind, entry, orders) => {
-    if (streams.size === 0) return;
-    if (kind === "log") gathered.line(entry as LogEntry);
-    else gathered.event(entry as JournalEntry, orders);
-    wake();
-  });
-  const tick = async () => {
-    if (streams.size === 0 || (!dirty && !busy)) {
-      clearInterval(timer);
-      timer = undefined;
-      return;
-    }
-    if (!dirty || busy) return;
-    dirty = false;
-    busy = true;
-    try {
-      const counts = await countsOf(pipeline);
-      // The points of the last second sent (it may have grown since) and of every second after it.
-      const points = series.points(sentUpTo);
-      sentUpTo = points.length ? points[points.length - 1].at : sentUpTo;
-      const message = `event: batch\ndata: ${JSON.stringify({ counts, points, ...gathered.toJSON() })}\n\n`;
-      gathered = new Gathered();
-      for (const response of streams) response.write(message);
-    } catch {
-      dirty = true; // the engines are stopping: try again next time
-    } finally {
-      busy = false;
-    }
-  };
-  return { wake, stop: () => (clearInterval(timer), unsubscribe()) };
-}
-
-/** The balance and, per queue, what it holds (visible, in flight), from the engine itself. */
-async function countsOf(pipeline: LocalPipeline) {
-  const { balance, queues } = await pipeline.liveCounts();
-  return { at: Date.now(), balance, queues, topics: pipeline.publishedPerTopic() };
-}
-
 interface RouteContext {
   readonly request: http.IncomingMessage;
   readonly url: URL;
@@ -310,151 +197,57 @@ interface RouteContext {
 }
 type Route = (context: RouteContext) => Promise<unknown>;
 
-function routes(
-  pipeline: LocalPipeline,
-  journal: Journal,
-  sqs: SQSClient,
-  series: Series,
-  tables: TableReads,
-): Record<string, Route> {
-  const dlqs = () => pipeline.deadLetterQueues();
-  // The orders table: the first of the stack.
-  const table = pipeline.stack.tables[0];
-  const item = async (orderId: string) => (table ? ((await tables.withKey(table, orderId))[0] ?? null) : null);
+/** A number from the query, within 1..max (`fallback` when absent or not a number). */
+const limitOf = (url: URL, fallback: number, max: number) =>
+  Math.max(1, Math.min(Number(url.searchParams.get("limit") ?? fallback) || fallback, max));
+
+function routes(source: ConsoleSource): Record<string, Route> {
+  /** A change needs a source that allows changes; the page shows which mode it is in. */
+  const changing = <T>(action: (input: Record<string, unknown>) => Promise<T>): Route => {
+    return async ({ request }) => {
+      if (!source.allowChanges)
+        throw new Error(
+          `the console of the ${source.name} is read-only: start it with --allow-changes to change anything`,
+        );
+      return action(await readJson(request));
+    };
+  };
+  const text = (input: Record<string, unknown>, key: string, missing: string) => {
+    if (typeof input[key] !== "string") throw new Error(`${missing} (${key})`);
+    return input[key] as string;
+  };
   return {
-    "GET /_local/api/state": async () => ({
-      stack: path.basename(pipeline.stack.stackDir),
-      region: pipeline.stack.region,
-      graph: pipelineGraph(pipeline),
-      counts: await countsOf(pipeline),
-      points: series.points(),
-      recentOrders: journal.recentOrders(),
-      sampleOrder: sampleOrderBody(),
+    "GET /_local/api/state": async (): Promise<ConsoleState> => ({
+      stack: source.stack,
+      region: source.region,
+      source: { name: source.name, changes: source.allowChanges },
+      graph: source.graph(),
+      counts: await source.counts(true),
+      points: source.points(),
+      recentOrders: source.recentOrders(),
+      sampleOrder: source.sampleOrder(),
+      outcomes: source.outcomes,
     }),
-    "GET /_local/api/orders/:id": async ({ id }) => ({ orderId: id, ...journal.journey(id), item: await item(id) }),
-    // Read from the engine's state, not received: looking changes no receive count.
-    "GET /_local/api/dlq": async () =>
-      Promise.all(
-        dlqs().map(async (q) => {
-          const { messages, total } = await pipeline.peek(q.name, 200);
-          return { queue: q.name, total, messages: messages.map((m) => describeDeadLetter(m, journal)) };
-        }),
+    "GET /_local/api/orders/:id": ({ id }) => source.journey(id),
+    "GET /_local/api/dlq": () => source.deadLetters(),
+    "POST /_local/api/dlq/redrive": changing((input) =>
+      source.redrive(
+        text(input, "queue", "name the dead-letter queue"),
+        typeof input.messageId === "string" ? input.messageId : undefined,
       ),
-    ...dlqRoutes(pipeline, journal, sqs),
+    ),
+    "POST /_local/api/dlq/delete": changing((input) =>
+      source.discard(
+        text(input, "queue", "name the dead-letter queue"),
+        text(input, "messageId", "name the message to delete"),
+      ),
+    ),
     // A page of the table (and, when asked, how many items it holds: a scan that reads them all).
-    "GET /_local/api/items": async ({ url }) => {
-      const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 1000);
-      const { items, more } = table ? await tables.first(table.name, limit) : { items: [], more: false };
-      const count = url.searchParams.get("count") && table ? await tables.count(table.name) : undefined;
-      return { items, more, count };
-    },
-    "GET /_local/api/items/:id": async ({ id }) => ({ item: await item(id) }),
-    "GET /_local/api/logs": async ({ url }) => {
-      const lines = journal.recentLines();
-      return lines.slice(-Math.min(Number(url.searchParams.get("limit") ?? 200) || 200, lines.length));
-    },
-    "POST /_local/api/publish": async ({ request }) => {
-      const input = await readJson(request);
-      if (typeof input.body !== "string") throw new Error("send the message body as a string (body)");
-      const result = await pipeline.publish(input.body);
-      return { ...result, orderId: orderIdOf(input.body) ?? null };
-    },
+    "GET /_local/api/items": ({ url }) => source.items(limitOf(url, 100, 1000), Boolean(url.searchParams.get("count"))),
+    "GET /_local/api/items/:id": async ({ id }) => ({ item: await source.item(id) }),
+    "GET /_local/api/logs": ({ url }) => source.logTail(limitOf(url, 200, 2000)),
+    "POST /_local/api/publish": changing((input) =>
+      source.publish(text(input, "body", "send the message body as a string")),
+    ),
   };
-}
-
-/** Redrive (one message or all) and delete in a dead-letter queue. */
-function dlqRoutes(pipeline: LocalPipeline, journal: Journal, sqs: SQSClient): Record<string, Route> {
-  const queueNamed = (name: unknown) => {
-    const queue = pipeline.resources.find("aws_sqs_queue", String(name));
-    if (!queue) throw new Error(`no queue ${String(name)}`);
-    return queue;
-  };
-  return {
-    "POST /_local/api/dlq/redrive": async ({ request }) => {
-      const input = await readJson(request);
-      const dlq = queueNamed(input.queue);
-      const source = pipeline.resources
-        .all("aws_sqs_queue")
-        .find((q) => q.model.redrive?.deadLetterTarget === dlq.address);
-      if (!source) throw new Error(`${dlq.name} is no queue's dead-letter queue: there is nowhere to redrive to`);
-      const only = typeof input.messageId === "string" ? input.messageId : undefined;
-      const result = await moveMessages(sqs, {
-        from: dlq.url,
-        to: source.url,
-        waitSeconds: 0,
-        stopOnRefusal: false,
-        select: only ? (m: Message) => m.MessageId === only : undefined,
-        // Each move is a step of its order's journey; the new message id carries the journey on.
-        onMoved: (message, messageId) =>
-          journal.record({
-            type: "redriven",
-            from: dlq.name,
-            to: source.name,
-            count: 1,
-            messageId,
-            previousMessageId: message.MessageId,
-            orderId: orderIdOf(message.Body ?? ""),
-          }),
-      });
-      return { ...result, from: dlq.name, to: source.name };
-    },
-    "POST /_local/api/dlq/delete": async ({ request }) => {
-      const input = await readJson(request);
-      const dlq = queueNamed(input.queue);
-      if (typeof input.messageId !== "string") throw new Error("name the message to delete (messageId)");
-      const deleted = await deleteOne(sqs, dlq.url, input.messageId);
-      if (deleted.body !== undefined) {
-        // Left the DLQ, but not for its source queue: counted apart from redrives.
-        pipeline.countDiscarded();
-        journal.record({
-          type: "discarded",
-          queue: dlq.name,
-          messageId: input.messageId,
-          orderId: orderIdOf(deleted.body),
-        });
-      }
-      return { deleted: deleted.body !== undefined, queue: dlq.name };
-    },
-  };
-}
-
-function describeDeadLetter(message: PeekedMessage, journal: Journal) {
-  const body = message.body;
-  const orderId = orderIdOf(body);
-  let kind = "order";
-  try {
-    const parsed = JSON.parse(body);
-    if (!parsed || typeof parsed !== "object" || orderId === undefined) kind = "not an order";
-  } catch {
-    kind = "not JSON";
-  }
-  const known = journal.deadLetter(message.messageId, orderId);
-  const failure = known.cause;
-  return {
-    messageId: message.messageId,
-    // As its source queue's poller saw them; the engine's count (one more: the receive that moved it) otherwise.
-    receives: known.receives ?? message.receiveCount,
-    sent: message.sentTimestamp,
-    orderId: orderId ?? null,
-    kind,
-    body: body.slice(0, 2000),
-    lastError: failure ? { at: failure.at, line: failure.line, outcome: failure.outcome } : null,
-  };
-}
-
-/** Deletes one message (found by receiving; the others are made visible again at once); its body if it was there. */
-async function deleteOne(sqs: SQSClient, url: string, messageId: string): Promise<{ body?: string }> {
-  const total = await messagesIn(sqs, url);
-  for (let round = 0; round < Math.ceil(total / 10) + 2; round++) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
-    );
-    const found = Messages.find((m) => m.MessageId === messageId);
-    if (found) {
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: found.ReceiptHandle! }));
-      return { body: found.Body ?? "" };
-    }
-    if (Messages.length === 0) break;
-  }
-  return {};
 }

@@ -51,6 +51,8 @@ server.spy
         queue: event.queueName,
         messageId: event.messageId,
         body: event.body,
+        // The receives it was delivered in: the engine's count less the receive that moved it (patched in).
+        receives: event.approximateReceiveCount - 1,
       });
     else if (event.service === "sns" && event.status === "published")
       parentPort.postMessage({

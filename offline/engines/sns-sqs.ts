@@ -19,8 +19,8 @@ export interface QueueDepth {
 export interface SnsSqsEngine {
   /** Where the SNS and SQS clients reach it (`sdkTransport`). */
   readonly endpoint: EngineAddress;
-  /** Called when the engine moves a message to a dead-letter queue: the source queue's name, the message id and body. */
-  onDeadLettered(listener: (queue: string, messageId: string, body: string) => void): void;
+  /** Called when the engine moves a message to a dead-letter queue (from the source queue `queue`). */
+  onDeadLettered(listener: (moved: EngineDeadLetter) => void): void;
   /** Called when a topic accepts a message (from any client): the topic's ARN, the message id, its body (`reportBodies`). */
   onPublished(listener: (published: EnginePublish) => void): void;
   /** Called if the engine stops or fails while it should be running. */
@@ -45,6 +45,14 @@ export interface SnsSqsEngine {
   close(): Promise<void>;
 }
 
+/** A message the engine moved to a dead-letter queue: the source queue, and the receives it was delivered in. */
+export interface EngineDeadLetter {
+  readonly queue: string;
+  readonly messageId: string;
+  readonly body: string;
+  readonly receives: number;
+}
+
 /** A message a topic accepted. */
 export interface EnginePublish {
   readonly topicArn: string;
@@ -65,7 +73,7 @@ export interface PeekedMessage {
 type WorkerMessage =
   | { type: "peeked"; messages: PeekedMessage[]; total: number }
   | { type: "ready"; port: number }
-  | { type: "dead-lettered"; queue: string; messageId: string; body: string }
+  | ({ type: "dead-lettered" } & EngineDeadLetter)
   | { type: "in-flight"; leases: { queue: string; receiptHandle: string }[] }
   | ({ type: "published" } & EnginePublish)
   | { type: "flushed"; counts: QueueCounts }
@@ -112,7 +120,7 @@ function ask<T>(worker: Worker, waiting: ((answer: T) => void)[], request: unkno
 
 export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine> {
   const worker = startWorker(options);
-  const deadLettered: ((queue: string, messageId: string, body: string) => void)[] = [];
+  const deadLettered: ((moved: EngineDeadLetter) => void)[] = [];
   const inFlights: ((leases: { queue: string; receiptHandle: string }[]) => void)[] = [];
   const published: ((published: EnginePublish) => void)[] = [];
   const flushes: ((counts: QueueCounts) => void)[] = [];
@@ -126,8 +134,7 @@ export async function startSnsSqs(options: SnsSqsOptions): Promise<SnsSqsEngine>
     );
     worker.on("message", (message: WorkerMessage) => {
       if (message.type === "ready") resolve(message.port);
-      else if (message.type === "dead-lettered")
-        deadLettered.forEach((l) => l(message.queue, message.messageId, message.body));
+      else if (message.type === "dead-lettered") deadLettered.forEach((l) => l(message));
       else if (message.type === "in-flight") inFlights.shift()?.(message.leases);
       else if (message.type === "published") published.forEach((l) => l(message));
       else if (message.type === "flushed") flushes.shift()?.(message.counts);

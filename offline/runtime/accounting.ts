@@ -9,34 +9,12 @@
  * never clamped: a negative one is a defect of the accounting, reported like a loss.
  */
 import type { QueueCounts } from "../engines/sns-sqs";
+import type { PipelineEvent } from "./events";
+import type { PipelineSummary } from "./shapes";
 
-export interface PipelineSummary {
-  /** Messages SNS accepted (from any client). */
-  published: number;
-  /** Messages that entered the source queues during the run: SNS deliveries, direct sends, redrives. */
-  arrived: number;
-  /** Messages deleted from the source queues (the function succeeded with them). */
-  processed: number;
-  /** Messages moved from a source queue to its dead-letter queue during the run. */
-  deadLettered: number;
-  /** Messages that left a dead-letter queue (moved back by this runtime or by any client), less `discarded`. */
-  redriven: number;
-  /** Messages still in the source queues at the end, in flight included. */
-  queued: number;
-  /** restored + arrived - processed - deadLettered - queued; 0 when every message is accounted for. */
-  lost: number;
-  /** Items in the table at the end. */
-  items: number;
-  /** Messages in the source queues when the run started (kept by `--persist`); only with `--persist`. */
-  restored?: number;
-  /** Bodies SNS refused at Publish (too large, ...): never published (shown only when there are any). */
-  rejected?: number;
-  /** Messages the Lambda service received but could not read, so never invoked (shown only when there are any). */
-  unreadable?: number;
-  /** Messages deleted from a dead-letter queue by hand in the console, not redriven (shown only when there are any). */
-  discarded?: number;
-}
+export type { PipelineSummary } from "./shapes";
 
+/** The run's own counts, kept from the event stream (`record` is a subscriber); the balance is the engine's. */
 export class RunAccounting {
   /** Bodies published to a topic. */
   published = 0;
@@ -50,12 +28,33 @@ export class RunAccounting {
   redriven = 0;
   /** Bodies SNS refused at Publish. */
   rejected = 0;
-  /** Messages received that could not be read. */
-  unreadable = 0;
   /** Messages deleted from a dead-letter queue by hand (the console's Delete). */
   discarded = 0;
-  /** Invocations running now. */
-  active = 0;
+  /** Per function, its records' outcomes (its outcome lines: only in a run that reads them). */
+  readonly outcomes = new Map<string, Record<string, number>>();
+  /** Messages received that could not be read. */
+  private readonly unreadableIds = new Set<string>();
+
+  readonly record = (event: PipelineEvent): void => {
+    if (event.type === "published") {
+      this.published += 1;
+      this.publishedTo.set(event.topic, (this.publishedTo.get(event.topic) ?? 0) + 1);
+      this.deliveries += event.queues.length;
+    } else if (event.type === "deleted") this.processed += 1;
+    else if (event.type === "redriven") this.redriven += 1;
+    else if (event.type === "rejected") this.rejected += 1;
+    else if (event.type === "discarded") this.discarded += 1;
+    else if (event.type === "outcome") {
+      const counts = this.outcomes.get(event.function) ?? {};
+      counts[event.outcome] = (counts[event.outcome] ?? 0) + 1;
+      this.outcomes.set(event.function, counts);
+      if (event.outcome === "unreadable" && event.messageId) this.unreadableIds.add(event.messageId);
+    }
+  };
+
+  get unreadable(): number {
+    return this.unreadableIds.size;
+  }
 
   /** Deliveries so far, and how many have left the polled queues (processed or dead-lettered). */
   progress(inFlight: number): { delivered: number; settled: number } {

@@ -10,22 +10,22 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PipelineSummary, RunAccounting } from "./accounting";
-import { Emit, orderIdOf, PipelineEvent } from "./trace";
+import { Emit, EventStream, orderIdOf, PipelineEvent } from "./events";
 import { functionVariables } from "./lambda-service/environment-pool";
-import { FailedRecord, LambdaService } from "./lambda-service/lambda-service";
+import { LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../engines/dynamodb";
 import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "../engines/endpoint";
 import { EngineAddress, privateSocketDir, sdkTransport } from "../engines/engine-address";
 import { messagesIn } from "../../common/move-messages";
 import { provision } from "./provision";
-import { PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "../engines/sns-sqs";
-import { redriveDeadLetters } from "./redrive";
+import { EngineDeadLetter, PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "../engines/sns-sqs";
+import { discardMessage, redriveDeadLetters, redriveQueue, RedriveResult } from "./redrive";
 import { QueueResource, ResourceRegistry } from "./registry";
 import { publishAll, PublishResult } from "../../common/publish";
 import { deadLetterTargets, loadStack, StackModel, withCodeCopiedTo } from "./stack-model";
 
 export type { PipelineSummary } from "./accounting";
-export type { PipelineEvent } from "./trace";
+export type { PipelineEvent } from "./events";
 
 export interface PipelineOptions {
   /** Folder of the synthesized stack (holding cdk.tf.json). */
@@ -38,10 +38,12 @@ export interface PipelineOptions {
   readonly failRate?: number;
   /** Seed of the fault dice. @default 1 */
   readonly seed?: number;
-  /** Receives every event, for the trace. */
-  readonly onEvent?: (event: PipelineEvent) => void;
-  /** Receives every line the function logs, as it is. */
-  readonly onLogLine?: (fn: string, line: string) => void;
+  /**
+   * The run's event stream, subscribed to before the start (the trace, the journal, the log files): with
+   * it, events carry the order ids and the function's log lines. Without it, only the run's accounting
+   * listens, and the function's lines are dropped (a bench's run).
+   */
+  readonly events?: EventStream;
   /**
    * Serve SNS, SQS and DynamoDB on one loopback endpoint (on `endpoint.port`, 0: a free one) and provision
    * through it; the engines then listen on Unix sockets in a private folder, so it is the only TCP port.
@@ -114,7 +116,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
           region: stack.region,
           dataDir: dataDir("sns-sqs"),
           socketPath: sockets?.socket("sns-sqs"),
-          reportBodies: options.onEvent !== undefined,
+          reportBodies: options.events !== undefined,
         }),
     ])) as [LocalDynamoDB, SnsSqsEngine];
   } catch (error) {
@@ -154,45 +156,31 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
 }
 
 /**
- * What the engine reports: each publish it accepted, from any client (the AWS CLI's as much as this
- * runtime's), counted and traced with its message id and order; and each move to a DLQ.
+ * What the engine reports, as events: each publish it accepted, from any client (the AWS CLI's as much as
+ * this runtime's), with its message id and order; and each move to a DLQ, with the receives it counted.
  */
-function wireEngineEvents(
-  aws: LocalAws,
-  accounting: RunAccounting,
-  emit: Emit,
-  onDeadLettered: (queueName: string, messageId: string, body: string) => void,
-): void {
-  aws.snsSqs.onDeadLettered(onDeadLettered);
+function wireEngineEvents(aws: LocalAws, emit: Emit, orderIdOf: (body: string) => string | undefined): void {
+  aws.snsSqs.onDeadLettered((moved) => emit(deadLetteredEvent(aws.resources, moved, orderIdOf)));
   aws.snsSqs.onPublished(({ topicArn, messageId, body }) => {
     const topic = aws.resources.find("aws_sns_topic", topicArn);
-    accounting.published += 1;
-    if (!topic) return;
-    accounting.publishedTo.set(topic.name, (accounting.publishedTo.get(topic.name) ?? 0) + 1);
-    const subscriptions = aws.resources.subscriptionsOf(topic.address);
-    accounting.deliveries += subscriptions.length;
-    const queue = subscriptions.map((s) => aws.resources.get("aws_sqs_queue", s.model.queue).name).join(", ");
+    const subscriptions = topic ? aws.resources.subscriptionsOf(topic.address) : [];
     emit({
       type: "published",
-      topic: topic.name,
-      queue,
+      topic: topic?.name ?? topicArn.split(":").pop()!,
+      queues: subscriptions.map((s) => aws.resources.get("aws_sqs_queue", s.model.queue).name),
       messageId,
       orderId: body === undefined ? undefined : orderIdOf(body),
     });
   });
 }
 
-/**
- * The trace's "moved to DLQ" event: after how many receives this run's poller saw (unknown for a message
- * received before a restart), with the order's id.
- */
+/** A move to a DLQ as an event: from which queue to which, after how many receives, with the order's id. */
 function deadLetteredEvent(
   resources: ResourceRegistry,
-  moved: { queueName: string; messageId: string; body: string },
-  failed: FailedRecord | undefined,
+  moved: EngineDeadLetter,
   orderIdOf: (body: string) => string | undefined,
 ): PipelineEvent {
-  const { queueName, messageId, body } = moved;
+  const { queue: queueName, messageId, body, receives } = moved;
   const queue = resources.find("aws_sqs_queue", queueName);
   const target = queue?.model.redrive && resources.get("aws_sqs_queue", queue.model.redrive.deadLetterTarget);
   return {
@@ -200,7 +188,7 @@ function deadLetteredEvent(
     queue: queueName,
     target: target ? target.name : "its dead-letter queue",
     messageId,
-    receives: failed?.receives,
+    receives,
     orderId: orderIdOf(body),
     body,
   };
@@ -210,12 +198,7 @@ function deadLetteredEvent(
 function lambdaServiceFor(
   stack: StackModel,
   aws: LocalAws,
-  options: PipelineOptions & {
-    timeScale: number;
-    functionTimeScale: number;
-    accounting: RunAccounting;
-    orderIdOf: (body: string) => string | undefined;
-  },
+  options: { timeScale: number; functionTimeScale: number; emit: Emit; detail: boolean },
 ): LambdaService {
   return new LambdaService({
     sqs: aws.sqs,
@@ -229,10 +212,8 @@ function lambdaServiceFor(
     variables: (fn) => functionVariables(fn, stack.region, aws.endpoint?.url ?? aws.dynamodb.endpoint.url),
     timeScale: options.timeScale,
     functionTimeScale: options.functionTimeScale,
-    accounting: options.accounting,
-    onEvent: options.onEvent,
-    onLogLine: options.onLogLine,
-    orderIdOf: options.orderIdOf,
+    emit: options.emit,
+    detail: options.detail,
   });
 }
 
@@ -251,6 +232,8 @@ function rejectedEvent(
 }
 
 export class LocalPipeline {
+  /** The run's events; the accounting is its first subscriber. */
+  readonly events: EventStream;
   private readonly accounting = new RunAccounting();
   private readonly lambda: LambdaService;
   private readonly emit: Emit;
@@ -265,19 +248,13 @@ export class LocalPipeline {
   ) {
     const timeScale = positive(options.timeScale ?? 0.001, "time scale");
     const functionTimeScale = positive(options.functionTimeScale ?? 0.1, "function time scale");
-    this.emit = options.onEvent ?? (() => undefined);
-    this.orderIdOf = options.onEvent ? orderIdOf : () => undefined;
-    this.lambda = lambdaServiceFor(stack, aws, {
-      ...options,
-      timeScale,
-      functionTimeScale,
-      accounting: this.accounting,
-      orderIdOf: this.orderIdOf,
-    });
-    wireEngineEvents(aws, this.accounting, this.emit, (queueName, messageId, body) => {
-      const failed = this.lambda.takeFailed(messageId);
-      this.emit(deadLetteredEvent(aws.resources, { queueName, messageId, body }, failed, this.orderIdOf));
-    });
+    const detail = options.events !== undefined;
+    this.events = options.events ?? new EventStream();
+    this.events.subscribe(this.accounting.record);
+    this.emit = this.events.emit;
+    this.orderIdOf = detail ? orderIdOf : () => undefined;
+    this.lambda = lambdaServiceFor(stack, aws, { timeScale, functionTimeScale, emit: this.emit, detail });
+    wireEngineEvents(aws, this.emit, this.orderIdOf);
     if (options.onEngineFailure) aws.snsSqs.onFailure(options.onEngineFailure);
   }
 
@@ -288,7 +265,7 @@ export class LocalPipeline {
     const stack = options.codeDir ? withCodeCopiedTo(loaded, options.codeDir) : loaded;
     const aws = await startLocalAws(stack, options);
     try {
-      if (options.dataDir) await releaseAbandoned(aws, options.onEvent);
+      if (options.dataDir) await releaseAbandoned(aws, options.events?.emit);
       return new LocalPipeline(options, stack, aws);
     } catch (error) {
       await closeEngines(aws);
@@ -334,9 +311,7 @@ export class LocalPipeline {
     const { results, stoppedBy } = await publishAll(this.aws.sns, target.arn, bodies, { oversize: "ask-sns" });
     results.forEach((result, i) => {
       const event = rejectedEvent(result, bodies[i], target.name, this.orderIdOf);
-      if (!event) return;
-      this.accounting.rejected += 1;
-      this.emit(event);
+      if (event) this.emit(event);
     });
     if (stoppedBy) throw stoppedBy;
     return results;
@@ -380,15 +355,18 @@ export class LocalPipeline {
   }
 
   /** Moves every dead-lettered message back to the queue it came from (see `redrive.ts`). Returns how many moved. */
-  async redrive(): Promise<number> {
-    const moved = await redriveDeadLetters(this.aws.sqs, this.resources, this.emit);
-    this.accounting.redriven += moved;
-    return moved;
+  redrive(): Promise<number> {
+    return redriveDeadLetters(this.aws.sqs, this.resources, this.emit);
   }
 
-  /** A message deleted from a dead-letter queue by hand (not redriven): the balance counts it apart. */
-  countDiscarded(): void {
-    this.accounting.discarded += 1;
+  /** Moves one dead-letter queue's messages (or only `messageId`) back to its source queue, each a journey step. */
+  redriveQueue(dlqName: string, messageId?: string): Promise<RedriveResult> {
+    return redriveQueue(this.aws.sqs, this.resources, { dlqName, messageId }, this.emit);
+  }
+
+  /** Deletes one message from a dead-letter queue (not redriven: counted apart); whether it was there. */
+  discard(dlqName: string, messageId: string): Promise<boolean> {
+    return discardMessage(this.aws.sqs, this.resources, { dlqName, messageId }, this.emit);
   }
 
   setFailRate(rate: number): void {
@@ -416,6 +394,11 @@ export class LocalPipeline {
   /** Messages the topics accepted so far (from any client). */
   get published(): number {
     return this.accounting.published;
+  }
+
+  /** Each function's record outcomes so far (from its outcome lines; a run with an event stream reads them). */
+  outcomesPerFunction(): [string, Record<string, number>][] {
+    return [...this.accounting.outcomes].map(([fn, counts]) => [fn, { ...counts }]);
   }
 
   /** Messages each topic accepted so far, by topic name. */

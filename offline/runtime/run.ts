@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { progress, ProgressStream } from "../../common/progress";
 import { sampleOrderBody } from "../../common/sample-order";
 import { synthesize } from "../../common/project";
+import { EventStream, PipelineEvent } from "./events";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { StackModel } from "./stack-model";
 import { traceWriter } from "./trace";
@@ -69,7 +70,7 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
     functionTimeScale: options.functionTimeScale,
     failRate: options.failRate,
     seed: options.seed,
-    onEvent: trace,
+    events: trace && traced(trace),
   });
   let inFlight = 0;
   try {
@@ -114,4 +115,11 @@ async function exportItems(pipeline: LocalPipeline, file: string): Promise<numbe
   const items = await pipeline.items();
   fs.writeFileSync(file, items.map((item) => JSON.stringify(item)).join("\n") + (items.length ? "\n" : ""));
   return items.length;
+}
+
+/** A stream the trace subscribes to. */
+function traced(trace: (event: PipelineEvent) => void): EventStream {
+  const events = new EventStream();
+  events.subscribe(trace);
+  return events;
 }

@@ -155,6 +155,15 @@ export interface TableModel extends Addressed {
   readonly rangeKey?: string;
   readonly attributes: { name: string; type: string }[];
 }
+/** A CloudWatch alarm: read for the picture (an alarm is not emulated), what it watches and whom it tells. */
+export interface AlarmModel extends Addressed {
+  readonly name: string;
+  readonly metric: string;
+  /** The address of the queue, function or topic its dimension names, if the stack holds it. */
+  readonly watches?: string;
+  /** The addresses of the topics its actions publish to. */
+  readonly notifies: string[];
+}
 export interface StackModel {
   readonly stackDir: string;
   readonly region: string;
@@ -164,6 +173,7 @@ export interface StackModel {
   readonly functions: FunctionModel[];
   readonly mappings: MappingModel[];
   readonly tables: TableModel[];
+  readonly alarms: AlarmModel[];
   /** Resources read but not emulated, as `type.name`. */
   readonly notEmulated: string[];
 }
@@ -488,20 +498,57 @@ function readTables(ctx: ReadContext): TableModel[] {
   }));
 }
 
+/**
+ * Each alarm with the resource its dimension names (a queue, function or topic of the stack) and its action
+ * topics. Only drawn, never run: a value the runtime cannot resolve leaves that link out rather than failing.
+ */
+function readAlarms(ctx: ReadContext, named: { address: string; name: string }[]): AlarmModel[] {
+  const tryResolve = (value: unknown, where: string) => {
+    try {
+      return ctx.resolve(value, where);
+    } catch {
+      return undefined;
+    }
+  };
+  return ctx.entries("aws_cloudwatch_metric_alarm").map(([key, body]) => {
+    const address = `aws_cloudwatch_metric_alarm.${key}`;
+    const watched = Object.values<unknown>(body.dimensions ?? {}).map((v) => tryResolve(v, `${address}.dimensions`));
+    const notifies = ((body.alarm_actions ?? []) as unknown[]).flatMap((action) => {
+      const arn = tryResolve(action, `${address}.alarm_actions`);
+      try {
+        return arn ? [ctx.refersTo(arn, "aws_sns_topic", `${address}.alarm_actions`)] : [];
+      } catch {
+        return [];
+      }
+    });
+    return {
+      address,
+      key,
+      name: tryResolve(body.alarm_name, `${address}.alarm_name`) ?? key,
+      metric: String(body.metric_name),
+      watches: named.find((resource) => watched.includes(resource.name))?.address,
+      notifies,
+    };
+  });
+}
+
 export function loadStack(stackDir: string): StackModel {
   const doc = readDocument(stackDir);
   const ctx = readContext(stackDir, doc, checkSupported(doc));
   const queues = readQueues(ctx);
   readRedriveAllowPolicies(ctx, queues);
+  const topics = readTopics(ctx);
+  const functions = readFunctions(ctx);
   return {
     stackDir,
     region: ctx.region,
-    topics: readTopics(ctx),
+    topics,
     subscriptions: readSubscriptions(ctx),
     queues,
-    functions: readFunctions(ctx),
+    functions,
     mappings: readMappings(ctx),
     tables: readTables(ctx),
+    alarms: readAlarms(ctx, [...queues, ...functions, ...topics]),
     notEmulated: ctx.notEmulated,
   };
 }

@@ -1,97 +1,8 @@
 /**
- * The trace: what the offline runtime reports while it runs (one event per step of a message's life), the
- * one place the function's log lines are read (as CloudWatch Logs Insights reads their JSON), and the
- * human-readable trace, one line per event, coloured only on a terminal.
+ * The human-readable trace: one line per event of the stream (`events.ts`), coloured only on a terminal.
  */
-export type PipelineEvent =
-  | { type: "published"; topic: string; queue: string; messageId: string; orderId?: string }
-  | { type: "rejected"; topic: string; reason: string; bytes: number; orderId?: string }
-  | {
-      type: "invoked";
-      function: string;
-      records: number;
-      /** The execution environment's number, and whether this invocation is its first (cold). */
-      environment?: number;
-      cold?: boolean;
-      messageIds?: string[];
-    }
-  | {
-      type: "received";
-      queue: string;
-      messageId: string;
-      receiveCount: number;
-      /** When the message entered the queue (its SentTimestamp, ms since the epoch). */
-      sentAt?: number;
-      orderId?: string;
-    }
-  | { type: "outcome"; outcome: string; messageId?: string; orderId?: string; reason?: string }
-  | { type: "deleted"; queue: string; messageId: string }
-  | { type: "returned"; queue: string; messageId: string; visibleInMs: number }
-  | {
-      type: "dead-lettered";
-      queue: string;
-      target: string;
-      messageId: string;
-      /** The last ApproximateReceiveCount this run's poller saw; undefined if it was received before a restart. */
-      receives?: number;
-      orderId?: string;
-      body?: string;
-    }
-  | { type: "cold-start"; function: string; environment: number }
-  | { type: "invocation-failed"; function: string; reason: string; records: number }
-  | {
-      type: "redriven";
-      from: string;
-      to: string;
-      count: number;
-      /** One message's move (the console's redrive): its new id in the source queue, its old one, its order. */
-      messageId?: string;
-      previousMessageId?: string;
-      orderId?: string;
-    }
-  /** A message deleted from a dead-letter queue by hand (the console), not redriven. */
-  | { type: "discarded"; queue: string; messageId: string; orderId?: string }
-  | { type: "log"; line: string }
-  /** `--watch`: the function runs new code from its next invocation on. */
-  | { type: "code-updated"; function: string; version: number; buildMs: number }
-  /** Something the runtime itself ran into (an engine refused a call), not the function's log. */
-  | { type: "warning"; message: string };
-
-export type Emit = (event: PipelineEvent) => void;
-
-/** The order id in a message body (raw, or inside an SNS envelope), for the trace; undefined if there is none. */
-export function orderIdOf(body: string): string | undefined {
-  try {
-    let parsed = JSON.parse(body);
-    if (parsed?.Type === "Notification" && typeof parsed.Message === "string") parsed = JSON.parse(parsed.Message);
-    return typeof parsed?.orderId === "string" ? parsed.orderId.slice(0, 64) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A line the function logged, as a trace event: its structured outcome line (stored, invalid, ...), or
- * the line itself; embedded-metric lines (`_aws`) are not shown.
- */
-export function logLineEvent(line: string): PipelineEvent | undefined {
-  let entry: Record<string, unknown> | undefined;
-  try {
-    entry = JSON.parse(line);
-  } catch {
-    entry = undefined;
-  }
-  if (entry && typeof entry.outcome === "string") {
-    return {
-      type: "outcome",
-      outcome: entry.outcome,
-      messageId: entry.messageId as string,
-      orderId: entry.orderId as string | undefined,
-      reason: entry.reason as string | undefined,
-    };
-  }
-  return !entry || !("_aws" in entry) ? { type: "log", line } : undefined;
-}
+import type { PipelineEvent } from "./events";
+import type { JournalEntry } from "./journal";
 
 const COLOURS = { green: 32, yellow: 33, red: 31, cyan: 36, grey: 90, magenta: 35 } as const;
 type Colour = keyof typeof COLOURS;
@@ -108,7 +19,7 @@ function describe(event: PipelineEvent): [label: string, colour: Colour, text: s
       return [
         "published",
         "cyan",
-        `msg=${short(event.messageId)}${order(event.orderId)} ${event.topic} -> ${event.queue}`,
+        `msg=${short(event.messageId)}${order(event.orderId)} ${event.topic} -> ${event.queues.join(", ")}`,
       ];
     case "received":
       return [
@@ -153,20 +64,21 @@ function describeRuntime(event: Exclude<PipelineEvent, MessageStep>): [label: st
   switch (event.type) {
     case "rejected":
       return ["rejected", "red", `${event.bytes} bytes${order(event.orderId)} by ${event.topic}: ${event.reason}`];
-    case "invoked":
-      return ["invoke", "grey", `${event.function} with ${event.records} record${event.records === 1 ? "" : "s"}`];
-    case "cold-start":
-      return ["cold start", "grey", `${event.function} execution environment #${event.environment}`];
+    case "invoked": {
+      const records = `${event.records} record${event.records === 1 ? "" : "s"}`;
+      const where = `execution environment #${event.environment}`;
+      return event.cold
+        ? ["cold start", "grey", `${event.function} ${where}; invoke ${event.function} with ${records}`]
+        : ["invoke", "grey", `${event.function} with ${records} in ${where}`];
+    }
     case "invocation-failed":
       return ["invoke failed", "red", `${event.function}: ${event.reason} (${event.records} records retried)`];
     case "redriven":
-      return event.messageId
-        ? [
-            "redriven",
-            "magenta",
-            `msg=${short(event.previousMessageId)}${order(event.orderId)} ${event.from} -> ${event.to} as msg=${short(event.messageId)}`,
-          ]
-        : ["redrive", "magenta", `${event.count} messages ${event.from} -> ${event.to}`];
+      return [
+        "redriven",
+        "magenta",
+        `msg=${short(event.previousMessageId)}${order(event.orderId)} ${event.from} -> ${event.to} as msg=${short(event.messageId)}`,
+      ];
     case "discarded":
       return [
         "deleted",
@@ -190,8 +102,55 @@ export function traceWriter(write: (line: string) => void, colour: boolean): (ev
   const started = performance.now();
   const paint = (c: Colour, text: string) => (colour ? `\u001b[${COLOURS[c]}m${text}\u001b[0m` : text);
   return (event) => {
+    if (event.type === "log" && event.metrics) return; // embedded metrics: the log file's, not the trace's
     const at = paint("grey", `[${((performance.now() - started) / 1000).toFixed(3).padStart(7)}s]`);
     const [label, c, text] = describe(event);
     write(`${at} ${paint(c, label.padEnd(14))} ${text}`);
   };
+}
+
+/** One step of an order's journey as the console words it: a label, a sentence, and whether it went well. */
+export function journeyStep(entry: JournalEntry): { label: string; text: string; tone?: "good" | "bad" | "warn" } {
+  const e = entry.event;
+  const records = (n: number) => `${n} record${n === 1 ? "" : "s"}`;
+  switch (e.type) {
+    case "published":
+      return { label: "published", text: `to ${e.topic} → ${e.queues.join(", ")}, message ${e.messageId}` };
+    case "received":
+      return { label: `received #${e.receiveCount}`, text: `from ${e.queue}, message ${e.messageId}` };
+    case "invoked":
+      return {
+        label: "invoked",
+        text: `${e.function} in execution environment #${e.environment} (${e.cold ? "cold start" : "warm"}), ${records(e.records)}`,
+      };
+    case "outcome": {
+      const tone = e.outcome === "stored" ? "good" : outcomeColour(e.outcome) === "red" ? "bad" : "warn";
+      return { label: e.outcome, text: e.reason ? `reason: ${e.reason}` : `message ${e.messageId ?? ""}`, tone };
+    }
+    case "deleted":
+      return { label: "deleted", text: `from ${e.queue} (processed)`, tone: "good" };
+    case "returned":
+      return {
+        label: "returned",
+        text: `to ${e.queue}, visible again in ${Math.round(e.visibleInMs)} ms`,
+        tone: "warn",
+      };
+    case "dead-lettered": {
+      const after = e.receives === undefined ? "after receives before a restart" : `after ${e.receives} receives`;
+      const again = entry.again ? ", after its redrive: the redrive did not fix it" : "";
+      return {
+        label: entry.again ? "moved to DLQ again" : "moved to DLQ",
+        text: `${e.queue} → ${e.target} ${after}${again}`,
+        tone: "bad",
+      };
+    }
+    case "redriven":
+      return { label: "redriven", text: `${e.from} → ${e.to}, now message ${e.messageId}` };
+    case "discarded":
+      return { label: "deleted", text: `from ${e.queue} by hand (not redriven)`, tone: "warn" };
+    default: {
+      const [label, , text] = describe(e);
+      return { label, text };
+    }
+  }
 }

@@ -13,15 +13,14 @@ import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
 import { LocalPipeline, PipelineOptions, PipelineSummary } from "../runtime/pipeline";
 import { localOutputs } from "./local-outputs";
 import { claimFolder, FolderClaim, runFolderPaths } from "./run-folder";
-import { PipelineEvent } from "../runtime/trace";
+import { EventStream, PipelineEvent } from "../runtime/events";
 import { CodeWatcher, watchFunctionCode } from "./watch";
 import { Console, createConsole } from "../console/console";
-import { Journal } from "../console/journal";
+import { Journal } from "../runtime/journal";
+import { Series } from "../runtime/series";
+import { localSource } from "./local-source";
 
-export interface ServeOptions extends Omit<
-  PipelineOptions,
-  "onEvent" | "onLogLine" | "endpoint" | "codeDir" | "onEngineFailure"
-> {
+export interface ServeOptions extends Omit<PipelineOptions, "events" | "endpoint" | "codeDir" | "onEngineFailure"> {
   /** Loopback port of the one endpoint; 0 picks a free one. */
   readonly port: number;
   /** Origins whose pages may call the endpoint besides its own (`--allow-origin`). */
@@ -50,16 +49,20 @@ export interface ServeOptions extends Omit<
  */
 const TERMINAL_EVENTS: ReadonlySet<PipelineEvent["type"]> = new Set([
   "outcome",
-  "log",
   "dead-lettered",
   "rejected",
   "invocation-failed",
   "redriven",
   "discarded",
-  "cold-start",
   "code-updated",
   "warning",
 ]);
+
+function shownOnTerminal(event: PipelineEvent): boolean {
+  if (event.type === "log") return !event.metrics;
+  if (event.type === "invoked") return event.cold;
+  return TERMINAL_EVENTS.has(event.type);
+}
 
 /** Log files per function (fresh, or appended to with --persist), written as lines arrive; `close` waits for them. */
 function functionLogs(
@@ -207,32 +210,29 @@ async function stopWithSummary(
 }
 
 /** `--watch`: the watcher of the function's sources, whose builds the pipeline runs; none without it. */
-async function watchIfAsked(
-  pipeline: LocalPipeline,
-  options: ServeOptions,
-  journal?: Journal,
-): Promise<CodeWatcher | undefined> {
+async function watchIfAsked(pipeline: LocalPipeline, options: ServeOptions): Promise<CodeWatcher | undefined> {
   if (!options.watchEntry) return undefined;
   return watchFunctionCode({
     entry: options.watchEntry,
     functions: pipeline.stack.functions,
     outDir: path.join(runFolderPaths(options.runDir).codeDir, "watch"),
     replaceCode: (fn, file) => pipeline.replaceCode(fn, file),
-    emit: (event) => {
-      journal?.record(event);
-      options.trace(event);
-    },
+    emit: pipeline.events.emit,
   });
 }
 
 /** Writes the outputs, answers the health and, unless turned off, the console: what clients see. */
-function openUp(pipeline: LocalPipeline, options: ServeOptions, journal?: Journal): Console | undefined {
+function openUp(
+  pipeline: LocalPipeline,
+  options: ServeOptions,
+  kept?: { journal: Journal; series: Series },
+): Console | undefined {
   const endpoint = pipeline.endpoint!;
   const outputs = { [path.basename(options.stackDir)]: { ...localOutputs(pipeline), endpoint: endpoint.url } };
   fs.writeFileSync(runFolderPaths(options.runDir).outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
   endpoint.setHealth(healthReport(pipeline, options.runDir, Date.now()));
-  if (!journal) return undefined;
-  const local = createConsole(pipeline, journal);
+  if (!kept) return undefined;
+  const local = createConsole(localSource(pipeline, kept.journal, kept.series));
   endpoint.setConsole((request, response) => local.handle(request, response));
   return local;
 }
@@ -250,28 +250,28 @@ export async function serve(options: ServeOptions): Promise<number> {
   let pipeline: LocalPipeline | undefined;
   let watcher: CodeWatcher | undefined;
   let localConsole: Console | undefined;
-  const journal = options.console === false ? undefined : new Journal();
+  // The run's one event stream and its subscribers: the log files, the console's journal and chart, the terminal.
+  const events = new EventStream();
+  events.subscribe((event) => {
+    if (event.type === "log" || event.type === "outcome") logs.append(event.function, event.line);
+  });
+  const kept = options.console === false ? undefined : { journal: new Journal(), series: new Series() };
+  if (kept) events.subscribe(kept.journal.record);
+  if (kept) events.subscribe(kept.series.record);
+  events.subscribe((event) => shownOnTerminal(event) && options.trace(event));
   try {
     pipeline = await LocalPipeline.start({
       ...options,
       endpoint: { port: options.port, allowOrigins: options.allowOrigins, requestTimeoutMs: options.requestTimeoutMs },
       codeDir: path.join(paths.codeDir, "loaded"),
       onEngineFailure: (error) => engineFailed(error),
-      onEvent: (event) => {
-        journal?.record(event);
-        if (TERMINAL_EVENTS.has(event.type)) options.trace(event);
-      },
-      // The function's lines go to its log file (and the console); the terminal shows their digest (above).
-      onLogLine: (fn, line) => {
-        logs.append(fn, line);
-        journal?.recordLine(fn, line);
-      },
+      events,
     });
     const running = pipeline;
-    watcher = await watchIfAsked(running, options, journal);
+    watcher = await watchIfAsked(running, options);
     const endpoint = running.endpoint!;
     claims[0].setEndpoint(endpoint.url);
-    localConsole = openUp(running, options, journal);
+    localConsole = openUp(running, options, kept);
     if (options.bodies?.length) await running.publishAll(options.bodies);
     for (const line of readyLines(running, paths.outputsFile, watcher, options.watchEntry, localConsole?.path))
       write(line);

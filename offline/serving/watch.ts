@@ -10,7 +10,7 @@ import { BuildContext, BuildFailure, context } from "esbuild";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bundleOptions } from "../../constructs/handler-bundle";
-import { Emit } from "../runtime/trace";
+import { Emit } from "../runtime/events";
 import { FunctionModel } from "../runtime/stack-model";
 
 export interface WatchOptions {

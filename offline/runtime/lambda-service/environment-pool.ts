@@ -1,7 +1,7 @@
 /**
  * The execution environments of the stack's functions. In this runtime "environment" means one of these:
  * a worker running one function's bundle. An idle warm one is reused, as Lambda does; otherwise a cold
- * one starts (and is reported as a cold start). What the function sees of its surroundings (variables,
+ * one starts (its first invocation is a cold start). What the function sees of its surroundings (variables,
  * region, credentials, the local DynamoDB endpoint) is `functionVariables`.
  */
 import { LOCAL_CREDENTIALS } from "../../../common/local-credentials";
@@ -28,10 +28,7 @@ export class EnvironmentPool {
   /** Code that replaced a function's bundle (`--watch`), by function ARN. */
   private readonly code = new Map<string, string>();
 
-  constructor(
-    private readonly create: (fn: FunctionModel) => ExecutionEnvironment,
-    private readonly onColdStart: (fn: FunctionModel, environmentsStarted: number) => void,
-  ) {}
+  constructor(private readonly create: (fn: FunctionModel) => ExecutionEnvironment) {}
 
   /** A warm environment of the function running its current code if one is idle, else a cold one. */
   acquire(fn: FunctionModel): ExecutionEnvironment {
@@ -43,7 +40,6 @@ export class EnvironmentPool {
     const environment = this.create({ ...fn, file: this.code.get(fn.arn) ?? fn.file });
     this.started.push(environment);
     environment.number = this.started.length;
-    this.onColdStart(fn, this.started.length);
     return environment;
   }
 

@@ -10,8 +10,7 @@
  */
 import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RunAccounting } from "../accounting";
-import { Emit } from "../trace";
+import { Emit } from "../events";
 import { FunctionModel, MappingModel } from "../stack-model";
 import { sqsEventOf } from "./aws-events";
 import { judgeBatch } from "./batch-response";
@@ -29,7 +28,8 @@ export interface PolledQueue {
 export interface PollerContext {
   readonly sqs: SQSClient;
   readonly pool: EnvironmentPool;
-  readonly accounting: RunAccounting;
+  /** Invocations running now, over all pollers. */
+  readonly invocations: { active: number };
   readonly visibility: VisibilityScheduler;
   readonly region: string;
   /** Factor applied to queue durations (the batching window, the visibility timeout). */
@@ -37,14 +37,10 @@ export interface PollerContext {
   /** Factor applied to the function timeout. */
   readonly functionTimeScale: number;
   readonly emit: Emit;
-  /** The order id of a body, for the trace (undefined when not tracing). */
+  /** The order id of a body, for the events (undefined without detail). */
   readonly orderIdOf: (body: string) => string | undefined;
   /** Aborted when the service stops: ends a long poll at once. */
   readonly stopped: AbortSignal;
-  /** A record the function failed with: its receive count so far (the trace's "after N receives"). */
-  readonly onRecordFailed: (message: Message, receives: number) => void;
-  /** A record deleted after the function succeeded with it. */
-  readonly onRecordDeleted: (messageId: string) => void;
   /** Why a received message cannot be read (`unreadable-messages.ts`), once; undefined for a readable one. */
   readonly unreadable: (messageId: string) => string | undefined;
   /** A message received but not invoked because it cannot be read: it fails this receive. */
@@ -73,11 +69,11 @@ export class EventSourcePoller {
       const receivedAt = performance.now();
       const batch = this.withoutUnreadable(await this.gather(), receivedAt);
       if (batch.length === 0) continue;
-      this.context.accounting.active += 1;
+      this.context.invocations.active += 1;
       try {
         await this.invoke(batch, receivedAt);
       } finally {
-        this.context.accounting.active -= 1;
+        this.context.invocations.active -= 1;
       }
     }
   }
@@ -133,17 +129,28 @@ export class EventSourcePoller {
     }
   }
 
+  /** What the events say of a message besides its id: its order (with detail) and when it entered the queue. */
+  private facts(message: Message): { orderId?: string; sentAt?: number } {
+    return {
+      orderId: this.context.orderIdOf(message.Body ?? ""),
+      sentAt: Number(message.Attributes?.SentTimestamp) || undefined,
+    };
+  }
+
   private async invoke(batch: Message[], receivedAt: number): Promise<void> {
     const { queue, fn, context } = this;
     const environment = context.pool.acquire(fn);
+    const facts = new Map(batch.map((message) => [message, this.facts(message)]));
     for (const message of batch) {
+      const { orderId, sentAt } = facts.get(message)!;
+      const receiveCount = receives(message);
       context.emit({
         type: "received",
         queue: queue.name,
         messageId: message.MessageId!,
-        receiveCount: receives(message),
-        sentAt: Number(message.Attributes?.SentTimestamp) || undefined,
-        orderId: context.orderIdOf(message.Body ?? ""),
+        receiveCount,
+        sentAt,
+        orderId,
       });
     }
     context.emit({
@@ -153,6 +160,7 @@ export class EventSourcePoller {
       environment: environment.number,
       cold: environment.cold,
       messageIds: batch.map((message) => message.MessageId!),
+      orderIds: [...facts.values()].flatMap(({ orderId }) => (orderId ? [orderId] : [])),
     });
     const timeoutMs = fn.timeoutSeconds * 1000 * context.functionTimeScale;
     const event = sqsEventOf(batch, queue.arn, context.region);
@@ -166,29 +174,34 @@ export class EventSourcePoller {
         function: fn.name,
         reason: verdict.wholeBatchFailure,
         records: batch.length,
+        messageIds: ids,
       });
     }
     const failed = batch.filter((message) => verdict.failed.has(message.MessageId!));
     const succeeded = batch.filter((message) => !verdict.failed.has(message.MessageId!));
-    this.retryLater(failed, receivedAt);
-    await this.deleteProcessed(succeeded, receivedAt);
+    this.retryLater(failed, receivedAt, facts);
+    await this.deleteProcessed(succeeded, receivedAt, facts);
   }
 
   /** Failed records stay in the queue and become visible when the (scaled) visibility timeout ends. */
-  private retryLater(failed: Message[], receivedAt: number): void {
+  private retryLater(failed: Message[], receivedAt: number, facts?: Map<Message, { orderId?: string }>): void {
     if (failed.length === 0) return;
     const { queue, context } = this;
     const visibleAt = receivedAt + queue.visibilityTimeoutSeconds * 1000 * context.timeScale;
     for (const message of failed) {
-      context.onRecordFailed(message, receives(message));
       const visibleInMs = Math.max(0, visibleAt - performance.now());
-      context.emit({ type: "returned", queue: queue.name, messageId: message.MessageId!, visibleInMs });
+      const { orderId } = facts?.get(message) ?? {};
+      context.emit({ type: "returned", queue: queue.name, messageId: message.MessageId!, visibleInMs, orderId });
     }
     context.visibility.makeVisibleAt(queue.url, failed, visibleAt);
   }
 
   /** DeleteMessageBatch, ten at a time; a delete the engine refuses is retried like a failure (the handler is idempotent). */
-  private async deleteProcessed(succeeded: Message[], receivedAt: number): Promise<void> {
+  private async deleteProcessed(
+    succeeded: Message[],
+    receivedAt: number,
+    facts: Map<Message, { orderId?: string; sentAt?: number }>,
+  ): Promise<void> {
     const { queue, context } = this;
     for (let start = 0; start < succeeded.length; start += 10) {
       const chunk = succeeded.slice(start, start + 10);
@@ -199,10 +212,8 @@ export class EventSourcePoller {
         }),
       );
       for (const entry of Successful) {
-        const messageId = chunk[Number(entry.Id)].MessageId!;
-        context.accounting.processed += 1;
-        context.onRecordDeleted(messageId);
-        context.emit({ type: "deleted", queue: queue.name, messageId });
+        const message = chunk[Number(entry.Id)];
+        context.emit({ type: "deleted", queue: queue.name, messageId: message.MessageId!, ...facts.get(message) });
       }
       const undeleted = Failed.map((entry) => chunk[Number(entry.Id)]);
       for (const entry of Failed)
@@ -210,7 +221,7 @@ export class EventSourcePoller {
           type: "warning",
           message: `DeleteMessageBatch refused ${chunk[Number(entry.Id)].MessageId}: ${entry.Message}`,
         });
-      this.retryLater(undeleted, receivedAt);
+      this.retryLater(undeleted, receivedAt, facts);
     }
   }
 }

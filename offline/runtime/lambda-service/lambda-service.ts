@@ -6,8 +6,7 @@
  * at fauxqs, the deploy proof at moto.
  */
 import { Message, SQSClient } from "@aws-sdk/client-sqs";
-import { RunAccounting } from "../accounting";
-import { Emit, logLineEvent, orderIdOf } from "../trace";
+import { Emit, functionLineEvent, orderIdOf } from "../events";
 import { FunctionModel, MappingModel, UnsupportedStackError } from "../stack-model";
 import { EnvironmentPool } from "./environment-pool";
 import { EventSourcePoller, PolledQueue } from "./event-source-poller";
@@ -42,12 +41,13 @@ export interface LambdaServiceOptions {
   readonly timeScale: number;
   /** Factor applied to the function timeout. */
   readonly functionTimeScale: number;
-  readonly accounting: RunAccounting;
-  /** Every trace event; without it nothing is traced (no order ids parsed, log lines dropped in the worker). */
-  readonly onEvent?: Emit;
-  /** Every line the function logs, as it is (its JSON outcome lines and EMF lines included). */
-  readonly onLogLine?: (fn: string, line: string) => void;
-  readonly orderIdOf: (body: string) => string | undefined;
+  /** The run's event stream: every receive, invocation, function line, delete and retry is said here. */
+  readonly emit: Emit;
+  /**
+   * Read the function's log lines and name each message's order in the events (what a trace, a log file
+   * or the console needs); without it the function's lines are dropped in its worker. @default true
+   */
+  readonly detail?: boolean;
 }
 
 /** An event source mapping as the service runs it: its settings, its function, and the queue as the engine knows it. */
@@ -57,33 +57,21 @@ export interface EventSource {
   readonly queue: PolledQueue;
 }
 
-/** A record the function failed with, remembered until it succeeds or the engine dead-letters it. */
-export interface FailedRecord {
-  readonly receives: number;
-  readonly body: string;
-}
-
 export class LambdaService {
   readonly pollers: EventSourcePoller[] = [];
   private readonly running: Promise<void>[] = [];
   private readonly stopping = new AbortController();
   private readonly pool: EnvironmentPool;
   private readonly visibility: VisibilityScheduler;
-  private readonly failed = new Map<string, FailedRecord>();
-  /** Messages received that could not be read (`unreadable-messages.ts`). */
-  private readonly unreadable = new Set<string>();
+  /** Invocations running now. */
+  private readonly invocations = { active: 0 };
 
-  constructor(private readonly options: LambdaServiceOptions) {
-    const emit = options.onEvent ?? (() => undefined);
-    const forwardLogs = options.onEvent !== undefined || options.onLogLine !== undefined;
-    const onLogLine = (fn: FunctionModel) => (line: string) => {
-      options.onLogLine?.(fn.name, line);
-      const event = logLineEvent(line);
-      if (event) emit(event);
-    };
+  constructor(options: LambdaServiceOptions) {
+    const { emit } = options;
+    const detail = options.detail ?? true;
+    const onLogLine = (fn: FunctionModel) => (line: string) => emit(functionLineEvent(fn.name, line));
     this.pool = new EnvironmentPool(
-      (fn) => new ExecutionEnvironment(fn, options.variables(fn), forwardLogs ? onLogLine(fn) : undefined),
-      (fn, started) => emit({ type: "cold-start", function: fn.name, environment: started }),
+      (fn) => new ExecutionEnvironment(fn, options.variables(fn), detail ? onLogLine(fn) : undefined),
     );
     this.visibility = new VisibilityScheduler(options.sqs, (error) =>
       emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
@@ -91,20 +79,15 @@ export class LambdaService {
     const unreadable = watchUnreadable(options.sqs);
     const context = {
       ...options,
+      orderIdOf: detail ? orderIdOf : () => undefined,
+      invocations: this.invocations,
       unreadable: (messageId: string) => unreadable.take(messageId),
-      onUnreadable: (message: Message, fn: FunctionModel, queue: string, reason: string) => {
-        this.unreadable.add(message.MessageId!);
-        options.accounting.unreadable = this.unreadable.size;
-        // Said in the function's log, as Lambda's own lines are: the function never saw the message.
-        onLogLine(fn)(unreadableLine(message, queue, reason));
-      },
+      // Said in the function's log, as Lambda's own lines are: the function never saw the message.
+      onUnreadable: (message: Message, fn: FunctionModel, queue: string, reason: string) =>
+        onLogLine(fn)(unreadableLine(message, queue, reason)),
       pool: this.pool,
       visibility: this.visibility,
-      emit,
       stopped: this.stopping.signal,
-      onRecordFailed: (message: Message, receives: number) =>
-        this.failed.set(message.MessageId!, { receives, body: message.Body ?? "" }),
-      onRecordDeleted: (messageId: string) => this.failed.delete(messageId),
     };
     for (const { mapping, fn, queue } of options.sources.filter((s) => s.mapping.enabled)) {
       const concurrency = Math.min(mapping.maximumConcurrency ?? DEFAULT_POLLERS, fn.reservedConcurrency ?? Infinity);
@@ -126,14 +109,7 @@ export class LambdaService {
 
   /** Invocations running, or failed messages waiting for their visibility timeout. */
   get busy(): boolean {
-    return this.options.accounting.active > 0 || this.visibility.pending > 0;
-  }
-
-  /** What is known of a message the function failed with; forgotten once asked (it was dead-lettered). */
-  takeFailed(messageId: string): FailedRecord | undefined {
-    const record = this.failed.get(messageId);
-    this.failed.delete(messageId);
-    return record;
+    return this.invocations.active > 0 || this.visibility.pending > 0;
   }
 
   /**
