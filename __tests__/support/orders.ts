@@ -1,7 +1,7 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { createHash, randomUUID } from "node:crypto";
 import { SAMPLE_ORDER } from "../../common/sample-order";
-import * as aws from "../../offline/runtime/lambda-service/aws-events";
+import * as aws from "../../offline/runtime/lambda-service/sqs-contract";
 
 export { SAMPLE_ORDER } from "../../common/sample-order";
 

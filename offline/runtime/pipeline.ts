@@ -75,6 +75,36 @@ interface LocalAws {
   readonly restored?: number;
 }
 
+/** The queues by role and each topic's subscribers, by name: worked out once, read by every count and event. */
+interface Roles {
+  /** Every queue that is no queue's dead-letter queue: where messages are processed from. */
+  readonly sources: string[];
+  readonly deadLetters: string[];
+  readonly all: string[];
+  /** By topic ARN: the topic's name and its subscribers' queues. */
+  readonly topics: ReadonlyMap<string, { name: string; queues: string[] }>;
+}
+
+function rolesOf(resources: ResourceRegistry): Roles {
+  const dead = new Set(resources.deadLetterQueues());
+  const queues = resources.all("aws_sqs_queue");
+  const topics = new Map(
+    resources.all("aws_sns_topic").map((topic) => [
+      topic.arn,
+      {
+        name: topic.name,
+        queues: resources.subscriptionsOf(topic.address).map((s) => resources.get("aws_sqs_queue", s.model.queue).name),
+      },
+    ]),
+  );
+  return {
+    sources: queues.filter((q) => !dead.has(q)).map((q) => q.name),
+    deadLetters: [...dead].map((q) => q.name),
+    all: queues.map((q) => q.name),
+    topics,
+  };
+}
+
 /** Starts what is given, in order; if one fails, closes those already started and rethrows. */
 async function startAll<T extends { close(): Promise<void> }>(starters: (() => Promise<T>)[]): Promise<T[]> {
   const started: T[] = [];
@@ -159,18 +189,17 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
  * What the engine reports, as events: each publish it accepted, from any client (the AWS CLI's as much as
  * this runtime's), with its message id and order; and each move to a DLQ, with the receives it counted.
  */
-function wireEngineEvents(aws: LocalAws, emit: Emit, orderIdOf: (body: string) => string | undefined): void {
+function wireEngineEvents(
+  aws: LocalAws,
+  roles: Roles,
+  emit: Emit,
+  orderIdOf: (body: string) => string | undefined,
+): void {
   aws.snsSqs.onDeadLettered((moved) => emit(deadLetteredEvent(aws.resources, moved, orderIdOf)));
   aws.snsSqs.onPublished(({ topicArn, messageId, body }) => {
-    const topic = aws.resources.find("aws_sns_topic", topicArn);
-    const subscriptions = topic ? aws.resources.subscriptionsOf(topic.address) : [];
-    emit({
-      type: "published",
-      topic: topic?.name ?? topicArn.split(":").pop()!,
-      queues: subscriptions.map((s) => aws.resources.get("aws_sqs_queue", s.model.queue).name),
-      messageId,
-      orderId: body === undefined ? undefined : orderIdOf(body),
-    });
+    const topic = roles.topics.get(topicArn) ?? { name: topicArn.split(":").pop()!, queues: [] };
+    const orderId = body === undefined ? undefined : orderIdOf(body);
+    emit({ type: "published", topic: topic.name, queues: topic.queues, messageId, orderId });
   });
 }
 
@@ -238,6 +267,7 @@ export class LocalPipeline {
   private readonly lambda: LambdaService;
   private readonly emit: Emit;
   private readonly orderIdOf: (body: string) => string | undefined;
+  private readonly roles: Roles;
   private lastInFlight = 0;
   private closed = false;
 
@@ -254,7 +284,8 @@ export class LocalPipeline {
     this.emit = this.events.emit;
     this.orderIdOf = detail ? orderIdOf : () => undefined;
     this.lambda = lambdaServiceFor(stack, aws, { timeScale, functionTimeScale, emit: this.emit, detail });
-    wireEngineEvents(aws, this.emit, this.orderIdOf);
+    this.roles = rolesOf(aws.resources);
+    wireEngineEvents(aws, this.roles, this.emit, this.orderIdOf);
     if (options.onEngineFailure) aws.snsSqs.onFailure(options.onEngineFailure);
   }
 
@@ -411,7 +442,7 @@ export class LocalPipeline {
    * messages to the engine and no request through the endpoint, what a live view can afford often.
    */
   liveCounts(items = 0): Promise<{ balance: PipelineSummary; queues: Readonly<Record<string, QueueDepth>> }> {
-    return engineCounts(this.aws, this.accounting, { restored: this.aws.restored, items });
+    return engineCounts(this.aws.snsSqs, this.roles, this.accounting, { restored: this.aws.restored, items });
   }
 
   /** Stops polling; invocations in flight finish first. The engines keep serving until `close`. */
@@ -458,17 +489,21 @@ async function releaseAbandoned(aws: LocalAws, emit?: (event: PipelineEvent) => 
 }
 
 /** The balance from the engine's counts, and what each queue holds now (`LocalPipeline.liveCounts`). */
-async function engineCounts(aws: LocalAws, accounting: RunAccounting, state: { restored?: number; items: number }) {
-  const counts = await aws.snsSqs.flush(); // every event the engine reported so far is counted
-  const queues = await aws.snsSqs.depths(aws.resources.all("aws_sqs_queue").map((q) => q.name));
-  const sources = sourceQueues(aws.resources).map((q) => q.name);
+async function engineCounts(
+  snsSqs: SnsSqsEngine,
+  roles: Roles,
+  accounting: RunAccounting,
+  state: { restored?: number; items: number },
+) {
+  const counts = await snsSqs.flush(); // every event the engine reported so far is counted
+  const queues = await snsSqs.depths(roles.all);
   const held = (name: string) =>
     queues[name] ? queues[name].visible + queues[name].inFlight + queues[name].delayed : 0;
   const balance = accounting.summary({
     counts,
-    sourceQueues: sources,
-    deadLetterQueues: aws.resources.deadLetterQueues().map((q) => q.name),
-    queued: sources.reduce((sum, name) => sum + held(name), 0),
+    sourceQueues: roles.sources,
+    deadLetterQueues: roles.deadLetters,
+    queued: roles.sources.reduce((sum, name) => sum + held(name), 0),
     ...state,
   });
   return { balance, queues };

@@ -82,8 +82,9 @@ export async function redriveQueue(
 /** Moves each dead-letter queue's messages back to its one source queue (`--redrive`); returns how many moved. */
 export async function redriveDeadLetters(sqs: SQSClient, resources: ResourceRegistry, emit: Emit): Promise<number> {
   let moved = 0;
-  for (const dlq of resources.deadLetterQueues()) {
-    const served = resources.all("aws_sqs_queue").some((q) => q.model.redrive?.deadLetterTarget === dlq.address);
+  const queues = resources.all("aws_sqs_queue");
+  for (const dlq of queues) {
+    const served = queues.some((q) => q.model.redrive?.deadLetterTarget === dlq.address);
     if (!served || (await messagesIn(sqs, dlq.url)) === 0) continue;
     moved += (await redriveQueue(sqs, resources, { dlqName: dlq.name }, emit)).moved;
   }

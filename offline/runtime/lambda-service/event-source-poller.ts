@@ -12,8 +12,7 @@ import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } 
 import { setTimeout as sleep } from "node:timers/promises";
 import { Emit } from "../events";
 import { FunctionModel, MappingModel } from "../stack-model";
-import { sqsEventOf } from "./aws-events";
-import { judgeBatch } from "./batch-response";
+import { judgeBatch, sqsEventOf } from "./sqs-contract";
 import { EnvironmentPool } from "./environment-pool";
 import { VisibilityScheduler } from "./visibility";
 

@@ -76,12 +76,11 @@ export class LambdaService {
     this.visibility = new VisibilityScheduler(options.sqs, (error) =>
       emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
     );
-    const unreadable = watchUnreadable(options.sqs);
     const context = {
       ...options,
       orderIdOf: detail ? orderIdOf : () => undefined,
       invocations: this.invocations,
-      unreadable: (messageId: string) => unreadable.take(messageId),
+      unreadable: watchUnreadable(options.sqs).take,
       // Said in the function's log, as Lambda's own lines are: the function never saw the message.
       onUnreadable: (message: Message, fn: FunctionModel, queue: string, reason: string) =>
         onLogLine(fn)(unreadableLine(message, queue, reason)),

@@ -71,7 +71,7 @@ export function watchUnreadable(sqs: SQSClient): { take(messageId: string): stri
     { step: "deserialize", priority: "low", name: "unreadableMessages" },
   );
   return {
-    take(messageId) {
+    take: (messageId) => {
       const reason = unreadable.get(messageId);
       unreadable.delete(messageId);
       return reason;

@@ -1,4 +1,4 @@
-import { judgeBatch } from "../../offline/runtime/lambda-service/batch-response";
+import { judgeBatch } from "../../offline/runtime/lambda-service/sqs-contract";
 
 // How Lambda's SQS event source mapping judges one invocation of a batch of three.
 const IDS = ["m1", "m2", "m3"];

@@ -1,8 +1,45 @@
 /**
- * How Lambda's SQS event source mapping judges an invocation: which records of the batch failed (and
- * reappear after the visibility timeout) and which succeeded (and are deleted).
+ * The SQS event source mapping's contract with the function, both ways: the event it passes, built from
+ * what `ReceiveMessage` returned (message id, receipt handle, body, the system attributes, the message
+ * attributes in Lambda's shape, the body's MD5, the queue's ARN and the region); and how it judges the
+ * invocation: which records of the batch failed (and reappear after the visibility timeout) and which
+ * succeeded (and are deleted).
  */
+import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from "aws-lambda";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { InvocationResult } from "./lambda-host";
+
+function messageAttributes(message: Message): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    out[name] = {
+      dataType: value.DataType!,
+      stringValue: value.StringValue,
+      binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString("base64") : undefined,
+      stringListValues: [],
+      binaryListValues: [],
+    };
+  }
+  return out;
+}
+
+export function sqsRecordOf(message: Message, queueArn: string, region: string): SQSRecord {
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? "",
+    attributes: (message.Attributes ?? {}) as unknown as SQSRecordAttributes,
+    messageAttributes: messageAttributes(message),
+    md5OfBody: message.MD5OfBody!,
+    eventSource: "aws:sqs",
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+export function sqsEventOf(messages: Message[], queueArn: string, region: string): SQSEvent {
+  return { Records: messages.map((message) => sqsRecordOf(message, queueArn, region)) };
+}
 
 export interface BatchVerdict {
   /** Message ids that go back to the queue. */
