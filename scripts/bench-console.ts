@@ -88,11 +88,12 @@ async function firstLoad(page: Page, url: string): Promise<{ bytes: number; ms: 
 async function publishToStored(page: Page): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < 5; i++) {
+    await page.getByRole("navigation").getByRole("link", { name: "Publish" }).click();
     await page.fill("#publish-body", sampleOrderBody({ orderId: `PAGE${i}` }));
     const started = Date.now();
     await page.click("#publish-form button");
     // Watched at each animation frame (a locator's wait polls every 500 ms after its first tries).
-    await page.waitForFunction('/stored/.test(document.getElementById("journey-events").textContent)', undefined, {
+    await page.waitForFunction('/stored/.test(document.getElementById("journey-events")?.textContent ?? "")', undefined, {
       polling: "raf",
     });
     samples.push(Date.now() - started);
@@ -183,7 +184,7 @@ interface ProfileNode {
 /**
  * The console's share of the server's main thread, from a V8 CPU profile (`--cpu-prof`) of a server of
  * its own run at `RATE` orders a second for `PROFILE_SECONDS` with the page open: the samples whose stack
- * holds a frame of `offline/console/console.ts` (the feed, its batches and their writes, the page's
+ * holds a frame of `offline/console/` or its local source (the feed, its batches and their writes, the page's
  * requests), and those of the journal and the chart's series (kept with or without a page), against every
  * sample that was not idle. Precise where the phases above are noisy; the engine's and the function's
  * threads, which a page does not make busier, are not in it.
@@ -214,8 +215,8 @@ async function profiledShare(browser: Browser): Promise<{ busySamples: number; c
     let kind: "console" | "journal" | "other" = "other";
     for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
       const { url } = byId.get(at)!.callFrame;
-      if (url.includes("/offline/console/console.ts")) return "console";
-      if (url.includes("/offline/console/")) kind = "journal";
+      if (url.includes("/offline/console/") || url.includes("/offline/serving/local-source.ts")) return "console";
+      if (url.includes("/offline/runtime/journal.ts") || url.includes("/offline/runtime/series.ts")) kind = "journal";
     }
     return kind;
   };

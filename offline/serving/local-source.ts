@@ -26,8 +26,7 @@ export function localSource(pipeline: LocalPipeline, journal: Journal, series: S
   // The orders table: the first of the stack.
   const table = pipeline.stack.tables[0];
   const item = async (orderId: string) => (table ? ((await tables.withKey(table, orderId))[0] ?? null) : null);
-  let items: Record<string, number> = {};
-  let itemsAt: number | undefined;
+  const counts = liveCounts(pipeline, tables);
   const graph = pipelineGraph(pipeline.stack);
   return {
     name: "local run",
@@ -36,17 +35,7 @@ export function localSource(pipeline: LocalPipeline, journal: Journal, series: S
     region: pipeline.stack.region,
     outcomes: [...RECORD_OUTCOMES, "unreadable"],
     graph: () => graph,
-    async counts(countItems): Promise<Counts> {
-      const { balance, queues } = await pipeline.liveCounts();
-      if (countItems) {
-        const names = pipeline.stack.tables.map((t) => t.name);
-        const counted = await Promise.all(names.map((name) => tables.count(name)));
-        items = Object.fromEntries(names.map((name, i) => [name, counted[i]]));
-        itemsAt = Date.now();
-      }
-      const outcomes = Object.fromEntries(pipeline.outcomesPerFunction());
-      return { at: Date.now(), balance, queues, topics: pipeline.publishedPerTopic(), outcomes, items, itemsAt };
-    },
+    counts,
     points: (since) => series.points(since),
     recentOrders: () => journal.recentOrders(),
     async journey(orderId) {
@@ -88,6 +77,23 @@ export function localSource(pipeline: LocalPipeline, journal: Journal, series: S
         ),
       ),
     close: () => tables.close(),
+  };
+}
+
+/** The live counts from the engine; the tables' items counted again only when asked (a scan reads them all). */
+function liveCounts(pipeline: LocalPipeline, tables: TableReads): (countItems: boolean) => Promise<Counts> {
+  let items: Record<string, number> = {};
+  let itemsAt: number | undefined;
+  return async (countItems) => {
+    const { balance, queues } = await pipeline.liveCounts();
+    if (countItems) {
+      const names = pipeline.stack.tables.map((t) => t.name);
+      const counted = await Promise.all(names.map((name) => tables.count(name)));
+      items = Object.fromEntries(names.map((name, i) => [name, counted[i]]));
+      itemsAt = Date.now();
+    }
+    const outcomes = Object.fromEntries(pipeline.outcomesPerFunction());
+    return { at: Date.now(), balance, queues, topics: pipeline.publishedPerTopic(), outcomes, items, itemsAt };
   };
 }
 

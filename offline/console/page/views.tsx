@@ -103,7 +103,7 @@ export function DeadLettersView(props: { state: ConsoleState; changes: Changes }
   const load = async () => setQueues(await api<DeadLetterQueueView[]>("dlq"));
   useLoad(load, props.changes, (c) => ["dead-lettered", "redriven", "discarded"].some((t) => c.happened.has(t)));
   const changes = props.state.source.changes;
-  const act = async (action: "redrive" | "delete", body: { queue: string; messageId?: string }) => {
+  const act: Act = async (action, body) => {
     try {
       if (action === "redrive") {
         const r = await api<RedriveAnswer>("dlq/redrive", body);
@@ -127,64 +127,64 @@ export function DeadLettersView(props: { state: ConsoleState; changes: Changes }
       </p>
       <div id="dlq-queues">
         {queues.map((q) => (
-          <div class="dlq" key={q.queue}>
-            <h3>
-              {q.queue}: {plural(q.total, "message")}
-            </h3>
-            {changes && q.total > 0 && (
-              <button type="button" onClick={() => act("redrive", { queue: q.queue })}>
-                Redrive all of {q.queue}
-              </button>
-            )}
-            <div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th>orderId</th>
-                    <th>receives (source queue)</th>
-                    <th>sent</th>
-                    <th>why (the function's last line for it)</th>
-                    {changes && <th>action</th>}
-                  </tr>
-                </thead>
-                <tbody>
-                  {q.messages.map((m) => (
-                    <tr key={m.messageId}>
-                      <td>
-                        {m.orderId ? (
-                          <a href={`#/journey/${encodeURIComponent(m.orderId)}`}>{m.orderId}</a>
-                        ) : (
-                          `(${m.kind})`
-                        )}
-                      </td>
-                      <td>{m.receives}</td>
-                      <td>{m.sent ? new Date(m.sent).toISOString() : "-"}</td>
-                      <td>{why(m)}</td>
-                      {changes && (
-                        <td>
-                          <button
-                            type="button"
-                            onClick={() => act("redrive", { queue: q.queue, messageId: m.messageId })}
-                          >
-                            Redrive
-                          </button>{" "}
-                          <button
-                            type="button"
-                            onClick={() => act("delete", { queue: q.queue, messageId: m.messageId })}
-                          >
-                            Delete
-                          </button>
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </div>
+          <DeadLetterQueue key={q.queue} queue={q} changes={changes} act={act} />
         ))}
       </div>
     </section>
+  );
+}
+
+type Act = (action: "redrive" | "delete", body: { queue: string; messageId?: string }) => Promise<void>;
+
+/** One dead-letter queue: its messages with why each is there, and (when changes are allowed) its actions. */
+function DeadLetterQueue(props: { queue: DeadLetterQueueView; changes: boolean; act: Act }) {
+  const { queue: q, changes, act } = props;
+  return (
+    <div class="dlq">
+      <h3>
+        {q.queue}: {plural(q.total, "message")}
+      </h3>
+      {changes && q.total > 0 && (
+        <button type="button" onClick={() => act("redrive", { queue: q.queue })}>
+          Redrive all of {q.queue}
+        </button>
+      )}
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>orderId</th>
+              <th>receives (source queue)</th>
+              <th>sent</th>
+              <th>why (the function's last line for it)</th>
+              {changes && <th>action</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {q.messages.map((m) => (
+              <tr key={m.messageId}>
+                <td>
+                  {m.orderId ? <a href={`#/journey/${encodeURIComponent(m.orderId)}`}>{m.orderId}</a> : `(${m.kind})`}
+                </td>
+                <td>{m.receives}</td>
+                <td>{m.sent ? new Date(m.sent).toISOString() : "-"}</td>
+                <td>{why(m)}</td>
+                {changes && (
+                  <td>
+                    <button type="button" onClick={() => act("redrive", { queue: q.queue, messageId: m.messageId })}>
+                      Redrive
+                    </button>{" "}
+                    <button type="button" onClick={() => act("delete", { queue: q.queue, messageId: m.messageId })}>
+                      Delete
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
   );
 }
 
@@ -195,8 +195,6 @@ const COLUMNS = ["orderId", "status", "itemName", "quantity", "timestamp"];
 export function TableView(props: { changes: Changes }) {
   const [page, setPage] = useState<ItemsPage | undefined>();
   const [count, setCount] = useState<number | undefined>();
-  const [lookup, setLookup] = useState("");
-  const [found, setFound] = useState<string | undefined>();
   const load = async (recount = count === undefined || count < RECOUNT_BELOW) => {
     const answer = await api<ItemsPage>(`items?limit=100${recount ? "&count=1" : ""}`);
     setPage(answer);
@@ -211,28 +209,7 @@ export function TableView(props: { changes: Changes }) {
   return (
     <section aria-labelledby="table-title">
       <h2 id="table-title">Orders table</h2>
-      <form
-        id="table-form"
-        class="inline"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (!lookup.trim()) return;
-          const { item } = await api<{ item: unknown }>(`items/${encodeURIComponent(lookup.trim())}`);
-          setFound(item ? JSON.stringify(item, null, 2) : `${lookup.trim()} is not in the table`);
-        }}
-      >
-        <label for="table-id">Look up orderId</label>
-        <input id="table-id" autocomplete="off" value={lookup} onInput={(e) => setLookup(e.currentTarget.value)} />
-        <button type="submit">Look up</button>
-        <button type="button" id="table-refresh" onClick={() => void load(true)}>
-          Refresh list
-        </button>
-      </form>
-      {found && (
-        <pre id="table-item" class="json">
-          {found}
-        </pre>
-      )}
+      <TableLookup refresh={() => void load(true)} />
       <p id="table-count" class="muted">
         {counted}
         {page?.more ? ` (the first ${page.items.length} shown)` : ""}
@@ -258,6 +235,38 @@ export function TableView(props: { changes: Changes }) {
         </table>
       </div>
     </section>
+  );
+}
+
+/** A lookup by orderId (a query by the partition key), and the button that counts the table again. */
+function TableLookup(props: { refresh: () => void }) {
+  const [lookup, setLookup] = useState("");
+  const [found, setFound] = useState<string | undefined>();
+  return (
+    <>
+      <form
+        id="table-form"
+        class="inline"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (!lookup.trim()) return;
+          const { item } = await api<{ item: unknown }>(`items/${encodeURIComponent(lookup.trim())}`);
+          setFound(item ? JSON.stringify(item, null, 2) : `${lookup.trim()} is not in the table`);
+        }}
+      >
+        <label for="table-id">Look up orderId</label>
+        <input id="table-id" autocomplete="off" value={lookup} onInput={(e) => setLookup(e.currentTarget.value)} />
+        <button type="submit">Look up</button>
+        <button type="button" id="table-refresh" onClick={props.refresh}>
+          Refresh list
+        </button>
+      </form>
+      {found && (
+        <pre id="table-item" class="json">
+          {found}
+        </pre>
+      )}
+    </>
   );
 }
 
