@@ -93,9 +93,13 @@ async function publishToStored(page: Page): Promise<number[]> {
     const started = Date.now();
     await page.click("#publish-form button");
     // Watched at each animation frame (a locator's wait polls every 500 ms after its first tries).
-    await page.waitForFunction('/stored/.test(document.getElementById("journey-events")?.textContent ?? "")', undefined, {
-      polling: "raf",
-    });
+    await page.waitForFunction(
+      '/stored/.test(document.getElementById("journey-events")?.textContent ?? "")',
+      undefined,
+      {
+        polling: "raf",
+      },
+    );
     samples.push(Date.now() - started);
   }
   return samples;

@@ -2,10 +2,18 @@
  * What the console's API answers, typed once for the server (`console.ts`), its sources (`source.ts`) and
  * the page (`page/`), which imports these types and nothing else of the server.
  */
-import type { PipelineGraph, PipelineSummary } from "../runtime/shapes";
+import type { LogLine, PipelineGraph, PipelineSummary } from "../runtime/shapes";
 import type { SeriesPoint } from "../runtime/series";
 
-export type { GraphEdge, GraphNode, PipelineGraph, NodeKind, EdgeKind, PipelineSummary } from "../runtime/shapes";
+export type {
+  GraphEdge,
+  GraphNode,
+  LogLine,
+  PipelineGraph,
+  NodeKind,
+  EdgeKind,
+  PipelineSummary,
+} from "../runtime/shapes";
 export type { SeriesPoint } from "../runtime/series";
 
 /** What a queue holds now. */
@@ -98,15 +106,6 @@ export interface ItemsPage {
   readonly items: Record<string, unknown>[];
   readonly more: boolean;
   readonly count?: number;
-}
-
-export interface LogLine {
-  readonly at: number;
-  readonly fn: string;
-  readonly line: string;
-  readonly level?: string;
-  readonly outcome?: string;
-  readonly orderId?: string;
 }
 
 export interface PublishAnswer {

@@ -8,6 +8,7 @@
  * published 5,000 times has a journey of a readable size.
  */
 import { orderIdOf, PipelineEvent } from "./events";
+import type { LogLine } from "./shapes";
 
 export interface JournalEntry {
   /** Milliseconds since the epoch. */
@@ -17,14 +18,7 @@ export interface JournalEntry {
   readonly again?: boolean;
 }
 
-export interface LogEntry {
-  readonly at: number;
-  readonly fn: string;
-  readonly line: string;
-  /** Fields of a JSON line the console filters by. */
-  readonly level?: string;
-  readonly outcome?: string;
-  readonly orderId?: string;
+export interface LogEntry extends LogLine {
   readonly messageId?: string;
 }
 

@@ -30,6 +30,16 @@ export interface PipelineSummary {
   discarded?: number;
 }
 
+/** One line of a function's log, with the fields of a JSON line the console filters by. */
+export interface LogLine {
+  readonly at: number;
+  readonly fn: string;
+  readonly line: string;
+  readonly level?: string;
+  readonly outcome?: string;
+  readonly orderId?: string;
+}
+
 export type NodeKind = "topic" | "queue" | "dlq" | "function" | "table" | "alarms";
 export type EdgeKind = "subscription" | "undeliverable" | "dead-letter" | "redrive" | "mapping" | "stores" | "alarm";
 

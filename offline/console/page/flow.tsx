@@ -63,7 +63,10 @@ function countOf(node: GraphNode, counts: Counts): string {
   if (node.kind === "topic" || node.kind === "alarms") return `published ${counts.topics[node.name] ?? 0}`;
   if (node.kind === "table") {
     const items = counts.items[node.name];
-    return items === undefined ? "items not counted" : plural(items, "item");
+    if (items === undefined) return "items not counted";
+    // A count is a scan: while orders flow a big table is counted every few seconds, and says so.
+    const age = Math.round((counts.at - (counts.itemsAt ?? counts.at)) / 1000);
+    return plural(items, "item") + (age >= 3 ? ` (counted ${age} s ago)` : "");
   }
   const outcomes = Object.entries(counts.outcomes[node.name] ?? {}).filter(([, n]) => n > 0);
   return outcomes.length ? outcomes.map(([outcome, n]) => `${outcome} ${n}`).join(", ") : "no records yet";
