@@ -96,6 +96,22 @@ function runScript(script: string, endpoint: string, cwd: string) {
       expect(result.stdout).toMatch(/"outcome":"stored".*"orderId":"O9876"/);
       // The serving shell's trace says so too (its line may trail the CLI's answer by a few milliseconds).
       await server.waitFor(/moved to DLQ .*order=O9877 OrderQueue -> DLQ after 3 receives/, 10_000);
+      // A service the endpoint does not serve: botocore parses the answer (REST-JSON Lambda, JSON Logs).
+      for (const [command, operation] of [
+        ["lambda list-functions", "ListFunctions"],
+        ["logs describe-log-groups", "DescribeLogGroups"],
+      ]) {
+        const refused = runScript(
+          `export AWS_ENDPOINT_URL=${ready.endpoint} AWS_DEFAULT_REGION=us-east-1 \
+AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_MAX_ATTEMPTS=1; "${aws}" ${command}`,
+          ready.endpoint,
+          user,
+        );
+        expect(refused.status).toBe(255);
+        expect(refused.stderr.trim()).toBe(
+          `An error occurred (NotImplemented) when calling the ${operation} operation: this endpoint serves sns, sqs and dynamodb; ${command.split(" ")[0]} is not emulated`,
+        );
+      }
     } finally {
       expect(await interrupt(server)).not.toBe(2);
     }
