@@ -34,15 +34,26 @@ export interface Counts {
   /** Items in each table, by name, when last counted (`itemsAt`). */
   readonly items: Readonly<Record<string, number>>;
   readonly itemsAt?: number;
+  /** What the items' number is, where it is not a count of them now. */
+  readonly itemsNote?: string;
   /** The run's balance over the source queues, where the source keeps one. */
   readonly balance?: PipelineSummary;
+  /** What could not be read, each with what to do. */
+  readonly problems?: string[];
 }
 
 export interface ConsoleState {
   readonly stack: string;
   readonly region: string;
   /** Where the console reads from, and whether it may change anything (redrive, delete, publish). */
-  readonly source: { readonly name: string; readonly changes: boolean };
+  readonly source: {
+    readonly name: string;
+    readonly changes: boolean;
+    /** Live: the server sends batches as things happen; else the page asks again every `refreshSeconds`. */
+    readonly live: boolean;
+    readonly refreshSeconds: number;
+    readonly chart: { readonly stepSeconds: number; readonly windowSeconds: number };
+  };
   readonly graph: PipelineGraph;
   readonly counts: Counts;
   readonly points: SeriesPoint[];
@@ -68,6 +79,8 @@ export interface Journey {
   /** Older steps not kept. */
   readonly omitted: number;
   readonly item: Record<string, unknown> | null;
+  /** What could not be read, each with what to do. */
+  readonly problems?: string[];
 }
 
 /** A message in a dead-letter queue, with why it is there. */
@@ -87,6 +100,8 @@ export interface DeadLetterQueueView {
   readonly queue: string;
   readonly total: number;
   readonly messages: DeadLetterView[];
+  /** What could not be read, each with what to do. */
+  readonly problems?: string[];
 }
 
 export interface RedriveAnswer {
@@ -95,6 +110,8 @@ export interface RedriveAnswer {
   readonly refused: number;
   readonly from: string;
   readonly to: string;
+  /** An SQS message-move task doing the move (its handle): `moved` is then what it had moved when asked. */
+  readonly task?: string;
 }
 
 export interface DiscardAnswer {

@@ -17,6 +17,8 @@ import { liveFeed } from "./live-feed";
 import type { ConsoleSource } from "./source";
 
 const MAX_BODY = 300 * 1024;
+/** How often a page of a source that is not live asks again (while its tab is shown). */
+const REFRESH_SECONDS = 30;
 
 type Send = (status: number, body: unknown) => void;
 
@@ -220,10 +222,16 @@ function routes(source: ConsoleSource): Record<string, Route> {
     "GET /_local/api/state": async (): Promise<ConsoleState> => ({
       stack: source.stack,
       region: source.region,
-      source: { name: source.name, changes: source.allowChanges },
+      source: {
+        name: source.name,
+        changes: source.allowChanges,
+        live: source.live,
+        refreshSeconds: REFRESH_SECONDS,
+        chart: source.chart,
+      },
       graph: source.graph(),
       counts: await source.counts(true),
-      points: source.points(),
+      points: await source.points(),
       recentOrders: source.recentOrders(),
       sampleOrder: source.sampleOrder(),
       outcomes: source.outcomes,

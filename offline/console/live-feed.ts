@@ -89,7 +89,7 @@ export function liveFeed(source: ConsoleSource, streams: Set<http.ServerResponse
       const counts = await source.counts(countItems);
       if (countItems) itemsWait = Math.max(ITEMS_MS, ITEMS_COST_FACTOR * (Date.now() - itemsCountedAt));
       // The points of the last second sent (it may have grown since) and of every second after it.
-      const points = source.points(sentUpTo);
+      const points = await source.points(sentUpTo);
       sentUpTo = points.length ? points[points.length - 1].at : sentUpTo;
       const batch: Batch = { counts, points, ...gathered.toJSON() };
       gathered = new Gathered();

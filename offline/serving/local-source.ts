@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { sampleOrderBody } from "../../common/sample-order";
 import { RECORD_OUTCOMES } from "../../lambda/log";
 import type { Counts, DeadLetterView } from "../console/api";
-import type { ConsoleSource, SourceChange } from "../console/source";
+import { deadLetterOf, type ConsoleSource, type SourceChange } from "../console/source";
 import { TableReads } from "../engines/dynamodb";
 import type { PeekedMessage } from "../engines/sns-sqs";
 import { orderIdOf } from "../runtime/events";
@@ -31,12 +31,14 @@ export function localSource(pipeline: LocalPipeline, journal: Journal, series: S
   return {
     name: "local run",
     allowChanges: true,
+    live: true,
+    chart: { stepSeconds: 1, windowSeconds: 600 },
     stack: path.basename(pipeline.stack.stackDir),
     region: pipeline.stack.region,
     outcomes: [...RECORD_OUTCOMES, "unreadable"],
     graph: () => graph,
     counts,
-    points: (since) => series.points(since),
+    points: async (since) => series.points(since),
     recentOrders: () => journal.recentOrders(),
     async journey(orderId) {
       const { events, omitted } = journal.journey(orderId);
@@ -109,25 +111,15 @@ function logLine(entry: LogEntry) {
 }
 
 function deadLetterView(message: PeekedMessage, journal: Journal): DeadLetterView {
-  const body = message.body;
-  const orderId = orderIdOf(body);
-  let kind: DeadLetterView["kind"] = "order";
-  try {
-    const parsed = JSON.parse(body);
-    if (!parsed || typeof parsed !== "object" || orderId === undefined) kind = "not an order";
-  } catch {
-    kind = "not JSON";
-  }
-  const known = journal.deadLetter(message.messageId, orderId);
-  const cause = known.cause;
-  return {
-    messageId: message.messageId,
-    // The engine keeps the count its source queue gave the message; the receive that moved it is no delivery.
-    receives: known.receives ?? Math.max(0, message.receiveCount - 1),
-    sent: message.sentTimestamp,
-    orderId: orderId ?? null,
-    kind,
-    body: body.slice(0, 2000),
-    cause: cause ? { at: cause.at, line: cause.line, outcome: cause.outcome } : null,
-  };
+  const known = journal.deadLetter(message.messageId, orderIdOf(message.body));
+  return deadLetterOf(
+    {
+      messageId: message.messageId,
+      body: message.body,
+      // The engine keeps the count its source queue gave the message; the receive that moved it is no delivery.
+      receives: known.receives ?? Math.max(0, message.receiveCount - 1),
+      sent: message.sentTimestamp,
+    },
+    known.cause,
+  );
 }

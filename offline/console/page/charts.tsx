@@ -1,11 +1,10 @@
-// The charts of the last 10 minutes, drawn by uPlot (axes, scales, values on hover): orders per second in
-// and out, and the latency from entering the queue to being processed (median and slowest per second).
+// The charts of the source's window (a local run: 10 minutes by the second; a deployed stack: 3 hours by the
+// minute), drawn by uPlot (axes, scales, values on hover): messages in and out of the queue per step, and
+// where the source knows it the latency from entering the queue to being processed (median and slowest).
 import uPlot from "uplot";
 import { useEffect, useRef } from "preact/hooks";
 import type { SeriesPoint } from "../api";
 import { plural, time } from "./api";
-
-const WINDOW_S = 600;
 
 /** A uPlot chart that follows `data`: made once, given new data after. */
 function Chart(props: { id: string; title: string; series: uPlot.Series[]; data: uPlot.AlignedData; unit: string }) {
@@ -27,18 +26,29 @@ function Chart(props: { id: string; title: string; series: uPlot.Series[]; data:
   return <div id={props.id} class="chart" ref={box} />;
 }
 
-/** Every second of the window (a second with no point had none: the server keeps only busy seconds). */
-function perSecond(points: SeriesPoint[]): SeriesPoint[] {
-  const bySecond = new Map(points.map((p) => [p.at, p]));
-  const now = Math.floor(Date.now() / 1000) * 1000;
-  const seconds: SeriesPoint[] = [];
-  for (let at = now - (WINDOW_S - 1) * 1000; at <= now; at += 1000)
-    seconds.push(bySecond.get(at) ?? { at, in: 0, out: 0 });
-  return seconds;
+export interface ChartWindow {
+  readonly stepSeconds: number;
+  readonly windowSeconds: number;
 }
 
-export function Charts(props: { points: SeriesPoint[] }) {
-  const seconds = perSecond(props.points);
+/** Every step of the window (a step with no point had none: the sources keep only busy ones). */
+function perStep(points: SeriesPoint[], window: ChartWindow): SeriesPoint[] {
+  const step = window.stepSeconds * 1000;
+  const byStep = new Map(points.map((p) => [p.at, p]));
+  const now = Math.floor(Date.now() / step) * step;
+  const steps: SeriesPoint[] = [];
+  for (let at = now - (window.windowSeconds * 1000 - step); at <= now; at += step)
+    steps.push(byStep.get(at) ?? { at, in: 0, out: 0 });
+  return steps;
+}
+
+/** "10 minutes", "3 hours"; "second", "minute". */
+const span = (seconds: number) => (seconds % 3600 === 0 ? plural(seconds / 3600, "hour") : plural(seconds / 60, "minute"));
+const unitOf = (seconds: number) => (seconds === 1 ? "second" : seconds === 60 ? "minute" : `${seconds} s`);
+
+export function Charts(props: { points: SeriesPoint[]; window: ChartWindow }) {
+  const seconds = perStep(props.points, props.window);
+  const per = unitOf(props.window.stepSeconds);
   const x = seconds.map((p) => p.at / 1000);
   const rates: uPlot.AlignedData = [x, seconds.map((p) => p.in), seconds.map((p) => p.out)];
   const latencies: uPlot.AlignedData = [
@@ -54,8 +64,8 @@ export function Charts(props: { points: SeriesPoint[] }) {
       <figure>
         <Chart
           id="rate-chart"
-          title="Orders per second"
-          unit="per second"
+          title={`Messages per ${per}`}
+          unit={`per ${per}`}
           data={rates}
           series={[
             { label: "in (published)", stroke: "#2563eb", width: 2 },
@@ -63,8 +73,8 @@ export function Charts(props: { points: SeriesPoint[] }) {
           ]}
         />
         <figcaption id="rate-now">
-          {`Last 10 minutes: ${total("in")} in, ${total("out")} out.`}
-          {busiest ? ` At ${time(busiest.at).slice(0, 8)}: in ${busiest.in}/s, out ${busiest.out}/s.` : ""}
+          {`Last ${span(props.window.windowSeconds)}: ${total("in")} in, ${total("out")} out.`}
+          {busiest ? ` At ${time(busiest.at).slice(0, 8)}: in ${busiest.in}, out ${busiest.out} per ${per}.` : ""}
         </figcaption>
       </figure>
       <figure>
@@ -81,7 +91,9 @@ export function Charts(props: { points: SeriesPoint[] }) {
         <figcaption id="latency">
           {timed?.latency
             ? `At ${time(timed.at).slice(0, 8)}: median ${timed.latency.median} ms, slowest ${timed.latency.max} ms over ${plural(timed.latency.count, "order")}.`
-            : "No order processed yet."}
+            : props.window.stepSeconds === 1
+              ? "No order processed yet."
+              : "This source keeps no latency per order."}
         </figcaption>
       </figure>
     </div>

@@ -64,6 +64,7 @@ function countOf(node: GraphNode, counts: Counts): string {
   if (node.kind === "table") {
     const items = counts.items[node.name];
     if (items === undefined) return "items not counted";
+    if (counts.itemsNote) return `${plural(items, "item")} (${counts.itemsNote})`;
     // A count is a scan: while orders flow a big table is counted every few seconds, and says so.
     const age = Math.round((counts.at - (counts.itemsAt ?? counts.at)) / 1000);
     return plural(items, "item") + (age >= 3 ? ` (counted ${age} s ago)` : "");
@@ -72,13 +73,14 @@ function countOf(node: GraphNode, counts: Counts): string {
   return outcomes.length ? outcomes.map(([outcome, n]) => `${outcome} ${n}`).join(", ") : "no records yet";
 }
 
-/** Messages per second over the last 10 s: into the queues (a subscription) or out of them (a mapping). */
-function rateOf(edge: GraphEdge, points: SeriesPoint[]): string {
+/** Messages per second over the last 10 s (a source by the second) or the last 5 minutes (by the minute). */
+function rateOf(edge: GraphEdge, points: SeriesPoint[], step: number): string {
   if (edge.kind !== "subscription" && edge.kind !== "mapping") return "";
-  const since = Date.now() - 10_000;
+  const seconds = step === 1 ? 10 : 5 * step;
+  const since = Date.now() - seconds * 1000 - (step === 1 ? 0 : step * 1000);
   const recent = points.filter((p) => p.at >= since);
   const total = recent.reduce((sum, p) => sum + (edge.kind === "subscription" ? p.in : p.out), 0);
-  return ` · ${(total / 10).toFixed(1)}/s`;
+  return ` · ${(total / seconds).toFixed(1)}/s`;
 }
 
 /** An alarm arrow says how many alarms it stands for; their metrics are its tooltip. */
@@ -87,7 +89,7 @@ const shortLabel = (edge: GraphEdge) => (edge.kind === "alarm" ? edge.label.spli
 const pathOf = (points: { x: number; y: number }[]) =>
   points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
 
-export function Flow(props: { graph: PipelineGraph; counts: Counts; points: SeriesPoint[] }) {
+export function Flow(props: { graph: PipelineGraph; counts: Counts; points: SeriesPoint[]; step: number }) {
   const laid = useMemo(() => lay(props.graph), [props.graph]);
   return (
     <div class="flow-box">
@@ -112,7 +114,7 @@ export function Flow(props: { graph: PipelineGraph; counts: Counts; points: Seri
             style={{ left: `${edge.labelAt.x}px`, top: `${edge.labelAt.y}px` }}
           >
             {shortLabel(edge)}
-            {rateOf(edge, props.points)}
+            {rateOf(edge, props.points, props.step)}
           </span>
         ))}
         {laid.nodes.map((node) => (

@@ -3,13 +3,12 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { Batch, ConsoleState, Counts, LogLine, PipelineSummary, SeriesPoint } from "../api";
-import { api, listen } from "./api";
+import { api, listen, time } from "./api";
 import { Charts } from "./charts";
 import { Flow } from "./flow";
 import { href, Route, useRoute, VIEWS } from "./router";
-import { Changes, DeadLettersView, JourneyView, LogView, PublishView, TableView } from "./views";
+import { Changes, DeadLettersView, JourneyView, LogView, Problems, PublishView, TableView } from "./views";
 
-const WINDOW_MS = 600_000;
 const MAX_LINES = 1000;
 
 function Balance(props: { balance?: PipelineSummary }) {
@@ -26,22 +25,34 @@ function Balance(props: { balance?: PipelineSummary }) {
   );
 }
 
-/** The state the live batches keep current: counts, the chart's points, the newest log lines. */
+/** Merges new points into the window's, newest last. */
+function merged(now: SeriesPoint[], fresh: SeriesPoint[], windowMs: number): SeriesPoint[] {
+  const byStep = new Map(now.map((p) => [p.at, p]));
+  for (const p of fresh) byStep.set(p.at, p);
+  return [...byStep.values()].filter((p) => p.at >= Date.now() - windowMs).sort((a, b) => a.at - b.at);
+}
+
+/**
+ * The state kept current: by the server's live batches, or, for a source that is not live (a deployed
+ * stack, read on the AWS APIs), by asking again every `refreshSeconds` while the tab is shown, and at once
+ * when it is shown again. A hidden tab asks nothing.
+ */
 function useLive(initial: ConsoleState) {
+  const windowMs = initial.source.chart.windowSeconds * 1000;
   const [counts, setCounts] = useState<Counts>(initial.counts);
   const [points, setPoints] = useState<SeriesPoint[]>(initial.points);
   const [lines, setLines] = useState<LogLine[]>([]);
   const [changes, setChanges] = useState<Changes>({ orders: new Set(), happened: new Set(), serial: 0 });
   const [live, setLive] = useState(true);
+  const [refreshedAt, setRefreshedAt] = useState(Date.now());
   useEffect(() => {
-    void api<LogLine[]>("logs?limit=200").then((tail) => setLines((now) => [...tail, ...now].slice(-MAX_LINES)));
+    void api<LogLine[]>("logs?limit=200")
+      .then((tail) => setLines((now) => [...tail, ...now].slice(-MAX_LINES)))
+      .catch(() => undefined);
+    if (!initial.source.live) return polled();
     return listen((batch: Batch) => {
       setCounts(batch.counts);
-      setPoints((now) => {
-        const bySecond = new Map(now.map((p) => [p.at, p]));
-        for (const p of batch.points) bySecond.set(p.at, p);
-        return [...bySecond.values()].filter((p) => p.at >= Date.now() - WINDOW_MS).sort((a, b) => a.at - b.at);
-      });
+      setPoints((now) => merged(now, batch.points, windowMs));
       const skipped = batch.skippedLines
         ? [{ at: Date.now(), fn: "console", line: `(${batch.skippedLines} log lines not shown)` }]
         : [];
@@ -50,7 +61,35 @@ function useLive(initial: ConsoleState) {
       setChanges((c) => ({ orders: new Set(batch.orders), happened: new Set(batch.happened), serial: c.serial + 1 }));
     }, setLive);
   }, []);
-  return { counts, points, lines, changes, live };
+  function polled(): () => void {
+    let timer: number | undefined;
+    const refresh = async () => {
+      window.clearTimeout(timer);
+      timer = undefined;
+      if (document.visibilityState !== "visible") return;
+      try {
+        const [state, tail] = await Promise.all([api<ConsoleState>("state"), api<LogLine[]>("logs?limit=200")]);
+        setCounts(state.counts);
+        setPoints(state.points);
+        setLines(tail);
+        setChanges((c) => ({ orders: new Set(state.recentOrders), happened: new Set(["refresh"]), serial: c.serial + 1 }));
+        setRefreshedAt(Date.now());
+        setLive(true);
+      } catch {
+        setLive(false);
+      }
+      if (document.visibilityState === "visible")
+        timer = window.setTimeout(() => void refresh(), initial.source.refreshSeconds * 1000);
+    };
+    const shown = () => void (document.visibilityState === "visible" ? refresh() : window.clearTimeout(timer));
+    document.addEventListener("visibilitychange", shown);
+    timer = window.setTimeout(() => void refresh(), initial.source.refreshSeconds * 1000);
+    return () => {
+      window.clearTimeout(timer);
+      document.removeEventListener("visibilitychange", shown);
+    };
+  }
+  return { counts, points, lines, changes, live, refreshedAt };
 }
 
 function Screen(props: { route: Route; state: ConsoleState; live: ReturnType<typeof useLive> }) {
@@ -70,9 +109,10 @@ function Screen(props: { route: Route; state: ConsoleState; live: ReturnType<typ
       return (
         <section aria-labelledby="pipeline-title">
           <h2 id="pipeline-title">Pipeline</h2>
-          <Flow graph={state.graph} counts={live.counts} points={live.points} />
+          <Problems id="pipeline-problems" problems={live.counts.problems} />
+          <Flow graph={state.graph} counts={live.counts} points={live.points} step={state.source.chart.stepSeconds} />
           <Balance balance={live.counts.balance} />
-          <Charts points={live.points} />
+          <Charts points={live.points} window={state.source.chart} />
         </section>
       );
   }
@@ -90,9 +130,11 @@ function App(props: { state: ConsoleState }) {
           Order pipeline <span class="muted">console: {state.source.name}</span>
         </h1>
         <p id="status" role="status">
-          {live.live
-            ? `${state.stack} in ${state.region}: live, ${mode}`
-            : "disconnected: is the server still running?"}
+          {!live.live
+            ? "disconnected: is the server still running?"
+            : state.source.live
+              ? `${state.stack} in ${state.region}: live, ${mode}`
+              : `${state.stack} in ${state.region}: read at ${time(live.refreshedAt).slice(0, 8)} (again every ${state.source.refreshSeconds} s while this tab is shown), ${mode}`}
         </p>
         <nav aria-label="Views">
           {VIEWS.map(([view, title]) => (

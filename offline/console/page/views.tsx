@@ -34,6 +34,18 @@ function useLoad(load: () => Promise<void>, changes: Changes, changed: (c: Chang
   }, [changes.serial]);
 }
 
+/** What could not be read, each with what to do; nothing when all was read. */
+export function Problems(props: { problems?: string[]; id?: string }) {
+  if (!props.problems?.length) return null;
+  return (
+    <ul id={props.id} class="problems" role="alert">
+      {props.problems.map((p) => (
+        <li key={p}>{p}</li>
+      ))}
+    </ul>
+  );
+}
+
 export function JourneyView(props: { orderId?: string; state: ConsoleState; changes: Changes }) {
   const [journey, setJourney] = useState<Journey | undefined>();
   const [error, setError] = useState("");
@@ -73,6 +85,7 @@ export function JourneyView(props: { orderId?: string; state: ConsoleState; chan
         ))}
       </p>
       {error && <p class="error">{error}</p>}
+      <Problems id="journey-problems" problems={journey?.problems} />
       <ol id="journey-events" class="events">
         {journey && journey.omitted > 0 && (
           <li class="omitted">
@@ -84,7 +97,9 @@ export function JourneyView(props: { orderId?: string; state: ConsoleState; chan
             {time(step.at)} <span class="label">{step.label}</span> {step.text}
           </li>
         ))}
-        {journey && journey.steps.length === 0 && <li>no events for this order in this run</li>}
+        {journey && journey.steps.length === 0 && (
+          <li>{props.state.source.live ? "no events for this order in this run" : "no log line names this order"}</li>
+        )}
       </ol>
       <h3>In the table now</h3>
       <pre id="journey-item" class="json">
@@ -108,7 +123,9 @@ export function DeadLettersView(props: { state: ConsoleState; changes: Changes }
       if (action === "redrive") {
         const r = await api<RedriveAnswer>("dlq/redrive", body);
         setResult(
-          `moved ${r.moved} of ${r.total} from ${r.from} to ${r.to}${r.refused ? `; ${r.refused} refused` : ""}`,
+          r.task
+            ? `an SQS message-move task is moving ${r.total} from ${r.from} to ${r.to}: their journeys follow them`
+            : `moved ${r.moved} of ${r.total} from ${r.from} to ${r.to}${r.refused ? `; ${r.refused} refused` : ""}`,
         );
       } else {
         const r = await api<DiscardAnswer>("dlq/delete", body);
@@ -144,6 +161,7 @@ function DeadLetterQueue(props: { queue: DeadLetterQueueView; changes: boolean; 
       <h3>
         {q.queue}: {plural(q.total, "message")}
       </h3>
+      <Problems problems={q.problems} />
       {changes && q.total > 0 && (
         <button type="button" onClick={() => act("redrive", { queue: q.queue })}>
           Redrive all of {q.queue}
