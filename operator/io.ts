@@ -15,6 +15,8 @@ export interface StackOutputs {
   readonly dlq_url: string;
   readonly dlq_arn: string;
   readonly table_name: string;
+  /** The order processor (older stacks name it only in `verify`). */
+  readonly function_name?: string;
   /** OrderQueue's ARN (older stacks lack the output). */
   readonly queue_arn?: string;
   /** The subscription's delivery DLQ (older stacks lack the outputs). */
@@ -81,6 +83,8 @@ export interface OrdersIO {
   readonly now: () => number;
   /** A progress line for long commands; draws only on a terminal. @default progress() on stderr */
   readonly progress?: (label: string) => Progress;
+  /** How long a serving command (`console`) serves. @default until Ctrl-C or SIGTERM */
+  readonly untilStopped?: () => Promise<void>;
 }
 
 export const defaultIO: OrdersIO = {

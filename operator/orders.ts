@@ -25,6 +25,7 @@ import { OrderInputError, OrderLine, readOrderLines } from "../common/order-line
 import { publishAll, PublishResult } from "../common/publish";
 import { awsClients, smokeOrder, verify } from "./verify";
 import { runMain } from "../common/run-main";
+import { serveConsole } from "./console/serve-console";
 
 export { OperatorError, type OrdersIO } from "./io";
 
@@ -42,6 +43,9 @@ Commands:
   verify               check the deployed stack with AWS, one line per check (PASS/FAIL/WARN/SKIP, and what
                        to do): the role (IAM policy simulation), the event source mapping, the key, the
                        subscription, a smoke order end to end, the DLQs; exit code 1 if any check fails
+  console              serve the console's page for the stack on 127.0.0.1 until Ctrl-C: the pipeline, an
+                       order's journey from the function's log, each dead letter with its cause, the table;
+                       read-only unless --allow-changes (redrive, delete, publish)
 
 Options:
   --outputs FILE       stack outputs written by cdktf (default outputs.json), made with
@@ -52,6 +56,8 @@ Options:
   --keep               smoke: keep the test order in the table
   --alarm-path         verify: also set one alarm to ALARM, check that CloudWatch notified the alarm topic,
                        and set it back (operators get the notification)
+  --port N             console: the port on 127.0.0.1 (default 0: a free one)
+  --allow-changes      console: allow redrive, delete and publish from the page
   -h, --help           this help`;
 
 export async function publishOrders(
@@ -259,11 +265,21 @@ export const ORDERS_OPTIONS = {
   max: { type: "string" },
   keep: { type: "boolean" },
   "alarm-path": { type: "boolean" },
+  port: { type: "string" },
+  "allow-changes": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 /** Its commands: a word, or a word and a sub-command. */
-export const ORDERS_COMMANDS = ["publish", "smoke", "dlq list", "dlq redrive", "delivery-dlq move", "verify"] as const;
+export const ORDERS_COMMANDS = [
+  "publish",
+  "smoke",
+  "dlq list",
+  "dlq redrive",
+  "delivery-dlq move",
+  "verify",
+  "console",
+] as const;
 
 /**
  * An orders command line as `runOrders` reads it: its options, the command (one of ORDERS_COMMANDS; none
@@ -325,8 +341,42 @@ export async function runOrders(
         },
         io,
       );
+    case "console":
+      return serveUntilStopped(
+        outputs(),
+        { stack, port: portOption(values.port), allowChanges: Boolean(values["allow-changes"]) },
+        io,
+      );
   }
 }
+
+function portOption(value: string | undefined): number {
+  const port = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new OperatorError(`--port must be a port number from 0 (a free one) to 65535, got "${value}"`);
+  return port;
+}
+
+async function serveUntilStopped(
+  outputs: StackOutputs,
+  options: { stack: string; port: number; allowChanges: boolean },
+  io: OrdersIO,
+): Promise<number> {
+  const served = await serveConsole(outputs, options);
+  io.out(
+    `console of ${options.stack} (${options.allowChanges ? "changes allowed" : "read-only; --allow-changes allows redrive, delete and publish"}): ${served.url} (open it in a browser on this machine); Ctrl-C stops`,
+  );
+  await (io.untilStopped ?? untilSignal)();
+  await served.close();
+  return 0;
+}
+
+/** Until Ctrl-C (SIGINT) or SIGTERM. */
+const untilSignal = () =>
+  new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
 
 runMain(module, () => runOrders(process.argv.slice(2)), {
   exitCodeOf: (error) => (error instanceof OperatorError || error instanceof OrderInputError ? 2 : 1),

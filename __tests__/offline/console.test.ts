@@ -6,38 +6,20 @@
  * another origin or without the page's token is refused. With UPDATE_DOCS_SCREENSHOT=1 it writes the
  * screenshot docs/local.md shows.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { copyProject } from "../../scripts/project-copy";
+import { requiredChromium } from "../support/browser";
 import { PROJECT_ROOT } from "../support/paths";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 import { pipelineGraph } from "../../offline/runtime/graph";
 import { loadStack } from "../../offline/runtime/stack-model";
 
-/** The system's Chromium: CHROMIUM_PATH, or one on PATH (`npm run setup:browser` installs Debian's). */
-function chromiumPath(): string | undefined {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    try {
-      return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim() || undefined;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
-
-const browserPath = chromiumPath();
-if (!browserPath) {
-  console.warn("CONSOLE BROWSER TEST NOT RUN: no Chromium; run `npm run setup:browser` or set CHROMIUM_PATH");
-  if (process.env.CI)
-    throw new Error("The console's browser test is required in CI: no Chromium (npm run setup:browser)");
-}
+const browserPath = requiredChromium("The console's browser test");
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "order-console-"));
 const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "2025-05-09T14:40:00Z" };

@@ -3,7 +3,8 @@
  * - running the function: moto keeps the event source mapping but cannot run code without Docker, so
  *   `startLambdaServiceOnMoto` runs the project's own Lambda service (the offline runtime's) on moto's
  *   SQS as moto describes the applied mapping and function, invoking the zip Terraform uploaded against
- *   moto's DynamoDB;
+ *   moto's DynamoDB, and writes the function's lines to its log group on moto as Lambda does
+ *   (`function-logs.ts`);
  * - `iam:SimulatePrincipalPolicy`: moto lacks it, so the call is answered from the role's inline
  *   policies as moto holds them (Allow/Deny by action and resource; conditions are not evaluated);
  * - `iam:SimulateCustomPolicy`: moto lacks it, so the call is answered by evaluating the policies it is
@@ -40,7 +41,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { LambdaService } from "../../offline/runtime/lambda-service/lambda-service";
+import { FunctionLogWriter } from "./function-logs";
 import { PipelineEvent } from "../../offline/runtime/events";
 import { FunctionModel, MappingModel } from "../../offline/runtime/stack-model";
 import { AwsClients } from "../../operator/verify";
@@ -161,6 +164,8 @@ export interface LambdaOnMoto {
   readonly mapping: MappingModel;
   /** Every trace event of the service (received, outcome via log lines, deleted, ...). */
   readonly events: PipelineEvent[];
+  /** The function's lines as they go to its CloudWatch Logs group on moto. */
+  readonly logs: FunctionLogWriter;
   stop(): Promise<void>;
 }
 
@@ -245,6 +250,8 @@ export async function startLambdaServiceOnMoto(
     visibilityTimeoutSeconds: Number(Attributes.VisibilityTimeout),
   };
   const events: PipelineEvent[] = [];
+  const logsClient = new CloudWatchLogsClient(config);
+  const logs = new FunctionLogWriter(logsClient);
   const service = new LambdaService({
     sqs,
     region,
@@ -259,13 +266,17 @@ export async function startLambdaServiceOnMoto(
     timeScale,
     functionTimeScale: 1,
     emit: (event) => events.push(event),
+    onFunctionLine: logs.write,
   });
   return {
     functionName: fn.name,
     mapping,
     events,
+    logs,
     stop: async () => {
       await service.stop();
+      await logs.stop();
+      logsClient.destroy();
       sqs.destroy();
     },
   };

@@ -65,11 +65,11 @@ export interface Console {
   close(): void;
 }
 
-export function createConsole(source: ConsoleSource): Console {
+export function createConsole(source: ConsoleSource, options: { refreshSeconds?: number } = {}): Console {
   const token = randomBytes(24).toString("hex");
   const streams = new Set<http.ServerResponse>();
   const live = liveFeed(source, streams);
-  const api = routes(source);
+  const api = routes(source, options.refreshSeconds ?? REFRESH_SECONDS);
   return {
     path: "/_local/console/",
     handle(request, response) {
@@ -203,7 +203,7 @@ type Route = (context: RouteContext) => Promise<unknown>;
 const limitOf = (url: URL, fallback: number, max: number) =>
   Math.max(1, Math.min(Number(url.searchParams.get("limit") ?? fallback) || fallback, max));
 
-function routes(source: ConsoleSource): Record<string, Route> {
+function routes(source: ConsoleSource, refreshSeconds: number): Record<string, Route> {
   /** A change needs a source that allows changes; the page shows which mode it is in. */
   const changing = <T>(action: (input: Record<string, unknown>) => Promise<T>): Route => {
     return async ({ request }) => {
@@ -226,7 +226,7 @@ function routes(source: ConsoleSource): Record<string, Route> {
         name: source.name,
         changes: source.allowChanges,
         live: source.live,
-        refreshSeconds: REFRESH_SECONDS,
+        refreshSeconds,
         chart: source.chart,
       },
       graph: source.graph(),

@@ -30,7 +30,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { EngineAddress, engineAgent } from "./engine-address";
-import { headOverflowAnswer, isApiCall, sentCrossSite, unreadableBody } from "./request-checks";
+import { headOverflowAnswer, isApiCall, originPolicy, pageRefusal, unreadableBody } from "./request-checks";
 
 export type ServiceName = "sns" | "sqs" | "dynamodb";
 
@@ -145,28 +145,6 @@ export function awsError(
     ...(query ? {} : { "x-amzn-query-error": `${code};Sender` }),
   });
   response.end(body);
-}
-
-/** The origins a page may call from: this endpoint's own, and those allowed. */
-function originPolicy(port: () => number, extra: readonly string[]) {
-  const hosts = () => [`127.0.0.1:${port()}`, `localhost:${port()}`];
-  const allowed = (origin: string) =>
-    hosts().some((host) => origin === `http://${host}`) || extra.includes(origin.replace(/\/$/, ""));
-  return {
-    hostOk: (host: string | undefined) => host !== undefined && hosts().includes(host.toLowerCase()),
-    /** The request's origin if a page sent it and it is allowed; "refused" if it is not; undefined without one. */
-    originOf(headers: http.IncomingHttpHeaders): string | "refused" | undefined {
-      const origin = headers.origin;
-      let referer: string | undefined;
-      try {
-        referer = headers.referer ? new URL(headers.referer).origin : undefined;
-      } catch {
-        return "refused";
-      }
-      for (const seen of [origin, referer]) if (seen !== undefined && !allowed(seen)) return "refused";
-      return origin ?? referer;
-    },
-  };
 }
 
 /** CORS headers for an allowed page; engines' own CORS headers (dynalite's wildcard) never pass. */
@@ -300,7 +278,7 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
   const origin = () => `http://127.0.0.1:${state.port}`;
   const agents = state.agents;
   return (request, response) => {
-    const refusal = pageRefusal(request, policy);
+    const refusal = pageRefusal(request, policy, "npm start -- --serve --allow-origin ORIGIN allows one");
     if (refusal) return awsError(request, response, 403, "AccessDenied", refusal);
     const pageOrigin = policy.originOf(request.headers) as string | undefined;
     const cors = corsHeaders(pageOrigin);
@@ -340,26 +318,6 @@ function handler(targets: EndpointTargets, options: EndpointOptions, state: Endp
       },
     );
   };
-}
-
-/** Why a request is refused as one a web page made (a rebound Host, a foreign origin, another site), if it is. */
-function pageRefusal(request: http.IncomingMessage, policy: ReturnType<typeof originPolicy>): string | undefined {
-  const allowHint = "npm start -- --serve --allow-origin ORIGIN allows one";
-  if (!policy.hostOk(request.headers.host)) return `Host ${String(request.headers.host)} is not this endpoint`;
-  const pageOrigin = policy.originOf(request.headers);
-  if (pageOrigin === "refused") return `the page's origin is not allowed (${allowHint})`;
-  if (sentCrossSite(request.headers, pageOrigin) && !openingConsole(request))
-    return `a browser sent this for a page of another site (Sec-Fetch-Site); ${allowHint}`;
-  return undefined;
-}
-
-/** A link followed to the console's page (a top-level navigation): the page itself, never an API call. */
-function openingConsole(request: http.IncomingMessage): boolean {
-  return (
-    request.method === "GET" &&
-    request.headers["sec-fetch-mode"] === "navigate" &&
-    /^\/_local\/console\/?(\?|$)/.test(request.url ?? "")
-  );
 }
 
 /** The agent a forwarded request goes through: SQS's long polls have their own. */

@@ -1,10 +1,59 @@
 /**
- * What the one endpoint refuses before any engine sees a request, besides its Host and Origin checks
- * (`endpoint.ts`): what a browser sent for another site, requests that are not SNS or SQS API calls
- * (fauxqs also serves S3, which this endpoint does not offer), bodies that are not UTF-8, and request
- * heads too long to read. Each answer says why in the request's own protocol.
+ * What the one endpoint refuses before any engine sees a request: a Host that is not its own, a page of an
+ * origin not allowed and what a browser sent for another site (the deployed stack's console refuses the
+ * same), requests that are not SNS or SQS API calls (fauxqs also serves S3, which this endpoint does not
+ * offer), bodies that are not UTF-8, and request heads too long to read. Each answer says why in the
+ * request's own protocol.
  */
 import type * as http from "node:http";
+
+/** The origins a page may call from: this endpoint's own, and those allowed. */
+export function originPolicy(port: () => number, extra: readonly string[]) {
+  const hosts = () => [`127.0.0.1:${port()}`, `localhost:${port()}`];
+  const allowed = (origin: string) =>
+    hosts().some((host) => origin === `http://${host}`) || extra.includes(origin.replace(/\/$/, ""));
+  return {
+    hostOk: (host: string | undefined) => host !== undefined && hosts().includes(host.toLowerCase()),
+    /** The request's origin if a page sent it and it is allowed; "refused" if it is not; undefined without one. */
+    originOf(headers: http.IncomingHttpHeaders): string | "refused" | undefined {
+      const origin = headers.origin;
+      let referer: string | undefined;
+      try {
+        referer = headers.referer ? new URL(headers.referer).origin : undefined;
+      } catch {
+        return "refused";
+      }
+      for (const seen of [origin, referer]) if (seen !== undefined && !allowed(seen)) return "refused";
+      return origin ?? referer;
+    },
+  };
+}
+
+/**
+ * Why a request is refused as one a web page made (a rebound Host, a foreign origin, another site), if it is;
+ * `allowHint` says how to allow an origin.
+ */
+export function pageRefusal(
+  request: http.IncomingMessage,
+  policy: ReturnType<typeof originPolicy>,
+  allowHint: string,
+): string | undefined {
+  if (!policy.hostOk(request.headers.host)) return `Host ${String(request.headers.host)} is not this endpoint`;
+  const pageOrigin = policy.originOf(request.headers);
+  if (pageOrigin === "refused") return `the page's origin is not allowed (${allowHint})`;
+  if (sentCrossSite(request.headers, pageOrigin) && !openingConsole(request))
+    return `a browser sent this for a page of another site (Sec-Fetch-Site); ${allowHint}`;
+  return undefined;
+}
+
+/** A link followed to the console's page (a top-level navigation): the page itself, never an API call. */
+function openingConsole(request: http.IncomingMessage): boolean {
+  return (
+    request.method === "GET" &&
+    request.headers["sec-fetch-mode"] === "navigate" &&
+    /^\/_local\/console\/?(\?|$)/.test(request.url ?? "")
+  );
+}
 
 /**
  * Whether a browser sent this for a page of another site: its Fetch Metadata (`Sec-Fetch-Site`) says so

@@ -12,11 +12,7 @@
  *   naming its message id (a DLQ keeps the id the source queue gave it).
  * - Every failed call is told where it happened, with what to do, and never stops the rest of the page.
  */
-import {
-  CloudWatchLogsClient,
-  FilteredLogEvent,
-  FilterLogEventsCommand,
-} from "@aws-sdk/client-cloudwatch-logs";
+import { CloudWatchLogsClient, FilteredLogEvent, FilterLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CloudWatchClient, GetMetricDataCommand, MetricDataQuery } from "@aws-sdk/client-cloudwatch";
 import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
@@ -99,16 +95,22 @@ function queuesOf(outputs: StackOutputs): QueueRef[] {
 export function outputsGraph(outputs: StackOutputs): PipelineGraph {
   const [queue, dlq, deliveryDlq] = queuesOf(outputs);
   const topic = lastPart(outputs.topic_arn, ":");
-  const fn = outputs.verify?.function_name;
+  const fn = outputs.function_name ?? outputs.verify?.function_name;
   const nodes: GraphNode[] = [
     { id: topic, kind: "topic", name: topic },
-    ...queuesOf(outputs).map((q) => ({ id: q.name, kind: q.dead ? ("dlq" as const) : ("queue" as const), name: q.name })),
+    ...queuesOf(outputs).map((q) => ({
+      id: q.name,
+      kind: q.dead ? ("dlq" as const) : ("queue" as const),
+      name: q.name,
+    })),
     ...(fn ? [{ id: fn, kind: "function" as const, name: fn }] : []),
     { id: outputs.table_name, kind: "table", name: outputs.table_name },
   ];
   const edges: GraphEdge[] = [
     { from: topic, to: queue.name, kind: "subscription", label: "subscription" },
-    ...(deliveryDlq ? [{ from: topic, to: deliveryDlq.name, kind: "undeliverable" as const, label: "undeliverable" }] : []),
+    ...(deliveryDlq
+      ? [{ from: topic, to: deliveryDlq.name, kind: "undeliverable" as const, label: "undeliverable" }]
+      : []),
     {
       from: queue.name,
       to: dlq.name,
@@ -126,8 +128,9 @@ export function outputsGraph(outputs: StackOutputs): PipelineGraph {
   if (outputs.alarm_topic_arn) {
     const alarms = lastPart(outputs.alarm_topic_arn, ":");
     nodes.push({ id: alarms, kind: "alarms", name: alarms });
-    const count = outputs.verify?.alarm_names.length ?? 0;
-    edges.push({ from: dlq.name, to: alarms, kind: "alarm", label: `${count === 1 ? "alarm" : `${count} alarms`}` });
+    const count = outputs.verify?.alarm_names?.length;
+    const label = count === undefined ? "alarms" : count === 1 ? "alarm" : `${count} alarms`;
+    edges.push({ from: dlq.name, to: alarms, kind: "alarm", label });
   }
   return { nodes, edges };
 }
@@ -180,12 +183,20 @@ export function awsSource(
   const documents = DynamoDBDocumentClient.from(clients.dynamodb);
   const queues = queuesOf(outputs);
   const graph = outputsGraph(outputs);
-  const fn = outputs.verify?.function_name;
+  const fn = outputs.function_name ?? outputs.verify?.function_name;
   const logGroup = fn ? `/aws/lambda/${fn}` : undefined;
   const topic = lastPart(outputs.topic_arn, ":");
   /** Orders this console redrove, with when: their journeys say so and the page follows them. */
   const redriven = new Map<string, number>();
-  let metrics: { at: number; points: SeriesPoint[]; topics: Record<string, number>; outcomes: Record<string, number>; problem?: string } | undefined;
+  let metrics:
+    | {
+        at: number;
+        points: SeriesPoint[];
+        topics: Record<string, number>;
+        outcomes: Record<string, number>;
+        problem?: string;
+      }
+    | undefined;
   let hashKey: string | undefined;
 
   const problem = (list: string[]) => (what: string) => (error: unknown) => {
@@ -194,7 +205,8 @@ export function awsSource(
   };
 
   async function searchLog(pattern: string | undefined, hours = HOURS * 8): Promise<LogLine[]> {
-    if (!logGroup || !fn) throw new Error("the outputs name no function (deploy the current stack for its verify output)");
+    if (!logGroup || !fn)
+      throw new Error("the outputs name no function (deploy the current stack for its verify output)");
     const events: FilteredLogEvent[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < 5; page++) {
@@ -217,7 +229,12 @@ export function awsSource(
   async function refreshMetrics() {
     if (metrics && Date.now() - metrics.at < 30_000) return metrics;
     const [queue] = queues;
-    const stat = (id: string, namespace: string, name: string, dimensions: Record<string, string>): MetricDataQuery => ({
+    const stat = (
+      id: string,
+      namespace: string,
+      name: string,
+      dimensions: Record<string, string>,
+    ): MetricDataQuery => ({
       Id: id,
       MetricStat: {
         Metric: {
@@ -233,7 +250,9 @@ export function awsSource(
       stat("published", "AWS/SNS", "NumberOfMessagesPublished", { TopicName: topic }),
       stat("sent", "AWS/SQS", "NumberOfMessagesSent", { QueueName: queue.name }),
       stat("deleted", "AWS/SQS", "NumberOfMessagesDeleted", { QueueName: queue.name }),
-      ...RECORD_OUTCOMES.map((outcome) => stat(`o_${outcome}`, METRICS_NAMESPACE, outcome, { service: DEFAULT_SERVICE })),
+      ...RECORD_OUTCOMES.map((outcome) =>
+        stat(`o_${outcome}`, METRICS_NAMESPACE, outcome, { service: DEFAULT_SERVICE }),
+      ),
       ...(fn
         ? [
             stat("errors", "AWS/Lambda", "Errors", { FunctionName: fn }),
@@ -243,7 +262,13 @@ export function awsSource(
     ];
     const end = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
     const start = new Date(end.getTime() - HOURS * 3600_000);
-    const next = { at: Date.now(), points: [] as SeriesPoint[], topics: {} as Record<string, number>, outcomes: {} as Record<string, number>, problem: undefined as string | undefined };
+    const next = {
+      at: Date.now(),
+      points: [] as SeriesPoint[],
+      topics: {} as Record<string, number>,
+      outcomes: {} as Record<string, number>,
+      problem: undefined as string | undefined,
+    };
     try {
       const { MetricDataResults = [] } = await clients.cloudwatch.send(
         new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end }),
@@ -313,7 +338,8 @@ export function awsSource(
       const ids = messageIds.slice(start, start + IDS_PER_SEARCH);
       const lines = (await searchLog(ids.map((id) => `?"${id}"`).join(" "))) as (LogLine & { messageId?: string })[];
       for (const line of lines)
-        if (line.messageId && (FAILED.has(line.outcome ?? "") || line.level === "ERROR")) found.set(line.messageId, line);
+        if (line.messageId && (FAILED.has(line.outcome ?? "") || line.level === "ERROR"))
+          found.set(line.messageId, line);
     }
     return found;
   }
@@ -382,7 +408,9 @@ export function awsSource(
         steps.push({
           at: redrivenAt,
           label: "redriven",
-          text: after ? `redriven by this console; since then: ${after.label}` : "redriven by this console; no outcome logged yet",
+          text: after
+            ? `redriven by this console; since then: ${after.label}`
+            : "redriven by this console; no outcome logged yet",
           tone: after ? (after.label === "stored" ? "good" : "bad") : "warn",
         });
         steps.sort((a, b) => a.at - b.at);
@@ -401,9 +429,10 @@ export function awsSource(
             // An empty queue is not received from: a look costs nothing and counts no receive.
             const messages =
               total > 0
-                ? ((await peekMessages(clients.sqs, q.url, { max: DEAD_LETTERS_SHOWN, waitSeconds: 1 }).catch(
-                    note(`the messages of ${q.name} (sqs:ReceiveMessage, kms:Decrypt)`),
-                  )) ?? [])
+                ? ((await peekMessages(clients.sqs, q.url, {
+                    max: Math.min(total, DEAD_LETTERS_SHOWN),
+                    waitSeconds: 1,
+                  }).catch(note(`the messages of ${q.name} (sqs:ReceiveMessage, kms:Decrypt)`))) ?? [])
                 : [];
             const found = messages.length
               ? ((await causes(messages.map((m) => m.MessageId!)).catch(
@@ -433,7 +462,14 @@ export function awsSource(
           peeked.forEach(remember);
           for (const order of orders) redriven.set(order, Date.now());
           const total = await depth(dlq);
-          return { total: total.visible + total.inFlight, moved: 0, refused: 0, from: dlq.name, to: target.name, task: started.TaskHandle };
+          return {
+            total: total.visible + total.inFlight,
+            moved: 0,
+            refused: 0,
+            from: dlq.name,
+            to: target.name,
+            task: started.TaskHandle,
+          };
         }
       }
       const result = await moveMessages(clients.sqs, {
@@ -451,7 +487,12 @@ export function awsSource(
       const dlq = queueNamed(queueName);
       for (let round = 0; round < 10; round++) {
         const { Messages = [] } = await clients.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 1 }),
+          new ReceiveMessageCommand({
+            QueueUrl: dlq.url,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: 0,
+            WaitTimeSeconds: 1,
+          }),
         );
         const found = Messages.find((m) => m.MessageId === messageId);
         if (found) {
@@ -469,13 +510,25 @@ export function awsSource(
       return { items: Items, more: LastEvaluatedKey !== undefined };
     },
     item,
+    // The last hour of the function's log; what could not be read is the view's one line.
     async logTail(limit) {
-      return (await searchLog(undefined, 1)).slice(-limit);
+      return searchLog(undefined, 1).then(
+        (lines) => lines.slice(-limit),
+        (error) => [
+          {
+            at: Date.now(),
+            fn: "console",
+            line: advice(error, `the function's log (logs:FilterLogEvents on ${logGroup})`),
+          },
+        ],
+      );
     },
     async publish(body) {
       const orderId = orderIdOf(body) ?? null;
       try {
-        const { MessageId } = await clients.sns.send(new PublishCommand({ TopicArn: outputs.topic_arn, Message: body }));
+        const { MessageId } = await clients.sns.send(
+          new PublishCommand({ TopicArn: outputs.topic_arn, Message: body }),
+        );
         return { messageId: MessageId, orderId };
       } catch (error) {
         return { refused: { code: (error as Error).name, message: advice(error, "sns:Publish") }, orderId };

@@ -43,7 +43,8 @@ function perStep(points: SeriesPoint[], window: ChartWindow): SeriesPoint[] {
 }
 
 /** "10 minutes", "3 hours"; "second", "minute". */
-const span = (seconds: number) => (seconds % 3600 === 0 ? plural(seconds / 3600, "hour") : plural(seconds / 60, "minute"));
+const span = (seconds: number) =>
+  seconds % 3600 === 0 ? plural(seconds / 3600, "hour") : plural(seconds / 60, "minute");
 const unitOf = (seconds: number) => (seconds === 1 ? "second" : seconds === 60 ? "minute" : `${seconds} s`);
 
 export function Charts(props: { points: SeriesPoint[]; window: ChartWindow }) {

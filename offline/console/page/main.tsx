@@ -72,7 +72,11 @@ function useLive(initial: ConsoleState) {
         setCounts(state.counts);
         setPoints(state.points);
         setLines(tail);
-        setChanges((c) => ({ orders: new Set(state.recentOrders), happened: new Set(["refresh"]), serial: c.serial + 1 }));
+        setChanges((c) => ({
+          orders: new Set(state.recentOrders),
+          happened: new Set(["refresh"]),
+          serial: c.serial + 1,
+        }));
         setRefreshedAt(Date.now());
         setLive(true);
       } catch {

@@ -48,6 +48,11 @@ export interface LambdaServiceOptions {
    * or the console needs); without it the function's lines are dropped in its worker. @default true
    */
   readonly detail?: boolean;
+  /**
+   * Each line the function logs, with the execution environment that logged it (its number), as Lambda
+   * hands them to CloudWatch Logs: a stream per environment. Read even without `detail`.
+   */
+  readonly onFunctionLine?: (fn: FunctionModel, environment: number, line: string) => void;
 }
 
 /** An event source mapping as the service runs it: its settings, its function, and the queue as the engine knows it. */
@@ -70,9 +75,19 @@ export class LambdaService {
     const { emit } = options;
     const detail = options.detail ?? true;
     const onLogLine = (fn: FunctionModel) => (line: string) => emit(functionLineEvent(fn.name, line));
-    this.pool = new EnvironmentPool(
-      (fn) => new ExecutionEnvironment(fn, options.variables(fn), detail ? onLogLine(fn) : undefined),
-    );
+    const { onFunctionLine } = options;
+    this.pool = new EnvironmentPool((fn) => {
+      const lines = (environment: () => number) => (line: string) => {
+        if (detail) onLogLine(fn)(line);
+        onFunctionLine?.(fn, environment(), line);
+      };
+      const environment: ExecutionEnvironment = new ExecutionEnvironment(
+        fn,
+        options.variables(fn),
+        detail || onFunctionLine ? lines(() => environment.number) : undefined,
+      );
+      return environment;
+    });
     this.visibility = new VisibilityScheduler(options.sqs, (error) =>
       emit({ type: "warning", message: `ChangeMessageVisibilityBatch failed: ${error.message}` }),
     );
