@@ -32,6 +32,7 @@ import {
 } from "../support/emulator";
 import { LambdaOnMoto, startLambdaServiceOnMoto } from "../support/moto-gaps";
 import { verifyPassesThenFailsOnMoto } from "../support/deploy-proof-verify";
+import { ConsoleFigures, consoleOnMoto } from "../support/deploy-proof-console";
 import {
   awaitScenario,
   newestStored,
@@ -79,7 +80,13 @@ interface StackRecord {
   emulatorWorkarounds: string[];
 }
 
-const record: { moto?: string; terraform?: string; stacks: Record<string, StackRecord>; scenario?: ScenarioFigures } = {
+const record: {
+  moto?: string;
+  terraform?: string;
+  stacks: Record<string, StackRecord>;
+  scenario?: ScenarioFigures;
+  console?: ConsoleFigures;
+} = {
   stacks: {},
 };
 
@@ -412,6 +419,26 @@ export function deployProof(environment: string): void {
         },
         STEP_TIMEOUT_MS,
       );
+
+      // One environment drives the console in a browser (Chromium beside three proofs would crowd two cores).
+      if (environment === "dev")
+        test(
+          "5b. the console on the applied stack: a journey from the function's log, a dead letter's cause, a redrive followed",
+          async () => {
+            const figures = await consoleOnMoto({
+              outputs: appliedOutputs(),
+              stack: names.stack,
+              motoEndpoint: moto.endpoint,
+              region: config.region,
+              lambda: await lambdaOnMoto(),
+            });
+            record.console = figures;
+            console.log(
+              `console on moto: journey after ${figures.journeyMs} ms, the cause after ${figures.causeMs} ms`,
+            );
+          },
+          STEP_TIMEOUT_MS,
+        );
 
       test(
         "6. verify: each check passes on the applied stack and fails on what breaks it",

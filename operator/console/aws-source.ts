@@ -510,9 +510,9 @@ export function awsSource(
       return { items: Items, more: LastEvaluatedKey !== undefined };
     },
     item,
-    // The last hour of the function's log; what could not be read is the view's one line.
+    // The last 15 minutes of the function's log; what could not be read is the view's one line.
     async logTail(limit) {
-      return searchLog(undefined, 1).then(
+      return searchLog(undefined, 0.25).then(
         (lines) => lines.slice(-limit),
         (error) => [
           {
