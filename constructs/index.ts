@@ -3,6 +3,7 @@ export * from "./encryption-key";
 export * from "./environments";
 export * from "./function-bundle";
 export * from "./github-ci-roles";
+export * from "./operator-console-policies";
 export * from "./order-alarms";
 export * from "./order-processor";
 export * from "./order-queue";

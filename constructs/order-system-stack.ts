@@ -5,6 +5,7 @@ import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
 import { EnvironmentConfig, stateObjectKey } from "./environments";
 import { alarmArns, OrderAlarms } from "./order-alarms";
+import { consoleAccess, grantsDocument } from "./operator-console-policies";
 import { OrderDashboard } from "./order-dashboard";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
@@ -163,6 +164,16 @@ export class OrderSystemStack extends TerraformStack {
     new TerraformOutput(this, "function_name", { value: this.processor.fn.functionName });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.alarms.alarmTopic.arn });
     new TerraformOutput(this, "dashboard_url", { value: this.dashboard.consoleUrl });
+    new TerraformOutput(this, "operator_console_policies", {
+      description:
+        "Policy documents for the operators' role: read (npm run orders -- console) and changes (--allow-changes)",
+      value: Lazy.anyValue({
+        produce: () => ({
+          read: grantsDocument(this.consoleAccess().read),
+          changes: grantsDocument(this.consoleAccess().changes),
+        }),
+      }),
+    });
     new TerraformOutput(this, "verify", {
       description: "What `npm run orders -- verify` compares with the deployed resources",
       // Lazy: cdktf 0.21 checks a plain object output with the deprecated util.isArray (a DEP0044 warning
@@ -175,12 +186,27 @@ export class OrderSystemStack extends TerraformStack {
    * What the deployed resources must look like, for `npm run orders -- verify`: their identities, and
    * the settings as configured here (the resources' inputs, not what AWS reports back).
    */
+  /** What the operators' console may do on this stack's resources. */
+  private consoleAccess() {
+    return consoleAccess({
+      topicArn: this.topic.topicArn,
+      queueArn: this.queue.queue.arn,
+      deadLetterQueueArn: this.queue.deadLetterQueue.arn,
+      deliveryDeadLetterQueueArn: this.subscription.deliveryDeadLetterQueue.arn,
+      tableArn: this.table.tableArn,
+      logGroupArn: this.processor.logGroup.arn,
+      keyArn: this.key.keyArn,
+    });
+  }
+
   private verifyExpectations(): Record<string, unknown> {
     const mapping = this.processor.eventSourceMapping;
     return {
       function_name: this.processor.fn.functionName,
       role_arn: this.processor.role.arn,
       role_access: this.processor.access.map((grant) => ({ resource: grant.resource, actions: grant.actions })),
+      // The operators' console policies (the output operator_console_policies), each grant simulated.
+      console_access: this.consoleAccess(),
       key_arn: this.key.keyArn,
       queue_arn: this.queue.queue.arn,
       // Receives before OrderQueue dead-letters a message, as configured (its redrive policy's maxReceiveCount).

@@ -23,6 +23,8 @@ export interface StackOutputs {
   readonly delivery_dlq_url?: string;
   readonly delivery_dlq_arn?: string;
   readonly alarm_topic_arn?: string;
+  /** The operators' console's policy documents, for their role (older stacks lack them). */
+  readonly operator_console_policies?: { readonly read: string; readonly changes: string };
   /** What `verify` compares with the deployed resources (older stacks lack the output). */
   readonly verify?: VerifyExpectations;
   /**
@@ -55,6 +57,11 @@ export interface VerifyExpectations {
   /** The operations dashboard and the resources its metrics must name (older stacks lack them). */
   readonly dashboard_name?: string;
   readonly dashboard_resources?: string[];
+  /** The operators' console: each grant of its read and changes policies (older stacks lack it). */
+  readonly console_access?: {
+    readonly read: { readonly sid: string; readonly resource: string; readonly actions: string[] }[];
+    readonly changes: { readonly sid: string; readonly resource: string; readonly actions: string[] }[];
+  };
 }
 
 /**

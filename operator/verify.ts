@@ -392,6 +392,61 @@ async function checkQueuePolicy({ clients, outputs, expected, options }: CheckCo
   return pass(`${refused} and allowed to the ${listed} redrive role${listed === 1 ? "" : "s"}`);
 }
 
+type Grants = { readonly sid?: string; readonly resource: string; readonly actions: string[] }[];
+
+/** What IAM policy simulation decides for each of `grants`' actions under one identity policy alone. */
+async function simulateDocument(iam: IAMClient, document: string, grants: Grants): Promise<string[]> {
+  const allowed: string[] = [];
+  for (const grant of grants) {
+    const { EvaluationResults = [] } = await iam.send(
+      new SimulateCustomPolicyCommand({
+        PolicyInputList: [document],
+        ActionNames: grant.actions,
+        ResourceArns: [grant.resource],
+      }),
+    );
+    for (const result of EvaluationResults)
+      if (result.EvalDecision === "allowed") allowed.push(`${result.EvalActionName} on ${grant.resource}`);
+  }
+  return allowed;
+}
+
+/**
+ * The operators' console policies (the output `operator_console_policies`), simulated: `read` allows each
+ * call of the console's views and none of its changes; `changes` allows each change.
+ */
+async function checkConsolePolicies({ clients, outputs, expected, options }: CheckContext): Promise<Finding> {
+  const documents = outputs.operator_console_policies;
+  const access = expected.console_access!;
+  if (!documents)
+    return fail("the outputs lack operator_console_policies", `npx cdktf output ${options.stack} --outputs-file ...`);
+  const count = (grants: Grants) => grants.reduce((n, g) => n + g.actions.length, 0);
+  // The changes' own actions: those `read` does not grant on the same resource (both receive from the DLQ).
+  const readOn = (resource: string) =>
+    new Set(access.read.filter((g) => g.resource === resource).flatMap((g) => g.actions));
+  const onlyChanges = access.changes
+    .map((g) => ({ ...g, actions: g.actions.filter((a) => !readOn(g.resource).has(a)) }))
+    .filter((g) => g.actions.length > 0);
+  const readAllows = await simulateDocument(clients.iam, documents.read, access.read);
+  const readChanges = await simulateDocument(clients.iam, documents.read, onlyChanges);
+  const changesAllow = await simulateDocument(clients.iam, documents.changes, access.changes);
+  const problems = [
+    count(access.read) - readAllows.length ? `read allows ${readAllows.length} of its ${count(access.read)} calls` : "",
+    readChanges.length ? `read allows changes: ${readChanges.join(", ")}` : "",
+    count(access.changes) - changesAllow.length
+      ? `changes allows ${changesAllow.length} of its ${count(access.changes)}`
+      : "",
+  ].filter(Boolean);
+  if (problems.length === 0)
+    return pass(
+      `read allows the ${count(access.read)} calls of the console's views and none of the ${count(onlyChanges)} changes of --allow-changes; changes allows its ${count(access.changes)}`,
+    );
+  return fail(
+    problems.join("; "),
+    `npx cdktf deploy ${options.stack}, then attach the output operator_console_policies again (docs/operations.md, "The console")`,
+  );
+}
+
 /** Dimensions that name no resource: the handler's EMF `service` and DynamoDB's `Operation`. */
 const NOT_A_RESOURCE = new Set(["service", "Operation"]);
 
@@ -576,6 +631,7 @@ const CHECKS: {
   { name: "smoke", run: checkSmoke, needs: [] },
   { name: "dead-letter queues", run: checkDeadLetters, needs: [] },
   { name: "alarm path", run: checkAlarmPath, needs: ["alarm_names", "alarm_topic_arn"] },
+  { name: "console policies", run: checkConsolePolicies, needs: ["console_access"] },
 ];
 
 /** The outputs a check needs and these lack. */

@@ -148,7 +148,48 @@ describe("OrderSystemStack wiring (references followed in the synthesized JSON)"
         value: `https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/${only(json, "aws_cloudwatch_dashboard").body.dashboard_name}`,
       },
       verify: expect.objectContaining({ value: expect.any(Object) }),
+      operator_console_policies: expect.objectContaining({ value: expect.any(Object) }),
     });
+  });
+
+  test("the operators' console policies: read holds exactly the views' calls on this stack's resources, changes the rest", () => {
+    const { read, changes } = json.output.operator_console_policies.value;
+    const grants = (doc: string) =>
+      Object.fromEntries(
+        JSON.parse(doc).Statement.map((s: { Effect: string; Action: string[]; Resource: string }) => {
+          expect(s.Effect).toBe("Allow");
+          return [s.Resource, s.Action];
+        }),
+      );
+    const arn = (type: string, name: string) => ref(type, name, "arn");
+    const deliveryDlq = json.output.delivery_dlq_arn.value;
+    const logGroup = `${arn("aws_cloudwatch_log_group", only(json, "aws_cloudwatch_log_group").name)}:*`;
+    expect(grants(read)).toEqual({
+      [arn("aws_sqs_queue", queue.name)]: ["sqs:GetQueueAttributes"],
+      [arn("aws_sqs_queue", dlq.name)]: ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      [deliveryDlq]: ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      [arn("aws_kms_key", key.name)]: ["kms:Decrypt"],
+      [logGroup]: ["logs:FilterLogEvents"],
+      [arn("aws_dynamodb_table", table.name)]: ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan"],
+      // The one action without a resource type.
+      "*": ["cloudwatch:GetMetricData"],
+    });
+    expect(grants(changes)).toEqual({
+      [arn("aws_sqs_queue", dlq.name)]: [
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+      ],
+      [deliveryDlq]: ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+      [arn("aws_sqs_queue", queue.name)]: ["sqs:SendMessage"],
+      [arn("aws_sns_topic", topic.name)]: ["sns:Publish"],
+      [arn("aws_kms_key", key.name)]: ["kms:GenerateDataKey", "kms:Decrypt"],
+    });
+    // What verify simulates is what the documents say.
+    expect(json.output.verify.value.console_access.read.map((g: { resource: string }) => g.resource)).toEqual(
+      Object.keys(grants(read)),
+    );
   });
 
   test("the verify output states what the resources were configured with, for `orders verify` to compare", () => {

@@ -492,9 +492,10 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
       "PASS  smoke",
       "PASS  dead-letter queues",
       "SKIP  alarm path",
+      "SKIP  console policies",
       "verify OrderSystemStack",
     ]);
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 9 passed, 0 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 9 passed, 0 failed, 0 warnings, 2 skipped");
     // The simulation asks for what the role needs and for what it must not do, on the same resource.
     expect(iam.commandCalls(SimulatePrincipalPolicyCommand)[0].args[0].input).toEqual({
       PolicySourceArn: VERIFY.role_arn,
@@ -521,7 +522,7 @@ describe("orders verify: edge cases and faults, mocked (every check passes and f
     expect(out.lines[0]).toBe(
       "FAIL  role: AccessDenied: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:SimulatePrincipalPolicy. Do: your credentials lack a read permission verify needs (docs/operations.md lists them under The orders CLI)",
     );
-    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 8 passed, 1 failed, 0 warnings, 1 skipped");
+    expect(out.lines.at(-1)).toBe("verify OrderSystemStack: 8 passed, 1 failed, 0 warnings, 2 skipped");
   });
 
   test("redrive policy: a maxReceiveCount other than the synthesized one fails, as does a missing policy", async () => {

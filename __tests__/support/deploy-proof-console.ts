@@ -9,7 +9,7 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { PurgeQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { messagesIn } from "../../common/move-messages";
@@ -113,8 +113,19 @@ export async function consoleOnMoto(options: {
     await browser.close();
     await served.close();
     // The next step starts from empty queues and an empty table, as after a deploy.
+    // The redriven order fails its 3 receives again first; then the DLQ is emptied by receive and delete
+    // (SQS allows one PurgeQueue a minute, and step 5 made one).
     const sqs = new SQSClient({ ...config, useQueueUrlAsEndpoint: false });
-    await sqs.send(new PurgeQueueCommand({ QueueUrl: outputs.dlq_url }));
+    await until("the redriven order back in the DLQ", async () =>
+      (await messagesIn(sqs, outputs.queue_url)) === 0 ? true : undefined,
+    );
+    while ((await messagesIn(sqs, outputs.dlq_url)) > 0) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: outputs.dlq_url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      for (const m of Messages)
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: outputs.dlq_url, ReceiptHandle: m.ReceiptHandle }));
+    }
     const dynamodb = new DynamoDBClient(config);
     await dynamodb.send(new DeleteItemCommand({ TableName: outputs.table_name, Key: { orderId: { S: good } } }));
     sqs.destroy();

@@ -89,9 +89,10 @@ export async function verifyPassesThenFailsOnMoto({
     ),
     `PASS  dead-letter queues: ${names.deadLetterQueue} and ${names.deliveryDeadLetterQueue} are empty`,
     `PASS  alarm path: ${alarmName} went to ALARM and CloudWatch published to ${names.alarmTopic}; set back to ${stateBefore}`,
+    "PASS  console policies: read allows the 11 calls of the console's views and none of the 7 changes of --allow-changes; changes allows its 10",
     redrivers > 0
-      ? `verify ${names.stack}: 9 passed, 1 failed, 0 warnings, 0 skipped`
-      : `verify ${names.stack}: 8 passed, 1 failed, 1 warnings, 0 skipped`,
+      ? `verify ${names.stack}: 10 passed, 1 failed, 0 warnings, 0 skipped`
+      : `verify ${names.stack}: 9 passed, 1 failed, 1 warnings, 0 skipped`,
   ]);
   expect(healthy).toBe(1);
   // It cleaned up after itself: the smoke order is gone and the alarm is back in its state.
@@ -185,8 +186,15 @@ export async function verifyPassesThenFailsOnMoto({
       },
     }),
   );
+  // The console's read policy as an operator might widen it: all of SQS on the DLQ.
+  const read = JSON.parse(outputs.operator_console_policies!.read);
+  read.Statement.push({ Sid: "Widened", Effect: "Allow", Action: "sqs:*", Resource: outputs.dlq_arn });
+  const widened = {
+    ...outputs,
+    operator_console_policies: { ...outputs.operator_console_policies!, read: JSON.stringify(read) },
+  };
   lines.length = 0;
-  const broken = await verify(outputs, { stack: names.stack, timeoutSeconds: 5, alarmPath: true }, io, clients).finally(
+  const broken = await verify(widened, { stack: names.stack, timeoutSeconds: 5, alarmPath: true }, io, clients).finally(
     () => aws.iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: "TooBroad" })),
   );
   expect(lines).toEqual([
@@ -208,7 +216,8 @@ export async function verifyPassesThenFailsOnMoto({
         `^FAIL {2}alarm path: ${alarmName}: Failed to execute action ${outputs.alarm_topic_arn}\\. Received error: .*not authorized to perform: SNS:Publish.*; set back to ${stateBefore}\\. Do: `,
       ),
     ),
-    `verify ${names.stack}: 1 passed, 8 failed, 1 warnings, 0 skipped`,
+    `FAIL  console policies: read allows changes: sqs:StartMessageMoveTask on ${outputs.dlq_arn}, sqs:ListMessageMoveTasks on ${outputs.dlq_arn}, sqs:DeleteMessage on ${outputs.dlq_arn}. Do: npx cdktf deploy ${names.stack}, then attach the output operator_console_policies again (docs/operations.md, "The console")`,
+    `verify ${names.stack}: 1 passed, 9 failed, 1 warnings, 0 skipped`,
   ]);
   expect(broken).toBe(1);
 }

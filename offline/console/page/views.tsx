@@ -144,7 +144,7 @@ export function DeadLettersView(props: { state: ConsoleState; changes: Changes }
       </p>
       <div id="dlq-queues">
         {queues.map((q) => (
-          <DeadLetterQueue key={q.queue} queue={q} changes={changes} act={act} />
+          <DeadLetterQueue key={q.queue} queue={q} changes={changes} act={act} live={props.state.source.live} />
         ))}
       </div>
     </section>
@@ -154,7 +154,7 @@ export function DeadLettersView(props: { state: ConsoleState; changes: Changes }
 type Act = (action: "redrive" | "delete", body: { queue: string; messageId?: string }) => Promise<void>;
 
 /** One dead-letter queue: its messages with why each is there, and (when changes are allowed) its actions. */
-function DeadLetterQueue(props: { queue: DeadLetterQueueView; changes: boolean; act: Act }) {
+function DeadLetterQueue(props: { queue: DeadLetterQueueView; changes: boolean; act: Act; live: boolean }) {
   const { queue: q, changes, act } = props;
   return (
     <div class="dlq">
@@ -172,7 +172,8 @@ function DeadLetterQueue(props: { queue: DeadLetterQueueView; changes: boolean; 
           <thead>
             <tr>
               <th>orderId</th>
-              <th>receives (source queue)</th>
+              {/* Read from the engine locally; on AWS a look is a receive, and counts. */}
+              <th>{props.live ? "receives (source queue)" : "receives (source queue, and each look here)"}</th>
               <th>sent</th>
               <th>why (the function's last line for it)</th>
               {changes && <th>action</th>}
