@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { copyProject } from "../../scripts/project-copy";
-import { requiredChromium } from "../support/browser";
+import { launchPage, requiredChromium } from "../support/browser";
 import { PROJECT_ROOT } from "../support/paths";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
@@ -36,9 +36,7 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
     stackDir = synthOrderStackTo(path.join(work, "stack"));
     served = startServe(["--port", "0", "--stack-dir", stackDir, "--watch"], "node", project);
     ready = await readyOf(served);
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: browserPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ({ browser, page } = await launchPage(browserPath));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

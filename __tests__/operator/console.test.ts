@@ -17,7 +17,7 @@ import { sampleOrderBody } from "../../common/sample-order";
 import { awsClients, AwsClients } from "../../operator/console/aws-source";
 import { serveConsole, ServedConsole } from "../../operator/console/serve-console";
 import { loadOutputs, sqsClientFor, StackOutputs } from "../../operator/io";
-import { requiredChromium } from "../support/browser";
+import { launchPage, requiredChromium } from "../support/browser";
 import { interrupt, readyOf, Served, startServe } from "../support/serve";
 import { synthOrderStackTo } from "../support/stacks";
 
@@ -58,9 +58,7 @@ function countedClients(outputs: StackOutputs): { clients: AwsClients; calls: Ma
     const sqs = sqsClientFor(outputs);
     while ((await messagesIn(sqs, outputs.dlq_url)) < 1) await sleep(100);
     sqs.destroy();
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: browserPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ({ browser, page } = await launchPage(browserPath));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

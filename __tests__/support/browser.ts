@@ -22,3 +22,11 @@ export function requiredChromium(test: string): string | undefined {
   }
   return found;
 }
+
+/** The Chromium at `executablePath`, with one page of the console tests' size. */
+export async function launchPage(executablePath: string | undefined) {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  return { browser, page };
+}

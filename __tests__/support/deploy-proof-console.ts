@@ -17,7 +17,7 @@ import { sampleOrderBody } from "../../common/sample-order";
 import { AwsClients } from "../../operator/console/aws-source";
 import { serveConsole } from "../../operator/console/serve-console";
 import { StackOutputs } from "../../operator/io";
-import { chromiumPath } from "./browser";
+import { chromiumPath, launchPage } from "./browser";
 import { emulatorClientConfig } from "./emulator";
 import type { LambdaOnMoto } from "./moto-gaps";
 import { PROJECT_ROOT } from "./paths";
@@ -79,10 +79,8 @@ export async function consoleOnMoto(options: {
     clients,
     refreshSeconds: 2,
   });
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: chromiumPath() });
+  const { browser, page } = await launchPage(chromiumPath());
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const shows = (selector: string, pattern: RegExp, timeout = 30_000) =>
       page.locator(selector, { hasText: pattern }).waitFor({ timeout });
     const opened = Date.now();
