@@ -174,7 +174,7 @@ describe("npm start -- --serve", () => {
         lines.some((l) => l.startsWith(`SKIP  ${check}: `) && /not emulated|no Lambda API|not enforced/.test(l)),
       ).toBe(true);
     expect(lines).toContain("PASS  redrive policy: OrderQueue moves an order to DLQ after 3 failed receives");
-    expect(lines).toContain("verify OrderSystemStack: 3 passed, 0 failed, 1 warnings, 6 skipped");
+    expect(lines).toContain("verify OrderSystemStack: 3 passed, 0 failed, 1 warnings, 7 skipped");
   }, 90_000);
 
   test("SIGINT stops it: the last line is the summary, exit 0", async () => {
