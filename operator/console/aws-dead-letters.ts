@@ -75,6 +75,9 @@ export const noting =
   };
 
 export class DeadLetters {
+  /** Where each order was seen at the last look at the DLQs, and when (a journey says so without a receive). */
+  readonly seen = new Map<string, { queue: string; at: number; receives: number }>();
+
   constructor(
     private readonly sqs: SQSClient,
     private readonly outputs: StackOutputs,
@@ -111,7 +114,11 @@ export class DeadLetters {
             )
             .catch(note(`the causes (logs:FilterLogEvents on ${this.log.group})`))
         : undefined;
-    return { queue: q.name, total, messages: messages.map((m) => deadLetterFrom(m, causes ?? new Map())), problems };
+    const views = messages.map((m) => deadLetterFrom(m, causes ?? new Map()));
+    for (const [order, where] of this.seen) if (where.queue === q.name) this.seen.delete(order);
+    for (const v of views)
+      if (v.orderId) this.seen.set(v.orderId, { queue: q.name, at: Date.now(), receives: v.receives });
+    return { queue: q.name, total, messages: views, problems };
   }
 
   /**

@@ -216,6 +216,15 @@ class AwsSource implements ConsoleSource {
       }));
     const redrivenAt = this.redriven.get(orderId);
     if (redrivenAt !== undefined) steps.push(redriveStep(redrivenAt, steps));
+    // Whether a DLQ holds it, as of the last look at the DLQs (a look is a receive: the journey makes none).
+    const seen = this.dead.seen.get(orderId);
+    if (seen && (redrivenAt === undefined || seen.at > redrivenAt))
+      steps.push({
+        at: seen.at,
+        label: "in DLQ",
+        text: `in ${seen.queue} when the Dead letters view last looked`,
+        tone: "bad",
+      });
     steps.sort((a, b) => a.at - b.at);
     return { orderId, steps, omitted: 0, item: found ?? null, problems };
   }
