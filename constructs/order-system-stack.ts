@@ -5,7 +5,7 @@ import { configureAws } from "./aws-provider";
 import { EncryptionKey } from "./encryption-key";
 import { EnvironmentConfig, stateObjectKey } from "./environments";
 import { alarmArns, OrderAlarms } from "./order-alarms";
-import { consoleAccess, grantsDocument } from "./operator-console-policies";
+import { consoleAccess, ConsoleAccess, grantsDocument } from "./operator-console-policies";
 import { OrderDashboard } from "./order-dashboard";
 import { OrderProcessor } from "./order-processor";
 import { OrderQueue } from "./order-queue";
@@ -153,6 +153,7 @@ export class OrderSystemStack extends TerraformStack {
 
   /** What operators and `npm run orders` read: `cdktf output <stack> --outputs-file outputs.json`. */
   private addOutputs(): void {
+    const access = consoleAccessOf(this);
     new TerraformOutput(this, "topic_arn", { value: this.topic.topicArn });
     new TerraformOutput(this, "queue_url", { value: this.queue.queue.url });
     new TerraformOutput(this, "queue_arn", { value: this.queue.queue.arn });
@@ -168,17 +169,14 @@ export class OrderSystemStack extends TerraformStack {
       description:
         "Policy documents for the operators' role: read (npm run orders -- console) and changes (--allow-changes)",
       value: Lazy.anyValue({
-        produce: () => ({
-          read: grantsDocument(this.consoleAccess().read),
-          changes: grantsDocument(this.consoleAccess().changes),
-        }),
+        produce: () => ({ read: grantsDocument(access.read), changes: grantsDocument(access.changes) }),
       }),
     });
     new TerraformOutput(this, "verify", {
       description: "What `npm run orders -- verify` compares with the deployed resources",
       // Lazy: cdktf 0.21 checks a plain object output with the deprecated util.isArray (a DEP0044 warning
       // on every synth); a token is passed through and resolved with the stack.
-      value: Lazy.anyValue({ produce: () => this.verifyExpectations() }),
+      value: Lazy.anyValue({ produce: () => this.verifyExpectations(access) }),
     });
   }
 
@@ -186,27 +184,14 @@ export class OrderSystemStack extends TerraformStack {
    * What the deployed resources must look like, for `npm run orders -- verify`: their identities, and
    * the settings as configured here (the resources' inputs, not what AWS reports back).
    */
-  /** What the operators' console may do on this stack's resources. */
-  private consoleAccess() {
-    return consoleAccess({
-      topicArn: this.topic.topicArn,
-      queueArn: this.queue.queue.arn,
-      deadLetterQueueArn: this.queue.deadLetterQueue.arn,
-      deliveryDeadLetterQueueArn: this.subscription.deliveryDeadLetterQueue.arn,
-      tableArn: this.table.tableArn,
-      logGroupArn: this.processor.logGroup.arn,
-      keyArn: this.key.keyArn,
-    });
-  }
-
-  private verifyExpectations(): Record<string, unknown> {
+  private verifyExpectations(access: ConsoleAccess): Record<string, unknown> {
     const mapping = this.processor.eventSourceMapping;
     return {
       function_name: this.processor.fn.functionName,
       role_arn: this.processor.role.arn,
       role_access: this.processor.access.map((grant) => ({ resource: grant.resource, actions: grant.actions })),
       // The operators' console policies (the output operator_console_policies), each grant simulated.
-      console_access: this.consoleAccess(),
+      console_access: access,
       key_arn: this.key.keyArn,
       queue_arn: this.queue.queue.arn,
       // Receives before OrderQueue dead-letters a message, as configured (its redrive policy's maxReceiveCount).
@@ -232,4 +217,17 @@ export class OrderSystemStack extends TerraformStack {
       ],
     };
   }
+}
+
+/** What the operators' console may do on the stack's resources. */
+function consoleAccessOf(stack: OrderSystemStack): ConsoleAccess {
+  return consoleAccess({
+    topicArn: stack.topic.topicArn,
+    queueArn: stack.queue.queue.arn,
+    deadLetterQueueArn: stack.queue.deadLetterQueue.arn,
+    deliveryDeadLetterQueueArn: stack.subscription.deliveryDeadLetterQueue.arn,
+    tableArn: stack.table.tableArn,
+    logGroupArn: stack.processor.logGroup.arn,
+    keyArn: stack.key.keyArn,
+  });
 }
