@@ -47,8 +47,11 @@ export async function peekMessages(
   return [...seen.values()];
 }
 
-/** Messages a queue holds: visible, in flight (held by a reader, or just peeked at) and delayed. */
-export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
+/** What a queue holds: visible, in flight (held by a reader, or just peeked at) and delayed; one call. */
+export async function queueDepth(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<{ visible: number; inFlight: number; delayed: number }> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -59,11 +62,17 @@ export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<numb
       ],
     }),
   );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
+
+/** Messages a queue holds, all told. */
+export async function messagesIn(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { visible, inFlight, delayed } = await queueDepth(sqs, queueUrl);
+  return visible + inFlight + delayed;
 }
 
 export interface MoveOptions {

@@ -226,6 +226,9 @@ export function endpointOf(outputs: StackOutputs): {
   return outputs.endpoint ? { endpoint: outputs.endpoint, credentials: { ...LOCAL_CREDENTIALS } } : {};
 }
 
+/** A resource's name: the last segment of its ARN or queue URL. */
+export const lastSegment = (arnOrUrl: string) => arnOrUrl.split(/[/:]/).pop() ?? arnOrUrl;
+
 /** The region of an ARN, so the commands need no AWS_REGION. */
 export function regionOf(arn: string): string {
   return arn.split(":")[3];

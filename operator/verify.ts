@@ -28,6 +28,7 @@ import {
   StackOutputs,
   unsupportedOperation,
   VerifyExpectations,
+  lastSegment,
 } from "./io";
 
 /** One client per service the operator commands call, all in the stack's region. */
@@ -138,7 +139,6 @@ const pass = (detail: string): Finding => ({ status: "PASS", detail });
 const fail = (detail: string, fix: string): Finding => ({ status: "FAIL", detail, fix });
 const redeploy = (stack: string) =>
   `npx cdktf diff ${stack} shows the drift; npx cdktf deploy ${stack} restores the stack's settings`;
-const lastSegment = (arnOrUrl: string) => arnOrUrl.split(/[/:]/).pop() ?? arnOrUrl;
 
 /** Actions the function's role must not have, per service: deleting or reading what is not its job. */
 const MUST_BE_DENIED: Record<string, string[]> = {

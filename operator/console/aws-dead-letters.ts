@@ -5,13 +5,12 @@
  */
 import {
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   Message,
   ReceiveMessageCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import { moveMessages, peekMessages } from "../../common/move-messages";
+import { moveMessages, peekMessages, queueDepth } from "../../common/move-messages";
 import type {
   DeadLetterQueueView,
   DeadLetterView,
@@ -21,7 +20,7 @@ import type {
 } from "../../offline/console/api";
 import { deadLetterOf } from "../../offline/console/source";
 import { orderIdOf } from "../../offline/runtime/events";
-import { StackOutputs, unsupportedOperation } from "../io";
+import { lastSegment, StackOutputs, unsupportedOperation } from "../io";
 import type { FunctionLog } from "./aws-log";
 
 /** The most messages of one dead-letter queue the view lists. */
@@ -36,35 +35,14 @@ export interface QueueRef {
   readonly dead: boolean;
 }
 
-export const lastPart = (text: string, separator: string) => text.split(separator).at(-1) ?? text;
-
 /** The stack's queues, from its outputs. */
 export function queuesOf(outputs: StackOutputs): QueueRef[] {
-  const queue = (url: string, arn: string | undefined, dead: boolean) => ({ name: lastPart(url, "/"), url, arn, dead });
+  const queue = (url: string, arn: string | undefined, dead: boolean) => ({ name: lastSegment(url), url, arn, dead });
   return [
     queue(outputs.queue_url, outputs.queue_arn, false),
     queue(outputs.dlq_url, outputs.dlq_arn, true),
     ...(outputs.delivery_dlq_url ? [queue(outputs.delivery_dlq_url, outputs.delivery_dlq_arn, true)] : []),
   ];
-}
-
-/** What a queue holds: one GetQueueAttributes. */
-export async function queueDepth(sqs: SQSClient, queue: QueueRef): Promise<QueueDepthView> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queue.url,
-      AttributeNames: [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-      ],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
-  };
 }
 
 /** Records a failed call's advice in `problems` and gives undefined in place of its answer. */
@@ -178,7 +156,7 @@ export class DeadLetters {
   }
 
   private depthOf(queue: QueueRef): Promise<QueueDepthView> {
-    return queueDepth(this.sqs, queue);
+    return queueDepth(this.sqs, queue.url);
   }
 
   private queueNamed(name: string): QueueRef {

@@ -33,11 +33,12 @@ import type {
   SeriesPoint,
 } from "../../offline/console/api";
 import { Metrics, readMetrics } from "./aws-metrics";
-import { DeadLetters, lastPart, noting, queueDepth, QueueRef, queuesOf } from "./aws-dead-letters";
+import { DeadLetters, noting, QueueRef, queuesOf } from "./aws-dead-letters";
+import { queueDepth } from "../../common/move-messages";
 import { FAILED, FunctionLine, FunctionLog } from "./aws-log";
 import type { ConsoleSource } from "../../offline/console/source";
 import { orderIdOf } from "../../offline/runtime/events";
-import { endpointOf, regionOf, sqsClientFor, StackOutputs, unsupportedOperation } from "../io";
+import { endpointOf, lastSegment, regionOf, sqsClientFor, StackOutputs, unsupportedOperation } from "../io";
 
 /** How far back the chart and an order's journey look, and the chart's step. */
 const HOURS = 3;
@@ -67,7 +68,7 @@ export function awsClients(outputs: StackOutputs): AwsClients {
 /** The flow the outputs name: the same nodes and arrows as the local console's, by name. */
 export function outputsGraph(outputs: StackOutputs): PipelineGraph {
   const [queue, dlq, deliveryDlq] = queuesOf(outputs);
-  const topic = lastPart(outputs.topic_arn, ":");
+  const topic = lastSegment(outputs.topic_arn);
   const fn = outputs.function_name ?? outputs.verify?.function_name;
   const nodes: GraphNode[] = [
     { id: topic, kind: "topic", name: topic },
@@ -99,7 +100,7 @@ export function outputsGraph(outputs: StackOutputs): PipelineGraph {
       : []),
   ];
   if (outputs.alarm_topic_arn) {
-    const alarms = lastPart(outputs.alarm_topic_arn, ":");
+    const alarms = lastSegment(outputs.alarm_topic_arn);
     nodes.push({ id: alarms, kind: "alarms", name: alarms });
     const count = outputs.verify?.alarm_names?.length;
     const label = count === undefined ? "alarms" : count === 1 ? "alarm" : `${count} alarms`;
@@ -167,7 +168,7 @@ class AwsSource implements ConsoleSource {
     const [depths, table, metrics] = await Promise.all([
       Promise.all(
         this.queues.map((q) =>
-          queueDepth(this.clients.sqs, q).catch(note(`the depth of ${q.name} (sqs:GetQueueAttributes)`)),
+          queueDepth(this.clients.sqs, q.url).catch(note(`the depth of ${q.name} (sqs:GetQueueAttributes)`)),
         ),
       ),
       countItems
@@ -290,7 +291,7 @@ class AwsSource implements ConsoleSource {
   /** The metrics of the last hours: one GetMetricData, asked again at most every 30 s. */
   private readMetrics(): Promise<Metrics | { problem: string }> {
     if (this.metrics && Date.now() - this.metrics.at < 30_000) return this.metrics.read;
-    const names = { topic: lastPart(this.outputs.topic_arn, ":"), queue: this.queues[0].name, fn: this.fn };
+    const names = { topic: lastSegment(this.outputs.topic_arn), queue: this.queues[0].name, fn: this.fn };
     const read = readMetrics(this.clients.cloudwatch, names, HOURS, STEP_SECONDS).catch((error) => ({
       problem: advice(error, "the metrics (cloudwatch:GetMetricData)"),
     }));
