@@ -28,21 +28,36 @@ export function listen(onBatch: (batch: Batch) => void, onStatus: (live: boolean
   return () => events.close();
 }
 
-/** `fn` at most once every `ms`: at once if it has not run for `ms`, else once when `ms` have passed. */
-export function throttled(fn: () => void, ms: number): () => void {
-  let last = 0;
+/**
+ * `load` one run at a time, at most once every `ms`: asked while a run is in flight or too recent, it runs
+ * once more after it. Runs never overlap, so an older answer can never land after a newer one.
+ */
+export function oneAtATime(load: () => Promise<void>, ms: number): () => void {
+  let started = 0;
+  let running = false;
+  let wanted = false;
   let timer: number | undefined;
-  const run = () => {
-    timer = undefined;
-    last = Date.now();
-    fn();
+  const run = async () => {
+    running = true;
+    started = Date.now();
+    await load().catch(() => undefined);
+    running = false;
+    if (wanted) {
+      wanted = false;
+      ask();
+    }
   };
-  return () => {
+  const ask = () => {
+    if (running) return void (wanted = true);
+    const wait = started + ms - Date.now();
+    if (wait <= 0) return void run();
     if (timer !== undefined) return;
-    const wait = last + ms - Date.now();
-    if (wait <= 0) run();
-    else timer = window.setTimeout(run, wait);
+    timer = window.setTimeout(() => {
+      timer = undefined;
+      void run();
+    }, wait);
   };
+  return ask;
 }
 
 export const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);

@@ -1,7 +1,7 @@
 // The console's screens besides the pipeline: an order's journey, the dead letters (with redrive and
 // delete), the table, the function's log, and the publish form. Each reads the API when shown and again
 // when the live stream says its data changed.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type {
   ConsoleState,
   DeadLetterQueueView,
@@ -13,7 +13,7 @@ import type {
   RedriveAnswer,
   DiscardAnswer,
 } from "../api";
-import { api, plural, throttled, time } from "./api";
+import { api, oneAtATime, plural, time } from "./api";
 import { go } from "./router";
 
 /** What the live stream says changed, for a view to refresh itself. */
@@ -24,13 +24,17 @@ export interface Changes {
   readonly serial: number;
 }
 
-/** Calls `load` when shown, and again (throttled) whenever `changed(changes)` says so. */
+/**
+ * Calls `load` (this render's) when shown, and again whenever `changed(changes)` says so: one load at a
+ * time, at most every 300 ms, so an answer never overwrites a newer one.
+ */
 function useLoad(load: () => Promise<void>, changes: Changes, changed: (c: Changes) => boolean, keys: unknown[] = []) {
-  const [refresh] = useState(() => ({ run: throttled(() => void load(), 300) }));
-  refresh.run = throttled(() => void load(), 300);
-  useEffect(() => void load(), keys);
+  const latest = useRef(load);
+  latest.current = load;
+  const [refresh] = useState(() => oneAtATime(() => latest.current(), 300));
+  useEffect(() => refresh(), keys);
   useEffect(() => {
-    if (changes.serial > 0 && changed(changes)) refresh.run();
+    if (changes.serial > 0 && changed(changes)) refresh();
   }, [changes.serial]);
 }
 
