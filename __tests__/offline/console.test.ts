@@ -45,9 +45,24 @@ const ORDER = { userId: "U432", itemName: "Tablet", quantity: 3, timestamp: "202
   });
 
   const text = (selector: string) => page.locator(selector).innerText();
-  /** Waits until the element's text matches (a locator: the page's CSP allows no evaluated strings). */
-  const until = (selector: string, pattern: RegExp, timeout = 20_000) =>
-    page.locator(selector, { hasText: pattern }).waitFor({ timeout });
+  /**
+   * Waits until the element's text matches (a locator: the page's CSP allows no evaluated strings); on
+   * timeout, says what the element showed and what the server printed last.
+   */
+  const until = async (selector: string, pattern: RegExp, timeout = 20_000) => {
+    try {
+      await page.locator(selector, { hasText: pattern }).waitFor({ timeout });
+    } catch (error) {
+      const shown = await page
+        .locator(selector)
+        .innerText({ timeout: 1_000 })
+        .catch(() => "(not on the page)");
+      throw new Error(
+        `${selector} never matched ${pattern} within ${timeout} ms.\nIt showed:\n${shown}\n` +
+          `The server printed last:\n${served.lines.slice(-30).join("\n")}\n${error}`,
+      );
+    }
+  };
 
   /** Opens a view by its link in the page's navigation (its own address: the back button works). */
   const open = async (view: string) => {

@@ -18,7 +18,9 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalPipeline } from "../../offline/runtime/pipeline";
-import { LOCAL_CREDENTIALS } from "../../offline/engines/dynamodb";
+import { DescribeLimitsCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LOCAL_CREDENTIALS, startLocalDynamoDB } from "../../offline/engines/dynamodb";
+import type { FaultKind } from "../../offline/engines/dynamodb-front";
 import { SnsSqsEngine, startSnsSqs } from "../../offline/engines/sns-sqs";
 import { attributesOf, QueueResource, ResourceRegistry } from "../../offline/runtime/registry";
 import { redriveDeadLetters } from "../../offline/runtime/redrive";
@@ -270,4 +272,34 @@ test("a --persist folder from before a settings change: its queues get the synth
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test("the DynamoDB fault dice answer with the kind asked for (--fail-with): throttling, internal, or both", async () => {
+  /** The error names of 40 requests through the SDK (no retries) with every request failing. */
+  const errorsWith = async (kind: FaultKind) => {
+    const db = await startLocalDynamoDB({ failRate: 1, failWith: kind, seed: 3 });
+    const client = new DynamoDBClient({
+      endpoint: db.endpoint.url,
+      region: stack.region,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const names = new Set<string>();
+      for (let i = 0; i < 40; i++)
+        names.add(
+          await client.send(new DescribeLimitsCommand({})).then(
+            () => "ok",
+            (e: Error) => e.name,
+          ),
+        );
+      return [...names].sort();
+    } finally {
+      client.destroy();
+      await db.close();
+    }
+  };
+  expect(await errorsWith("throttling")).toEqual(["ProvisionedThroughputExceededException"]);
+  expect(await errorsWith("internal")).toEqual(["InternalServerError"]);
+  expect(await errorsWith("both")).toEqual(["InternalServerError", "ProvisionedThroughputExceededException"]);
 });

@@ -117,7 +117,8 @@ describe("semantics", () => {
       ...["A1", "A2", "A3"].map((orderId) => body(order({ orderId }))),
       `${body(order({ orderId: "R2" }))}\u0001`,
     ];
-    const { last, lines } = await run({ bodies, failRate: 1, redrive: true });
+    // Internal errors only: the function's SDK retries them within 100 ms, a throttled write after up to 3 s.
+    const { last, lines } = await run({ bodies, failRate: 1, failWith: "internal", redrive: true });
     // A1-A3 arrived twice (from SNS, then redriven) and left twice (to the DLQ, then processed); R2 was
     // refused by the queue at its redrive, so it never left the DLQ.
     expect(last).toEqual({
@@ -131,6 +132,9 @@ describe("semantics", () => {
       items: 3,
     });
     expect(lines.filter((l) => /moved to DLQ/.test(l))).toHaveLength(4);
+    const failures = lines.filter((l) => /^\[.*\] failed /.test(l));
+    expect(failures.length).toBeGreaterThanOrEqual(9);
+    expect(failures.every((l) => /reason: InternalServerError: .*injected fault/.test(l))).toBe(true);
     expect(lines.some((l) => /redrive: OrderQueue refused .*, kept in DLQ: .*Invalid characters/.test(l))).toBe(true);
   });
 
@@ -270,6 +274,9 @@ describe("stacks the runtime cannot run faithfully fail clearly", () => {
 describe("the CLI", () => {
   test("rejects a bad option value with what is allowed", async () => {
     await expect(main(["--fail-rate", "2"])).rejects.toThrow(/--fail-rate must be a number from 0 to 1, got "2"/);
+    await expect(main(["--fail-with", "timeout"])).rejects.toThrow(
+      /--fail-with must be one of both, throttling, internal, got "timeout"/,
+    );
     await expect(main(["--orders", path.join(work, "missing.jsonl")])).rejects.toThrow(/does not exist/);
   });
 
@@ -281,7 +288,7 @@ describe("the CLI", () => {
     } finally {
       log.mockRestore();
     }
-    for (const option of ["--orders", "--fail-rate", "--redrive", "--export", "--quiet"])
+    for (const option of ["--orders", "--fail-rate", "--fail-with", "--redrive", "--export", "--quiet"])
       expect(USAGE).toContain(option);
   });
 });

@@ -13,6 +13,7 @@ import { runOffline } from "../runtime/run";
 import { traceWriter } from "../runtime/trace";
 import { isRunning } from "../serving/run-folder";
 import { serve, ServeOptions } from "../serving/serve";
+import { FAULT_KINDS, FaultKind } from "../engines/dynamodb-front";
 
 export const USAGE = `Usage: npm start -- [options]
 
@@ -23,6 +24,7 @@ Without options it publishes the sample order and one invalid order.
 Options:
   --orders FILE        publish each line of FILE (JSON lines in UTF-8, "-" for stdin) as one message body, as is
   --fail-rate R        answer a share R (0..1) of DynamoDB requests with throttling/internal errors
+  --fail-with KIND     the errors --fail-rate injects: both (default, half each), throttling or internal
   --redrive            afterwards, move DLQ messages back to the queue and process them with faults off
   --export FILE        write the table's items as JSON lines to FILE at the end (its folder must exist)
   --quiet              print the summary only
@@ -61,10 +63,18 @@ function number(value: string | undefined, name: string, min: number, max: numbe
   return n;
 }
 
+function faultKind(value: string | undefined): FaultKind | undefined {
+  if (value === undefined) return undefined;
+  const kind = FAULT_KINDS.find((k) => k === value);
+  if (!kind) throw new Error(`--fail-with must be one of ${FAULT_KINDS.join(", ")}, got "${value}"`);
+  return kind;
+}
+
 /** The options `npm start` accepts. */
 export const OPTIONS = {
   orders: { type: "string" },
   "fail-rate": { type: "string" },
+  "fail-with": { type: "string" },
   redrive: { type: "boolean" },
   export: { type: "string" },
   quiet: { type: "boolean" },
@@ -106,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
   const common = {
     bodies: orders?.lines.map((l) => l.body),
     failRate: number(values["fail-rate"], "--fail-rate", 0, 1),
+    failWith: faultKind(values["fail-with"]),
     timeScale: number(values["time-scale"], "--time-scale", 1e-6, 1),
     functionTimeScale: number(values["function-time-scale"], "--function-time-scale", 1e-6, 1),
     seed: number(values.seed, "--seed", 0, 2 ** 32),

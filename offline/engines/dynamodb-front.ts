@@ -11,14 +11,23 @@ import * as http from "node:http";
 
 const API = "DynamoDB_20120810";
 const JSON_TYPE = { "content-type": "application/x-amz-json-1.0" };
-const FAULTS = [
-  {
+const FAULTS = {
+  throttling: {
     status: 400,
     type: "ProvisionedThroughputExceededException",
     message: "The level of configured provisioned throughput for the table was exceeded (injected fault)",
   },
-  { status: 500, type: "InternalServerError", message: "Internal server error (injected fault)" },
-] as const;
+  internal: { status: 500, type: "InternalServerError", message: "Internal server error (injected fault)" },
+} as const;
+
+/**
+ * Which errors the dice answer with: throttling, internal server errors, or either (half each). The kind
+ * sets how long the function's SDK waits before it tries again: its standard retry mode (2026 settings)
+ * waits up to 1 s, then up to 2 s, after a throttling error, and up to 50 ms, then 100 ms, after an
+ * internal one; a DynamoDB outage of "every write fails" is the same to the function either way.
+ */
+export type FaultKind = keyof typeof FAULTS | "both";
+export const FAULT_KINDS: readonly FaultKind[] = ["both", "throttling", "internal"];
 
 function readBody(stream: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -47,6 +56,7 @@ export class FaultDice {
   constructor(
     failRate: number,
     private readonly random: () => number,
+    private readonly kind: FaultKind = "both",
   ) {
     this.failRate = validRate(failRate);
   }
@@ -60,7 +70,9 @@ export class FaultDice {
     this.stats.requests += 1;
     if (!(this.failRate > 0 && this.random() < this.failRate)) return false;
     this.stats.injectedFaults += 1;
-    const fault = FAULTS[Math.floor(this.random() * FAULTS.length)];
+    // The second draw happens for every kind, so a seed picks the same requests whatever the kind.
+    const either = this.random() < 0.5 ? FAULTS.throttling : FAULTS.internal;
+    const fault = this.kind === "both" ? either : FAULTS[this.kind];
     res.writeHead(fault.status, JSON_TYPE);
     res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: fault.message }));
     return true;

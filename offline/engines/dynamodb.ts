@@ -3,7 +3,7 @@ import * as http from "node:http";
 import { seededRandom } from "../../common/random";
 import { EngineAddress, engineAgent, listenOn, sdkTransport } from "./engine-address";
 import { LOCAL_CREDENTIALS } from "../../common/local-credentials";
-import { AllOldFiller, FaultDice, forwarder, inProcessFront, proxyFront } from "./dynamodb-front";
+import { AllOldFiller, FaultDice, FaultKind, forwarder, inProcessFront, proxyFront } from "./dynamodb-front";
 
 // dynalite ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -12,6 +12,8 @@ const dynalite: (options: Record<string, unknown>) => http.Server = require("dyn
 export interface LocalDynamoDBOptions {
   /** Share (0..1) of requests answered with a DynamoDB throttling or internal-server error. @default 0 */
   readonly failRate?: number;
+  /** The errors injected (`dynamodb-front.ts`). @default "both" */
+  readonly failWith?: FaultKind;
   /** Seed of the fault dice. @default 1 */
   readonly seed?: number;
   /** Added to every response, to model the network latency of DynamoDB in AWS. @default 0 */
@@ -56,7 +58,7 @@ async function startDynalite(
  * With `backendEndpoint`, the front proxies to a server elsewhere instead.
  */
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Promise<LocalDynamoDB> {
-  const dice = new FaultDice(options.failRate ?? 0, seededRandom(options.seed ?? 1));
+  const dice = new FaultDice(options.failRate ?? 0, seededRandom(options.seed ?? 1), options.failWith);
   const local = options.backendEndpoint ? undefined : await startDynalite(options.dataDir, options.socketPath);
   const directEndpoint = local?.address ?? { url: options.backendEndpoint! };
   const agent = engineAgent(directEndpoint);

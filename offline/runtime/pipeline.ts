@@ -16,6 +16,7 @@ import { LambdaService } from "./lambda-service/lambda-service";
 import { LOCAL_CREDENTIALS, LocalDynamoDB, scanTable, startLocalDynamoDB } from "../engines/dynamodb";
 import { EndpointOptions, ServiceEndpoint, startServiceEndpoint } from "../engines/endpoint";
 import { EngineAddress, privateSocketDir, sdkTransport } from "../engines/engine-address";
+import type { FaultKind } from "../engines/dynamodb-front";
 import { messagesIn } from "../../common/move-messages";
 import { provision } from "./provision";
 import { EngineDeadLetter, PeekedMessage, QueueDepth, SnsSqsEngine, startSnsSqs } from "../engines/sns-sqs";
@@ -36,6 +37,8 @@ export interface PipelineOptions {
   readonly functionTimeScale?: number;
   /** Share of DynamoDB requests answered with throttling / internal errors. @default 0 */
   readonly failRate?: number;
+  /** The errors `failRate` injects: throttling, internal or both. @default "both" */
+  readonly failWith?: FaultKind;
   /** Seed of the fault dice. @default 1 */
   readonly seed?: number;
   /**
@@ -137,6 +140,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
       () =>
         startLocalDynamoDB({
           failRate: options.failRate,
+          failWith: options.failWith,
           seed: options.seed,
           dataDir: dataDir("dynamodb"),
           socketPath: sockets?.socket,

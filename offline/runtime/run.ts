@@ -12,6 +12,7 @@ import { EventStream, PipelineEvent } from "./events";
 import { LocalPipeline, PipelineSummary } from "./pipeline";
 import { StackModel } from "./stack-model";
 import { traceWriter } from "./trace";
+import type { FaultKind } from "../engines/dynamodb-front";
 
 /** The sample order, and an invalid one (quantity as a string) to show the DLQ. */
 export const DEFAULT_BODIES = [
@@ -22,6 +23,7 @@ export const DEFAULT_BODIES = [
 export interface RunOptions {
   readonly bodies?: string[];
   readonly failRate?: number;
+  readonly failWith?: FaultKind;
   readonly redrive?: boolean;
   readonly exportFile?: string;
   readonly quiet?: boolean;
@@ -69,6 +71,7 @@ export async function runOffline(options: RunOptions = {}): Promise<RunResult> {
     timeScale: options.timeScale,
     functionTimeScale: options.functionTimeScale,
     failRate: options.failRate,
+    failWith: options.failWith,
     seed: options.seed,
     events: trace && traced(trace),
   });
