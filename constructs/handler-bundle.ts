@@ -75,9 +75,10 @@ export function bundleHandler(entry: string, outdir: string): string {
   const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
   if (!upToDate) {
     const result = buildSync(bundleOptions(entry, outfile));
-    // Written aside and renamed: a concurrent reader (another test worker, a synth) never sees half a bundle.
+    // Written beside the folder and renamed into it: a concurrent reader (another test worker, a synth
+    // copying the folder as its asset) never sees half a bundle, nor a partial file that vanishes mid-copy.
     fs.mkdirSync(outdir, { recursive: true });
-    const partial = `${outfile}.${process.pid}.partial`;
+    const partial = path.join(path.dirname(outdir), `.${path.basename(outdir)}.${process.pid}.partial`);
     fs.writeFileSync(partial, result.outputFiles[0].contents);
     fs.renameSync(partial, outfile);
     // Beside the bundle, not in it: the folder is what gets zipped and deployed.

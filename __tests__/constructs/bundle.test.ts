@@ -44,3 +44,23 @@ test("a source change rebuilds the bundle in the next run; an unchanged source d
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("while a bundle is built, its folder never holds a partial file (a synth copying it as its asset would trip on one)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "order-bundle-watch-"));
+  const entry = path.join(dir, "src", "index.ts");
+  const outdir = path.join(dir, "out");
+  fs.mkdirSync(path.dirname(entry));
+  fs.mkdirSync(outdir);
+  fs.writeFileSync(entry, `export const handler = async () => "watched";\n`);
+  const seen = new Set<string>();
+  const watcher = fs.watch(outdir, (_event, name) => name && seen.add(name));
+  try {
+    bundleHandler(entry, outdir);
+    // The folder's events are delivered once this test yields.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect([...seen]).toEqual(["index.js"]);
+  } finally {
+    watcher.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
