@@ -127,6 +127,9 @@ async function closeEngines(aws: Pick<LocalAws, "snsSqs" | "dynamodb" | "endpoin
   aws.removeSockets?.();
 }
 
+/** The fault dice's settings: how often, which errors, from which seed. */
+const faultsOf = ({ failRate, failWith, seed }: PipelineOptions) => ({ failRate, failWith, seed });
+
 async function startLocalAws(stack: StackModel, options: PipelineOptions): Promise<LocalAws> {
   const dataDir = (engine: string) => {
     if (!options.dataDir) return undefined;
@@ -137,14 +140,7 @@ async function startLocalAws(stack: StackModel, options: PipelineOptions): Promi
   let started: [LocalDynamoDB, SnsSqsEngine];
   try {
     started = (await startAll<LocalDynamoDB | SnsSqsEngine>([
-      () =>
-        startLocalDynamoDB({
-          failRate: options.failRate,
-          failWith: options.failWith,
-          seed: options.seed,
-          dataDir: dataDir("dynamodb"),
-          socketPath: sockets?.socket,
-        }),
+      () => startLocalDynamoDB({ ...faultsOf(options), dataDir: dataDir("dynamodb"), socketPath: sockets?.socket }),
       () =>
         startSnsSqs({
           region: stack.region,
