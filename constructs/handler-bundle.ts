@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../common/project";
+import { writeWhole } from "../common/write-whole";
 
 /** The order processor's source entry and the (git-ignored) folder its bundle is written to: a CommonJS index.js exporting handler. */
 export const ORDER_PROCESSOR = {
@@ -75,12 +76,7 @@ export function bundleHandler(entry: string, outdir: string): string {
   const upToDate = fs.existsSync(outfile) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === inputs;
   if (!upToDate) {
     const result = buildSync(bundleOptions(entry, outfile));
-    // Written beside the folder and renamed into it: a concurrent reader (another test worker, a synth
-    // copying the folder as its asset) never sees half a bundle, nor a partial file that vanishes mid-copy.
-    fs.mkdirSync(outdir, { recursive: true });
-    const partial = path.join(path.dirname(outdir), `.${path.basename(outdir)}.${process.pid}.partial`);
-    fs.writeFileSync(partial, result.outputFiles[0].contents);
-    fs.renameSync(partial, outfile);
+    writeWhole(outfile, result.outputFiles[0].contents);
     // Beside the bundle, not in it: the folder is what gets zipped and deployed.
     fs.writeFileSync(stamp, inputs);
   }
